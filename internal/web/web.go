@@ -1,0 +1,155 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// Config configures the web handlers.
+type Config struct {
+	Auth   *auth.Service // required
+	Store  store.Store   // required
+	Logger *slog.Logger  // slog.Default() when nil
+	// Secure marks cookies Secure; set it when the server is reached over TLS.
+	Secure bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Version is shown in the page footer.
+	Version string
+}
+
+// Handler serves the HTML pages. Create it with New and mount it with Register.
+type Handler struct {
+	auth    *auth.Service
+	store   store.Store
+	log     *slog.Logger
+	secure  bool
+	now     func() time.Time
+	version string
+
+	static *staticFiles
+	pages  map[string]*template.Template
+}
+
+// New parses the embedded templates and checksums the static files.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("web: Auth is required")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("web: Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	st, err := loadStatic()
+	if err != nil {
+		return nil, fmt.Errorf("web: load static files: %w", err)
+	}
+	h := &Handler{
+		auth:    cfg.Auth,
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		secure:  cfg.Secure,
+		now:     cfg.Now,
+		version: cfg.Version,
+		static:  st,
+	}
+	if h.pages, err = h.parseTemplates(); err != nil {
+		return nil, fmt.Errorf("web: parse templates: %w", err)
+	}
+	return h, nil
+}
+
+// Register mounts the pages and static files on mux. The server composition must
+// wrap mux with the session middleware (auth.Service.Middleware) and then the CSRF
+// protector (csrf.Protector), in that order, so that handlers find the session and
+// forms are checked.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /static/{sum}/{name}", h.staticServe)
+
+	mux.HandleFunc("GET /{$}", h.rootShow)
+	mux.HandleFunc("GET /login", h.loginShow)
+	mux.HandleFunc("POST /login", h.loginSubmit)
+	mux.HandleFunc("GET /register", h.registerShow)
+	mux.HandleFunc("POST /register", h.registerSubmit)
+	mux.HandleFunc("POST /logout", h.logoutSubmit)
+	mux.HandleFunc("GET /forgot-password", h.passwordForgotShow)
+	mux.HandleFunc("POST /forgot-password", h.passwordForgotSubmit)
+	mux.HandleFunc("GET /reset-password", h.passwordResetShow)
+	mux.HandleFunc("POST /reset-password", h.passwordResetSubmit)
+
+	mux.HandleFunc("GET /dashboard", h.signedIn(h.dashboardShow))
+	mux.HandleFunc("GET /settings/profile", h.signedIn(h.profileShow))
+	mux.HandleFunc("POST /settings/profile", h.signedIn(h.profileUpdate))
+	mux.HandleFunc("POST /settings/password", h.signedIn(h.passwordChange))
+
+	mux.HandleFunc("GET /users", h.signedIn(h.usersList))
+	mux.HandleFunc("POST /users/{id}/role", h.signedIn(h.userRoleUpdate))
+	mux.HandleFunc("POST /users/{id}/disable", h.signedIn(h.userDisable))
+	mux.HandleFunc("POST /users/{id}/enable", h.signedIn(h.userEnable))
+	mux.HandleFunc("GET /users/{id}/delete", h.signedIn(h.userDeleteConfirm))
+	mux.HandleFunc("POST /users/{id}/delete", h.signedIn(h.userDelete))
+	mux.HandleFunc("POST /settings/registration", h.signedIn(h.registrationUpdate))
+}
+
+// signedIn lets only signed-in users through; others are sent to the login page,
+// which brings them back afterwards.
+func (h *Handler) signedIn(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := auth.SessionFrom(r.Context())
+		if !ok {
+			target := "/login"
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next(w, r, sess)
+	}
+}
+
+// meta describes the request for the audit log and rate limits.
+func meta(r *http.Request) auth.Meta {
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	return auth.Meta{IP: ip, UserAgent: r.UserAgent()}
+}
+
+// safeNext returns next when it is a path on this site, else "/dashboard": the login
+// page must never redirect elsewhere (an open redirect helps phishing).
+func safeNext(next string) string {
+	const def = "/dashboard"
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+		return def
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return def
+	}
+	if strings.HasPrefix(u.Path, "/static/") || u.Path == "/login" || u.Path == "/logout" {
+		return def
+	}
+	return next
+}
+
+// seeOther redirects after a successful POST so a reload does not submit again.
+func seeOther(w http.ResponseWriter, r *http.Request, target string) {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
