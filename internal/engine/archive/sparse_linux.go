@@ -1,0 +1,74 @@
+//go:build linux
+
+package archive
+
+import (
+	"errors"
+	"io"
+	"os"
+	"syscall"
+)
+
+const (
+	seekData = 3 // SEEK_DATA
+	seekHole = 4 // SEEK_HOLE
+)
+
+func openNoATime(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME, 0)
+	if errors.Is(err, syscall.EPERM) { // O_NOATIME needs ownership
+		return os.Open(p)
+	}
+	return f, err
+}
+
+// copyContent copies size bytes of f, reading only its data regions (SEEK_DATA /
+// SEEK_HOLE) and producing zeros for holes, so a mostly empty sparse file costs no
+// disk reads.
+func (w *Writer) copyContent(dst io.Writer, f *os.File, size int64) (int64, error) {
+	var off int64
+	for off < size {
+		data, err := f.Seek(off, seekData)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) { // only a hole remains
+				data = size
+			} else if off == 0 {
+				// SEEK_DATA unsupported: read everything.
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return 0, err
+				}
+				return w.copyRange(dst, f, size)
+			} else {
+				return off, err
+			}
+		}
+		data = min(data, size)
+		if data > off {
+			if err := w.writeZeros(dst, data-off); err != nil {
+				return off, err
+			}
+			off = data
+		}
+		if off >= size {
+			break
+		}
+		hole, err := f.Seek(off, seekHole)
+		if err != nil {
+			return off, err
+		}
+		hole = min(hole, size)
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return off, err
+		}
+		want := hole - off
+		n, err := w.copyRange(dst, f, want)
+		off += n
+		if err != nil {
+			return off, err
+		}
+		if n < want { // EOF before the hole: the file shrank
+			return off, nil
+		}
+	}
+	return off, nil
+}

@@ -1,0 +1,442 @@
+// Package engine is the backup and restore pipeline shared by the agent and by the
+// server's own backups: scan → tar → compress → encrypt → multipart upload to
+// pre-signed URLs, with a manifest beside every archive, and the reverse for restores.
+// It streams end to end: an archive is never held in memory or on local disk.
+//
+// A backup needs two upload.Sessions (archive and manifest objects); a restore needs
+// GET URLs (upload.URLFunc) for the archives and manifests of a chain. Package
+// destination provides both on a storage.Destination; the agent provides them over the
+// server's API.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/backapp/backapp/internal/engine/archive"
+	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/scan"
+	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/engine/upload"
+)
+
+// ErrorPolicy says what a backup does with a file it cannot read.
+type ErrorPolicy string
+
+const (
+	// Skip reports the file and goes on (the default); the run's Issues list it.
+	Skip ErrorPolicy = "skip"
+	// Fail stops the run at the first such file.
+	Fail ErrorPolicy = "fail"
+)
+
+// BackupOptions describe one backup run.
+type BackupOptions struct {
+	// Name identifies this archive in manifests' chains (the archive's object key).
+	Name             string
+	Sources          []string // absolute paths of files or directories
+	Include, Exclude []string // patterns, see package scan
+	FollowSymlinks   bool
+	OnError          ErrorPolicy // "" means Skip
+
+	Seal seal.Options // compression and encryption
+
+	// Previous is the manifest of the previous run of the chain (see OpenManifest) for
+	// an incremental backup; nil for a full one.
+	Previous *manifest.Reader
+
+	Archive  upload.Session // the archive object
+	Manifest upload.Session // the manifest object beside it
+	// Catalog, when set, also receives the manifest zstd-compressed but not encrypted
+	// (the copy the agent sends to the server's catalog and keeps for the next run).
+	Catalog io.Writer
+
+	Upload upload.Options // HTTP client, concurrency, retries, bandwidth limit
+	// Progress is called about every ProgressEvery and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration // 0: one second
+	// OnIssue is called for every file reported (skipped, changed, unreadable, special).
+	OnIssue func(scan.Issue)
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Progress counts a run's work so far.
+type Progress struct {
+	FilesScanned  int64 // entries walked
+	BytesScanned  int64 // sizes of the files walked
+	FilesStored   int64 // entries written to the archive (new or changed)
+	BytesRead     int64 // file content read from disk
+	BytesUploaded int64 // stored bytes acknowledged by the destination
+	Issues        int64
+	Done          bool
+}
+
+// Result describes a completed backup.
+type Result struct {
+	Archive  upload.Result
+	Manifest upload.Result
+	Trailer  manifest.Trailer
+	Header   manifest.Header
+	Issues   []scan.Issue // the first 1000 issues
+	Progress Progress
+}
+
+type counters struct {
+	filesScanned, bytesScanned, filesStored, bytesRead, bytesUploaded, issues atomic.Int64
+}
+
+func (c *counters) snapshot() Progress {
+	return Progress{FilesScanned: c.filesScanned.Load(), BytesScanned: c.bytesScanned.Load(),
+		FilesStored: c.filesStored.Load(), BytesRead: c.bytesRead.Load(),
+		BytesUploaded: c.bytesUploaded.Load(), Issues: c.issues.Load()}
+}
+
+// Backup runs one backup: it walks the sources, writes the archive and its manifest
+// through the upload sessions and completes both, or aborts both and returns the error.
+func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
+	if o.Archive == nil || o.Manifest == nil {
+		return res, errors.New("backup: archive and manifest upload sessions are required")
+	}
+	if o.Name == "" {
+		return res, errors.New("backup: archive name is required")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnError == "" {
+		o.OnError = Skip
+	}
+	if o.OnError != Skip && o.OnError != Fail {
+		return res, fmt.Errorf("backup: unknown error policy %q: want skip or fail", o.OnError)
+	}
+	sopts, err := o.Seal.Normalize()
+	if err != nil {
+		return res, fmt.Errorf("backup: %w", err)
+	}
+	matcher, err := scan.NewMatcher(o.Include, o.Exclude)
+	if err != nil {
+		return res, fmt.Errorf("backup: %w", err)
+	}
+	sources, err := scan.Sources(o.Sources)
+	if err != nil {
+		return res, fmt.Errorf("backup: %w", err)
+	}
+	chain := []string{o.Name}
+	if o.Previous != nil {
+		for _, c := range o.Previous.Header.Chain {
+			if c == o.Name {
+				return res, fmt.Errorf("backup: archive name %q already in the previous chain", o.Name)
+			}
+		}
+		chain = append(append([]string{}, o.Previous.Header.Chain...), o.Name)
+	}
+	hdr := manifest.Header{Name: o.Name, Chain: chain, Created: o.Now().UTC(), Codec: sopts.Codec, Sources: sources}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var c counters
+	uo := o.Upload
+	uo.OnProgress = func(n int64) { c.bytesUploaded.Add(n) }
+	arch := upload.NewWriter(ctx, o.Archive, uo)
+	mo := o.Upload
+	mo.FirstPart, mo.Concurrency, mo.OnProgress = 5<<20, 1, nil
+	mup := upload.NewWriter(ctx, o.Manifest, mo)
+	aborted := false
+	abort := func(cause error) error {
+		if aborted {
+			return cause
+		}
+		aborted = true
+		cancel()
+		return errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
+	}
+
+	// Progress reporting.
+	var wg sync.WaitGroup
+	stopProgress := make(chan struct{})
+	if o.Progress != nil {
+		every := o.ProgressEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopProgress:
+					return
+				case <-t.C:
+					o.Progress(c.snapshot())
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(stopProgress)
+		wg.Wait()
+		p := c.snapshot()
+		p.Done = true
+		res.Progress = p
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}()
+
+	sealed, err := seal.NewWriter(arch, sopts)
+	if err != nil {
+		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	mopts := seal.Options{Codec: seal.Zstd, Level: 3, Recipients: sopts.Recipients, Passphrase: sopts.Passphrase,
+		ScryptWorkFactor: sopts.ScryptWorkFactor, Concurrency: 1}
+	msealed, err := seal.NewWriter(mup, mopts)
+	if err != nil {
+		return res, abort(fmt.Errorf("backup: manifest: %w", err))
+	}
+	var mdst io.Writer = msealed
+	var catalog *zstd.Encoder
+	if o.Catalog != nil {
+		catalog, err = zstd.NewWriter(o.Catalog, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return res, abort(fmt.Errorf("backup: catalog: %w", err))
+		}
+		mdst = io.MultiWriter(msealed, catalog)
+	}
+	mw, err := manifest.NewWriter(mdst, hdr)
+	if err != nil {
+		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	tw := archive.NewWriter(sealed)
+	tw.OnRead = func(n int64) { c.bytesRead.Add(n) }
+
+	b := &backup{o: o, c: &c, tw: tw, mw: mw, in: len(chain) - 1, prev: o.Previous,
+		links: map[[2]uint64]linkInfo{}, kept: map[[2]uint64]string{}}
+	if b.prev != nil {
+		if err := b.advance(); err != nil {
+			return res, abort(fmt.Errorf("backup: previous manifest: %w", err))
+		}
+	}
+	err = scan.Walk(ctx, sources, scan.Options{Matcher: matcher, FollowSymlinks: o.FollowSymlinks, OnIssue: b.issue}, b.node)
+	if err == nil {
+		err = b.deleteUntil("")
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	if err := tw.Close(); err != nil {
+		return res, abort(fmt.Errorf("backup: finish tar: %w", err))
+	}
+	if err := sealed.Close(); err != nil {
+		return res, abort(fmt.Errorf("backup: finish compression: %w", err))
+	}
+	ares, err := arch.Close()
+	if err != nil {
+		aborted = true // arch aborted itself
+		return res, errors.Join(fmt.Errorf("backup: upload archive: %w", err), mup.Abort(err))
+	}
+	res.Archive = ares
+	b.trailer.ArchiveSHA256, b.trailer.ArchiveSize = ares.SHA256, ares.Size
+	b.trailer.Issues = c.issues.Load()
+	if err := mw.Close(b.trailer); err != nil {
+		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	if err := msealed.Close(); err != nil {
+		return res, abort(fmt.Errorf("backup: finish manifest: %w", err))
+	}
+	if catalog != nil {
+		if err := catalog.Close(); err != nil {
+			return res, abort(fmt.Errorf("backup: catalog: %w", err))
+		}
+	}
+	mres, err := mup.Close()
+	if err != nil {
+		aborted = true
+		return res, fmt.Errorf("backup: upload manifest (the archive %s is stored but has no manifest): %w", o.Name, err)
+	}
+	res.Manifest = mres
+	res.Trailer = b.trailer
+	res.Header = hdr
+	res.Issues = b.issues
+	return res, nil
+}
+
+func ignoreSame(cause, err error) error {
+	if err == nil || errors.Is(err, cause) {
+		return nil
+	}
+	return err
+}
+
+type linkInfo struct {
+	name string
+	sha  string
+	size int64
+}
+
+type backup struct {
+	o       BackupOptions
+	c       *counters
+	tw      *archive.Writer
+	mw      *manifest.Writer
+	in      int
+	prev    *manifest.Reader
+	pe      manifest.Entry // current entry of prev
+	peOK    bool
+	links   map[[2]uint64]linkInfo // inodes with several links stored in this archive
+	kept    map[[2]uint64]string   // inodes with several links kept unchanged: first path
+	trailer manifest.Trailer
+	issues  []scan.Issue
+}
+
+// issue applies the error policy to a file that cannot be backed up.
+func (b *backup) issue(i scan.Issue) error {
+	b.c.issues.Add(1)
+	if len(b.issues) < 1000 {
+		b.issues = append(b.issues, i)
+	}
+	if b.o.OnIssue != nil {
+		b.o.OnIssue(i)
+	}
+	b.o.Log.Warn("backup: file skipped", "path", i.Path, "op", i.Op, "err", i.Err)
+	if i.Warning || b.o.OnError == Skip {
+		return nil
+	}
+	return fmt.Errorf("%w (error policy: fail)", i)
+}
+
+// advance moves to the next live entry of the previous manifest.
+func (b *backup) advance() error {
+	for {
+		e, err := b.prev.Next()
+		if err == io.EOF {
+			b.peOK = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if e.Type != manifest.TypeDeleted {
+			b.pe, b.peOK = e, true
+			return nil
+		}
+	}
+}
+
+// deleteUntil records as deleted every previous entry before path ("" means all).
+func (b *backup) deleteUntil(path string) error {
+	for b.peOK && (path == "" || manifest.ComparePaths(b.pe.Path, path) < 0) {
+		if err := b.mw.Add(manifest.Entry{Path: b.pe.Path, Type: manifest.TypeDeleted, In: b.in}); err != nil {
+			return err
+		}
+		b.trailer.Deleted++
+		if err := b.advance(); err != nil {
+			return fmt.Errorf("previous manifest: %w", err)
+		}
+	}
+	return nil
+}
+
+func sameStat(p manifest.Entry, e manifest.Entry) bool {
+	return p.MTime.Equal(e.MTime) && p.CTime.Equal(e.CTime) && p.Inode == e.Inode &&
+		p.Size == e.Size && p.Mode == e.Mode && p.UID == e.UID && p.GID == e.GID &&
+		(p.Type != manifest.TypeSymlink || p.Link == e.Link)
+}
+
+func (b *backup) node(n scan.Node) error {
+	b.c.filesScanned.Add(1)
+	if n.Type == manifest.TypeFile {
+		b.c.bytesScanned.Add(n.Info.Size())
+	}
+	e := archive.Entry(n)
+	e.In = b.in
+	var prev *manifest.Entry
+	if b.prev != nil {
+		if err := b.deleteUntil(n.Name); err != nil {
+			return err
+		}
+		if b.peOK && b.pe.Path == n.Name {
+			p := b.pe
+			prev = &p
+			if err := b.advance(); err != nil {
+				return fmt.Errorf("previous manifest: %w", err)
+			}
+		}
+	}
+	key := [2]uint64{n.Stat.Dev, n.Stat.Ino}
+	multi := n.Type == manifest.TypeFile && n.Stat.Nlink > 1
+
+	// Unchanged since the previous run: keep the previous entry (content stays in the
+	// archive that holds it).
+	if prev != nil && sameStat(*prev, e) {
+		same := false
+		switch {
+		case prev.Type == n.Type && !multi:
+			same = true
+		case multi && prev.Type == manifest.TypeFile && b.kept[key] == "":
+			same = true
+			b.kept[key] = n.Name
+		case multi && prev.Type == manifest.TypeHardlink && b.kept[key] == prev.Link:
+			same = true
+		}
+		if same {
+			b.trailer.Entries++
+			return b.mw.Add(*prev)
+		}
+	}
+
+	switch n.Type {
+	case manifest.TypeDir:
+		if err := b.tw.WriteDir(n); err != nil {
+			return err
+		}
+	case manifest.TypeSymlink:
+		if err := b.tw.WriteSymlink(n); err != nil {
+			return err
+		}
+	case manifest.TypeFile:
+		if li, ok := b.links[key]; ok && multi {
+			if err := b.tw.WriteHardlink(n, li.name); err != nil {
+				return err
+			}
+			e.Type, e.Link, e.SHA, e.Size = manifest.TypeHardlink, li.name, li.sha, li.size
+			break
+		}
+		fr, err := b.tw.WriteFile(n)
+		if err != nil {
+			return err
+		}
+		if fr.Written {
+			b.trailer.ContentBytes += fr.Size
+		}
+		if fr.Issue != nil {
+			// Not in the manifest: the next run sees the file as new and stores it.
+			return b.issue(*fr.Issue)
+		}
+		e = archive.Entry(fr.Node)
+		e.In, e.SHA, e.Size = b.in, fr.SHA256, fr.Size
+		if multi {
+			b.links[key] = linkInfo{name: n.Name, sha: fr.SHA256, size: fr.Size}
+		}
+	}
+	b.c.filesStored.Add(1)
+	b.trailer.Entries++
+	b.trailer.Stored++
+	return b.mw.Add(e)
+}

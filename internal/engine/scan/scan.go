@@ -1,0 +1,382 @@
+// Package scan walks backup sources in a stable sorted order (the order of
+// manifest.ComparePaths), applying include/exclude patterns and the symlink policy, and
+// reports files it cannot back up instead of dropping them silently.
+//
+// # Patterns
+//
+// Patterns are doublestar globs (`*`, `?`, `[a-z]`, `{a,b}`, and `**` for any number of
+// directories). Which name a pattern is matched against depends on its shape:
+//
+//   - no slash (`*.tmp`, `node_modules`): the base name, at any depth;
+//   - a leading slash (`/home/*/.cache`): the absolute path of the file;
+//   - any other slash (`build/**`, `**/target`, `src/*.o`): the path relative to the
+//     source directory being walked;
+//   - a trailing slash (`cache/`) makes the pattern match directories only.
+//
+// An excluded directory is not descended into. When include patterns are given, only
+// files that match one of them (or lie under a directory that matches one) are kept,
+// together with the directories that lead to them; excludes win over includes. A
+// source directory itself is never excluded.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/backapp/backapp/internal/engine/manifest"
+)
+
+// Pattern is one compiled include or exclude pattern.
+type pattern struct {
+	glob    string
+	base    bool // match the base name
+	abs     bool // match the absolute path
+	dirOnly bool
+}
+
+// Matcher applies include and exclude patterns.
+type Matcher struct {
+	include, exclude []pattern
+}
+
+// NewMatcher validates and compiles patterns; a bad pattern is an error naming it.
+func NewMatcher(include, exclude []string) (*Matcher, error) {
+	m := &Matcher{}
+	var err error
+	if m.include, err = compile(include); err != nil {
+		return nil, err
+	}
+	if m.exclude, err = compile(exclude); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func compile(globs []string) ([]pattern, error) {
+	var ps []pattern
+	for _, g := range globs {
+		g = strings.TrimSpace(filepath.ToSlash(g))
+		if g == "" {
+			continue
+		}
+		p := pattern{}
+		if strings.HasSuffix(g, "/") {
+			p.dirOnly = true
+			g = strings.TrimRight(g, "/")
+		}
+		switch {
+		case strings.HasPrefix(g, "/"):
+			p.abs = true
+		case !strings.Contains(g, "/"):
+			p.base = true
+		}
+		if g == "" || !doublestar.ValidatePattern(g) {
+			return nil, fmt.Errorf("bad pattern %q", g)
+		}
+		p.glob = g
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func (p pattern) match(rel, abs string, dir bool) bool {
+	if p.dirOnly && !dir {
+		return false
+	}
+	name := rel
+	switch {
+	case p.base:
+		name = path.Base(rel)
+	case p.abs:
+		name = abs
+	}
+	ok, _ := doublestar.Match(p.glob, name)
+	return ok
+}
+
+func matchAny(ps []pattern, rel, abs string, dir bool) bool {
+	for _, p := range ps {
+		if p.match(rel, abs, dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// Excluded reports whether the file at rel (relative to its source, slash-separated)
+// and abs (absolute, slash-separated) is excluded.
+func (m *Matcher) Excluded(rel, abs string, dir bool) bool {
+	return matchAny(m.exclude, rel, abs, dir)
+}
+
+// Included reports whether the file matches an include pattern (true when there are none).
+func (m *Matcher) Included(rel, abs string, dir bool) bool {
+	return len(m.include) == 0 || matchAny(m.include, rel, abs, dir)
+}
+
+// Node is one file found by the walk.
+type Node struct {
+	Name string // archive name: the absolute path, slash-separated, without leading slash
+	Path string // path to open
+	Type string // manifest.TypeFile, TypeDir or TypeSymlink
+	Info fs.FileInfo
+	Stat Stat
+	Link string // symlink target
+}
+
+// Stat holds the fields of a stat that fs.FileInfo lacks portably.
+type Stat struct {
+	Dev, Ino, Nlink uint64
+	UID, GID        int
+	CTime           time.Time
+}
+
+// Issue is a file that could not be backed up (or was skipped with a warning).
+type Issue struct {
+	Path    string
+	Op      string // "read dir", "stat", "open", "read", "changed", "special file", "symlink loop"
+	Err     error
+	Warning bool // a warning (special files) never fails the run
+}
+
+func (i Issue) Error() string { return fmt.Sprintf("%s %s: %v", i.Op, i.Path, i.Err) }
+
+// Options configure a walk.
+type Options struct {
+	Matcher        *Matcher // nil: everything
+	FollowSymlinks bool     // back up what symlinks point to instead of the links
+	// OnIssue is called for every file that is skipped; returning an error stops the walk
+	// with that error (the "fail" policy); returning nil skips the file.
+	OnIssue func(Issue) error
+}
+
+// ErrSourceMissing is returned (wrapped) when a source path does not exist.
+var ErrSourceMissing = errors.New("source path does not exist")
+
+// Sources cleans, validates and sorts source paths and drops those inside another.
+func Sources(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no source paths")
+	}
+	var out []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", p, err)
+		}
+		if _, err := os.Lstat(a); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("source %q: %w", p, ErrSourceMissing)
+			}
+			return nil, fmt.Errorf("source %q: %w", p, err)
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b string) int { return manifest.ComparePaths(ArchiveName(a), ArchiveName(b)) })
+	var kept []string
+	for _, p := range out {
+		if n := len(kept); n > 0 {
+			last := kept[n-1]
+			if p == last || strings.HasPrefix(p, strings.TrimSuffix(last, string(filepath.Separator))+string(filepath.Separator)) {
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	return kept, nil
+}
+
+// ArchiveName is the name of an absolute path inside archives: slash-separated, without
+// volume and leading slash ("/home/a" → "home/a").
+func ArchiveName(abs string) string {
+	abs = filepath.ToSlash(strings.TrimPrefix(abs, filepath.VolumeName(abs)))
+	return strings.TrimLeft(abs, "/")
+}
+
+type walker struct {
+	ctx     context.Context
+	opts    Options
+	fn      func(Node) error
+	pending []Node // directories waiting for an included descendant
+	root    string
+	visit   map[[2]uint64]bool // directories on the current path (symlink loops)
+}
+
+// Walk calls fn for every node under sources (see Sources), in ComparePaths order of
+// Node.Name. Errors from fn and from OnIssue stop the walk.
+func Walk(ctx context.Context, sources []string, opts Options, fn func(Node) error) error {
+	if opts.Matcher == nil {
+		opts.Matcher = &Matcher{}
+	}
+	if opts.OnIssue == nil {
+		opts.OnIssue = func(Issue) error { return nil }
+	}
+	for _, src := range sources {
+		w := &walker{ctx: ctx, opts: opts, fn: fn, root: src, visit: map[[2]uint64]bool{}}
+		n, ok, err := w.node(src, ArchiveName(src), true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := w.walk(n, ".", true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *walker) issue(i Issue) error {
+	if err := w.opts.OnIssue(i); err != nil {
+		return err
+	}
+	return nil
+}
+
+// node stats p; ok is false when the file was skipped (and reported).
+func (w *walker) node(p, name string, root bool) (Node, bool, error) {
+	n := Node{Name: name, Path: p}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		op := "stat"
+		if errors.Is(err, fs.ErrNotExist) {
+			op = "vanished"
+		}
+		return n, false, w.issue(Issue{Path: p, Op: op, Err: err})
+	}
+	// A source that is itself a symlink is followed; below it, links are followed only
+	// when asked. A dangling link is backed up as the link itself.
+	if fi.Mode()&fs.ModeSymlink != 0 && (w.opts.FollowSymlinks || root) {
+		if tfi, err := os.Stat(p); err == nil {
+			fi = tfi
+		}
+	}
+	n.Info = fi
+	n.Stat = statOf(fi)
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		n.Type = manifest.TypeFile
+	case m.IsDir():
+		n.Type = manifest.TypeDir
+	case m&fs.ModeSymlink != 0:
+		n.Type = manifest.TypeSymlink
+		if n.Link, err = os.Readlink(p); err != nil {
+			return n, false, w.issue(Issue{Path: p, Op: "read link", Err: err})
+		}
+	default:
+		return n, false, w.issue(Issue{Path: p, Op: "special file", Err: fmt.Errorf("%s skipped", kind(m)), Warning: true})
+	}
+	return n, true, nil
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "irregular file"
+}
+
+func (w *walker) emit(n Node) error {
+	for _, d := range w.pending {
+		if err := w.fn(d); err != nil {
+			return err
+		}
+	}
+	w.pending = w.pending[:0]
+	return w.fn(n)
+}
+
+// walk emits n and, for a directory, its children. rel is n's path relative to the
+// source; included says whether an ancestor matched an include pattern.
+func (w *walker) walk(n Node, rel string, included bool) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if n.Type != manifest.TypeDir {
+		return w.emit(n)
+	}
+	key := [2]uint64{n.Stat.Dev, n.Stat.Ino}
+	if w.visit[key] {
+		return w.issue(Issue{Path: n.Path, Op: "symlink loop", Err: errors.New("directory already on the path; not descended")})
+	}
+	w.visit[key] = true
+	defer delete(w.visit, key)
+
+	ents, err := os.ReadDir(n.Path)
+	if err != nil {
+		op := "read dir"
+		if errors.Is(err, fs.ErrNotExist) {
+			op = "vanished"
+		}
+		return w.issue(Issue{Path: n.Path, Op: op, Err: err})
+	}
+	pendingLen := len(w.pending)
+	if included {
+		if err := w.emit(n); err != nil {
+			return err
+		}
+	} else {
+		w.pending = append(w.pending, n)
+	}
+	// os.ReadDir sorts by name, which is the ComparePaths order of the children.
+	for _, de := range ents {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		cp := filepath.Join(n.Path, de.Name())
+		crel := de.Name()
+		if rel != "." {
+			crel = rel + "/" + de.Name()
+		}
+		cabs := "/" + ArchiveName(cp)
+		isDir := de.IsDir()
+		if de.Type()&fs.ModeSymlink != 0 && w.opts.FollowSymlinks {
+			if fi, err := os.Stat(cp); err == nil {
+				isDir = fi.IsDir()
+			}
+		}
+		if w.opts.Matcher.Excluded(crel, cabs, isDir) {
+			continue
+		}
+		c, ok, err := w.node(cp, n.Name+"/"+de.Name(), false)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		cinc := included || w.opts.Matcher.Included(crel, cabs, c.Type == manifest.TypeDir)
+		if c.Type != manifest.TypeDir && !cinc {
+			continue
+		}
+		if err := w.walk(c, crel, cinc); err != nil {
+			return err
+		}
+	}
+	// A directory with no included descendant is dropped.
+	if len(w.pending) > pendingLen {
+		w.pending = w.pending[:pendingLen]
+	}
+	return nil
+}

@@ -1,0 +1,505 @@
+// Package upload moves stored archives over plain HTTP to and from pre-signed URLs:
+// a streaming multipart upload with growing part sizes, a bounded pool of part buffers,
+// per-part retries, URL refresh and a bandwidth limit; and a download that resumes with
+// ranged GETs and verifies the SHA-256 of what it read. It never sees credentials: the
+// URLs come from a Session (the server in agent mode, a storage.Destination in server
+// mode, see package destination).
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// URL is a pre-signed URL for one method on one object (or one part of it).
+type URL struct {
+	URL     string
+	Method  string      // http.MethodPut or http.MethodGet; "" means the natural one
+	Header  http.Header // headers the request must carry (may be nil)
+	Expires time.Time   // zero: unknown
+}
+
+// Part is one uploaded part of a multipart upload.
+type Part struct {
+	Number int // 1-based
+	ETag   string
+	Size   int64
+}
+
+// Session is one multipart upload, driven by whoever holds the credentials.
+type Session interface {
+	// PartURL returns a PUT URL for part partNumber (1-based). refresh is true when the
+	// previous URL for that part was rejected as expired: a cached URL must not be
+	// returned again then.
+	PartURL(ctx context.Context, partNumber int, refresh bool) (URL, error)
+	// Complete finishes the upload with every part in order, and the SHA-256 (hex) and
+	// size of the whole object.
+	Complete(ctx context.Context, parts []Part, sha256hex string, size int64) error
+	// Abort discards the upload and its parts.
+	Abort(ctx context.Context) error
+}
+
+// Part sizes: S3 allows 10,000 parts of 5 MiB to 5 GiB. Parts start at MinPartSize and
+// double every 500 parts up to 1 GiB, so that 10,000 parts hold 7 TiB (> the 5 TB
+// largest S3 object) while the first 8 GB use small parts and little memory.
+const (
+	MinPartSize   = 16 << 20
+	MaxPartSize   = 1 << 30
+	MaxParts      = 10000
+	partsPerDoubl = 500
+)
+
+// PartSize returns the size of part n (1-based) for a first part of size first.
+func PartSize(n int, first int64) int64 {
+	s := first
+	for i := (n - 1) / partsPerDoubl; i > 0 && s < MaxPartSize; i-- {
+		s *= 2
+	}
+	return min(s, max(first, MaxPartSize))
+}
+
+// Options tune uploads and downloads. The zero value is usable.
+type Options struct {
+	Client      *http.Client  // nil: a client without overall timeout
+	Concurrency int           // parts in flight; 0: 3
+	FirstPart   int64         // size of the first parts; 0: MinPartSize
+	MaxAttempts int           // tries per part or per download resume; 0: 10
+	Limiter     *rate.Limiter // bandwidth limit shared by all requests; nil: none
+	// OnProgress is called with the bytes of each part once it is stored, or of each
+	// read during a download.
+	OnProgress func(n int64)
+	Backoff    func(attempt int) time.Duration // nil: exponential with full jitter
+	Sleep      func(ctx context.Context, d time.Duration) error
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// NewLimiter returns a limiter of bytesPerSec (nil when bytesPerSec <= 0).
+func NewLimiter(bytesPerSec int64) *rate.Limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	burst := int(min(max(bytesPerSec/4, 64<<10), 4<<20))
+	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Client == nil {
+		o.Client = &http.Client{Transport: http.DefaultTransport}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 3
+	}
+	if o.FirstPart <= 0 {
+		o.FirstPart = MinPartSize
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.Backoff == nil {
+		o.Backoff = func(attempt int) time.Duration {
+			d := min(250*time.Millisecond<<min(attempt, 10), 30*time.Second)
+			return d/2 + rand.N(d/2+1) // jitter
+		}
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Result describes a completed upload.
+type Result struct {
+	SHA256 string // hex digest of every byte uploaded
+	Size   int64
+	Parts  []Part
+}
+
+type job struct {
+	n    int
+	data []byte
+}
+
+// Writer uploads what is written to it as the parts of a multipart upload. Write blocks
+// when Concurrency parts are in flight and one more is full, so memory stays at about
+// (Concurrency+1) part sizes. Close completes the upload; Abort discards it. A Writer
+// is not safe for concurrent Writes.
+type Writer struct {
+	s      Session
+	o      Options
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	cur   []byte
+	n     int // number of the part being filled
+	sum   hash.Hash
+	size  int64
+	pool  chan []byte
+	jobs  chan job
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	parts []Part
+	err   error
+	done  bool
+	once  sync.Once // closes jobs
+}
+
+func (w *Writer) closeJobs() { w.once.Do(func() { close(w.jobs) }) }
+
+// NewWriter starts the workers of an upload to s. The caller must call Close or Abort.
+func NewWriter(ctx context.Context, s Session, o Options) *Writer {
+	o = o.withDefaults()
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &Writer{s: s, o: o, ctx: ctx, cancel: cancel, sum: sha256.New(), n: 1,
+		pool: make(chan []byte, o.Concurrency+1), jobs: make(chan job)}
+	for range o.Concurrency + 1 {
+		w.pool <- nil // tokens; buffers are allocated on first use
+	}
+	for range o.Concurrency {
+		w.wg.Add(1)
+		go w.worker()
+	}
+	return w
+}
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancel(err)
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := context.Cause(w.ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) worker() {
+	defer w.wg.Done()
+	for j := range w.jobs {
+		if w.ctx.Err() == nil {
+			etag, err := w.putPart(j.n, j.data)
+			if err != nil {
+				w.fail(err)
+			} else {
+				w.mu.Lock()
+				w.parts = append(w.parts, Part{Number: j.n, ETag: etag, Size: int64(len(j.data))})
+				w.mu.Unlock()
+				if w.o.OnProgress != nil {
+					w.o.OnProgress(int64(len(j.data)))
+				}
+			}
+		}
+		w.pool <- j.data[:0]
+	}
+}
+
+// Write buffers p into parts and hands full parts to the workers.
+func (w *Writer) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if err := w.failed(); err != nil {
+			return written, err
+		}
+		if w.cur == nil {
+			if err := w.take(); err != nil {
+				return written, err
+			}
+		}
+		k := min(len(p), cap(w.cur)-len(w.cur))
+		w.cur = append(w.cur, p[:k]...)
+		w.sum.Write(p[:k])
+		w.size += int64(k)
+		written += k
+		p = p[k:]
+		if len(w.cur) == cap(w.cur) {
+			if err := w.dispatch(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+func (w *Writer) take() error {
+	if w.n > MaxParts {
+		return fmt.Errorf("upload: archive larger than %d parts", MaxParts)
+	}
+	select {
+	case b := <-w.pool:
+		want := PartSize(w.n, w.o.FirstPart)
+		if int64(cap(b)) != want {
+			b = make([]byte, 0, want)
+		}
+		w.cur = b
+		return nil
+	case <-w.ctx.Done():
+		return w.failed()
+	}
+}
+
+func (w *Writer) dispatch() error {
+	select {
+	case w.jobs <- job{n: w.n, data: w.cur}:
+		w.n++
+		w.cur = nil
+		return nil
+	case <-w.ctx.Done():
+		return w.failed()
+	}
+}
+
+// Close uploads the last part, waits for all parts and completes the upload. On any
+// error the upload is aborted and the error returned.
+func (w *Writer) Close() (Result, error) {
+	if w.done {
+		return Result{}, errors.New("upload: already closed")
+	}
+	if err := w.failed(); err != nil {
+		return Result{}, w.Abort(err)
+	}
+	if w.cur == nil && w.n == 1 {
+		if err := w.take(); err != nil { // an empty object still needs one part
+			return Result{}, w.Abort(err)
+		}
+	}
+	if w.cur != nil {
+		if err := w.dispatch(); err != nil {
+			return Result{}, w.Abort(err)
+		}
+	}
+	w.closeJobs()
+	w.wg.Wait()
+	if err := w.failed(); err != nil {
+		return Result{}, w.Abort(err)
+	}
+	parts := make([]Part, len(w.parts))
+	for _, p := range w.parts {
+		parts[p.Number-1] = p
+	}
+	res := Result{SHA256: hex.EncodeToString(w.sum.Sum(nil)), Size: w.size, Parts: parts}
+	if err := w.s.Complete(w.ctx, parts, res.SHA256, res.Size); err != nil {
+		return Result{}, w.Abort(fmt.Errorf("complete upload: %w", err))
+	}
+	w.done = true
+	w.cancel(nil)
+	return res, nil
+}
+
+// Abort stops the workers, aborts the multipart upload (even when the Writer's context
+// is cancelled) and returns cause, joined with the abort's own error if any.
+func (w *Writer) Abort(cause error) error {
+	if cause == nil {
+		cause = errors.New("upload aborted")
+	}
+	w.fail(cause)
+	w.done = true
+	w.closeJobs()
+	w.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 30*time.Second)
+	defer cancel()
+	if err := w.s.Abort(ctx); err != nil {
+		return errors.Join(cause, fmt.Errorf("abort upload: %w", err))
+	}
+	return cause
+}
+
+// StatusError is an HTTP answer that is not a success.
+type StatusError struct {
+	Status int
+	Code   string // S3 error code, when the body had one
+	Msg    string
+}
+
+func (e *StatusError) Error() string {
+	s := fmt.Sprintf("status %d", e.Status)
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
+}
+
+var (
+	reCode = regexp.MustCompile(`<Code>([^<]*)</Code>`)
+	reMsg  = regexp.MustCompile(`<Message>([^<]*)</Message>`)
+)
+
+func statusError(resp *http.Response) *StatusError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	e := &StatusError{Status: resp.StatusCode}
+	if m := reCode.FindSubmatch(body); m != nil {
+		e.Code = string(m[1])
+	}
+	if m := reMsg.FindSubmatch(body); m != nil {
+		e.Msg = string(m[1])
+	} else if e.Code == "" {
+		e.Msg = strings.TrimSpace(string(body))
+		if len(e.Msg) > 200 {
+			e.Msg = e.Msg[:200]
+		}
+	}
+	return e
+}
+
+// retryable reports whether a status is worth retrying.
+func (e *StatusError) retryable() bool {
+	switch {
+	case e.Status >= 500, e.Status == http.StatusTooManyRequests, e.Status == http.StatusRequestTimeout:
+		return true
+	}
+	switch e.Code {
+	case "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException", "RequestTimeTooSkewed", "InternalError":
+		return true
+	}
+	return false
+}
+
+// expired reports whether the error says the pre-signed URL has expired.
+func (e *StatusError) expired(u URL, now time.Time) bool {
+	if e.Status != http.StatusForbidden && e.Status != http.StatusBadRequest {
+		return false
+	}
+	if !u.Expires.IsZero() && !now.Before(u.Expires) {
+		return true
+	}
+	m := strings.ToLower(e.Code + " " + e.Msg)
+	return strings.Contains(m, "expired")
+}
+
+// limited paces reads through a rate limiter.
+type limited struct {
+	ctx context.Context
+	r   io.Reader
+	l   *rate.Limiter
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	if len(p) > l.l.Burst() {
+		p = p[:l.l.Burst()]
+	}
+	n, err := l.r.Read(p)
+	if n > 0 {
+		if werr := l.l.WaitN(l.ctx, n); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+func (w *Writer) putPart(n int, data []byte) (string, error) {
+	ctx := w.ctx
+	var u URL
+	var err error
+	refresh := false
+	refreshes := 0
+	var last error
+	for attempt := 1; attempt <= w.o.MaxAttempts; attempt++ {
+		if u.URL == "" || refresh || (!u.Expires.IsZero() && w.o.Now().After(u.Expires.Add(-30*time.Second))) {
+			if u, err = w.s.PartURL(ctx, n, refresh); err != nil {
+				return "", fmt.Errorf("upload part %d: get url: %w", n, err)
+			}
+			refresh = false
+		}
+		etag, err := w.tryPut(ctx, u, data)
+		if err == nil {
+			return etag, nil
+		}
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx)
+		}
+		last = err
+		var se *StatusError
+		if errors.As(err, &se) {
+			if se.expired(u, w.o.Now()) && refreshes < 3 {
+				refreshes++
+				refresh = true
+				attempt-- // an expired URL is not the part's fault
+				continue
+			}
+			if !se.retryable() {
+				return "", fmt.Errorf("upload part %d: %w", n, err)
+			}
+		}
+		w.o.Log.Debug("upload part failed; retrying", "part", n, "attempt", attempt, "err", err)
+		if attempt < w.o.MaxAttempts {
+			if err := w.o.Sleep(ctx, w.o.Backoff(attempt)); err != nil {
+				return "", context.Cause(ctx)
+			}
+		}
+	}
+	return "", fmt.Errorf("upload part %d: giving up after %d attempts: %w", n, w.o.MaxAttempts, last)
+}
+
+func (w *Writer) tryPut(ctx context.Context, u URL, data []byte) (string, error) {
+	var body io.Reader = bytes.NewReader(data)
+	if w.o.Limiter != nil {
+		body = &limited{ctx: ctx, r: body, l: w.o.Limiter}
+	}
+	method := u.Method
+	if method == "" {
+		method = http.MethodPut
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.URL, body)
+	if err != nil {
+		return "", err
+	}
+	req.ContentLength = int64(len(data))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	for k, vs := range u.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := w.o.Client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return "", statusError(resp)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.Header.Get("ETag"), nil
+}
