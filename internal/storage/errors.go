@@ -119,7 +119,7 @@ func classifyS3(op, endpoint, bucket string, err error) error {
 		e.Cause, e.Msg = CauseCanceled, "canceled"
 	case errors.As(err, &api):
 		switch api.ErrorCode() {
-		case "InvalidAccessKeyId":
+		case "InvalidAccessKeyId", "XAdminUserNotFound": // versitygw's name for the same
 			e.Cause, e.Msg = CauseCredentials, "wrong credentials: the server does not know this access key"
 		case "SignatureDoesNotMatch":
 			e.Cause, e.Msg = CauseCredentials, "wrong credentials: the secret key does not match the access key"
