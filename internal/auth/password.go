@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -91,6 +90,3 @@ func validateName(name string) string {
 }
 
 var errBadCredentials = apperr.New(apperr.Unauthorized, "wrong e-mail or password")
-
-// isBadCredentials reports whether err is the answer to a wrong e-mail or password.
-func isBadCredentials(err error) bool { return errors.Is(err, errBadCredentials) }

@@ -87,8 +87,10 @@ func (p *Protector) Handler(next http.Handler) http.Handler {
 		}
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		isForm := mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
-		if !isForm && !signedIn {
-			next.ServeHTTP(w, r) // JSON without a session: see the package comment
+		if !signedIn && (!isForm || strings.HasPrefix(r.URL.Path, "/api/")) {
+			// JSON without a session: see the package comment. The API accepts only
+			// JSON, so a form sent there is refused by the handler with 415.
+			next.ServeHTTP(w, r)
 			return
 		}
 		got := r.Header.Get(HeaderName)

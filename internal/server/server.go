@@ -1,0 +1,230 @@
+// Package server assembles the backapp server from its parts (store, accounts, web
+// pages, JSON API) and runs it: listening, TLS, background jobs and graceful shutdown.
+// cmd/backapp and the end-to-end tests both start the server through it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/backapp/backapp/internal/api"
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/config"
+	"github.com/backapp/backapp/internal/csrf"
+	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/secrets"
+	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/store/postgres"
+	"github.com/backapp/backapp/internal/store/sqlite"
+	"github.com/backapp/backapp/internal/version"
+	"github.com/backapp/backapp/internal/web"
+)
+
+// Options are the parts tests replace; the zero value is production.
+type Options struct {
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// PasswordCost lowers bcrypt's cost in tests (0: the default).
+	PasswordCost int
+	// Mailer replaces the SMTP sender built from the config.
+	Mailer auth.ResetMailer
+}
+
+// App is a configured server.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	Store   store.Store
+	Keys    *secrets.Keys
+	Auth    *auth.Service
+	handler http.Handler
+}
+
+// OpenStore opens the database the configuration names: PostgreSQL when
+// DATABASE_URL is set, else SQLite in the data directory. Migrations are applied.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL (DATABASE_URL): %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite database %s: %w", cfg.SQLitePath(), err)
+	}
+	return st, nil
+}
+
+// Open builds the server from a validated configuration.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (*App, error) {
+	keys, err := secrets.Load(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, Store: st, Keys: keys}
+	if err := a.build(opt); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(opt Options) error {
+	cfg := a.cfg
+	mailer := opt.Mailer
+	if mailer == nil {
+		m, err := newMailer(cfg)
+		if err != nil {
+			return err
+		}
+		mailer = m
+	}
+	svc, err := auth.NewService(auth.Config{
+		Store:        a.Store,
+		Mailer:       mailer,
+		Logger:       a.log,
+		BaseURL:      cfg.BaseURL,
+		Now:          opt.Now,
+		PasswordCost: opt.PasswordCost,
+		SessionIdle:  cfg.SessionIdle,
+		SessionMax:   cfg.SessionMax,
+	})
+	if err != nil {
+		return err
+	}
+	a.Auth = svc
+	secure := cfg.Secure()
+
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String()})
+	if err != nil {
+		return fmt.Errorf("web pages: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
+	pages.Register(mux)
+
+	protect := &csrf.Protector{
+		Secure: secure,
+		Exempt: func(r *http.Request) bool {
+			// Bearer-key and signed-URL endpoints carry no cookies to forge.
+			// Health checks and static files need no anonymous-token cookie either.
+			p := r.URL.Path
+			return strings.HasPrefix(p, "/api/agent/") || strings.HasPrefix(p, "/storage/") ||
+				strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+		},
+		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+			if httpx.WantsJSON(r) {
+				httpx.WriteError(w, r, nil, err)
+				return
+			}
+			pages.RenderError(w, r, err)
+		},
+	}
+	var h http.Handler = mux
+	h = protect.Handler(h)
+	h = svc.Middleware(secure)(h)
+	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
+	h = httpx.SecurityHeaders(cfg.TLS())(h)
+	h = httpx.Log(a.log)(h)
+	a.handler = h
+	return nil
+}
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		a.log.Error("readiness: database unreachable", "err", err)
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": a.Store.Dialect()})
+}
+
+// Handler is the server's HTTP handler with all middleware.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to 20 s) and returns.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if a.cfg.TLS() {
+		cert, err := tls.LoadX509KeyPair(a.cfg.TLSCert, a.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate (--tls-cert, --tls-key): %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	jobs, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	go a.sweepSessions(jobs)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("backapp listening", "addr", ln.Addr().String(), "url", a.cfg.BaseURL, "database", a.Store.Dialect(), "version", version.String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("shut down cleanly")
+	return nil
+}
+
+// sweepSessions deletes expired sessions every ten minutes.
+func (a *App) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now().UTC()
+			n, err := a.Store.DeleteExpiredSessions(ctx, now, now.Add(-a.Auth.SessionIdle()))
+			if err != nil {
+				a.log.Warn("delete expired sessions", "err", err)
+			} else if n > 0 {
+				a.log.Debug("deleted expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.Store.Close() }
