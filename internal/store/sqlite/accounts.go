@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/backapp/backapp/internal/store"
+)
+
+// CreateResetToken stores a password-reset token; ErrConflict when the hash exists.
+func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		t.TokenHash, t.UserID, fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt))
+	return mapErr("create reset token for user "+t.UserID, err)
+}
+
+// ConsumeResetToken marks the token used and returns its user id, in one statement so
+// two concurrent uses cannot both succeed. A missing, used or expired
+// (ExpiresAt <= now) token gives ErrNotFound.
+func (s *Store) ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error) {
+	var userID string
+	err := s.w.QueryRowContext(ctx, `UPDATE password_resets SET used_at = ?
+		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+		RETURNING user_id`, fmtTime(now), tokenHash, fmtTime(now)).Scan(&userID)
+	if err != nil {
+		return "", mapErr("consume reset token", err)
+	}
+	return userID, nil
+}
+
+// AddAudit appends an entry. An empty ID gets a new UUID v7 and a zero Time the
+// current time.
+func (s *Store) AddAudit(ctx context.Context, e store.AuditEntry) error {
+	if e.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("add audit %s: %w", e.Action, err)
+		}
+		e.ID = id.String()
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	var actor any
+	if e.ActorID != "" {
+		actor = e.ActorID
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (id, time, actor_id, action, target, ip, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, fmtTime(e.Time), actor, e.Action, e.Target, e.IP, e.Detail)
+	return mapErr("add audit "+e.Action, err)
+}
+
+// ListAudit returns at most limit entries, newest first.
+func (s *Store) ListAudit(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, time, coalesce(actor_id, ''), action, target, ip, detail
+		FROM audit_log ORDER BY time DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, mapErr("list audit", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		if err := rows.Scan(&e.ID, timeCol{&e.Time}, &e.ActorID, &e.Action, &e.Target, &e.IP, &e.Detail); err != nil {
+			return nil, mapErr("list audit", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("list audit", err)
+	}
+	return out, nil
+}
+
+// GetSetting returns the value of key; ErrNotFound for a key never set.
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	if err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+		return "", mapErr("get setting "+key, err)
+	}
+	return v, nil
+}
+
+// SetSetting creates or replaces the value of key.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		key, value, fmtTime(time.Now()))
+	return mapErr("set setting "+key, err)
+}

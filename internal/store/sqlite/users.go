@@ -1,0 +1,174 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/backapp/backapp/internal/store"
+)
+
+const userColumns = `id, email, name, password_hash, role, disabled, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner, u *store.User) error {
+	return row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &u.Disabled,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt})
+}
+
+func checkRole(role string) error {
+	if role != store.RoleAdmin && role != store.RoleUser {
+		return fmt.Errorf("invalid role %q", role)
+	}
+	return nil
+}
+
+// CreateUser inserts u. An empty ID gets a new UUID v7 and an empty Role means
+// RoleUser. On success u holds what was stored: ID, lower-cased Email, final Role and
+// times in UTC at microsecond precision.
+func (s *Store) CreateUser(ctx context.Context, u *store.User, firstIsAdmin bool) error {
+	v := *u
+	if v.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		v.ID = id.String()
+	}
+	v.Email = strings.ToLower(v.Email)
+	if v.Role == "" {
+		v.Role = store.RoleUser
+	}
+	if err := checkRole(v.Role); err != nil {
+		return fmt.Errorf("create user %s: %w", v.Email, err)
+	}
+	v.CreatedAt, v.UpdatedAt = norm(v.CreatedAt), norm(v.UpdatedAt)
+
+	op := "create user " + v.Email
+	// BEGIN IMMEDIATE (see dsn): no other writer can insert between the count and
+	// the insert, in this process or another one.
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if firstIsAdmin {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return mapErr(op, err)
+		}
+		if !exists {
+			v.Role = store.RoleAdmin
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.Email, v.Name, v.PasswordHash, v.Role, v.Disabled, fmtTime(v.CreatedAt), fmtTime(v.UpdatedAt))
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	*u = v
+	return nil
+}
+
+// GetUser returns the user with the given id.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	var u store.User
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+	if err := scanUser(row, &u); err != nil {
+		return store.User{}, mapErr("get user "+id, err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail looks the user up by e-mail, ignoring case.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
+	email = strings.ToLower(email)
+	var u store.User
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email)
+	if err := scanUser(row, &u); err != nil {
+		return store.User{}, mapErr("get user by email "+email, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, oldest first.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr("list users", err)
+	}
+	defer rows.Close()
+	var users []store.User
+	for rows.Next() {
+		var u store.User
+		if err := scanUser(rows, &u); err != nil {
+			return nil, mapErr("list users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("list users", err)
+	}
+	return users, nil
+}
+
+// CountUsers counts all users, disabled ones included.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, mapErr("count users", err)
+	}
+	return n, nil
+}
+
+// CountAdmins counts enabled admins.
+func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0`).Scan(&n)
+	if err != nil {
+		return 0, mapErr("count admins", err)
+	}
+	return n, nil
+}
+
+// UpdateUserProfile sets name and (lower-cased) e-mail; ErrConflict when another
+// user has the e-mail.
+func (s *Store) UpdateUserProfile(ctx context.Context, id, name, email string, now time.Time) error {
+	return s.execOne(ctx, "update profile of user "+id,
+		`UPDATE users SET name = ?, email = ?, updated_at = ? WHERE id = ?`,
+		name, strings.ToLower(email), fmtTime(now), id)
+}
+
+// SetUserPassword replaces the password hash.
+func (s *Store) SetUserPassword(ctx context.Context, id, hash string, now time.Time) error {
+	return s.execOne(ctx, "set password of user "+id,
+		`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, fmtTime(now), id)
+}
+
+// SetUserRole sets the role, RoleAdmin or RoleUser.
+func (s *Store) SetUserRole(ctx context.Context, id, role string, now time.Time) error {
+	op := "set role of user " + id
+	if err := checkRole(role); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return s.execOne(ctx, op, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`, role, fmtTime(now), id)
+}
+
+// SetUserDisabled disables or enables the user. Sessions are kept: GetSession
+// reports the user as disabled and the caller refuses them.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
+	return s.execOne(ctx, "set disabled of user "+id,
+		`UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`, disabled, fmtTime(now), id)
+}
+
+// DeleteUser deletes the user and, by cascade, everything they own.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete user "+id, `DELETE FROM users WHERE id = ?`, id)
+}
