@@ -39,7 +39,7 @@ func TestIncrementalChain(t *testing.T) {
 			must(t, os.Chmod(p("modes/ro"), 0o400))
 			must(t, os.Remove(p("small/d03/f00003.txt")))
 			must(t, os.Symlink("f00053.txt", p("small/d03/f00003.txt"))) // file → symlink
-			must(t, os.Link(p("hard/a"), p("hard/d")))                  // one more link
+			must(t, os.Link(p("hard/a"), p("hard/d")))                   // one more link
 			must(t, os.Rename(p("small/d04"), p("small/d04-renamed")))
 		},
 		func() {
@@ -47,7 +47,7 @@ func TestIncrementalChain(t *testing.T) {
 			must(t, os.RemoveAll(p("hard")))
 			writeFile(t, p("hard/a"), "a new file where a link was\n", 0o644, mtime)
 			must(t, os.Chtimes(p("small/d05/f00005.txt"), mtime, mtime)) // touch only
-			must(t, os.MkdirAll(p("small/d02"), 0o755))                 // a deleted dir comes back, empty
+			must(t, os.MkdirAll(p("small/d02"), 0o755))                  // a deleted dir comes back, empty
 			must(t, os.Remove(p("small/d03/f00003.txt")))
 			writeFile(t, p("small/d03/f00003.txt"), "symlink → file again", 0o644, mtime)
 		},
