@@ -233,7 +233,7 @@ func Walk(ctx context.Context, sources []string, opts Options, fn func(Node) err
 		if !ok {
 			continue
 		}
-		if err := w.walk(n, ".", true); err != nil {
+		if err := w.walk(n, ".", len(opts.Matcher.include) == 0); err != nil {
 			return err
 		}
 	}

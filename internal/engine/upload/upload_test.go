@@ -1,0 +1,248 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPartSizeReaches5TB(t *testing.T) {
+	var total int64
+	for n := 1; n <= MaxParts; n++ {
+		s := PartSize(n, MinPartSize)
+		if s < 5<<20 || s > 5<<30 {
+			t.Fatalf("part %d: size %d outside S3's 5 MiB–5 GiB", n, s)
+		}
+		total += s
+	}
+	if total < 5e12 {
+		t.Errorf("10,000 parts hold %d bytes, want at least 5 TB", total)
+	}
+	if got := PartSize(1, MinPartSize); got != 16<<20 {
+		t.Errorf("first part %d, want 16 MiB", got)
+	}
+}
+
+// fakeStore is an httptest server that stores parts and misbehaves on demand.
+type fakeStore struct {
+	*httptest.Server
+	mu       sync.Mutex
+	parts    map[int][]byte
+	fail     map[int][]int // part → statuses to answer before accepting
+	expired  map[string]bool
+	urls     int
+	complete []Part
+	aborted  bool
+}
+
+func newFake(t *testing.T) *fakeStore {
+	f := &fakeStore{parts: map[int][]byte{}, fail: map[int][]int{}, expired: map[string]bool{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("part"))
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.expired[r.URL.RawQuery] {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+			return
+		}
+		if st := f.fail[n]; len(st) > 0 {
+			f.fail[n] = st[1:]
+			w.WriteHeader(st[0])
+			fmt.Fprintf(w, "<Error><Code>Oops</Code><Message>status %d</Message></Error>", st[0])
+			return
+		}
+		f.parts[n] = body
+		sum := sha256.Sum256(body)
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeStore) PartURL(ctx context.Context, n int, refresh bool) (URL, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls++
+	return URL{URL: fmt.Sprintf("%s/obj?part=%d&u=%d", f.URL, n, f.urls), Method: http.MethodPut}, nil
+}
+
+func (f *fakeStore) Complete(ctx context.Context, parts []Part, sha string, size int64) error {
+	f.complete = parts
+	return nil
+}
+
+func (f *fakeStore) Abort(ctx context.Context) error { f.aborted = true; return nil }
+
+func (f *fakeStore) object() []byte {
+	var b []byte
+	for _, p := range f.complete {
+		b = append(b, f.parts[p.Number]...)
+	}
+	return b
+}
+
+func fastOpts() Options {
+	return Options{FirstPart: 1000, Concurrency: 3, Backoff: func(int) time.Duration { return time.Millisecond }}
+}
+
+func TestUploadRetriesAndRefresh(t *testing.T) {
+	f := newFake(t)
+	f.fail[2] = []int{503, 500, 429}
+	f.fail[4] = []int{503}
+	f.expired["part=3&u=3"] = true // the first URL of part 3 has expired
+	data := bytes.Repeat([]byte("0123456789"), 550)
+	w := NewWriter(context.Background(), f, fastOpts())
+	for i := 0; i < len(data); i += 333 {
+		if _, err := w.Write(data[i:min(i+333, len(data))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.object(), data) {
+		t.Errorf("stored object differs from what was written")
+	}
+	sum := sha256.Sum256(data)
+	if res.SHA256 != hex.EncodeToString(sum[:]) || res.Size != int64(len(data)) {
+		t.Errorf("result %s/%d, want %x/%d", res.SHA256, res.Size, sum, len(data))
+	}
+	if len(res.Parts) != 6 {
+		t.Errorf("%d parts, want 6", len(res.Parts))
+	}
+	if f.aborted {
+		t.Errorf("aborted a successful upload")
+	}
+}
+
+func TestUploadGivesUpAndAborts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status []int
+		want   string
+	}{
+		{"permanent 400", []int{400}, "upload part 2: status 400: Oops"},
+		{"retries exhausted", []int{503, 503, 503, 503}, "giving up after 3 attempts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.fail[2] = tc.status
+			o := fastOpts()
+			o.MaxAttempts = 3
+			w := NewWriter(context.Background(), f, o)
+			_, err := w.Write(make([]byte, 5000))
+			if err == nil {
+				_, err = w.Close()
+			} else {
+				err = w.Abort(err)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+			if !f.aborted {
+				t.Errorf("multipart upload not aborted")
+			}
+		})
+	}
+}
+
+func TestUploadCancelAborts(t *testing.T) {
+	f := newFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := NewWriter(ctx, f, fastOpts())
+	if _, err := w.Write(make([]byte, 2500)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_, err := w.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+	if !f.aborted {
+		t.Errorf("multipart upload not aborted on cancel")
+	}
+}
+
+func TestBandwidthLimit(t *testing.T) {
+	f := newFake(t)
+	o := fastOpts()
+	o.FirstPart = 64 << 10
+	o.Limiter = NewLimiter(512 << 10) // 512 KiB/s, burst 128 KiB
+	w := NewWriter(context.Background(), f, o)
+	start := time.Now()
+	if _, err := w.Write(make([]byte, 640<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// 640 KiB at 512 KiB/s with a 128 KiB burst takes at least one second.
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("640 KiB uploaded in %v at a 512 KiB/s limit", d)
+	}
+}
+
+// TestDownloadResumes cuts every response after 1000 bytes; the download resumes with
+// ranges and verifies the digest; a wrong digest is an error.
+func TestDownloadResumes(t *testing.T) {
+	data := bytes.Repeat([]byte("abcdefghij"), 1000)
+	var ranges []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		http.ServeContent(&cutWriter{ResponseWriter: w, left: 1000}, r, "x", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+	src := func(ctx context.Context, refresh bool) (URL, error) { return URL{URL: srv.URL}, nil }
+	sum := sha256.Sum256(data)
+	d := NewDownload(context.Background(), "obj", src, hex.EncodeToString(sum[:]), int64(len(data)), fastOpts())
+	got, err := io.ReadAll(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("downloaded data differs")
+	}
+	if len(ranges) < 10 || ranges[1] != "bytes=1000-" {
+		t.Errorf("ranges %v, want resumes from byte 1000 on", ranges[:min(3, len(ranges))])
+	}
+	d = NewDownload(context.Background(), "obj", src, strings.Repeat("0", 64), -1, fastOpts())
+	if _, err := io.ReadAll(d); !errors.Is(err, ErrChecksum) {
+		t.Errorf("wrong digest: got %v, want ErrChecksum", err)
+	}
+}
+
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if len(p) > c.left {
+		_, _ = c.ResponseWriter.Write(p[:c.left])
+		c.left = 0
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // drop the connection mid-body
+	}
+	c.left -= len(p)
+	return c.ResponseWriter.Write(p)
+}
