@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,50 @@ import (
 
 func TestS3Contract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Destination { return s3test.New(t) })
+}
+
+// The same contract with SSE and a storage class: pre-signed PUTs then carry headers
+// the agent must send, and multipart parts must still need none.
+func TestS3ContractWithSSE(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Destination {
+		cfg := s3test.NewConfig(t)
+		cfg.SSE, cfg.StorageClass = storage.SSEAES256, "STANDARD"
+		d, err := storage.NewS3(cfg)
+		if err != nil {
+			t.Fatalf("NewS3: %v", err)
+		}
+		return d
+	})
+}
+
+func TestS3PresignedPutSignsSSEHeaders(t *testing.T) {
+	cfg := s3test.NewConfig(t)
+	cfg.SSE, cfg.StorageClass = storage.SSEAES256, "STANDARD"
+	d, err := storage.NewS3(cfg)
+	if err != nil {
+		t.Fatalf("NewS3: %v", err)
+	}
+	u, err := d.PresignPut(testCtx(t), "users/u/x", time.Minute)
+	if err != nil {
+		t.Fatalf("PresignPut: %v", err)
+	}
+	if got := u.Header.Get("X-Amz-Server-Side-Encryption"); got != "AES256" {
+		t.Errorf("PresignPut header x-amz-server-side-encryption = %q, want AES256", got)
+	}
+	if got := u.Header.Get("X-Amz-Storage-Class"); got != "STANDARD" {
+		t.Errorf("PresignPut header x-amz-storage-class = %q, want STANDARD", got)
+	}
+	// Without the signed headers the server refuses the PUT: they are part of the URL's
+	// contract, not a hint.
+	req, _ := http.NewRequest(http.MethodPut, u.URL, strings.NewReader("x"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("PUT without the signed SSE headers: status %d, want 403", resp.StatusCode)
+	}
 }
 
 func testCtx(t *testing.T) context.Context {
