@@ -38,7 +38,8 @@ func TestSQLiteSchema(t *testing.T) {
 
 func TestSQLiteMigrateAndReopen(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "new", "dir", "backapp.db")
+	// Characters a URI would mangle.
+	path := filepath.Join(t.TempDir(), "new dir", "100%25 data", "backapp.db")
 	s := openT(t, path)
 
 	fi, err := os.Stat(path)
@@ -47,6 +48,9 @@ func TestSQLiteMigrateAndReopen(t *testing.T) {
 	}
 	if got := fi.Mode().Perm(); got != 0o600 {
 		t.Errorf("database file mode = %v, want 0600", got)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "backapp.db-wal")); err != nil {
+		t.Errorf("no WAL file beside the database: %v", err)
 	}
 	cur, latest, err := s.Version(ctx)
 	if err != nil || cur != latest || cur < 1 {

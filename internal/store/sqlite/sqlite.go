@@ -113,7 +113,9 @@ func dsn(path string, readOnly bool) string {
 		// transaction that reads then writes (CreateUser) cannot be overtaken.
 		q.Set("_txlock", "immediate")
 	}
-	return "file:" + path + "?" + q.Encode()
+	// A plain path, not a file: URI, so SQLite does not %-decode it; the driver
+	// takes the parameters off after the '?'.
+	return path + "?" + q.Encode()
 }
 
 // Migrate applies pending migrations. Open already does; it is safe to call again.
