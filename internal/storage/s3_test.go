@@ -16,12 +16,14 @@ import (
 )
 
 func TestS3Contract(t *testing.T) {
+	s3test.Config(t) // skip (or fail in CI) here, not in every subtest
 	storagetest.Run(t, func(t *testing.T) storage.Destination { return s3test.New(t) })
 }
 
 // The same contract with SSE and a storage class: pre-signed PUTs then carry headers
 // the agent must send, and multipart parts must still need none.
 func TestS3ContractWithSSE(t *testing.T) {
+	s3test.Config(t)
 	storagetest.Run(t, func(t *testing.T) storage.Destination {
 		cfg := s3test.NewConfig(t)
 		cfg.SSE, cfg.StorageClass = storage.SSEAES256, "STANDARD"
@@ -83,6 +85,7 @@ func closedPort(t *testing.T) string {
 // TestS3ErrorsNameTheCause reproduces each mistake a person makes when configuring a
 // destination against the real server and checks that Test says which one it is.
 func TestS3ErrorsNameTheCause(t *testing.T) {
+	s3test.Config(t)
 	tests := []struct {
 		name      string
 		change    func(cfg *storage.S3Config)
