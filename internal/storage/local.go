@@ -76,10 +76,24 @@ func NewLocal(dir string, secret []byte, baseURL string) (*Local, error) {
 			return nil, fmt.Errorf("local destination: %w", err)
 		}
 	}
+	l.removeLeftovers(24 * time.Hour)
 	return l, nil
 }
 
-// SetClock replaces time.Now, for tests of expiry and stale uploads.
+// removeLeftovers deletes what a crash left in tmp/: writes and aborts older than age
+// (old enough that no running request still uses them). Errors are ignored: the
+// leftovers only cost space.
+func (l *Local) removeLeftovers(age time.Duration) {
+	entries, _ := os.ReadDir(l.tmp)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			os.RemoveAll(filepath.Join(l.tmp, e.Name()))
+		}
+	}
+}
+
+// SetClock replaces time.Now, for tests of expiry and stale uploads; call it before
+// the Local is in use.
 func (l *Local) SetClock(now func() time.Time) { l.now = now }
 
 // Kind returns "local".
@@ -263,7 +277,9 @@ func (l *Local) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		}
 		return localErr(op, CauseOther, "assemble parts", err)
 	}
-	l.removeUpload(uploadID)
+	// The object is in place; an upload directory that cannot be removed now only
+	// shows in ListUploads until it is aborted as stale.
+	_ = l.removeUpload(uploadID)
 	return nil
 }
 

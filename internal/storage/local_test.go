@@ -265,3 +265,31 @@ func TestNewLocalValidates(t *testing.T) {
 		}
 	}
 }
+
+// What a crash leaves in tmp/ is removed when the server starts again, once it is old
+// enough that no request can still be writing it.
+func TestNewLocalRemovesOldLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := storage.NewLocal(dir, testSecret, "http://localhost/storage/local/"); err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(dir, "tmp", "write-old"), filepath.Join(dir, "tmp", "write-fresh")
+	for _, f := range []string{old, fresh} {
+		if err := os.WriteFile(f, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.NewLocal(dir, testSecret, "http://localhost/storage/local/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("2-day-old leftover after NewLocal: stat = %v, want it removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh file in tmp/ after NewLocal: %v, want it kept", err)
+	}
+}
