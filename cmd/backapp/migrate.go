@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,7 +27,18 @@ func newMigrateCmd() *cobra.Command {
 			return err
 		}
 		defer st.Close()
-		fmt.Fprintf(cmd.OutOrStdout(), "%s database is up to date\n", st.Dialect())
+		v, ok := st.(interface {
+			Version(context.Context) (current, latest int64, err error)
+		})
+		if !ok {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s database is up to date\n", st.Dialect())
+			return nil
+		}
+		cur, latest, err := v.Version(ctxOf(cmd))
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d of %d\n", st.Dialect(), cur, latest)
 		return nil
 	}
 	return cmd
