@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -506,6 +507,11 @@ func TestErrorPages(t *testing.T) {
 	}
 	if r := b.get("/static/0/nope.css"); r.Status != http.StatusNotFound || r.Doc == nil {
 		t.Errorf("unknown static file: %d, want a 404 page", r.Status)
+	}
+	rec := httptest.NewRecorder()
+	e.h.NotFound(rec, httptest.NewRequest(http.MethodGet, "/nowhere", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "Page not found") {
+		t.Errorf("NotFound: %d", rec.Code)
 	}
 }
 

@@ -151,6 +151,12 @@ type errorData struct {
 	Message string
 }
 
+// NotFound renders the 404 page. The server can mount it for paths no route
+// matches: mux.HandleFunc("/", pages.NotFound).
+func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
+	h.notFound(w, r)
+}
+
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.RenderError(w, r, apperr.New(apperr.NotFound, "there is no page at %s; check the address or use the navigation", r.URL.Path))
 }
