@@ -495,6 +495,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta
 	if msg := validateEmail(email); msg != "" {
 		return apperr.Invalidf("email", "%s", msg)
 	}
+	// Checked before the account is looked up, so every address gets this answer and
+	// the page cannot be used to find out which addresses have accounts.
+	if s.cfg.Mailer == nil {
+		return apperr.New(apperr.Unavailable, "password reset by e-mail is not available: the server has no SMTP settings; ask an administrator to run `backapp admin reset-password`")
+	}
 	if ok, d := s.resetIP.take(m.IP); !ok {
 		return rateLimited(d, "reset requests from your address")
 	}
@@ -513,9 +518,6 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta
 	if u.Disabled {
 		s.audit(ctx, "", "password.reset.request", u.ID, m, "account disabled")
 		return nil
-	}
-	if s.cfg.Mailer == nil {
-		return apperr.New(apperr.Unavailable, "password reset by e-mail is not available: the server has no SMTP settings; ask an administrator to run `backapp admin reset-password`")
 	}
 	token := randomToken()
 	now := s.now()

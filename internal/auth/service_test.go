@@ -341,3 +341,17 @@ func TestRolesEnforced(t *testing.T) {
 		}
 	}
 }
+
+func TestResetWithoutMailerSaysSoForEveryAddress(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, "a@example.com")
+	svc, err := NewService(Config{Store: f.st, Now: f.clock, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := apperr.From(svc.RequestPasswordReset(f.ctx, "a@example.com", f.remote))
+	unknown := apperr.From(svc.RequestPasswordReset(f.ctx, "nobody@example.com", f.remote))
+	if known.Kind != apperr.Unavailable || known.Message != unknown.Message || known.Kind != unknown.Kind {
+		t.Errorf("known address: %s %q; unknown: %s %q; want the same Unavailable answer", known.Kind, known.Message, unknown.Kind, unknown.Message)
+	}
+}

@@ -119,6 +119,7 @@ func (a *App) build(opt Options) error {
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
 	pages.Register(mux)
+	mux.HandleFunc("/", pages.NotFound)
 
 	protect := &csrf.Protector{
 		Secure: secure,

@@ -469,3 +469,12 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("server still answers after shutdown")
 	}
 }
+
+func TestUnknownPageIsHTML404(t *testing.T) {
+	e := start(t, "")
+	r := e.client().send("GET", "/no/such/page", "", nil)
+	want(t, r, http.StatusNotFound)
+	if !strings.Contains(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("404 content type %q, want the HTML page", r.header.Get("Content-Type"))
+	}
+}
