@@ -6,7 +6,6 @@ package store
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 var (
@@ -22,95 +21,17 @@ const (
 	RoleUser  = "user"
 )
 
-// User is an account. Email is stored lower-cased.
-type User struct {
-	ID           string
-	Email        string
-	Name         string
-	PasswordHash string
-	Role         string // RoleAdmin or RoleUser
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-}
-
-// Session is a server-side login session. The cookie holds a random token; the store
-// keeps only its SHA-256 (TokenHash), so a leaked database cannot be replayed.
-type Session struct {
-	TokenHash  string
-	UserID     string
-	CSRFToken  string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time // absolute expiry
-	IP         string
-	UserAgent  string
-}
-
-// ResetToken is a single-use password-reset token, stored as a hash.
-type ResetToken struct {
-	TokenHash string
-	UserID    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// AuditEntry is one security-relevant event.
-type AuditEntry struct {
-	ID      string
-	Time    time.Time
-	ActorID string // user who acted; empty for anonymous (failed login of unknown e-mail)
-	Action  string // e.g. "login.success", "login.failure", "password.change", "user.role"
-	Target  string // user id or e-mail the action was about
-	IP      string
-	Detail  string // short human text, never secrets
-}
-
 // Store is backapp's persistence. All times are UTC. Methods return ErrNotFound for
-// missing rows and ErrConflict for uniqueness violations, wrapped with context.
+// missing rows and ErrConflict for uniqueness violations, wrapped with context. Each
+// domain's methods are in their own interface and file (accounts.go, destinations.go,
+// agents.go), implemented in files of the same names in sqlite/ and postgres/.
 type Store interface {
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
 	Ping(ctx context.Context) error
 	Close() error
 
-	// CreateUser inserts u (ID, CreatedAt, UpdatedAt set by the caller). When
-	// firstIsAdmin is true and no user exists yet, the user becomes RoleAdmin; this
-	// check and the insert are atomic, so two racing registrations cannot both become
-	// the first admin. u.Role is updated to the stored role.
-	CreateUser(ctx context.Context, u *User, firstIsAdmin bool) error
-	GetUser(ctx context.Context, id string) (User, error)
-	GetUserByEmail(ctx context.Context, email string) (User, error)
-	ListUsers(ctx context.Context) ([]User, error)
-	CountUsers(ctx context.Context) (int, error)
-	// CountAdmins counts enabled admins.
-	CountAdmins(ctx context.Context) (int, error)
-	UpdateUserProfile(ctx context.Context, id, name, email string, now time.Time) error
-	SetUserPassword(ctx context.Context, id, hash string, now time.Time) error
-	SetUserRole(ctx context.Context, id, role string, now time.Time) error
-	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
-	DeleteUser(ctx context.Context, id string) error
-
-	CreateSession(ctx context.Context, s Session) error
-	// GetSession returns the session and its user.
-	GetSession(ctx context.Context, tokenHash string) (Session, User, error)
-	TouchSession(ctx context.Context, tokenHash string, lastSeen time.Time) error
-	DeleteSession(ctx context.Context, tokenHash string) error
-	// DeleteUserSessions deletes all of a user's sessions except keepTokenHash (may be "").
-	DeleteUserSessions(ctx context.Context, userID, keepTokenHash string) error
-	// DeleteExpiredSessions removes sessions past ExpiresAt or idle since before idleBefore.
-	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int64, error)
-
-	CreateResetToken(ctx context.Context, t ResetToken) error
-	// ConsumeResetToken atomically marks the token used and returns its user id; a
-	// missing, used or expired (ExpiresAt <= now) token gives ErrNotFound.
-	ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error)
-
-	AddAudit(ctx context.Context, e AuditEntry) error
-	// ListAudit returns entries newest first, at most limit.
-	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
-
-	// GetSetting returns ErrNotFound for a key never set.
-	GetSetting(ctx context.Context, key string) (string, error)
-	SetSetting(ctx context.Context, key, value string) error
+	Accounts
+	Destinations
+	Agents
 }

@@ -22,26 +22,34 @@ var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 // Run runs every test against stores made by open. open is called once per subtest,
 // from parallel subtests, and must return an empty, migrated store of its own that
 // it closes at the test's cleanup.
+// test is one subtest of the suite; each domain lists its own in its file.
+type test struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+var accountTests = []test{
+	{"Basics", testBasics},
+	{"Users", testUsers},
+	{"UserEmailConflict", testUserEmailConflict},
+	{"UserNotFound", testUserNotFound},
+	{"FirstAdmin", testFirstAdmin},
+	{"FirstAdminRace", testFirstAdminRace},
+	{"Sessions", testSessions},
+	{"SessionsExpired", testSessionsExpired},
+	{"ResetTokens", testResetTokens},
+	{"ResetTokenRace", testResetTokenRace},
+	{"Audit", testAudit},
+	{"Settings", testSettings},
+	{"DeleteUserCascades", testDeleteUserCascades},
+	{"TimePrecision", testTimePrecision},
+}
+
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"Basics", testBasics},
-		{"Users", testUsers},
-		{"UserEmailConflict", testUserEmailConflict},
-		{"UserNotFound", testUserNotFound},
-		{"FirstAdmin", testFirstAdmin},
-		{"FirstAdminRace", testFirstAdminRace},
-		{"Sessions", testSessions},
-		{"SessionsExpired", testSessionsExpired},
-		{"ResetTokens", testResetTokens},
-		{"ResetTokenRace", testResetTokenRace},
-		{"Audit", testAudit},
-		{"Settings", testSettings},
-		{"DeleteUserCascades", testDeleteUserCascades},
-		{"TimePrecision", testTimePrecision},
-	}
+	var tests []test
+	tests = append(tests, accountTests...)
+	tests = append(tests, destinationTests...)
+	tests = append(tests, agentTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // creating a PostgreSQL database is slow; overlap them

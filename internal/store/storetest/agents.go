@@ -1,0 +1,4 @@
+package storetest
+
+// agentTests test store.Agents.
+var agentTests = []test{}

@@ -1,0 +1,4 @@
+package storetest
+
+// destinationTests test store.Destinations.
+var destinationTests = []test{}
