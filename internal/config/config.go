@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/backapp/backapp/internal/httpx"
 )
 
 // Config is the server configuration.
@@ -43,6 +45,9 @@ type Config struct {
 	MaxBodyBytes int64
 	SessionIdle  time.Duration
 	SessionMax   time.Duration
+	// TrustedProxies (CIDRs) may set X-Forwarded-For: the client address used for
+	// rate limits and the audit log.
+	TrustedProxies string
 }
 
 // setting describes one flag and its environment variable.
@@ -70,6 +75,7 @@ var settings = []setting{
 	{"max-body", "BACKAPP_MAX_BODY", "largest accepted request body in bytes"},
 	{"session-idle", "BACKAPP_SESSION_IDLE", "sign a session out after this long without use"},
 	{"session-max", "BACKAPP_SESSION_MAX", "absolute lifetime of a session"},
+	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
 // aliases are other accepted environment names.
@@ -105,6 +111,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", 1<<20, help("max-body"))
 	fs.DurationVar(&c.SessionIdle, "session-idle", 24*time.Hour, help("session-idle"))
 	fs.DurationVar(&c.SessionMax, "session-max", 7*24*time.Hour, help("session-max"))
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", help("trusted-proxies"))
 	return c
 }
 
@@ -232,6 +239,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionMax < c.SessionIdle {
 		bad("session-max", "%s must not be shorter than --session-idle (%s)", c.SessionMax, c.SessionIdle)
+	}
+	if _, err := httpx.ParsePrefixes(c.TrustedProxies); err != nil {
+		bad("trusted-proxies", "%v", err)
 	}
 	return errors.Join(errs...)
 }

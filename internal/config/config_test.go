@@ -71,6 +71,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{nil, []string{"BACKAPP_SMTP_PORT=abc"}, "BACKAPP_SMTP_PORT"},
 		{nil, []string{"BACKAPP_LISTN=:1"}, "BACKAPP_LISTN"},
 		{nil, []string{"BACKAPP_SESSION_IDLE=5s"}, "--session-idle"},
+		{[]string{"--trusted-proxies", "10.0.0.0/99"}, nil, "--trusted-proxies"},
 	}
 	for _, c := range cases {
 		_, err := load(t, c.args, c.env...)

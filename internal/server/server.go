@@ -144,6 +144,8 @@ func (a *App) build(opt Options) error {
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
 	h = httpx.SecurityHeaders(cfg.TLS())(h)
 	h = httpx.Log(a.log)(h)
+	trusted, _ := httpx.ParsePrefixes(cfg.TrustedProxies) // checked by cfg.Validate
+	h = httpx.RealIP(trusted)(h)
 	a.handler = h
 	return nil
 }
