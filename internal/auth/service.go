@@ -202,18 +202,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (store
 	if ok, d := s.registerIP.take(m.IP); !ok {
 		return store.User{}, rateLimited(d, "registrations from your address")
 	}
-	email := NormalizeEmail(in.Email)
-	name := strings.TrimSpace(in.Name)
-	f := apperr.Fields{}
-	if msg := validateEmail(email); msg != "" {
-		f.Add("email", "%s", msg)
-	}
-	if msg := validatePassword(in.Password, email); msg != "" {
-		f.Add("password", "%s", msg)
-	}
-	if msg := validateName(name); msg != "" {
-		f.Add("name", "%s", msg)
-	}
+	email, name, f := checkNewAccount(in)
 	if err := f.Err(); err != nil {
 		return store.User{}, err
 	}
@@ -230,9 +219,22 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (store
 // CreateUser creates an account with a given role, for `backapp admin create-user`
 // and for admins. actorID may be empty (the operator's command line).
 func (s *Service) CreateUser(ctx context.Context, in RegisterInput, role string, actorID string, m Meta) (store.User, error) {
-	email := NormalizeEmail(in.Email)
-	name := strings.TrimSpace(in.Name)
-	f := apperr.Fields{}
+	email, name, f := checkNewAccount(in)
+	if role != store.RoleAdmin && role != store.RoleUser {
+		f.Add("role", "role must be %q or %q", store.RoleAdmin, store.RoleUser)
+	}
+	if err := f.Err(); err != nil {
+		return store.User{}, err
+	}
+	return s.createUser(ctx, email, name, in.Password, role, false, actorID, m)
+}
+
+// checkNewAccount normalizes a new account's e-mail and name and records every problem
+// with them and the password.
+func checkNewAccount(in RegisterInput) (email, name string, f apperr.Fields) {
+	email = NormalizeEmail(in.Email)
+	name = strings.TrimSpace(in.Name)
+	f = apperr.Fields{}
 	if msg := validateEmail(email); msg != "" {
 		f.Add("email", "%s", msg)
 	}
@@ -242,13 +244,7 @@ func (s *Service) CreateUser(ctx context.Context, in RegisterInput, role string,
 	if msg := validateName(name); msg != "" {
 		f.Add("name", "%s", msg)
 	}
-	if role != store.RoleAdmin && role != store.RoleUser {
-		f.Add("role", "role must be %q or %q", store.RoleAdmin, store.RoleUser)
-	}
-	if err := f.Err(); err != nil {
-		return store.User{}, err
-	}
-	return s.createUser(ctx, email, name, in.Password, role, false, actorID, m)
+	return email, name, f
 }
 
 func (s *Service) createUser(ctx context.Context, email, name, password, role string, firstIsAdmin bool, actorID string, m Meta) (store.User, error) {
