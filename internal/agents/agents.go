@@ -1,0 +1,344 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/backapp/backapp/internal/agentkey"
+	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// OfflineAfter is how long an agent may stay silent before it counts as offline.
+const OfflineAfter = 5 * time.Minute
+
+// MaxNameLen is the longest agent name, in characters.
+const MaxNameLen = 100
+
+// InstallCommand registers an enrolled agent as a system service.
+const InstallCommand = "sudo backapp-agent install"
+
+// Store is what the service needs from the database.
+type Store interface {
+	store.Agents
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+	ListUsers(ctx context.Context) ([]store.User, error)
+}
+
+// Config configures the service.
+type Config struct {
+	Store Store // required
+	// BaseURL is the server's public URL, put into the enroll command.
+	BaseURL string
+	Logger  *slog.Logger     // slog.Default() when nil
+	Now     func() time.Time // time.Now when nil
+}
+
+// Service manages agents on behalf of signed-in users.
+type Service struct {
+	st      Store
+	baseURL string
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns the service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("agents: Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{st: cfg.Store, baseURL: strings.TrimRight(cfg.BaseURL, "/"), log: cfg.Logger, now: cfg.Now}, nil
+}
+
+// Agent is an agent as people see it: the stored row, its status computed now, and
+// its newest run.
+type Agent struct {
+	store.Agent
+	// State is online, offline or error (store.Agent* constants), computed from
+	// LastSeen at read time; a revoked agent is offline.
+	State string
+	// Owner is the owner's e-mail, filled in for administrators' lists only.
+	Owner string
+	// LastRun is the newest run the agent executed; nil when none.
+	LastRun *store.Run
+}
+
+// Enrolled reports whether the agent has ever contacted the server.
+func (a Agent) Enrolled() bool { return a.EnrolledAt != nil || a.LastSeen != nil }
+
+// Created is the answer to registering an agent or rotating its key: the only time
+// the key is ever available. Do not log it or keep it.
+type Created struct {
+	Agent          Agent
+	Key            string
+	EnrollCommand  string
+	InstallCommand string
+}
+
+// State computes an agent's status at now: offline when revoked, never seen or
+// silent for OfflineAfter; else error when the stored status says so; else online.
+func State(a store.Agent, now time.Time) string {
+	switch {
+	case a.Revoked, a.LastSeen == nil, now.Sub(*a.LastSeen) >= OfflineAfter:
+		return store.AgentOffline
+	case a.Status == store.AgentError:
+		return store.AgentError
+	default:
+		return store.AgentOnline
+	}
+}
+
+// EnrollCommand is the command that enrols an agent with key on this server.
+func (s *Service) EnrollCommand(key string) string {
+	return "backapp-agent enroll --server " + s.baseURL + " --key " + key
+}
+
+var errNotFound = apperr.New(apperr.NotFound, "no such agent")
+
+// ValidateName trims name and checks it: required, at most MaxNameLen characters, no
+// control characters.
+func ValidateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", apperr.Invalidf("name", "enter a name for the agent, such as the machine's name")
+	case !utf8.ValidString(name):
+		return "", apperr.Invalidf("name", "the name must be valid UTF-8 text")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return "", apperr.Invalidf("name", "the name is %d characters long; use at most %d", utf8.RuneCountInString(name), MaxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", apperr.Invalidf("name", "the name must not contain control characters such as tabs or line breaks")
+	}
+	return name, nil
+}
+
+// nameTaken reports whether userID has an agent other than exceptID named name
+// (ignoring case, so "Laptop" and "laptop" cannot be confused in a list).
+func (s *Service) nameTaken(ctx context.Context, userID, name, exceptID string) error {
+	as, err := s.st.ListAgents(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("list agents of user %s: %w", userID, err)
+	}
+	for _, a := range as {
+		if a.ID != exceptID && strings.EqualFold(a.Name, name) {
+			return apperr.Invalidf("name", "you already have an agent named %q; choose another name", a.Name)
+		}
+	}
+	return nil
+}
+
+// Create registers a new agent owned by actor and returns it with its key, which is
+// never available again.
+func (s *Service) Create(ctx context.Context, actor store.User, name string, m auth.Meta) (Created, error) {
+	name, err := ValidateName(name)
+	if err != nil {
+		return Created{}, err
+	}
+	if err := s.nameTaken(ctx, actor.ID, name, ""); err != nil {
+		return Created{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Created{}, fmt.Errorf("agent id: %w", err)
+	}
+	key, hash, prefix := agentkey.Generate()
+	now := s.now().UTC()
+	a := store.Agent{ID: id.String(), UserID: actor.ID, Name: name, KeyHash: hash, KeyPrefix: prefix, Status: store.AgentOffline, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateAgent(ctx, &a); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Created{}, nameConflict(name, err)
+		}
+		return Created{}, fmt.Errorf("create agent %q: %w", name, err)
+	}
+	s.audit(ctx, actor.ID, "agent.create", a.ID, m, fmt.Sprintf("name %q, key %s…", a.Name, a.KeyPrefix))
+	return Created{Agent: s.view(ctx, a), Key: key, EnrollCommand: s.EnrollCommand(key), InstallCommand: InstallCommand}, nil
+}
+
+// nameConflict is the answer when the database refused a duplicate (two requests
+// racing past nameTaken).
+func nameConflict(name string, cause error) error {
+	msg := fmt.Sprintf("you already have an agent named %q; choose another name", name)
+	return &apperr.Error{Kind: apperr.Invalid, Message: msg, Fields: map[string]string{"name": msg}, Cause: cause}
+}
+
+// List lists the agents actor may see: their own, or every agent for administrators.
+func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
+	owner := actor.ID
+	if actor.Role == store.RoleAdmin {
+		owner = ""
+	}
+	as, err := s.st.ListAgents(ctx, owner)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	var emails map[string]string
+	if owner == "" {
+		us, err := s.st.ListUsers(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list agents' owners: %w", err)
+		}
+		emails = make(map[string]string, len(us))
+		for _, u := range us {
+			emails[u.ID] = u.Email
+		}
+	}
+	out := make([]Agent, len(as))
+	for i, a := range as {
+		out[i] = s.view(ctx, a)
+		out[i].Owner = emails[a.UserID]
+	}
+	return out, nil
+}
+
+// Get returns agent id as actor sees it. Another user's agent is ErrNotFound-kind
+// (404), never forbidden, so ids cannot be probed.
+func (s *Service) Get(ctx context.Context, actor store.User, id string) (Agent, error) {
+	a, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Agent{}, err
+	}
+	return s.view(ctx, a), nil
+}
+
+// load reads agent id when actor may see it.
+func (s *Service) load(ctx context.Context, actor store.User, id string) (store.Agent, error) {
+	if id == "" {
+		return store.Agent{}, errNotFound
+	}
+	a, err := s.st.GetAgent(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Agent{}, errNotFound
+	}
+	if err != nil {
+		return store.Agent{}, fmt.Errorf("load agent %s: %w", id, err)
+	}
+	if actor.Role != store.RoleAdmin && a.UserID != actor.ID {
+		return store.Agent{}, errNotFound
+	}
+	return a, nil
+}
+
+// view adds the computed status and the newest run. A failure to read the runs is
+// logged and leaves LastRun empty: the list must not vanish because of it.
+func (s *Service) view(ctx context.Context, a store.Agent) Agent {
+	v := Agent{Agent: a, State: State(a, s.now())}
+	runs, err := s.st.ListRuns(ctx, store.RunFilter{AgentID: a.ID, Limit: 1})
+	if err != nil {
+		s.log.Warn("read agent's last run", "agent", a.ID, "err", err)
+	} else if len(runs) > 0 {
+		v.LastRun = &runs[0]
+	}
+	return v
+}
+
+// Rename gives agent id a new name.
+func (s *Service) Rename(ctx context.Context, actor store.User, id, name string, m auth.Meta) (Agent, error) {
+	a, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Agent{}, err
+	}
+	name, err = ValidateName(name)
+	if err != nil {
+		return Agent{}, err
+	}
+	if name == a.Name {
+		return s.view(ctx, a), nil
+	}
+	if err := s.nameTaken(ctx, a.UserID, name, a.ID); err != nil {
+		return Agent{}, err
+	}
+	now := s.now().UTC()
+	if err := s.st.RenameAgent(ctx, a.ID, name, now); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Agent{}, nameConflict(name, err)
+		}
+		return Agent{}, fmt.Errorf("rename agent %s: %w", a.ID, err)
+	}
+	s.audit(ctx, actor.ID, "agent.rename", a.ID, m, fmt.Sprintf("from %q to %q", a.Name, name))
+	a.Name, a.UpdatedAt = name, now
+	return s.view(ctx, a), nil
+}
+
+// RotateKey gives agent id a new key, returned once; the old key is refused from
+// the next request on. The agent must be enrolled again with the new key.
+func (s *Service) RotateKey(ctx context.Context, actor store.User, id string, m auth.Meta) (Created, error) {
+	a, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Created{}, err
+	}
+	if a.Revoked {
+		return Created{}, apperr.New(apperr.Conflict, "agent %q is revoked, so it gets no new key; register a new agent instead", a.Name)
+	}
+	key, hash, prefix := agentkey.Generate()
+	now := s.now().UTC()
+	if err := s.st.SetAgentKey(ctx, a.ID, hash, prefix, now); err != nil {
+		return Created{}, fmt.Errorf("rotate key of agent %s: %w", a.ID, err)
+	}
+	s.audit(ctx, actor.ID, "agent.rotate", a.ID, m, fmt.Sprintf("name %q, key %s… replaces %s…", a.Name, prefix, a.KeyPrefix))
+	a.KeyHash, a.KeyPrefix, a.UpdatedAt = hash, prefix, now
+	return Created{Agent: s.view(ctx, a), Key: key, EnrollCommand: s.EnrollCommand(key), InstallCommand: InstallCommand}, nil
+}
+
+// Revoke refuses agent id's key from now on. The agent stays listed with its history;
+// revoking twice is not an error.
+func (s *Service) Revoke(ctx context.Context, actor store.User, id string, m auth.Meta) (Agent, error) {
+	a, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Agent{}, err
+	}
+	if a.Revoked {
+		return s.view(ctx, a), nil
+	}
+	now := s.now().UTC()
+	if err := s.st.RevokeAgent(ctx, a.ID, now); err != nil {
+		return Agent{}, fmt.Errorf("revoke agent %s: %w", a.ID, err)
+	}
+	s.audit(ctx, actor.ID, "agent.revoke", a.ID, m, fmt.Sprintf("name %q, key %s…", a.Name, a.KeyPrefix))
+	a.Revoked, a.UpdatedAt = true, now
+	return s.view(ctx, a), nil
+}
+
+// Delete removes agent id and its logs; configurations assigned to it are left
+// without an agent. Its key stops working at once.
+func (s *Service) Delete(ctx context.Context, actor store.User, id string, m auth.Meta) error {
+	a, err := s.load(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteAgent(ctx, a.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound
+		}
+		return fmt.Errorf("delete agent %s: %w", a.ID, err)
+	}
+	s.audit(ctx, actor.ID, "agent.delete", a.ID, m, fmt.Sprintf("name %q", a.Name))
+	return nil
+}
+
+// audit writes an audit entry. It never carries a key, only its display prefix.
+func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
+	e := store.AuditEntry{Time: s.now().UTC(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
+	if id, err := uuid.NewV7(); err == nil {
+		e.ID = id.String()
+	}
+	// The audit row must not be lost because the request was cancelled mid-way.
+	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("write audit log", "action", action, "err", err)
+	}
+	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+}
