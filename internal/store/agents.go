@@ -174,4 +174,8 @@ type Agents interface {
 	LastCompletedRun(ctx context.Context, configID string) (Run, error)
 	// StaleRuns lists running runs whose last progress (or start) is before cutoff.
 	StaleRuns(ctx context.Context, cutoff time.Time) ([]Run, error)
+	// ActiveRuns lists an agent's queued and running runs, oldest first, in one
+	// indexed query: every heartbeat asks it. Whoever queues a run of an agent's
+	// config sets Run.AgentID.
+	ActiveRuns(ctx context.Context, agentID string) ([]Run, error)
 }

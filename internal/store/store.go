@@ -33,5 +33,5 @@ type Store interface {
 
 	Accounts
 	Destinations
-	// Agents joins here once both implementations have it (issue 4).
+	Agents
 }
