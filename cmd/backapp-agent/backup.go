@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backapp/backapp/internal/agent"
+	"github.com/backapp/backapp/internal/agentproto"
+)
+
+func newBackupCmd(g *globals) *cobra.Command {
+	var configID string
+	cmd := &cobra.Command{
+		Use:   "backup --config ID",
+		Short: "Run one backup of a configuration now, showing its progress",
+		Long: `Backup runs one backup of a configuration assigned to this agent now, in the
+foreground, and records it on the server like any other run. Ctrl-C cancels it (the
+upload is aborted and the run recorded cancelled). ` + "`backapp-agent status`" + ` lists the
+configuration ids.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := g.load(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(ctxOf(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out := cmd.OutOrStdout()
+			bar := newProgressPrinter(out)
+			res, err := env.runner.Backup(ctx, agent.BackupRequest{
+				ConfigID: configID,
+				Started: func(st agentproto.BackupStartResponse) {
+					kind := "incremental"
+					if st.Full || st.Previous == nil {
+						kind = "full"
+					}
+					fmt.Fprintf(out, "backing up %q (%s) as run %s to %s\n", st.Config.Name, kind, st.RunID, st.ArchiveKey)
+				},
+				OnProgress: func(p agentproto.Progress) {
+					bar.update(p.BytesRead, p.BytesScanned, fmt.Sprintf("%d files, %s read, %s uploaded",
+						p.FilesScanned, humanBytes(p.BytesRead), humanBytes(p.BytesUploaded)))
+				},
+			})
+			bar.finish()
+			for _, is := range res.Issues {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s: %v\n", is.Path, is.Op, is.Err)
+			}
+			if err != nil {
+				if errors.Is(err, agent.ErrNotFound) {
+					return fmt.Errorf("%w (is config %s assigned to this agent? `backapp-agent status` lists them)", err, configID)
+				}
+				return err
+			}
+			fmt.Fprintf(out, "%s: %s, %s skipped, %s uploaded in %s\n%s\n", res.Status,
+				plural(res.Progress.FilesDone, "file"), plural(res.Progress.FilesSkipped, "file"),
+				humanBytes(res.Progress.BytesUploaded), res.Duration.Round(1e7), res.S3Path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configID, "config", "", "the configuration's id")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

@@ -1,0 +1,396 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/scan"
+	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/engine/upload"
+)
+
+// Causes of a cancelled run (context.Cause of its context).
+var (
+	// ErrCancelled: the server (a user) cancelled the run.
+	ErrCancelled = errors.New("cancelled from the server")
+	// ErrShutdown: the agent is stopping.
+	ErrShutdown = errors.New("agent stopping")
+)
+
+// Runner executes backups and restores on this machine with the engine, talking to the
+// server through Client and keeping previous manifests in State.
+type Runner struct {
+	Client *Client
+	State  *State
+	Log    *slog.Logger
+	Now    func() time.Time
+	// ProgressEvery is how often progress goes to the server; 0 means 5 s.
+	ProgressEvery time.Duration
+	// Upload tunes the engine's transfers (HTTP client, concurrency); zero is fine.
+	Upload upload.Options
+	// Identities open encrypted archives on restores the server asks for (a restore
+	// from the command line passes its own).
+	Identities []age.Identity
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// BackupRequest is one backup to run.
+type BackupRequest struct {
+	ConfigID string
+	RunID    string // set when the server queued the run ("run now", schedule)
+	// Started is called once the server opened the run.
+	Started func(agentproto.BackupStartResponse)
+	// OnProgress is called about every second (for a progress bar).
+	OnProgress func(agentproto.Progress)
+}
+
+// BackupResult is the outcome of a run as recorded by the server.
+type BackupResult struct {
+	RunID    string
+	Status   string // completed | failed | cancelled
+	S3Path   string
+	Progress agentproto.Progress
+	Issues   []scan.Issue
+	Duration time.Duration
+}
+
+// Backup runs one backup: opens the run, runs the pre hook, streams the archive through
+// the engine to the URLs the server hands out, reports progress (cancelling when the
+// server says so), runs the post hook and ends the run with backup/complete. A run whose
+// context is cancelled is reported cancelled, its uploads aborted by the server.
+//
+// The returned error is nil only for a completed run; the result is filled whenever
+// the run was opened.
+func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, error) {
+	start := r.now()
+	res := BackupResult{RunID: req.RunID}
+	st, err := r.Client.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: req.ConfigID, RunID: req.RunID})
+	if err != nil {
+		return res, fmt.Errorf("start backup of config %s: %w", req.ConfigID, err)
+	}
+	res.RunID = st.RunID
+	if req.Started != nil {
+		req.Started(st)
+	}
+	log := r.log().With("run", st.RunID, "config", req.ConfigID)
+	log.Info("backup started", "name", st.Config.Name, "key", st.ArchiveKey, "full", st.Full)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out, runErr := r.backup(ctx, cancel, st, req, log)
+	res.Progress = out.progress
+	res.Issues = out.issues
+
+	status := agentproto.StatusCompleted
+	var msg string
+	switch {
+	case runErr == nil:
+	case ctx.Err() != nil:
+		status = agentproto.StatusCancelled
+		msg = "cancelled: " + context.Cause(ctx).Error()
+	default:
+		status = agentproto.StatusFailed
+		msg = runErr.Error()
+	}
+	creq := agentproto.BackupCompleteRequest{RunID: st.RunID, Status: status, Error: msg, Progress: out.progress}
+	if status == agentproto.StatusCompleted {
+		creq.Archive, creq.Manifest = out.archive, out.manifest
+	}
+	for i, is := range out.issues {
+		if i == 1000 {
+			break
+		}
+		creq.Errors = append(creq.Errors, agentproto.FileError{Path: is.Path, Message: is.Op + ": " + errString(is.Err)})
+	}
+	// The outcome is reported even when ctx was cancelled (that is how the server learns
+	// to abort the uploads), on a context of its own.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer ccancel()
+	if status == agentproto.StatusCompleted && out.catalog != nil {
+		// Catalog first, while the run is open, so a completed run always has one when
+		// the upload succeeded. Its failure does not fail the run: the local copy serves
+		// the next incremental.
+		if err := r.Client.PutCatalog(cctx, st.RunID, out.catalog); err != nil {
+			log.Warn("backup: catalog not sent to the server", "err", err)
+		}
+	}
+	cres, err := r.Client.BackupComplete(cctx, creq)
+	res.Duration = r.now().Sub(start)
+	if out.catalog != nil {
+		if err == nil && status == agentproto.StatusCompleted {
+			if kerr := r.State.KeepCatalog(req.ConfigID, out.catalog, Previous{RunID: st.RunID, ArchiveKey: st.ArchiveKey, Time: start}); kerr != nil {
+				log.Warn("backup: previous manifest not kept locally; the next incremental asks the server", "err", kerr)
+			}
+		} else {
+			r.State.DiscardCatalog(out.catalog)
+		}
+	}
+	if err != nil {
+		res.Status = agentproto.StatusFailed
+		if runErr != nil {
+			return res, fmt.Errorf("backup run %s: %w (and reporting it failed: %w)", st.RunID, runErr, err)
+		}
+		return res, fmt.Errorf("backup run %s: report completion: %w", st.RunID, err)
+	}
+	res.Status, res.S3Path = cres.Status, cres.S3Path
+	if res.Status == "" {
+		res.Status = status
+	}
+	switch {
+	case runErr != nil && status == agentproto.StatusCancelled:
+		log.Warn("backup cancelled", "cause", context.Cause(ctx))
+		return res, fmt.Errorf("backup run %s: %w", st.RunID, context.Cause(ctx))
+	case runErr != nil:
+		log.Error("backup failed", "err", runErr)
+		return res, fmt.Errorf("backup run %s: %w", st.RunID, runErr)
+	}
+	log.Info("backup completed", "key", cres.S3Path, "files", out.progress.FilesDone, "skipped", out.progress.FilesSkipped,
+		"bytes", out.progress.BytesUploaded, "duration", res.Duration.Round(time.Millisecond))
+	return res, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+type backupOut struct {
+	archive, manifest *agentproto.UploadedObject
+	catalog           *os.File
+	progress          agentproto.Progress
+	issues            []scan.Issue
+}
+
+func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st agentproto.BackupStartResponse, req BackupRequest, log *slog.Logger) (out backupOut, err error) {
+	cfg := st.Config
+	o := engine.BackupOptions{Name: st.ArchiveKey, FollowSymlinks: cfg.Options.FollowSymlinks, Log: log, Now: r.Now}
+	for _, s := range cfg.Sources {
+		o.Sources = append(o.Sources, s.Path)
+		// The engine applies one set of patterns to all sources.
+		o.Include = append(o.Include, s.IncludePatterns...)
+		o.Exclude = append(o.Exclude, s.ExcludePatterns...)
+	}
+	if len(o.Sources) == 0 {
+		return out, errors.New("the configuration has no sources")
+	}
+	switch cfg.Options.OnError {
+	case "", "skip":
+		o.OnError = engine.Skip
+	case "fail":
+		o.OnError = engine.Fail
+	default:
+		return out, fmt.Errorf("unknown onError %q: want skip or fail", cfg.Options.OnError)
+	}
+	o.Seal = seal.Options{Codec: cfg.Options.Compression, Level: cfg.Options.CompressionLevel}
+	if cfg.Options.Encryption {
+		if len(cfg.Options.Recipients) > 0 {
+			rs, err := seal.ParseRecipients(cfg.Options.Recipients...)
+			if err != nil {
+				return out, fmt.Errorf("encryption recipients: %w", err)
+			}
+			o.Seal.Recipients = rs
+		}
+		o.Seal.Passphrase = cfg.Options.Passphrase
+		if !o.Seal.Encrypted() {
+			return out, errors.New("encryption is on but the configuration has no recipients or passphrase")
+		}
+	}
+	o.Upload = r.Upload
+	if cfg.Options.Bandwidth > 0 {
+		o.Upload.Limiter = upload.NewLimiter(cfg.Options.Bandwidth * 1024)
+	}
+
+	if !st.Full && st.Previous != nil && st.Previous.RunID != "" {
+		prev, closer, err := r.previous(ctx, st.Config.ID, st.Previous.RunID)
+		if err != nil {
+			return out, err
+		}
+		defer closer.Close()
+		o.Previous = prev
+	}
+
+	if cfg.Hooks != nil && cfg.Hooks.Pre != "" {
+		if err := runHook(ctx, "pre", cfg.Hooks.Pre, cfg.Hooks.TimeoutSeconds, log); err != nil {
+			return out, err
+		}
+	}
+	if cfg.Hooks != nil && cfg.Hooks.Post != "" {
+		defer func() {
+			if herr := runHook(context.WithoutCancel(ctx), "post", cfg.Hooks.Post, cfg.Hooks.TimeoutSeconds, log); herr != nil {
+				log.Warn("backup: post hook failed", "err", herr)
+			}
+		}()
+	}
+
+	out.catalog, err = r.State.CatalogTemp(cfg.ID)
+	if err != nil {
+		return out, err
+	}
+	o.Catalog = out.catalog
+
+	as := newPartSession(r.Client, st.RunID, agentproto.ObjectArchive, st.Parts, r.now)
+	ms := newPartSession(r.Client, st.RunID, agentproto.ObjectManifest, st.Parts, r.now)
+	o.Archive, o.Manifest = as, ms
+
+	rep := &progressReporter{r: r, runID: st.RunID, cancel: cancel, every: r.ProgressEvery, log: log}
+	if rep.every <= 0 {
+		rep.every = 5 * time.Second
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); rep.loop(ctx) }()
+	o.ProgressEvery = min(time.Second, rep.every)
+	o.Progress = func(p engine.Progress) {
+		ap := toProto(st.RunID, p)
+		rep.set(ap)
+		if req.OnProgress != nil {
+			req.OnProgress(ap)
+		}
+	}
+	o.OnIssue = func(i scan.Issue) {
+		log.Warn("backup: file skipped", "path", i.Path, "op", i.Op, "err", errString(i.Err))
+	}
+
+	eres, err := engine.Backup(ctx, o)
+	rep.stop()
+	wg.Wait()
+	out.progress = toProto(st.RunID, eres.Progress)
+	out.issues = eres.Issues
+	if err != nil {
+		return out, err
+	}
+	out.archive, out.manifest = as.uploaded(), ms.uploaded()
+	if out.archive == nil || out.manifest == nil {
+		return out, errors.New("the engine finished without completing both uploads")
+	}
+	if _, err := out.catalog.Seek(0, io.SeekStart); err != nil {
+		return out, fmt.Errorf("catalog: %w", err)
+	}
+	return out, nil
+}
+
+// previous opens the manifest of run runID of config configID: the local copy, or the
+// server's catalog (stored locally on the way).
+func (r *Runner) previous(ctx context.Context, configID, runID string) (*manifest.Reader, io.Closer, error) {
+	if p, ok := r.State.Previous(configID); ok && p.RunID == runID {
+		return r.State.OpenCatalog(configID)
+	}
+	body, err := r.Client.GetCatalog(ctx, runID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("incremental backup needs the manifest of run %s: not in the local state (%s) and not from the server: %w", runID, r.State.Dir, err)
+	}
+	defer body.Close()
+	f, err := r.State.CatalogTemp(configID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		r.State.DiscardCatalog(f)
+		return nil, nil, fmt.Errorf("download the manifest of run %s: %w", runID, err)
+	}
+	if err := r.State.KeepCatalog(configID, f, Previous{RunID: runID, Time: r.now()}); err != nil {
+		return nil, nil, err
+	}
+	return r.State.OpenCatalog(configID)
+}
+
+func toProto(runID string, p engine.Progress) agentproto.Progress {
+	return agentproto.Progress{RunID: runID, FilesScanned: p.FilesScanned, FilesDone: p.FilesScanned - p.Issues,
+		FilesSkipped: p.Issues, BytesScanned: p.BytesScanned, BytesRead: p.BytesRead, BytesUploaded: p.BytesUploaded}
+}
+
+// progressReporter sends the latest progress to the server every few seconds, off the
+// engine's goroutines, and cancels the run when the answer says so.
+type progressReporter struct {
+	r      *Runner
+	runID  string
+	cancel context.CancelCauseFunc
+	every  time.Duration
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	latest *agentproto.Progress
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (p *progressReporter) set(x agentproto.Progress) {
+	p.mu.Lock()
+	p.latest = &x
+	p.mu.Unlock()
+}
+
+func (p *progressReporter) stop() {
+	p.mu.Lock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	p.mu.Unlock()
+	p.once.Do(func() { close(p.done) })
+}
+
+func (p *progressReporter) loop(ctx context.Context) {
+	p.mu.Lock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	done := p.done
+	p.mu.Unlock()
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		x := p.latest
+		p.mu.Unlock()
+		if x == nil {
+			// Nothing counted yet (a slow pre hook): still report, so the server knows
+			// the run is alive and can tell it to cancel.
+			x = &agentproto.Progress{RunID: p.runID}
+		}
+		resp, err := p.r.Client.BackupProgress(ctx, *x)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Debug("backup: progress not reported", "err", err)
+			}
+			continue
+		}
+		if resp.Cancel {
+			p.log.Info("backup: the server asked to cancel")
+			p.cancel(ErrCancelled)
+			return
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/seal"
+)
+
+// RestoreRequest is one restore to run.
+type RestoreRequest struct {
+	RunID       string     // the run to restore
+	PointInTime *time.Time // or: the newest run at or before this time (with RunID naming any run of the config)
+	Target      string     // directory; created if missing
+	Paths       []string   // subset (paths or globs); empty: everything
+	Overwrite   bool
+	Identities  []age.Identity // nil: the Runner's
+	OnProgress  func(engine.RestoreProgress)
+}
+
+// Restore restores a run's chain into a directory through pre-signed GETs, asking the
+// server for fresh URLs when they expire. Nothing is written outside Target.
+func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.RestoreResult, error) {
+	if req.RunID == "" && req.PointInTime == nil {
+		return engine.RestoreResult{}, errors.New("restore: a run id or a point in time is needed")
+	}
+	if req.Target == "" {
+		return engine.RestoreResult{}, errors.New("restore: the target directory is needed")
+	}
+	target, err := filepath.Abs(req.Target)
+	if err != nil {
+		return engine.RestoreResult{}, fmt.Errorf("restore: target %s: %w", req.Target, err)
+	}
+	cs := &chainSource{c: r.Client, runID: req.RunID, pointInTime: req.PointInTime, now: r.now}
+	chain, err := cs.load(ctx)
+	if err != nil {
+		return engine.RestoreResult{}, fmt.Errorf("restore run %s: %w", req.RunID, err)
+	}
+	ids := req.Identities
+	if ids == nil {
+		ids = r.Identities
+	}
+	refs := make([]engine.ArchiveRef, len(chain))
+	for i, a := range chain {
+		if a.Encrypted && len(ids) == 0 {
+			return engine.RestoreResult{}, fmt.Errorf("restore run %s: archive of run %s is encrypted: give an age identity (--identity FILE) or the passphrase (--passphrase-stdin)", req.RunID, a.RunID)
+		}
+		refs[i] = engine.ArchiveRef{Archive: cs.url(i, false), SHA256: a.ArchiveSHA256, Size: a.ArchiveSize, ManifestSHA256: a.ManifestSHA256}
+		if a.ManifestURL != "" {
+			refs[i].Manifest = cs.url(i, true)
+		}
+	}
+	log := r.log().With("run", req.RunID, "target", target)
+	log.Info("restore started", "archives", len(refs), "paths", strings.Join(req.Paths, ","))
+	res, err := engine.Restore(ctx, engine.RestoreOptions{Target: target, Chain: refs, Identities: ids,
+		Include: req.Paths, Overwrite: req.Overwrite, Download: r.Upload, Progress: req.OnProgress, Log: log})
+	if err != nil {
+		log.Error("restore failed", "err", err)
+		return res, fmt.Errorf("restore run %s to %s: %w", req.RunID, target, err)
+	}
+	log.Info("restore completed", "files", res.Files, "bytes", res.Bytes)
+	return res, nil
+}
+
+// LoadIdentities reads age identity files (as age-keygen writes them).
+func LoadIdentities(files ...string) ([]age.Identity, error) {
+	var ids []age.Identity
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read identity file: %w", err)
+		}
+		is, err := seal.ParseIdentities(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("identity file %s: %w", f, err)
+		}
+		ids = append(ids, is...)
+	}
+	return ids, nil
+}
+
+// PassphraseIdentity opens archives encrypted with a passphrase.
+func PassphraseIdentity(passphrase string) (age.Identity, error) {
+	return seal.PassphraseIdentity(passphrase)
+}
+
+// restoreCommand runs a restore the server asked for and reports its outcome.
+func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec) error {
+	res, err := r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
+		Paths: spec.Paths, Overwrite: spec.Overwrite})
+	rep := agentproto.RestoreCompleteRequest{RestoreID: spec.RestoreID, Status: agentproto.StatusCompleted,
+		FilesWritten: res.Files, BytesWritten: res.Bytes}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		rep.Status, rep.Error = agentproto.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
+	case err != nil:
+		rep.Status, rep.Error = agentproto.StatusFailed, err.Error()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rerr := r.Client.RestoreComplete(cctx, rep); rerr != nil {
+		return errors.Join(err, fmt.Errorf("report restore %s: %w", spec.RestoreID, rerr))
+	}
+	return err
+}
