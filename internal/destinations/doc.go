@@ -1,0 +1,6 @@
+// Package destinations manages storage destinations in the server: users' S3
+// destinations with their credentials sealed under the master key (never returned
+// after saving), the built-in local destination on the server's disk that exists
+// out of the box, and Resolve, which turns a destination id into a
+// storage.Destination for the engine and the agent API.
+package destinations
