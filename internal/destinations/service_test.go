@@ -467,4 +467,3 @@ func skewedServer(t *testing.T) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
-
