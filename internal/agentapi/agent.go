@@ -1,0 +1,183 @@
+package agentapi
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// clip shortens agent-provided text to n bytes at a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func heartbeatOf(h agentproto.Host, now time.Time) store.AgentHeartbeat {
+	return store.AgentHeartbeat{Time: now, Platform: clip(h.Platform, 32), Arch: clip(h.Arch, 32),
+		Version: clip(h.Version, 64), Hostname: clip(h.Hostname, 255)}
+}
+
+func (a *API) register(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.RegisterRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	now := a.now()
+	if err := a.st.MarkAgentEnrolled(r.Context(), ag.ID, now); err != nil {
+		return err
+	}
+	if err := a.st.RecordHeartbeat(r.Context(), ag.ID, heartbeatOf(req.Host, now)); err != nil {
+		return err
+	}
+	a.log.Info("agent enrolled", "agent", ag.ID, "user", ag.UserID, "hostname", req.Hostname, "platform", req.Platform)
+	httpx.WriteJSON(w, http.StatusOK, agentproto.RegisterResponse{AgentID: ag.ID, Name: ag.Name, UserID: ag.UserID})
+	return nil
+}
+
+// heartbeat records the agent alive and answers with its work: queued runs to start and
+// running runs to cancel. With ?wait=25s it holds the request until work appears (woken
+// by Notify on this server, or found by a re-check every PollEvery) or the wait ends.
+func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.HeartbeatRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	var wait time.Duration
+	if s := r.URL.Query().Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return apperr.Invalidf("wait", "wait must be a duration such as 25s")
+		}
+		wait = min(d, a.cfg.MaxWait)
+	}
+	ctx := r.Context()
+	if err := a.st.RecordHeartbeat(ctx, ag.ID, heartbeatOf(req.Host, a.now())); err != nil {
+		return err
+	}
+	var wake <-chan struct{}
+	if wait > 0 {
+		ch, unsubscribe := a.wake.subscribe(ag.ID)
+		defer unsubscribe()
+		wake = ch
+	}
+	cmds, err := a.commands(r, ag)
+	if err != nil {
+		return err
+	}
+	if len(cmds) == 0 && wait > 0 {
+		deadline := time.NewTimer(wait)
+		defer deadline.Stop()
+		tick := time.NewTicker(a.cfg.PollEvery)
+		defer tick.Stop()
+	poll:
+		for len(cmds) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-deadline.C:
+				break poll
+			case <-wake:
+			case <-tick.C:
+			}
+			if cmds, err = a.commands(r, ag); err != nil {
+				return err
+			}
+		}
+	}
+	next := int(a.cfg.HeartbeatEvery / time.Second)
+	if wait > 0 {
+		next = 1 // the poll itself waited; come back at once
+	}
+	httpx.WriteJSON(w, http.StatusOK, agentproto.HeartbeatResponse{ServerTime: a.now(), Commands: cmds, NextHeartbeatSeconds: next})
+	return nil
+}
+
+func (a *API) commands(r *http.Request, ag store.Agent) ([]agentproto.Command, error) {
+	runs, err := a.st.ActiveRuns(r.Context(), ag.ID)
+	if err != nil {
+		return nil, err
+	}
+	var cmds []agentproto.Command
+	for _, run := range runs {
+		switch {
+		case run.UserID != ag.UserID:
+		case run.Status == agentproto.StatusQueued:
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRun, RunID: run.ID, ConfigID: run.ConfigID})
+		case run.Status == agentproto.StatusRunning && run.CancelRequested:
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: run.ID, ConfigID: run.ConfigID})
+		}
+	}
+	return cmds, nil
+}
+
+var logLevels = map[string]string{"info": "info", "warning": "warning", "warn": "warning", "error": "error", "debug": "info"}
+
+// logs stores a batch of log lines, at most MaxLogBatch, each message clipped to 8 KiB.
+func (a *API) logs(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.LogRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.Entries) > a.cfg.MaxLogBatch {
+		return apperr.New(apperr.TooLarge, "%d log lines in one request; send at most %d", len(req.Entries), a.cfg.MaxLogBatch)
+	}
+	now := a.now()
+	logs := make([]store.AgentLog, 0, len(req.Entries))
+	for _, e := range req.Entries {
+		level, ok := logLevels[strings.ToLower(e.Level)]
+		if !ok {
+			level = "info"
+		}
+		ts := e.Timestamp
+		if ts.IsZero() || ts.After(now.Add(time.Hour)) {
+			ts = now
+		}
+		var meta map[string]string
+		if len(e.Metadata) > 0 {
+			meta = make(map[string]string, len(e.Metadata))
+			for k, v := range e.Metadata {
+				if len(meta) == 32 {
+					break
+				}
+				meta[clip(k, 64)] = clip(v, 1024)
+			}
+		}
+		logs = append(logs, store.AgentLog{AgentID: ag.ID, Level: level, Message: clip(e.Message, 8<<10), Metadata: meta, Timestamp: ts})
+	}
+	if err := a.st.AddAgentLogs(r.Context(), logs); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// restoreDone records a restore's outcome in the agent's log.
+func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.RestoreCompleteRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	level, msg := "info", fmt.Sprintf("restore %s %s: %d files, %d bytes written", clip(req.RestoreID, 64), clip(req.Status, 16), req.FilesWritten, req.BytesWritten)
+	if req.Error != "" {
+		level, msg = "error", msg+": "+clip(req.Error, 4<<10)
+	}
+	err := a.st.AddAgentLogs(r.Context(), []store.AgentLog{{AgentID: ag.ID, Level: level, Message: msg,
+		Metadata: map[string]string{"restoreId": clip(req.RestoreID, 64)}, Timestamp: a.now()}})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
