@@ -15,8 +15,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,15 +67,44 @@ type dirMeta struct {
 // an os.Root, so neither `..`, nor absolute names, nor symlinks (archived or already
 // there) can make it write outside the target. Files are written under a temporary
 // name and renamed into place only once complete and verified.
+//
+// Creating a file costs several system calls; small files are therefore read into
+// memory by Extract and written by a few worker goroutines, while directories, links,
+// large files and every check on what already exists stay in archive order.
 type Extractor struct {
 	target string
 	root   *os.Root
 	o      ExtractOptions
 	dirs   []dirMeta
 	buf    []byte
-	// Files and Bytes count what was restored.
+	// open holds roots of recently used directories (most recent last), each opened
+	// from root by its full name, so that an entry costs one-component system calls
+	// relative to its directory instead of a walk from the target down for every call.
+	open    []*openDir
+	tmpBase string // prefix of temporary names
+	tmpN    atomic.Uint64
+
+	jobs    chan fileJob // small files for the workers; nil outside Extract
+	workers sync.WaitGroup
+	busy    sync.WaitGroup // jobs queued or being written
+	free    chan []byte    // buffers for small files
+
+	mu      sync.Mutex
+	pending map[string]bool // names being written by workers
+	err     error           // first worker error
+	// Files and Bytes count what was restored (read them after Extract returns).
 	Files, Bytes int64
 }
+
+// smallFile is the largest file handed to the workers; larger ones are streamed by
+// Extract itself. queued bounds the files waiting, so memory stays under
+// (queued + workers) × smallFile.
+const (
+	smallFile = 256 << 10
+	queued    = 32
+)
+
+func extractWorkers() int { return min(max(2*runtime.GOMAXPROCS(0), 2), 8) }
 
 // NewExtractor creates target if needed and opens it as the root of the restore.
 func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
@@ -86,14 +119,134 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
-	return &Extractor{target: abs, root: root, o: o, buf: make([]byte, 1<<20)}, nil
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Extractor{target: abs, root: root, o: o, buf: make([]byte, 1<<20),
+		tmpBase: ".backapp-tmp-" + hex.EncodeToString(b[:]) + "-",
+		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
+}
+
+// openDir is a cached directory root. users counts the workers' jobs that still use
+// it, so that evicting it from the cache closes it only once they are done.
+type openDir struct {
+	name    string
+	root    *os.Root
+	users   int // guarded by Extractor.mu
+	evicted bool
+}
+
+// maxOpenDirs bounds the directory roots kept open. Archives come in depth-first
+// order, so a handful covers the current path and its recent siblings.
+const maxOpenDirs = 32
+
+// dirRoot returns the cached root for the directory dir (cleaned, "" for the target),
+// creating it and its parents (0755) when missing. The directory is opened from the
+// target's root by its full name, so symlinks on the way resolve exactly as for a call
+// on the target's root: never outside it.
+func (x *Extractor) dirRoot(dir string) (*openDir, error) {
+	for i := len(x.open) - 1; i >= 0; i-- {
+		if x.open[i].name == dir {
+			return x.open[i], nil
+		}
+	}
+	// A file being written by a worker under this name (or an ancestor's) must be in
+	// place first, so that resolving the directory sees it.
+	for d := dir; ; d = path.Dir(d) {
+		if x.isPending(d) {
+			x.wait()
+			break
+		}
+		if !strings.Contains(d, "/") {
+			break
+		}
+	}
+	r, err := x.root.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = x.root.MkdirAll(dir, 0o755); err == nil {
+			r, err = x.root.OpenRoot(dir)
+		}
+	}
+	if err != nil {
+		return nil, unsafeErr(err)
+	}
+	if len(x.open) == maxOpenDirs {
+		x.release(x.open[0], true)
+		x.open = append(x.open[:0], x.open[1:]...)
+	}
+	d := &openDir{name: dir, root: r}
+	x.open = append(x.open, d)
+	return d, nil
+}
+
+// release drops a use of d (evict: the cache's own) and closes it once unused.
+func (x *Extractor) release(d *openDir, evict bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if evict {
+		d.evicted = true
+	} else {
+		d.users--
+	}
+	if d.evicted && d.users == 0 {
+		d.root.Close()
+	}
+}
+
+// forget evicts the cached roots of name and of directories below it, once name is
+// removed or replaced: later entries must resolve it again.
+func (x *Extractor) forget(name string) {
+	kept := x.open[:0]
+	for _, d := range x.open {
+		if d.name == name || strings.HasPrefix(d.name, name+"/") {
+			x.release(d, true)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	clear(x.open[len(kept):])
+	x.open = kept
+}
+
+// parent returns the root of name's directory and name's last component.
+func (x *Extractor) parent(name string) (*os.Root, *openDir, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return x.root, nil, base, nil
+	}
+	d, err := x.dirRoot(dir)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("restore %s: create parent: %w", name, err)
+	}
+	return d.root, d, base, nil
+}
+
+func (x *Extractor) isPending(name string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.pending[name]
+}
+
+// wait returns once every queued file is written.
+func (x *Extractor) wait() { x.busy.Wait() }
+
+func (x *Extractor) workerErr() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
 }
 
 // SetSelect replaces ExtractOptions.Select (between archives of a chain).
 func (x *Extractor) SetSelect(f func(name string, h *tar.Header) (Want, error)) { x.o.Select = f }
 
 // Close releases the target directory. Call Finish first.
-func (x *Extractor) Close() error { return x.root.Close() }
+func (x *Extractor) Close() error {
+	for _, d := range x.open {
+		x.release(d, true)
+	}
+	x.open = nil
+	return x.root.Close()
+}
 
 // CleanName validates an archive entry name and returns it cleaned (slash-separated,
 // relative, no trailing slash); "" for the archive root ("./").
@@ -117,11 +270,32 @@ func CleanName(name string) (string, error) {
 	return c, nil
 }
 
-// Extract restores the entries of the tar stream r. It stops at the first error.
-func (x *Extractor) Extract(ctx context.Context, r io.Reader) error {
+// Extract restores the entries of the tar stream r. It stops at the first error, and
+// returns once every file it started is written (or removed after an error).
+func (x *Extractor) Extract(ctx context.Context, r io.Reader) (err error) {
+	x.jobs = make(chan fileJob, queued)
+	for range extractWorkers() {
+		x.workers.Add(1)
+		go x.worker(ctx)
+	}
+	defer func() {
+		close(x.jobs)
+		x.workers.Wait()
+		x.jobs = nil
+		if werr := x.workerErr(); werr != nil {
+			err = werr // the first error, in archive order or nearly
+		}
+	}()
+	return x.extract(ctx, r)
+}
+
+func (x *Extractor) extract(ctx context.Context, r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := x.workerErr(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
@@ -164,20 +338,26 @@ func truncated(err error) error {
 }
 
 func (x *Extractor) entry(name string, h *tar.Header, tr io.Reader, want Want) error {
-	if dir := path.Dir(name); dir != "." {
-		if err := x.root.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("restore %s: create parent: %w", name, unsafeErr(err))
-		}
+	if x.isPending(name) { // the same name twice: keep archive order
+		x.wait()
+	}
+	pr, d, base, err := x.parent(name)
+	if err != nil {
+		return err
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
-		return x.dir(name, h)
+		return x.dir(pr, name, base, h)
 	case tar.TypeReg, tar.TypeGNUSparse, '7':
-		return x.file(name, h, tr, want)
+		if h.Size <= smallFile {
+			return x.queueFile(d, pr, name, base, h, tr, want)
+		}
+		return x.file(pr, name, base, h, tr, want)
 	case tar.TypeSymlink:
-		return x.symlink(name, h)
+		return x.symlink(pr, name, base, h)
 	case tar.TypeLink:
-		return x.hardlink(name, h)
+		x.wait() // its target may be a file being written
+		return x.hardlink(pr, name, base, h)
 	default:
 		if x.o.OnSkip != nil {
 			x.o.OnSkip(name, fmt.Sprintf("entry type %q not restored", h.Typeflag))
@@ -194,10 +374,11 @@ func unsafeErr(err error) error {
 	return err
 }
 
-// clear makes room for name: it fails when something exists and Overwrite is off, and
-// removes a non-directory otherwise. It reports whether name is an existing directory.
-func (x *Extractor) clear(name string, keepDir bool) (bool, error) {
-	fi, err := x.root.Lstat(name)
+// clear makes room for name (base in its directory's root pr): it fails when something
+// exists and Overwrite is off, and removes a non-directory otherwise. It reports whether
+// name is an existing directory.
+func (x *Extractor) clear(pr *os.Root, name, base string, keepDir bool) (bool, error) {
+	fi, err := pr.Lstat(base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -213,19 +394,20 @@ func (x *Extractor) clear(name string, keepDir bool) (bool, error) {
 	if fi.IsDir() {
 		return false, fmt.Errorf("restore %s: a directory is in the way", name)
 	}
-	if err := x.root.Remove(name); err != nil {
+	x.forget(name) // a symlink to a directory may have been cached as one
+	if err := pr.Remove(base); err != nil {
 		return false, fmt.Errorf("restore %s: %w", name, err)
 	}
 	return false, nil
 }
 
-func (x *Extractor) dir(name string, h *tar.Header) error {
-	exists, err := x.clear(name, true)
+func (x *Extractor) dir(pr *os.Root, name, base string, h *tar.Header) error {
+	exists, err := x.clear(pr, name, base, true)
 	if err != nil {
 		return err
 	}
 	if !exists {
-		if err := x.root.Mkdir(name, 0o700); err != nil {
+		if err := pr.Mkdir(base, 0o700); err != nil {
 			return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 		}
 	}
@@ -235,6 +417,8 @@ func (x *Extractor) dir(name string, h *tar.Header) error {
 }
 
 func (x *Extractor) done(name string, size int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.Files++
 	x.Bytes += size
 	if x.o.OnFile != nil {
@@ -242,18 +426,93 @@ func (x *Extractor) done(name string, size int64) {
 	}
 }
 
-func tmpName(name string) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return path.Join(path.Dir(name), ".backapp-tmp-"+hex.EncodeToString(b[:]))
+// tmpName returns a fresh temporary name (one component): random per extractor, then
+// a counter. O_EXCL still refuses anything already there.
+func (x *Extractor) tmpName() string {
+	return x.tmpBase + strconv.FormatUint(x.tmpN.Add(1), 10)
 }
 
-func (x *Extractor) file(name string, h *tar.Header, tr io.Reader, want Want) error {
-	if _, err := x.clear(name, false); err != nil {
+func (x *Extractor) file(pr *os.Root, name, base string, h *tar.Header, tr io.Reader, want Want) error {
+	if _, err := x.clear(pr, name, base, false); err != nil {
 		return err
 	}
-	tmp := tmpName(name)
-	f, err := x.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return x.writeFile(pr, name, base, h, want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
+		return x.copySparse(f, tr, sum)
+	})
+}
+
+// fileJob is a small file read into memory, for a worker to write.
+type fileJob struct {
+	dir        *openDir // nil: the target's root
+	root       *os.Root
+	name, base string
+	h          *tar.Header
+	want       Want
+	data       []byte
+}
+
+// queueFile reads a small file's content and hands it to a worker.
+func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar.Header, tr io.Reader, want Want) error {
+	if _, err := x.clear(pr, name, base, false); err != nil {
+		return err
+	}
+	var buf []byte
+	select {
+	case buf = <-x.free:
+	default:
+		buf = make([]byte, smallFile)
+	}
+	n, err := io.ReadFull(tr, buf[:h.Size])
+	if err != nil {
+		x.free <- buf
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("restore %s: got %d of %d bytes: archive truncated", name, n, h.Size)
+		}
+		return fmt.Errorf("restore %s: read archive: %w", name, truncated(err))
+	}
+	x.mu.Lock()
+	x.pending[name] = true
+	if d != nil {
+		d.users++
+	}
+	x.mu.Unlock()
+	x.busy.Add(1)
+	hc := *h
+	x.jobs <- fileJob{dir: d, root: pr, name: name, base: base, h: &hc, want: want, data: buf[:n]}
+	return nil
+}
+
+func (x *Extractor) worker(ctx context.Context) {
+	defer x.workers.Done()
+	for j := range x.jobs {
+		err := ctx.Err()
+		if err == nil && x.workerErr() == nil {
+			err = x.writeFile(j.root, j.name, j.base, j.h, j.want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
+				sum.Write(j.data)
+				tail, err := writeBlocks(f, 0, j.data)
+				return int64(len(j.data)), tail, err
+			})
+		}
+		x.free <- j.data[:0]
+		x.mu.Lock()
+		delete(x.pending, j.name)
+		if err != nil && x.err == nil {
+			x.err = err
+		}
+		x.mu.Unlock()
+		if j.dir != nil {
+			x.release(j.dir, false)
+		}
+		x.busy.Done()
+	}
+}
+
+// writeFile writes a file under a temporary name in pr through content (which returns the
+// bytes written and whether the last block was written), checks its hash, sets its
+// metadata and renames it to base.
+func (x *Extractor) writeFile(pr *os.Root, name, base string, h *tar.Header, want Want, content func(*os.File, hash.Hash) (int64, bool, error)) error {
+	tmp := x.tmpName()
+	f, err := pr.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
@@ -261,11 +520,11 @@ func (x *Extractor) file(name string, h *tar.Header, tr io.Reader, want Want) er
 	defer func() {
 		if !ok {
 			f.Close()
-			_ = x.root.Remove(tmp)
+			_ = pr.Remove(tmp)
 		}
 	}()
 	sum := sha256.New()
-	n, err := x.copySparse(f, tr, sum)
+	n, tail, err := content(f, sum)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
@@ -275,8 +534,10 @@ func (x *Extractor) file(name string, h *tar.Header, tr io.Reader, want Want) er
 	if got := hex.EncodeToString(sum.Sum(nil)); want.SHA256 != "" && got != want.SHA256 {
 		return fmt.Errorf("restore %s: %w (sha256 %s, want %s)", name, ErrContent, got, want.SHA256)
 	}
-	if err := f.Truncate(n); err != nil { // extends over a trailing hole
-		return fmt.Errorf("restore %s: %w", name, err)
+	if !tail { // extends over a trailing hole
+		if err := f.Truncate(n); err != nil {
+			return fmt.Errorf("restore %s: %w", name, err)
+		}
 	}
 	if x.o.Owners {
 		if err := f.Chown(h.Uid, h.Gid); err != nil {
@@ -289,10 +550,10 @@ func (x *Extractor) file(name string, h *tar.Header, tr io.Reader, want Want) er
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("restore %s: %w", name, err)
 	}
-	if err := x.root.Chtimes(tmp, h.ModTime, h.ModTime); err != nil {
+	if err := pr.Chtimes(tmp, h.ModTime, h.ModTime); err != nil {
 		return fmt.Errorf("restore %s: set times: %w", name, err)
 	}
-	if err := x.root.Rename(tmp, name); err != nil {
+	if err := pr.Rename(tmp, base); err != nil {
 		return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
 	ok = true
@@ -300,31 +561,46 @@ func (x *Extractor) file(name string, h *tar.Header, tr io.Reader, want Want) er
 	return nil
 }
 
-// copySparse copies r to f, seeking over all-zero blocks so holes stay holes.
-func (x *Extractor) copySparse(f *os.File, r io.Reader, sum hash.Hash) (int64, error) {
-	const block = 64 << 10
+// copySparse copies r to f, seeking over all-zero blocks so holes stay holes. tail
+// reports whether the last block was written (no trailing hole to extend over).
+func (x *Extractor) copySparse(f *os.File, r io.Reader, sum hash.Hash) (n int64, tail bool, err error) {
 	var off int64
+	tail = true
 	for {
 		n, err := io.ReadFull(r, x.buf)
 		if n > 0 {
 			sum.Write(x.buf[:n])
-			for i := 0; i < n; i += block {
-				b := x.buf[i:min(i+block, n)]
-				if !allZero(b) {
-					if _, werr := f.WriteAt(b, off+int64(i)); werr != nil {
-						return off, werr
-					}
-				}
+			t, werr := writeBlocks(f, off, x.buf[:n])
+			if werr != nil {
+				return off, false, werr
 			}
+			tail = t
 			off += int64(n)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return off, nil
+			return off, tail, nil
 		}
 		if err != nil {
-			return off, fmt.Errorf("read archive: %w", truncated(err))
+			return off, false, fmt.Errorf("read archive: %w", truncated(err))
 		}
 	}
+}
+
+// writeBlocks writes b at off, skipping all-zero 64 KiB blocks; it reports whether
+// the last block was written. An empty b counts as written (nothing to extend).
+func writeBlocks(f *os.File, off int64, b []byte) (bool, error) {
+	const block = 64 << 10
+	tail := true
+	for i := 0; i < len(b); i += block {
+		blk := b[i:min(i+block, len(b))]
+		tail = !allZero(blk)
+		if tail {
+			if _, err := f.WriteAt(blk, off+int64(i)); err != nil {
+				return false, err
+			}
+		}
+	}
+	return tail, nil
 }
 
 var zeroBlock = make([]byte, 64<<10)
@@ -332,15 +608,15 @@ var zeroBlock = make([]byte, 64<<10)
 // allZero uses bytes.Equal (assembly) so that even race-instrumented builds scan fast.
 func allZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
-func (x *Extractor) symlink(name string, h *tar.Header) error {
-	if _, err := x.clear(name, false); err != nil {
+func (x *Extractor) symlink(pr *os.Root, name, base string, h *tar.Header) error {
+	if _, err := x.clear(pr, name, base, false); err != nil {
 		return err
 	}
-	if err := x.root.Symlink(h.Linkname, name); err != nil {
+	if err := pr.Symlink(h.Linkname, base); err != nil {
 		return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
 	if x.o.Owners {
-		if err := x.root.Lchown(name, h.Uid, h.Gid); err != nil {
+		if err := pr.Lchown(base, h.Uid, h.Gid); err != nil {
 			return fmt.Errorf("restore %s: chown: %w", name, err)
 		}
 	}
@@ -351,12 +627,12 @@ func (x *Extractor) symlink(name string, h *tar.Header) error {
 	return nil
 }
 
-func (x *Extractor) hardlink(name string, h *tar.Header) error {
+func (x *Extractor) hardlink(pr *os.Root, name, base string, h *tar.Header) error {
 	target, err := CleanName(h.Linkname)
 	if err != nil || target == "" {
 		return fmt.Errorf("restore %s: hard link to %q: %w", name, h.Linkname, ErrUnsafePath)
 	}
-	if _, err := x.clear(name, false); err != nil {
+	if _, err := x.clear(pr, name, base, false); err != nil {
 		return err
 	}
 	if err := x.root.Link(target, name); err != nil {
