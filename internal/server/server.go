@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/csrf"
+	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/secrets"
 	"github.com/backapp/backapp/internal/store"
@@ -39,12 +41,14 @@ type Options struct {
 
 // App is a configured server.
 type App struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	Store   store.Store
-	Keys    *secrets.Keys
-	Auth    *auth.Service
-	handler http.Handler
+	cfg   *config.Config
+	log   *slog.Logger
+	Store store.Store
+	Keys  *secrets.Keys
+	Auth  *auth.Service
+	// Destinations manages storage destinations; Resolve gives the engine its storage.
+	Destinations *destinations.Service
+	handler      http.Handler
 }
 
 // OpenStore opens the database the configuration names: PostgreSQL when
@@ -75,14 +79,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, Store: st, Keys: keys}
-	if err := a.build(opt); err != nil {
+	if err := a.build(ctx, opt); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) build(opt Options) error {
+func (a *App) build(ctx context.Context, opt Options) error {
 	cfg := a.cfg
 	mailer := opt.Mailer
 	if mailer == nil {
@@ -107,8 +111,16 @@ func (a *App) build(opt Options) error {
 	}
 	a.Auth = svc
 	secure := cfg.Secure()
+	dests, err := destinations.New(ctx, destinations.Config{
+		Store: a.Store, Keys: a.Keys, Logger: a.log, Now: opt.Now,
+		LocalDir: filepath.Join(cfg.DataDir, "storage"), LocalBaseURL: cfg.BaseURL + localStoragePath,
+	})
+	if err != nil {
+		return fmt.Errorf("storage destinations: %w", err)
+	}
+	a.Destinations = dests
 
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String()})
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Destinations: dests})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -118,6 +130,7 @@ func (a *App) build(opt Options) error {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
 
@@ -142,12 +155,29 @@ func (a *App) build(opt Options) error {
 	h = protect.Handler(h)
 	h = svc.Middleware(secure)(h)
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
+	h = storageRoutes(dests.LocalHandler(), h)
 	h = httpx.SecurityHeaders(cfg.TLS())(h)
 	h = httpx.Log(a.log)(h)
 	trusted, _ := httpx.ParsePrefixes(cfg.TrustedProxies) // checked by cfg.Validate
 	h = httpx.RealIP(trusted)(h)
 	a.handler = h
 	return nil
+}
+
+// localStoragePath is where the built-in local destination's signed URLs are served.
+const localStoragePath = "/storage/local/"
+
+// storageRoutes sends the built-in local destination's signed URLs straight to it,
+// past sessions, CSRF and the body limit: they carry their own authorisation (an
+// HMAC over method, key and expiry) and archive parts far larger than API bodies.
+func storageRoutes(local, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, localStoragePath) {
+			local.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,8 @@ var flashTexts = map[string]struct {
 	"user-deleted":        {"%s was deleted.", 1},
 	"registration-open":   {"Registration is open: anyone who can reach this server can create an account.", 0},
 	"registration-closed": {"Registration is closed: nobody new can create an account.", 0},
+	"destination-saved":   {"Destination %s was saved.", 1},
+	"destination-deleted": {"Destination %s was deleted. Archives already stored in it were not touched.", 1},
 }
 
 // flashMsg is a message shown once on the next page.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -26,6 +27,8 @@ type Config struct {
 	Now func() time.Time
 	// Version is shown in the page footer.
 	Version string
+	// Destinations serves the storage settings page (/settings/storage); nil leaves it out.
+	Destinations *destinations.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -36,6 +39,7 @@ type Handler struct {
 	secure  bool
 	now     func() time.Time
 	version string
+	dests   *destinations.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -66,6 +70,7 @@ func New(cfg Config) (*Handler, error) {
 		secure:  cfg.Secure,
 		now:     cfg.Now,
 		version: cfg.Version,
+		dests:   cfg.Destinations,
 		static:  st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -104,6 +109,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /users/{id}/delete", h.signedIn(h.userDeleteConfirm))
 	mux.HandleFunc("POST /users/{id}/delete", h.signedIn(h.userDelete))
 	mux.HandleFunc("POST /settings/registration", h.signedIn(h.registrationUpdate))
+	h.registerStorage(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,
