@@ -177,10 +177,10 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 	}
 	// sseKmsKeyId is only wrong once SSE is known; with SSE "AES256" it is.
 	in.SSE = storage.SSEAES256
-	if got := fields(destinations.Validate(in.Settings, in.Credentials)); got["sseKmsKeyId"] == "" || got["sse"] != "" {
+	if got := fields(destinations.Validate(in.Settings, in.Credentials, false)); got["sseKmsKeyId"] == "" || got["sse"] != "" {
 		t.Errorf("KMS key with AES256: fields %v, want sseKmsKeyId only among the SSE fields", got)
 	}
-	if err := destinations.Validate(offline("ok").Settings, offline("ok").Credentials); err != nil {
+	if err := destinations.Validate(offline("ok").Settings, offline("ok").Credentials, false); err != nil {
 		t.Errorf("Validate(valid) = %v", err)
 	}
 	list, _ := e.svc.List(context.Background(), e.bob, false)

@@ -172,13 +172,18 @@ func s3Config(s Settings, c Credentials) storage.S3Config {
 
 // Validate checks settings and credentials without contacting the server, reporting
 // every problem at once (an apperr Invalid error with Fields), for forms and
-// POST /api/s3/validate.
-func Validate(s Settings, c Credentials) error {
+// POST /api/s3/validate. With saved set (editing a saved destination), empty
+// credentials are fine: the saved ones are kept.
+func Validate(s Settings, c Credentials, saved bool) error {
 	f := apperr.Fields{}
 	s, c = s.normalize(), c.normalize()
 	s.check(f, true)
-	c.check(f, credsRequired)
-	if len(f) == 0 {
+	rule := credsRequired
+	if saved {
+		rule = credsOptional
+	}
+	c.check(f, rule)
+	if len(f) == 0 && !c.empty() {
 		// The storage package has the last word; this only fires if the two disagree.
 		if err := s3Config(s, c).Validate(); err != nil {
 			return apperr.Wrap(apperr.Invalid, err, "%s", strings.TrimPrefix(err.Error(), "s3 destination: "))

@@ -1,0 +1,423 @@
+package engine_test
+
+// Benchmarks of the engine against tar | pigz and restic on a real tree and the local
+// S3 test server (make bench). Each engine run happens in a child process (this test
+// binary, re-executed with BACKAPP_BENCH_CHILD set) so that its peak RSS and CPU time
+// are its own; the other tools run as child processes too. Wall-clock times on a shared
+// machine are noisy: the runs are interleaved, repeated (BENCH_ROUNDS, default 3), and
+// the table gives medians and per-round ratios, plus CPU time (user+sys), which noise
+// affects less.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/destination"
+	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/storage/s3test"
+)
+
+const childEnv = "BACKAPP_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		if err := runChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childSpec is one engine run in a child process.
+type childSpec struct {
+	Op      string // "backup" or "restore"
+	S3      storage.S3Config
+	Sources []string
+	Key     string
+	Prev    *childResult // backup: the previous run (incremental); restore: the archive
+	Target  string
+	Codec   string
+	Level   int
+}
+
+type childResult struct {
+	Key            string
+	SHA256         string
+	Size           int64
+	ManifestSHA256 string
+	Entries        int64
+	Stored         int64
+	ContentBytes   int64
+	Issues         int
+	Files          int64
+}
+
+func runChild(spec string) error {
+	var s childSpec
+	if err := json.Unmarshal([]byte(spec), &s); err != nil {
+		return err
+	}
+	dest, err := storage.NewS3(s.S3)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var out childResult
+	switch s.Op {
+	case "backup":
+		as, err := destination.NewSession(ctx, dest, s.Key)
+		if err != nil {
+			return err
+		}
+		ms, err := destination.NewSession(ctx, dest, storage.ManifestKey(s.Key))
+		if err != nil {
+			return err
+		}
+		o := engine.BackupOptions{Name: s.Key, Sources: s.Sources, Archive: as, Manifest: ms,
+			Seal: seal.Options{Codec: s.Codec, Level: s.Level}}
+		if s.Prev != nil {
+			r, c, err := engine.OpenManifest(ctx, s.Prev.Key, destination.GetURL(dest, storage.ManifestKey(s.Prev.Key)), s.Prev.ManifestSHA256, nil, o.Upload)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			o.Previous = r
+		}
+		res, err := engine.Backup(ctx, o)
+		if err != nil {
+			return err
+		}
+		out = childResult{Key: s.Key, SHA256: res.Archive.SHA256, Size: res.Archive.Size, ManifestSHA256: res.Manifest.SHA256,
+			Entries: res.Trailer.Entries, Stored: res.Trailer.Stored, ContentBytes: res.Trailer.ContentBytes, Issues: len(res.Issues)}
+	case "restore":
+		p := s.Prev
+		res, err := engine.Restore(ctx, engine.RestoreOptions{Target: s.Target, Chain: []engine.ArchiveRef{{
+			Name: p.Key, Archive: destination.GetURL(dest, p.Key), Manifest: destination.GetURL(dest, storage.ManifestKey(p.Key)),
+			SHA256: p.SHA256, Size: p.Size, ManifestSHA256: p.ManifestSHA256}}})
+		if err != nil {
+			return err
+		}
+		out = childResult{Key: p.Key, Files: res.Files, ContentBytes: res.Bytes}
+	default:
+		return fmt.Errorf("unknown op %q", s.Op)
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// measured is one measured process: wall and CPU time, peak RSS.
+type measured struct {
+	Wall, CPU time.Duration
+	MaxRSS    int64 // bytes
+}
+
+func measure(cmd *exec.Cmd) (measured, []byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := measured{Wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.MaxRSS = int64(ru.Maxrss) << 10 // KiB on Linux
+		}
+	}
+	if err != nil {
+		return r, stdout.Bytes(), fmt.Errorf("%v: %w: %s", cmd.Args, err, tail(stderr.String()))
+	}
+	return r, stdout.Bytes(), nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+// engineRun runs one engine operation in a child process.
+func engineRun(b *testing.B, s childSpec) (measured, childResult) {
+	b.Helper()
+	spec, err := json.Marshal(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.measured=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	r, out, err := measure(cmd)
+	if err != nil {
+		b.Fatalf("engine %s: %v", s.Op, err)
+	}
+	var res childResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("engine %s: output %q: %v", s.Op, out, err)
+	}
+	return r, res
+}
+
+// shell runs a bash pipeline (with pipefail) as one measured process: its rusage
+// includes every process of the pipeline, and its max RSS is the largest of them.
+func shell(b *testing.B, env []string, script string) measured {
+	b.Helper()
+	// AWS_CA_BUNDLE (set on some machines for real AWS) makes rclone refuse its
+	// plain-HTTP transport; the test server needs none.
+	cmd := exec.Command("bash", "-c", "set -euo pipefail; unset AWS_CA_BUNDLE; "+script)
+	cmd.Env = append(os.Environ(), env...)
+	r, _, err := measure(cmd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func benchSources(b *testing.B) []string {
+	if s := strings.Fields(os.Getenv("BENCH_ENGINE_SOURCES")); len(s) > 0 {
+		return s
+	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v (set BENCH_ENGINE_SOURCES)", err)
+	}
+	return []string{strings.TrimSpace(string(out)), "/usr/share"}
+}
+
+func rounds() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+func have(tool string) bool {
+	_, err := exec.LookPath(tool)
+	return err == nil
+}
+
+// table collects runs per (operation, tool) over the rounds.
+type table struct {
+	mu   sync.Mutex
+	runs map[string][]measured
+	keys []string
+}
+
+func (t *table) add(op, tool string, r measured) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := op + "\x00" + tool
+	if t.runs == nil {
+		t.runs = map[string][]measured{}
+	}
+	if _, ok := t.runs[k]; !ok {
+		t.keys = append(t.keys, k)
+	}
+	t.runs[k] = append(t.runs[k], r)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medianF(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (t *table) get(op, tool string) []measured { return t.runs[op+"\x00"+tool] }
+
+func walls(rs []measured) []time.Duration {
+	var d []time.Duration
+	for _, r := range rs {
+		d = append(d, r.Wall)
+	}
+	return d
+}
+
+func cpus(rs []measured) []time.Duration {
+	var d []time.Duration
+	for _, r := range rs {
+		d = append(d, r.CPU)
+	}
+	return d
+}
+
+// ratio is the median over rounds of engine/other, for wall and CPU time.
+func ratio(eng, other []measured) (wall, cpu float64) {
+	var w, c []float64
+	for i := range min(len(eng), len(other)) {
+		w = append(w, eng[i].Wall.Seconds()/other[i].Wall.Seconds())
+		c = append(c, eng[i].CPU.Seconds()/other[i].CPU.Seconds())
+	}
+	return medianF(w), medianF(c)
+}
+
+func (t *table) print(w io.Writer, mb float64) {
+	fmt.Fprintf(w, "%-10s %-22s %9s %9s %9s %9s %12s %s\n", "operation", "tool", "wall", "MB/s", "CPU", "peak RSS", "vs engine", "rounds (wall)")
+	for _, k := range t.keys {
+		op, tool, _ := strings.Cut(k, "\x00")
+		rs := t.runs[k]
+		wall := median(walls(rs))
+		var rss int64
+		for _, r := range rs {
+			rss = max(rss, r.MaxRSS)
+		}
+		var each []string
+		for _, r := range rs {
+			each = append(each, fmt.Sprintf("%.1f", r.Wall.Seconds()))
+		}
+		rel := ""
+		if eng := t.get(op, "backapp"); tool != "backapp" && len(eng) > 0 {
+			w, c := ratio(eng, rs)
+			rel = fmt.Sprintf("%.2f×/%.2f×", w, c)
+		}
+		fmt.Fprintf(w, "%-10s %-22s %8.1fs %9.0f %8.1fs %6d MB %12s %s\n", op, tool, wall.Seconds(), mb/wall.Seconds(),
+			median(cpus(rs)).Seconds(), rss>>20, rel, strings.Join(each, " "))
+	}
+	fmt.Fprintln(w, "vs engine: median over rounds of backapp's time / the tool's time (wall/CPU); below 0.5 meets issue 3's targets")
+}
+
+// BenchmarkEngineTree backs up a real tree (BENCH_ENGINE_SOURCES, default the Go
+// distribution and /usr/share) to the S3 test server with default settings, beside
+// `tar | pigz | rclone rcat` and restic, then re-runs it unchanged and restores it.
+// Run it once: go test -measured '^$' -bench EngineTree -benchtime 1x ./internal/engine/
+func BenchmarkEngineTree(b *testing.B) {
+	srcs := benchSources(b)
+	cfg := s3test.NewConfig(b)
+	tmp := b.TempDir()
+	n := rounds()
+	tools := map[string]bool{"restic": have("restic"), "pigz": have("pigz") && have("rclone") && have("tar")}
+	for t, ok := range tools {
+		if !ok {
+			b.Logf("%s not installed: its rows are left out (scripts/bench.d installs restic, pigz and rclone)", t)
+		}
+	}
+	rel := make([]string, len(srcs))
+	for i, s := range srcs {
+		rel[i] = strings.TrimPrefix(filepath.Clean(s), "/")
+	}
+	tarArgs := "-C / -cf - " + shellQuote(rel...)
+	env := []string{
+		"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Other",
+		"RCLONE_CONFIG_BENCH_ENDPOINT=" + cfg.Endpoint, "RCLONE_CONFIG_BENCH_REGION=" + cfg.Region,
+		"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=" + cfg.AccessKey, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=" + cfg.SecretKey,
+		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true",
+		"RESTIC_PASSWORD=bench", "AWS_ACCESS_KEY_ID=" + cfg.AccessKey, "AWS_SECRET_ACCESS_KEY=" + cfg.SecretKey,
+		"AWS_DEFAULT_REGION=" + cfg.Region, "RESTIC_CACHE_DIR=" + filepath.Join(tmp, "restic-cache"),
+	}
+	var tb table
+	var content int64
+	// Warm the page cache and measure the floor: reading the tree.
+	tb.add("read", "tar | cat", shell(b, env, "tar "+tarArgs+" | cat >/dev/null"))
+	for i := range n {
+		key := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i)*time.Hour), seal.Zstd, false)
+		repo := fmt.Sprintf("s3:%s/%s/restic-%d", cfg.Endpoint, cfg.Bucket, i)
+		engineFirst := i%2 == 0
+		// Full backup.
+		var full childResult
+		for _, first := range []bool{true, false} {
+			if first == engineFirst {
+				r, res := engineRun(b, childSpec{Op: "backup", S3: cfg, Sources: srcs, Key: key})
+				full, content = res, res.ContentBytes
+				tb.add("backup", "backapp", r)
+			} else if tools["restic"] {
+				shell(b, env, "restic -q -r "+repo+" init")
+				tb.add("backup", "restic", shell(b, env, "restic -q -r "+repo+" backup --host bench "+shellQuote(srcs...)))
+			}
+		}
+		if tools["pigz"] {
+			tb.add("backup", "tar | pigz -6 | rclone", shell(b, env, fmt.Sprintf("tar %s | pigz -6 | rclone rcat bench:%s/pigz-%d.tar.gz", tarArgs, cfg.Bucket, i)))
+		}
+		// Unchanged re-measured.
+		for _, first := range []bool{true, false} {
+			if first == engineFirst {
+				ikey := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i+1)*time.Hour), seal.Zstd, false)
+				r, res := engineRun(b, childSpec{Op: "backup", S3: cfg, Sources: srcs, Key: ikey, Prev: &full})
+				if res.Stored != 0 {
+					b.Logf("unchanged re-measured stored %d entries (the tree changed?)", res.Stored)
+				}
+				tb.add("unchanged", "backapp", r)
+			} else if tools["restic"] {
+				tb.add("unchanged", "restic", shell(b, env, "restic -q -r "+repo+" backup --host bench "+shellQuote(srcs...)))
+			}
+		}
+		// Restore.
+		for _, first := range []bool{true, false} {
+			dir := filepath.Join(tmp, fmt.Sprintf("restore-%d-%v", i, first))
+			if first == engineFirst {
+				r, _ := engineRun(b, childSpec{Op: "restore", S3: cfg, Target: dir, Prev: &full})
+				tb.add("restore", "backapp", r)
+			} else if tools["restic"] {
+				tb.add("restore", "restic", shell(b, env, "restic -q -r "+repo+" restore latest --target "+shellQuote(dir)))
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if tools["pigz"] {
+			dir := filepath.Join(tmp, fmt.Sprintf("restore-%d-pigz", i))
+			tb.add("restore", "rclone | pigz -d | tar", shell(b, env, fmt.Sprintf("mkdir -p %[1]s && rclone cat bench:%[2]s/pigz-%[3]d.tar.gz | pigz -d | tar -C %[1]s -xf -", shellQuote(dir), cfg.Bucket, i)))
+			if err := os.RemoveAll(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	mb := float64(content) / 1e6
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\nBenchmarkEngineTree: %s — %.0f MB of file content, %d rounds, GOMAXPROCS %d\n", strings.Join(srcs, " "), mb, n, runtime.GOMAXPROCS(0))
+	tb.print(&out, mb)
+	fmt.Print(out.String())
+	b.ReportMetric(mb/median(walls(tb.get("backup", "backapp"))).Seconds(), "backup-MB/s")
+	b.ReportMetric(mb/median(walls(tb.get("restore", "backapp"))).Seconds(), "restore-MB/s")
+	b.ReportMetric(median(walls(tb.get("unchanged", "backapp"))).Seconds(), "unchanged-s")
+	var rss int64
+	for _, r := range tb.get("backup", "backapp") {
+		rss = max(rss, r.MaxRSS)
+	}
+	b.ReportMetric(float64(rss>>20), "backup-peak-RSS-MB")
+	if rs := tb.get("backup", "restic"); len(rs) > 0 {
+		for _, op := range []string{"backup", "unchanged", "restore"} {
+			w, _ := ratio(tb.get(op, "backapp"), tb.get(op, "restic"))
+			b.ReportMetric(w, op+"-vs-restic")
+		}
+	}
+}
+
+func shellQuote(args ...string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
