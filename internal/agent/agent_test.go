@@ -1,0 +1,472 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/engine/upload"
+)
+
+// writeTree creates files under dir: name → content.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readTree returns every regular file under dir: relative path → content.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameTree(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d files, want %d: %v", len(got), len(want), keys(got))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("file %s: got %q, want %q", k, trunc(got[k]), trunc(v))
+		}
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func newRunner(t *testing.T, f *fakeServer) *Runner {
+	t.Helper()
+	st, err := OpenState(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Runner{Client: f.client(t), State: st, ProgressEvery: 20 * time.Millisecond,
+		Upload: upload.Options{Backoff: func(int) time.Duration { return 5 * time.Millisecond }}}
+}
+
+func addConfig(f *fakeServer, id, src string, o agentproto.Options) {
+	f.set(func(f *fakeServer) {
+		f.configs[id] = agentproto.Config{ID: id, Name: "docs", Enabled: true, Sources: []agentproto.Source{{Path: src}}, Options: o}
+	})
+}
+
+func TestBackupAndRestoreIncrementalChain(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
+	addConfig(f, "cfg1", src, agentproto.Options{Type: "incremental", Compression: "zstd"})
+
+	// Faults on the way: the first part URL is already expired, and the API answers
+	// 503 twice.
+	f.set(func(f *fakeServer) { f.expireNext = 1; f.fail503 = 2 })
+	res1, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
+	if err != nil {
+		t.Fatalf("first backup: %v", err)
+	}
+	run1 := f.run(res1.RunID)
+	if res1.Status != agentproto.StatusCompleted || run1.status != agentproto.StatusCompleted || !run1.full {
+		t.Fatalf("first run: agent says %s, server %s (full %v)", res1.Status, run1.status, run1.full)
+	}
+	if res1.S3Path != run1.archiveKey || len(f.objects[run1.archiveKey]) == 0 {
+		t.Errorf("archive not stored at %s (agent says %s)", run1.archiveKey, res1.S3Path)
+	}
+	if p, ok := r.State.Previous("cfg1"); !ok || p.RunID == "" || p.RunID != res1.RunID {
+		t.Errorf("local previous = %+v, %v; want run %s", p, ok, res1.RunID)
+	}
+	if len(f.catalogs[res1.RunID]) == 0 {
+		t.Errorf("catalog of run %s not sent", res1.RunID)
+	}
+
+	// Change the tree: one file changed, one deleted, one added.
+	time.Sleep(10 * time.Millisecond)
+	writeTree(t, src, map[string]string{"a.txt": "alpha v2", "new.txt": "november"})
+	os.Remove(filepath.Join(src, "sub/c.txt"))
+	res2, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
+	if err != nil {
+		t.Fatalf("second backup: %v", err)
+	}
+	if run2 := f.run(res2.RunID); run2.full || run2.previous != res1.RunID {
+		t.Fatalf("second run: full %v previous %q; want incremental on %s", run2.full, run2.previous, res1.RunID)
+	}
+	if res2.Progress.FilesDone == 0 {
+		t.Errorf("second run reported no files: %+v", res2.Progress)
+	}
+
+	// Restore the point in time of each run.
+	dst1, dst2 := t.TempDir(), t.TempDir()
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res1.RunID, Target: dst1}); err != nil {
+		t.Fatalf("restore run 1: %v", err)
+	}
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst2}); err != nil {
+		t.Fatalf("restore run 2: %v", err)
+	}
+	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
+	sameTree(t, readTree(t, filepath.Join(dst1, rel)), map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
+	sameTree(t, readTree(t, filepath.Join(dst2, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november"})
+
+	// A subset, and nothing replaced without Overwrite.
+	dst3 := t.TempDir()
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst3, Paths: []string{rel + "/sub"}}); err != nil {
+		t.Fatalf("subset restore: %v", err)
+	}
+	sameTree(t, readTree(t, filepath.Join(dst3, rel)), map[string]string{"sub/b.txt": "bravo"})
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst3, Paths: []string{rel + "/sub"}}); err == nil {
+		t.Errorf("restore over existing files without overwrite succeeded")
+	}
+
+	// Losing the local state: the next incremental gets the previous manifest back
+	// from the server's catalog.
+	r.State = mustState(t)
+	writeTree(t, src, map[string]string{"later.txt": "lima"})
+	res3, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
+	if err != nil {
+		t.Fatalf("third backup without local state: %v", err)
+	}
+	dst4 := t.TempDir()
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res3.RunID, Target: dst4}); err != nil {
+		t.Fatalf("restore run 3: %v", err)
+	}
+	sameTree(t, readTree(t, filepath.Join(dst4, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november", "later.txt": "lima"})
+}
+
+func mustState(t *testing.T) *State {
+	t.Helper()
+	st, err := OpenState(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestRestoreRefreshesExpiredURLs(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"f.txt": "foxtrot"})
+	addConfig(f, "cfg", src, agentproto.Options{})
+	res, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// URLs that expire at once: the chain is fetched again, and the restore still fails
+	// clearly rather than loop forever; then with a normal lifetime it works.
+	f.set(func(f *fakeServer) { f.urlTTL = -time.Second })
+	_, err = r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("restore with expired URLs: got %v, want an error saying expired", err)
+	}
+	f.set(func(f *fakeServer) { f.urlTTL = time.Hour })
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: t.TempDir()}); err != nil {
+		t.Errorf("restore: %v", err)
+	}
+	// Another agent's (or an unknown) run: a clear not found, nothing written.
+	dst := t.TempDir()
+	_, err = r.Restore(ctx, RestoreRequest{RunID: "someone-elses", Target: dst})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown run: got %v, want ErrNotFound", err)
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 0 {
+		t.Errorf("unknown run wrote %d entries", len(ents))
+	}
+}
+
+func TestBackupEncryptedNeedsIdentity(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"secret.txt": "sierra"})
+	// X25519 rather than a passphrase: scrypt under -race takes minutes.
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addConfig(f, "cfg", src, agentproto.Options{Encryption: true, Recipients: []string{id.Recipient().String()}})
+	res, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(f.objects[f.run(res.RunID).archiveKey], []byte("sierra")) {
+		t.Errorf("the stored archive holds the plaintext")
+	}
+	_, err = r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "encrypted") {
+		t.Errorf("restore without identity: got %v", err)
+	}
+	other, _ := age.GenerateX25519Identity()
+	_, err = r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: t.TempDir(), Identities: []age.Identity{other}})
+	if err == nil || !strings.Contains(err.Error(), "wrong age key") {
+		t.Errorf("restore with another key: got %v", err)
+	}
+	dst := t.TempDir()
+	if _, err := r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: dst, Identities: []age.Identity{id}}); err != nil {
+		t.Fatalf("restore with the key: %v", err)
+	}
+	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
+	sameTree(t, readTree(t, filepath.Join(dst, rel)), map[string]string{"secret.txt": "sierra"})
+}
+
+// bigTree writes n MiB of random data, so that a throttled backup takes a while.
+func bigTree(t *testing.T, mib int) string {
+	t.Helper()
+	src := t.TempDir()
+	b := make([]byte, mib<<20)
+	rand.Read(b)
+	if err := os.WriteFile(filepath.Join(src, "big.bin"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestBackupCancelledFromServer(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	src := bigTree(t, 2)
+	addConfig(f, "cfg", src, agentproto.Options{Compression: "none", Bandwidth: 256}) // 256 KB/s: ~8 s
+	var once sync.Once
+	res, err := r.Backup(context.Background(), BackupRequest{ConfigID: "cfg", Started: func(st agentproto.BackupStartResponse) {
+		once.Do(func() { f.set(func(f *fakeServer) { f.cancel[st.RunID] = true }) })
+	}})
+	if !errors.Is(err, ErrCancelled) {
+		t.Fatalf("got %v, want ErrCancelled", err)
+	}
+	run := f.run(res.RunID)
+	if run.status != agentproto.StatusCancelled || res.Status != agentproto.StatusCancelled {
+		t.Errorf("run status: server %q, agent %q; want cancelled", run.status, res.Status)
+	}
+	if n := len(f.objects); n != 0 {
+		t.Errorf("%d objects stored by a cancelled run", n)
+	}
+	if _, ok := r.State.Previous("cfg"); ok {
+		t.Errorf("a cancelled run left a previous manifest")
+	}
+}
+
+func TestBackupFailureReported(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	addConfig(f, "cfg", filepath.Join(t.TempDir(), "missing"), agentproto.Options{})
+	res, err := r.Backup(context.Background(), BackupRequest{ConfigID: "cfg"})
+	if err == nil {
+		t.Fatal("backup of a missing source succeeded")
+	}
+	if run := f.run(res.RunID); run.status != agentproto.StatusFailed || run.complete.Error == "" {
+		t.Errorf("server recorded %q with error %q; want failed with the cause", run.status, run.complete.Error)
+	}
+	// A config that is not this agent's: not found, nothing started.
+	_, err = r.Backup(context.Background(), BackupRequest{ConfigID: "not-mine"})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("other config: got %v, want ErrNotFound", err)
+	}
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDaemon(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	var logs logBuffer
+	ship := NewLogShipper(r.Client)
+	ship.every = 20 * time.Millisecond
+	log := slog.New(ship.Handler(slog.NewTextHandler(&logs, nil), slog.LevelInfo))
+	r.Log = log
+	d := &Daemon{Runner: r, Host: agentproto.Host{Hostname: "h1", Platform: "linux", Arch: "amd64", Version: "test"}, Log: log,
+		Heartbeat: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}
+	f.set(func(f *fakeServer) { f.nextHB = 0 }) // the daemon's own interval
+	small := t.TempDir()
+	writeTree(t, small, map[string]string{"x.txt": "x-ray"})
+	addConfig(f, "small", small, agentproto.Options{})
+	addConfig(f, "slow", bigTree(t, 2), agentproto.Options{Compression: "none", Bandwidth: 256})
+
+	ctx, stop := context.WithCancel(context.Background())
+	shipCtx, stopShip := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	var runErr error
+	go func() { defer wg.Done(); runErr = d.Run(ctx) }()
+	go func() { defer wg.Done(); ship.Run(shipCtx) }()
+	defer func() { stop(); stopShip(); wg.Wait() }()
+
+	waitFor(t, "a heartbeat", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > 0 })
+	f.set(func(f *fakeServer) {
+		if h := f.hosts[len(f.hosts)-1]; h.Hostname != "h1" || h.Platform != "linux" || h.Version != "test" {
+			t.Errorf("heartbeat host = %+v", h)
+		}
+	})
+
+	// Run now, twice for the same config in one answer: one after the other, never both.
+	f.set(func(f *fakeServer) {
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r1", ConfigID: "small"},
+			{Type: agentproto.CommandRun, RunID: "r2", ConfigID: "small"}}
+	})
+	waitFor(t, "both runs of small", func() bool {
+		return f.run("r1").status == agentproto.StatusCompleted && f.run("r2").status == agentproto.StatusCompleted
+	})
+	f.set(func(f *fakeServer) {
+		if f.maxOpen["small"] != 1 {
+			t.Errorf("config small had %d runs open at once", f.maxOpen["small"])
+		}
+	})
+
+	// Cancel a slow run from the server.
+	f.set(func(f *fakeServer) {
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r3", ConfigID: "slow"}}
+	})
+	waitFor(t, "r3 running", func() bool { return f.run("r3").status == agentproto.StatusRunning })
+	f.set(func(f *fakeServer) { f.commands = []agentproto.Command{{Type: agentproto.CommandCancel, RunID: "r3"}} })
+	waitFor(t, "r3 cancelled", func() bool { return f.run("r3").status == agentproto.StatusCancelled })
+
+	// A restore command, reported back.
+	dst := t.TempDir()
+	f.set(func(f *fakeServer) {
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs1", RunID: "r2", TargetDir: dst}}}
+	})
+	waitFor(t, "restore reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) > 0 })
+	f.set(func(f *fakeServer) {
+		if rs := f.restores[0]; rs.Status != agentproto.StatusCompleted || rs.FilesWritten == 0 {
+			t.Errorf("restore report = %+v", rs)
+		}
+	})
+
+	// The server goes away and comes back: the daemon carries on.
+	f.set(func(f *fakeServer) { f.down = true })
+	time.Sleep(150 * time.Millisecond)
+	var before int
+	f.set(func(f *fakeServer) { f.down = false; before = f.heartbeats })
+	waitFor(t, "heartbeats after the outage", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > before+1 })
+	if !strings.Contains(logs.String(), "server unreachable") || !strings.Contains(logs.String(), "server reachable again") {
+		t.Errorf("outage not logged:\n%s", logs.String())
+	}
+
+	// Log lines reached the server.
+	waitFor(t, "shipped logs", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, e := range f.logs {
+			if e.Message == "backup completed" && e.Metadata["run"] == "r1" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Stopping during a backup: the run is reported cancelled before Run returns.
+	f.set(func(f *fakeServer) {
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r4", ConfigID: "slow"}}
+	})
+	waitFor(t, "r4 running", func() bool { return f.run("r4").status == agentproto.StatusRunning })
+	stop()
+	stopShip()
+	wg.Wait()
+	if runErr != nil {
+		t.Errorf("Run: %v", runErr)
+	}
+	if st := f.run("r4").status; st != agentproto.StatusCancelled {
+		t.Errorf("r4 after shutdown: %q, want cancelled", st)
+	}
+	if st, ok := r.State.LoadStatus(); !ok || st.LastHeartbeat.IsZero() {
+		t.Errorf("status file: %+v, %v", st, ok)
+	}
+}
+
+func TestDaemonRevokedKey(t *testing.T) {
+	f := newFakeServer(t)
+	r := newRunner(t, f)
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	d := &Daemon{Runner: r, Log: log, Heartbeat: 10 * time.Millisecond, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}
+	f.set(func(f *fakeServer) { f.revoked = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := d.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "agent key is no longer valid") {
+		t.Errorf("revocation not logged:\n%s", logs.String())
+	}
+	f.set(func(f *fakeServer) {
+		// Refused at once, then asked again only after a minute, not every 10 ms.
+		if f.heartbeats != 0 {
+			t.Errorf("the fake counted %d heartbeats from a revoked key", f.heartbeats)
+		}
+	})
+	if st, ok := r.State.LoadStatus(); !ok || !strings.Contains(st.LastError, "401") {
+		t.Errorf("status = %+v", st)
+	}
+}
