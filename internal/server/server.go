@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/config"
@@ -48,7 +49,9 @@ type App struct {
 	Auth  *auth.Service
 	// Destinations manages storage destinations; Resolve gives the engine its storage.
 	Destinations *destinations.Service
-	handler      http.Handler
+	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
+	AgentAPI *agentapi.API
+	handler  http.Handler
 }
 
 // OpenStore opens the database the configuration names: PostgreSQL when
@@ -119,6 +122,10 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("storage destinations: %w", err)
 	}
 	a.Destinations = dests
+	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("agent API: %w", err)
+	}
 
 	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Destinations: dests})
 	if err != nil {
@@ -156,6 +163,9 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	h = svc.Middleware(secure)(h)
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
 	h = storageRoutes(dests.LocalHandler(), h)
+	// Agents authenticate by key, carry no cookies, and the agent API sets its own body
+	// limits (a completion lists up to 10,000 parts; a catalog is megabytes).
+	h = prefixRoute("/api/agent/", a.AgentAPI, h)
 	h = httpx.SecurityHeaders(cfg.TLS())(h)
 	h = httpx.Log(a.log)(h)
 	trusted, _ := httpx.ParsePrefixes(cfg.TrustedProxies) // checked by cfg.Validate
@@ -166,6 +176,17 @@ func (a *App) build(ctx context.Context, opt Options) error {
 
 // localStoragePath is where the built-in local destination's signed URLs are served.
 const localStoragePath = "/storage/local/"
+
+// prefixRoute sends requests under prefix to h, others to next.
+func prefixRoute(prefix string, h, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // storageRoutes sends the built-in local destination's signed URLs straight to it,
 // past sessions, CSRF and the body limit: they carry their own authorisation (an
@@ -217,6 +238,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobs, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	go a.sweepSessions(jobs)
+	go a.AgentAPI.RunReaper(jobs, time.Minute)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
