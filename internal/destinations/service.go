@@ -145,6 +145,9 @@ func (s *Service) LocalHandler() http.Handler { return s.local }
 // BuiltInID is the id of the built-in local destination.
 func (s *Service) BuiltInID() string { return s.localID }
 
+// LocalDir is the built-in local destination's directory.
+func (s *Service) LocalDir() string { return s.local.Dir() }
+
 // Destination is a destination as people see it: settings, and whether credentials
 // are saved, never the credentials themselves.
 type Destination struct {
