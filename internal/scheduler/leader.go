@@ -83,16 +83,24 @@ func (l *PostgresLeader) TryLead(ctx context.Context) (bool, func(), error) {
 	return true, l.releaser(), nil
 }
 
-// releaser returns the release of the current hold. It drops the lock by closing the
-// session: nothing can then still hold it.
+// releaser returns the release of the current hold. It unlocks at once, so another
+// replica can take over on its next try; if the unlock fails it closes the session,
+// which drops the lock as soon as the server notices.
 func (l *PostgresLeader) releaser() func() {
 	gen := l.gen
 	return func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if l.held && l.gen == gen {
+		if !l.held || l.gen != gen {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var ok bool
+		if err := l.conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.key()).Scan(&ok); err != nil || !ok {
 			l.closeLocked()
 		}
+		l.held = false
 	}
 }
 
