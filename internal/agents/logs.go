@@ -101,15 +101,26 @@ func validLevel(l string) bool {
 	return false
 }
 
-// Logs returns agent id's log lines matching q, newest first, and whether older ones
-// match too (for paging: ask again with Until set to the oldest line's time).
-func (s *Service) Logs(ctx context.Context, actor store.User, id string, q LogQuery) ([]store.AgentLog, bool, error) {
+// LogPage is one page of log lines, newest first.
+type LogPage struct {
+	Lines []store.AgentLog
+	// Next is the Until of the next (older) page; zero when there is none.
+	Next time.Time
+}
+
+// Logs returns a page of agent id's log lines matching q, newest first.
+//
+// Pages end on a timestamp boundary, since Until is exclusive: a page that would stop
+// in the middle of lines sharing one time (an agent's batch) stops before them, and
+// the next page (Until = Next) starts with all of them; a page whose lines all share
+// one time holds every line of that time, past the limit (up to MaxLogLimit).
+func (s *Service) Logs(ctx context.Context, actor store.User, id string, q LogQuery) (LogPage, error) {
 	a, err := s.load(ctx, actor, id)
 	if err != nil {
-		return nil, false, err
+		return LogPage{}, err
 	}
 	if q.Level != "" && !validLevel(q.Level) {
-		return nil, false, apperr.Invalidf("level", "level must be one of %s, not %q", strings.Join(Levels, ", "), q.Level)
+		return LogPage{}, apperr.Invalidf("level", "level must be one of %s, not %q", strings.Join(Levels, ", "), q.Level)
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -120,11 +131,28 @@ func (s *Service) Logs(ctx context.Context, actor store.User, id string, q LogQu
 	}
 	logs, err := s.st.ListAgentLogs(ctx, store.AgentLogFilter{AgentID: a.ID, Level: q.Level, Since: q.Since, Until: q.Until, Limit: limit + 1})
 	if err != nil {
-		return nil, false, fmt.Errorf("list logs of agent %s: %w", a.ID, err)
+		return LogPage{}, fmt.Errorf("list logs of agent %s: %w", a.ID, err)
 	}
-	more := len(logs) > limit
-	if more {
-		logs = logs[:limit]
+	if len(logs) <= limit {
+		return LogPage{Lines: logs}, nil
 	}
-	return logs, more, nil
+	first := logs[limit].Timestamp // the first line not on this page
+	page := logs[:limit]
+	n := len(page)
+	for n > 0 && page[n-1].Timestamp.Equal(first) {
+		n--
+	}
+	if n > 0 {
+		return LogPage{Lines: page[:n], Next: page[n-1].Timestamp}, nil
+	}
+	// Every line of the page has one time and more share it: the page grows to all
+	// of them (times are stored to the microsecond, so [t, t+1µs) is exactly t).
+	same, err := s.st.ListAgentLogs(ctx, store.AgentLogFilter{AgentID: a.ID, Level: q.Level, Since: first, Until: first.Add(time.Microsecond), Limit: MaxLogLimit})
+	if err != nil {
+		return LogPage{}, fmt.Errorf("list logs of agent %s at %s: %w", a.ID, first.Format(time.RFC3339Nano), err)
+	}
+	if len(same) < len(page) {
+		same = page
+	}
+	return LogPage{Lines: same, Next: first}, nil
 }

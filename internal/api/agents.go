@@ -233,7 +233,7 @@ func (a *AgentsAPI) logs(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 		a.fail(w, r, err)
 		return
 	}
-	ls, more, err := a.svc.Logs(r.Context(), sess.User, id, q)
+	pg, err := a.svc.Logs(r.Context(), sess.User, id, q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -242,13 +242,13 @@ func (a *AgentsAPI) logs(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 		Logs []AgentLog `json:"logs"`
 		// Next is the URL of the next (older) page when there is one.
 		Next string `json:"next,omitempty"`
-	}{Logs: make([]AgentLog, len(ls))}
-	for i, l := range ls {
+	}{Logs: make([]AgentLog, len(pg.Lines))}
+	for i, l := range pg.Lines {
 		out.Logs[i] = AgentLog{ID: l.ID, Level: l.Level, Message: l.Message, Metadata: l.Metadata, Timestamp: l.Timestamp}
 	}
-	if more && len(ls) > 0 {
+	if !pg.Next.IsZero() {
 		next := q
-		next.Until = ls[len(ls)-1].Timestamp
+		next.Until = pg.Next
 		out.Next = "/api/agents/" + url.PathEscape(id) + "/logs?" + next.Values().Encode()
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agentapi"
+	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/config"
@@ -127,7 +128,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("agent API: %w", err)
 	}
 
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Destinations: dests})
+	agentSvc, err := agents.New(agents.Config{Store: a.Store, BaseURL: cfg.BaseURL, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("agent management: %w", err)
+	}
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -137,6 +142,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
+	api.NewAgents(agentSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)

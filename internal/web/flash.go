@@ -30,6 +30,9 @@ var flashTexts = map[string]struct {
 	"registration-closed": {"Registration is closed: nobody new can create an account.", 0},
 	"destination-saved":   {"Destination %s was saved.", 1},
 	"destination-deleted": {"Destination %s was deleted. Archives already stored in it were not touched.", 1},
+	"agent-renamed":       {"The agent is now called %s.", 1},
+	"agent-revoked":       {"%s is revoked: its key no longer works.", 1},
+	"agent-deleted":       {"%s was deleted.", 1},
 }
 
 // flashMsg is a message shown once on the next page.

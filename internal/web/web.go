@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/store"
@@ -27,6 +28,8 @@ type Config struct {
 	Now func() time.Time
 	// Version is shown in the page footer.
 	Version string
+	// Agents serves the agent pages (/agents…); nil leaves them out.
+	Agents *agents.Service
 	// Destinations serves the storage settings page (/settings/storage); nil leaves it out.
 	Destinations *destinations.Service
 }
@@ -39,6 +42,7 @@ type Handler struct {
 	secure  bool
 	now     func() time.Time
 	version string
+	agents  *agents.Service
 	dests   *destinations.Service
 
 	static *staticFiles
@@ -70,6 +74,7 @@ func New(cfg Config) (*Handler, error) {
 		secure:  cfg.Secure,
 		now:     cfg.Now,
 		version: cfg.Version,
+		agents:  cfg.Agents,
 		dests:   cfg.Destinations,
 		static:  st,
 	}
@@ -109,6 +114,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /users/{id}/delete", h.signedIn(h.userDeleteConfirm))
 	mux.HandleFunc("POST /users/{id}/delete", h.signedIn(h.userDelete))
 	mux.HandleFunc("POST /settings/registration", h.signedIn(h.registrationUpdate))
+	h.registerAgents(mux)
 	h.registerStorage(mux)
 }
 
