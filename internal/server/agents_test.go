@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backapp/backapp/internal/agentkey"
+	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store"
@@ -112,6 +113,12 @@ func (c *client) createAgent(name string) (id, key string, r response) {
 		c.t.Fatalf("create agent: no id or apiKey in %s", r.raw)
 	}
 	return id, key, r
+}
+
+// agentCall calls the agent API as an agent with key would.
+func (c *client) agentCall(path, key string, body any) response {
+	c.t.Helper()
+	return c.send("POST", path, "application/json", body, "Authorization", "Bearer "+key, agentproto.HeaderProtocol, "1")
 }
 
 // rawDatabase is every value the database holds, as text: the SQLite files byte for
@@ -211,6 +218,10 @@ func TestAgentKeyShownOnce(t *testing.T) {
 		if !agentkey.WellFormed(key2) || key2 == key {
 			t.Fatalf("rotate-key apiKey %q: want a new well-formed key", key2)
 		}
+
+		// The agent enrols with the key; that must not put it in the log either.
+		host := agentproto.Host{Hostname: "web-1.lan", Platform: "linux", Arch: "amd64", Version: "1.0.0"}
+		want(t, e.client().agentCall(agentproto.PathRegister, key2, agentproto.RegisterRequest{Host: host}), http.StatusOK)
 
 		// Every later answer, of the API and of the pages.
 		later := []response{
@@ -423,9 +434,18 @@ func TestAgentKeyRotateRevokeDelete(t *testing.T) {
 		if a, err := e.app.Store.GetAgentByKeyHash(ctx, agentkey.Hash(key)); err != nil || a.ID != id {
 			t.Fatalf("lookup by the new key: %v %v", a.ID, err)
 		}
+		agent := e.client()
+		host := agentproto.Host{Hostname: "web-1.lan", Platform: "linux", Arch: "amd64", Version: "1.0.0"}
+		want(t, agent.agentCall(agentproto.PathRegister, key, agentproto.RegisterRequest{Host: host}), http.StatusOK)
+		if r := c.json("GET", "/api/agents/"+id, nil); r.body["status"] != "online" || r.body["hostname"] != "web-1.lan" || r.body["enrolledAt"] == nil {
+			t.Errorf("after enrolment: %s", r.raw)
+		}
 		r := c.json("POST", "/api/agents/"+id+"/rotate-key", nil)
 		want(t, r, http.StatusOK)
 		key2 := r.body["apiKey"].(string)
+		hb := agentproto.HeartbeatRequest{Host: host}
+		want(t, agent.agentCall(agentproto.PathHeartbeat, key, hb), http.StatusUnauthorized)
+		want(t, agent.agentCall(agentproto.PathHeartbeat, key2, hb), http.StatusOK)
 		if !strings.HasPrefix(r.body["enrollCommand"].(string), "backapp-agent enroll --server ") || !strings.HasSuffix(r.body["enrollCommand"].(string), " --key "+key2) {
 			t.Errorf("enrollCommand after rotation %q", r.body["enrollCommand"])
 		}
@@ -447,6 +467,7 @@ func TestAgentKeyRotateRevokeDelete(t *testing.T) {
 		if a, err := e.app.Store.GetAgentByKeyHash(ctx, agentkey.Hash(key2)); err != nil || !a.Revoked {
 			t.Errorf("stored agent after revoke: revoked=%v err=%v", a.Revoked, err)
 		}
+		want(t, agent.agentCall(agentproto.PathHeartbeat, key2, hb), http.StatusUnauthorized)
 		r = c.json("POST", "/api/agents/"+id+"/rotate-key", nil)
 		want(t, r, http.StatusConflict)
 		if !strings.Contains(r.errMessage(), "register a new agent") {
