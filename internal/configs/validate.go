@@ -61,11 +61,11 @@ const (
 	MaxPatternLen   = 1024
 	MaxFullEvery    = 1000
 	MaxFullDays     = 3650
-	MaxRetention    = 36500   // days: 100 years
-	MaxKeepLast     = 100000  // runs
-	MaxKeepDaily    = 36500   // days
-	MaxKeepWeekly   = 5200    // weeks
-	MaxKeepMonthly  = 1200    // months
+	MaxRetention    = 36500    // days: 100 years
+	MaxKeepLast     = 100000   // runs
+	MaxKeepDaily    = 36500    // days
+	MaxKeepWeekly   = 5200     // weeks
+	MaxKeepMonthly  = 1200     // months
 	MaxBandwidth    = 10 << 20 // KB/s: 10 GiB/s
 	MaxHookLen      = 4096
 	MaxHookTimeout  = 24 * 60 * 60
