@@ -29,6 +29,18 @@ func heartbeatOf(h agentproto.Host, now time.Time) store.AgentHeartbeat {
 		Version: clip(h.Version, 64), Hostname: clip(h.Hostname, 255)}
 }
 
+// lastSeenResolution is how stale last_seen may get before a heartbeat writes it again.
+// Offline means five minutes without a heartbeat, so 30 s is precise enough, and it
+// spares the database most writes (and their fsyncs) when thousands of agents poll
+// every few seconds.
+const lastSeenResolution = 30 * time.Second
+
+func needsWrite(ag store.Agent, hb store.AgentHeartbeat) bool {
+	changed := func(got, reported string) bool { return reported != "" && reported != got }
+	return ag.LastSeen == nil || hb.Time.Sub(*ag.LastSeen) >= lastSeenResolution || ag.Status != store.AgentOnline ||
+		changed(ag.Platform, hb.Platform) || changed(ag.Arch, hb.Arch) || changed(ag.Version, hb.Version) || changed(ag.Hostname, hb.Hostname)
+}
+
 func (a *API) register(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
 	var req agentproto.RegisterRequest
 	if err := a.decode(w, r, &req); err != nil {
@@ -63,8 +75,10 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		wait = min(d, a.cfg.MaxWait)
 	}
 	ctx := r.Context()
-	if err := a.st.RecordHeartbeat(ctx, ag.ID, heartbeatOf(req.Host, a.now())); err != nil {
-		return err
+	if hb := heartbeatOf(req.Host, a.now()); needsWrite(ag, hb) {
+		if err := a.st.RecordHeartbeat(ctx, ag.ID, hb); err != nil {
+			return err
+		}
 	}
 	var wake <-chan struct{}
 	if wait > 0 {

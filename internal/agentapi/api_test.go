@@ -53,7 +53,7 @@ func (r resolver) Resolve(ctx context.Context, userID, id string) (storage.Desti
 // env is a server with the agent API, a local destination mounted beside it and,
 // when the S3 test server is there, an S3 destination with id "s3".
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	api   *agentapi.API
 	srv   *httptest.Server
@@ -77,7 +77,7 @@ func openSQLite(t *testing.T) store.Store {
 	return s
 }
 
-func openPostgres(t *testing.T) store.Store {
+func openPostgres(t testing.TB) store.Store {
 	s, err := postgres.Open(context.Background(), pgtest.New(t))
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func openPostgres(t *testing.T) store.Store {
 // backends: SQLite with the local destination, PostgreSQL with S3.
 var backends = []backend{
 	{"SQLite+local", openSQLite, ""},
-	{"PostgreSQL+S3", openPostgres, "s3"},
+	{"PostgreSQL+S3", func(t *testing.T) store.Store { return openPostgres(t) }, "s3"},
 }
 
 func forBackends(t *testing.T, fn func(t *testing.T, e *env, dest string)) {
@@ -102,7 +102,7 @@ func forBackends(t *testing.T, fn func(t *testing.T, e *env, dest string)) {
 	}
 }
 
-func newEnv(t *testing.T, st store.Store, withS3 bool) *env {
+func newEnv(t testing.TB, st store.Store, withS3 bool) *env {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)

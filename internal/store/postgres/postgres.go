@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +52,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// Timestamps are timestamptz, so this only affects how the server renders them
 	// (psql, logs), but UTC everywhere avoids surprises.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// pgxpool's default (max(4, CPUs)) queues requests behind four connections when
+	// thousands of agents heartbeat; a URL's pool_max_conns still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
