@@ -24,7 +24,7 @@ const (
 // Store is backapp's persistence. All times are UTC. Methods return ErrNotFound for
 // missing rows and ErrConflict for uniqueness violations, wrapped with context. Each
 // domain's methods are in their own interface and file (accounts.go, destinations.go,
-// agents.go), implemented in files of the same names in sqlite/ and postgres/.
+// agents.go, runs.go), implemented in files of the same names in sqlite/ and postgres/.
 type Store interface {
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -34,4 +34,5 @@ type Store interface {
 	Accounts
 	Destinations
 	Agents
+	Runs
 }

@@ -1,0 +1,337 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// Statuses of a run. Late is not a status but a flag; history filters accept it.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+	StatusExpired   = store.RunExpired
+	FilterLate      = "late"
+)
+
+// Statuses lists what the history can filter by, in display order.
+var Statuses = []string{StatusQueued, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled, StatusExpired, FilterLate}
+
+// Resolver gives the storage of a user's destination ("" is the built-in local one);
+// internal/destinations implements it.
+type Resolver interface {
+	Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error)
+}
+
+// Config configures the service. Store is required.
+type Config struct {
+	Store        store.Store
+	Destinations Resolver // needed by retention
+	// Notify wakes the long-polling heartbeats of an agent on this server
+	// (agentapi.API.Notify), so "run now" and "cancel" reach it at once. Other
+	// replicas find the work at their next poll.
+	Notify func(agentID string)
+	Logger *slog.Logger
+	Now    func() time.Time
+	// OfflineAfter is how long without a heartbeat makes an agent offline (5 min).
+	OfflineAfter time.Duration
+}
+
+// Service manages runs. Create it with New.
+type Service struct {
+	st     store.Store
+	dests  Resolver
+	notify func(string)
+	log    *slog.Logger
+	now    func() time.Time
+	cfg    Config
+}
+
+// New returns the service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("runs: Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func(string) {}
+	}
+	if cfg.OfflineAfter <= 0 {
+		cfg.OfflineAfter = 5 * time.Minute
+	}
+	return &Service{st: cfg.Store, dests: cfg.Destinations, notify: cfg.Notify, log: cfg.Logger,
+		now: func() time.Time { return cfg.Now().UTC() }, cfg: cfg}, nil
+}
+
+var errNotFound = apperr.New(apperr.NotFound, "no such backup run")
+
+func errNoConfig(id string) error {
+	return apperr.New(apperr.NotFound, "no configuration %q", id)
+}
+
+// Run is a run as people see it.
+type Run struct {
+	store.RunRecord
+}
+
+// Duration is how long the run took (or has taken so far, for a running one).
+func (r Run) Duration(now time.Time) time.Duration {
+	if r.DurationMS != nil {
+		return time.Duration(*r.DurationMS) * time.Millisecond
+	}
+	if r.EndTime != nil {
+		return r.EndTime.Sub(r.StartTime)
+	}
+	if r.Status == StatusRunning {
+		return now.Sub(r.StartTime)
+	}
+	return 0
+}
+
+// Active reports whether the run is queued or running (it can be cancelled).
+func (r Run) Active() bool { return r.Status == StatusQueued || r.Status == StatusRunning }
+
+// Queued is the answer to "run now".
+type Queued struct {
+	Run Run
+	// Message says what happens next, for instance that the agent is offline and
+	// the run waits for it.
+	Message      string
+	AgentOffline bool
+}
+
+// visible reports whether actor may see rows of owner.
+func visible(actor store.User, owner string) bool {
+	return actor.Role == store.RoleAdmin || owner == actor.ID
+}
+
+func (s *Service) loadConfig(ctx context.Context, actor store.User, id string) (store.BackupConfig, error) {
+	if id == "" {
+		return store.BackupConfig{}, errNoConfig(id)
+	}
+	c, err := s.st.GetConfig(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, c.UserID) {
+		return store.BackupConfig{}, errNoConfig(id)
+	}
+	if err != nil {
+		return store.BackupConfig{}, fmt.Errorf("load config %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (s *Service) load(ctx context.Context, actor store.User, id string) (Run, error) {
+	if id == "" {
+		return Run{}, errNotFound
+	}
+	r, err := s.st.GetRunRecord(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, r.UserID) {
+		return Run{}, errNotFound
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("load run %s: %w", id, err)
+	}
+	return Run{r}, nil
+}
+
+// Queue queues a run of config configID now. A config with a queued or running
+// run gives a Conflict error (409). An agent-mode config whose agent is offline is
+// queued all the same; the message says it waits for the agent.
+func (s *Service) Queue(ctx context.Context, actor store.User, configID string, m auth.Meta) (Queued, error) {
+	c, err := s.loadConfig(ctx, actor, configID)
+	if err != nil {
+		return Queued{}, err
+	}
+	now := s.now()
+	var q Queued
+	q.Message = "queued"
+	if c.ExecutionMode != "server" {
+		if c.AgentID == "" {
+			return Queued{}, apperr.New(apperr.Conflict, "configuration %q has no agent to run it; choose one in the configuration", c.Name)
+		}
+		ag, err := s.st.GetAgent(ctx, c.AgentID)
+		if err != nil {
+			return Queued{}, fmt.Errorf("load agent of config %s: %w", c.ID, err)
+		}
+		if ag.Revoked {
+			return Queued{}, apperr.New(apperr.Conflict, "agent %q of configuration %q is revoked; choose another agent", ag.Name, c.Name)
+		}
+		if ag.LastSeen == nil || now.Sub(*ag.LastSeen) > s.cfg.OfflineAfter {
+			q.AgentOffline = true
+			q.Message = fmt.Sprintf("queued; agent %q is offline, so the backup starts when it comes back", ag.Name)
+		} else {
+			q.Message = fmt.Sprintf("queued; agent %q starts it within seconds", ag.Name)
+		}
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Queued{}, fmt.Errorf("queue run: %w", err)
+	}
+	run := store.Run{ID: id.String(), ConfigID: c.ID, UserID: c.UserID, AgentID: c.AgentID, StartTime: now, Status: StatusQueued}
+	if c.ExecutionMode == "server" {
+		run.AgentID = ""
+	}
+	if err := s.st.CreateRun(ctx, &run); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Queued{}, apperr.Wrap(apperr.Conflict, err, "configuration %q already has a backup queued or running; wait for it or cancel it", c.Name)
+		}
+		return Queued{}, fmt.Errorf("queue run of config %s: %w", c.ID, err)
+	}
+	if run.AgentID != "" {
+		s.notify(run.AgentID)
+	}
+	s.audit(ctx, actor.ID, "run.queue", run.ID, m, "config "+c.ID)
+	q.Run, err = s.load(ctx, actor, run.ID)
+	return q, err
+}
+
+// Cancel cancels a queued run at once, or asks a running one to stop: its agent
+// stops at its next progress report or heartbeat. Cancelling a finished run is a
+// Conflict error.
+func (s *Service) Cancel(ctx context.Context, actor store.User, id string, m auth.Meta) (Run, error) {
+	r, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Run{}, err
+	}
+	if !r.Active() {
+		return Run{}, apperr.New(apperr.Conflict, "the backup run is %s; only a queued or running one can be cancelled", r.Status)
+	}
+	if _, err := s.st.CancelRun(ctx, id, s.now()); err != nil {
+		return Run{}, fmt.Errorf("cancel run %s: %w", id, err)
+	}
+	if r.AgentID != "" {
+		s.notify(r.AgentID)
+	}
+	s.audit(ctx, actor.ID, "run.cancel", id, m, "was "+r.Status)
+	return s.load(ctx, actor, id)
+}
+
+// Filter selects runs of the history. Zero fields do not filter.
+type Filter struct {
+	Status   string // a status, or "late"
+	ConfigID string
+	AgentID  string
+	From     time.Time // start at or after
+	To       time.Time // start before
+	Limit    int       // 1..200; 0 means 50
+	Offset   int
+}
+
+// Page is one page of the history.
+type Page struct {
+	Runs   []Run
+	Total  int
+	Limit  int
+	Offset int
+}
+
+// Validate checks f, naming each bad field (by its query-parameter name).
+func (f Filter) Validate() error {
+	fields := apperr.Fields{}
+	if f.Status != "" && !validStatus(f.Status) {
+		fields.Add("status", "unknown status %q; use one of queued, running, completed, failed, cancelled, expired, late", f.Status)
+	}
+	if f.Limit < 0 || f.Limit > 200 {
+		fields.Add("limit", "limit must be between 1 and 200")
+	}
+	if f.Offset < 0 {
+		fields.Add("offset", "offset must be 0 or more")
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		fields.Add("to", "the end of the date range must be after its start")
+	}
+	return fields.Err()
+}
+
+func validStatus(s string) bool {
+	for _, v := range Statuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// List returns a page of actor's runs (every run for an administrator), newest first.
+func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, error) {
+	if err := f.Validate(); err != nil {
+		return Page{}, err
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
+		Limit: f.Limit, Offset: f.Offset}
+	if actor.Role != store.RoleAdmin {
+		sf.UserID = actor.ID
+	}
+	recs, total, err := s.st.ListRunRecords(ctx, sf)
+	if err != nil {
+		return Page{}, fmt.Errorf("list runs: %w", err)
+	}
+	p := Page{Runs: make([]Run, len(recs)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	for i, r := range recs {
+		p.Runs[i] = Run{r}
+	}
+	return p, nil
+}
+
+// Details is one run with its agent's log lines around it.
+type Details struct {
+	Run
+	// Logs are the agent's log lines from a minute before the run started to a
+	// minute after it ended (or now), oldest first, at most 200.
+	Logs []store.AgentLog
+}
+
+// Get returns run id with its agent's log lines. Another user's run is a NotFound
+// error (404), so ids cannot be probed.
+func (s *Service) Get(ctx context.Context, actor store.User, id string) (Details, error) {
+	r, err := s.load(ctx, actor, id)
+	if err != nil {
+		return Details{}, err
+	}
+	d := Details{Run: r}
+	if r.AgentID != "" {
+		until := s.now()
+		if r.EndTime != nil {
+			until = *r.EndTime
+		}
+		logs, err := s.st.ListAgentLogs(ctx, store.AgentLogFilter{AgentID: r.AgentID,
+			Since: r.StartTime.Add(-time.Minute), Until: until.Add(time.Minute), Limit: 200})
+		if err != nil {
+			s.log.Warn("read agent logs of run", "run", id, "err", err)
+		}
+		for i := len(logs) - 1; i >= 0; i-- {
+			d.Logs = append(d.Logs, logs[i])
+		}
+	}
+	return d, nil
+}
+
+func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
+	e := store.AuditEntry{Time: s.now(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
+	if id, err := uuid.NewV7(); err == nil {
+		e.ID = id.String()
+	}
+	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("write audit log", "action", action, "err", err)
+	}
+	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+}

@@ -1,0 +1,119 @@
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/backapp/backapp/internal/scheduler"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// AlertLate is the alerts.type of a run that started late or missed slots.
+const AlertLate = "late"
+
+// scheduleDoc is a config's schedule document.
+type scheduleDoc struct {
+	CronExpression string `json:"cronExpression"`
+	Timezone       string `json:"timezone"`
+}
+
+// SchedulerStore adapts the store to what internal/scheduler needs: scheduled slots
+// become queued runs of the config's agent (which is woken at once), and a late run
+// raises a "late" alert in the same transaction.
+func (s *Service) SchedulerStore() scheduler.Store { return &schedStore{s: s} }
+
+type schedStore struct {
+	s  *Service
+	mu sync.Mutex
+	// configs are the configs of the last ScheduledConfigs, which CreateRun and
+	// SkipSlot are called for.
+	configs map[string]store.ScheduledConfig
+}
+
+func (ss *schedStore) ScheduledConfigs(ctx context.Context) ([]scheduler.Config, error) {
+	cs, err := ss.s.st.ScheduledConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]store.ScheduledConfig, len(cs))
+	out := make([]scheduler.Config, 0, len(cs))
+	for _, c := range cs {
+		var d scheduleDoc
+		if err := json.Unmarshal(c.Schedule, &d); err != nil || d.CronExpression == "" {
+			continue // no schedule: run by hand only
+		}
+		m[c.ID] = c
+		sc := scheduler.Config{ID: c.ID, CronExpression: d.CronExpression, Timezone: d.Timezone, Since: c.Since}
+		if c.LastScheduled != nil {
+			sc.LastScheduled = *c.LastScheduled
+		}
+		out = append(out, sc)
+	}
+	ss.mu.Lock()
+	ss.configs = m
+	ss.mu.Unlock()
+	return out, nil
+}
+
+func (ss *schedStore) config(ctx context.Context, id string) (store.ScheduledConfig, error) {
+	ss.mu.Lock()
+	c, ok := ss.configs[id]
+	ss.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	bc, err := ss.s.st.GetConfig(ctx, id)
+	if err != nil {
+		return store.ScheduledConfig{}, err
+	}
+	return store.ScheduledConfig{ID: bc.ID, UserID: bc.UserID, AgentID: bc.AgentID, Name: bc.Name}, nil
+}
+
+func lateAlert(c store.ScheduledConfig, dueAt, now time.Time) store.Alert {
+	return store.Alert{UserID: c.UserID, ConfigID: c.ID, Type: AlertLate, Timestamp: now,
+		Message: fmt.Sprintf("backup %q due at %s is late: it had not started by %s (is its agent offline?)",
+			c.Name, dueAt.UTC().Format("2006-01-02 15:04 MST"), now.UTC().Format("2006-01-02 15:04 MST"))}
+}
+
+func (ss *schedStore) CreateRun(ctx context.Context, r scheduler.RunRequest) error {
+	c, err := ss.config(ctx, r.ConfigID)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	run := store.Run{ID: id.String(), ConfigID: c.ID, UserID: c.UserID, AgentID: c.AgentID, StartTime: r.QueuedAt, Status: StatusQueued}
+	q := store.ScheduledRun{Run: &run, Slot: r.Slot, DueAt: r.DueAt, Late: r.Late}
+	if r.Late {
+		a := lateAlert(c, r.DueAt, r.QueuedAt)
+		a.Message = fmt.Sprintf("backup %q due at %s was missed (the server was down or busy); it is queued now, late",
+			c.Name, r.DueAt.UTC().Format("2006-01-02 15:04 MST"))
+		q.Alert = &a
+	}
+	if err := ss.s.st.QueueScheduledRun(ctx, q); err != nil {
+		return err
+	}
+	if run.AgentID != "" {
+		ss.s.notify(run.AgentID)
+	}
+	return nil
+}
+
+func (ss *schedStore) SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time) error {
+	c, err := ss.config(ctx, configID)
+	if err != nil {
+		return err
+	}
+	flagged, err := ss.s.st.SkipSlot(ctx, configID, slot, dueAt, lateAlert(c, dueAt, ss.s.now()))
+	if flagged {
+		ss.s.log.Warn("scheduled run is late: its agent has not picked it up", "config", configID, "due", dueAt)
+	}
+	return err
+}

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// RunExpired is the status of a run whose objects retention deleted. The row stays
+// so the history keeps the story; Run.Status is one of queued, running, completed,
+// failed, cancelled or expired.
+const RunExpired = "expired"
+
+// RunRecord is a run with what history pages show beside it.
+type RunRecord struct {
+	Run
+	// Late is set when the run was queued after its slot had passed (missed slots,
+	// an offline agent); DueAt is the first slot it stands for (nil for manual runs).
+	Late      bool
+	DueAt     *time.Time
+	ExpiredAt *time.Time // when retention deleted its objects
+	// ConfigName and AgentName are the names now ("" for a deleted agent).
+	ConfigName string
+	AgentName  string
+}
+
+// ScheduledConfig is an enabled config with a schedule, as the scheduler sees it.
+type ScheduledConfig struct {
+	ID            string
+	UserID        string
+	AgentID       string
+	Name          string
+	Schedule      json.RawMessage
+	LastScheduled *time.Time
+	// Since is when the current schedule took effect: the config's creation, or the
+	// last update that changed its schedule or enabled (kept by a trigger).
+	Since time.Time
+}
+
+// Alert is a row of the seed's alerts table.
+type Alert struct {
+	ID           string
+	UserID       string
+	ConfigID     string // "" when none
+	Type         string // failure | warning | info | late | …
+	Message      string
+	Acknowledged bool
+	Timestamp    time.Time
+}
+
+// ScheduledRun is a run the scheduler queues for a slot.
+type ScheduledRun struct {
+	Run   *Run // Status queued; on success it holds what was stored
+	Slot  time.Time
+	DueAt time.Time
+	Late  bool
+	// Alert, when set, is stored in the same transaction (a late run's alert).
+	Alert *Alert
+}
+
+// Runs is what scheduling, run history and retention need beyond Agents.
+type Runs interface {
+	// ScheduledConfigs lists the enabled configs that have a schedule document.
+	ScheduledConfigs(ctx context.Context) ([]ScheduledConfig, error)
+	// QueueScheduledRun inserts q.Run and records q.Slot as its config's last
+	// scheduled slot, in one transaction, only if the recorded slot is before q.Slot.
+	// It returns ErrConflict, changing nothing, when the slot was already recorded
+	// or the config has a queued or running run.
+	QueueScheduledRun(ctx context.Context, q ScheduledRun) error
+	// SkipSlot records slot as the config's last scheduled slot if the recorded one
+	// is before it (else it does nothing and reports false). Then a queued run of
+	// the config not yet flagged late is flagged late with dueAt, alert is stored,
+	// and it reports true.
+	SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert Alert) (flagged bool, err error)
+	// CancelRun cancels a queued run at once (status cancelled, end time at) or asks
+	// a running one to stop (CancelRequested); other runs are left alone. It returns
+	// the run as it is afterwards.
+	CancelRun(ctx context.Context, id string, at time.Time) (Run, error)
+	GetRunRecord(ctx context.Context, id string) (RunRecord, error)
+	// ListRunRecords lists runs matching f, newest first, and counts all that match.
+	ListRunRecords(ctx context.Context, f RunFilter) ([]RunRecord, int, error)
+	// ExpireRun marks a finished run expired (its objects are gone). A queued or
+	// running run gives ErrConflict.
+	ExpireRun(ctx context.Context, id string, at time.Time) error
+	AddAlert(ctx context.Context, a *Alert) error
+	// ListAlerts lists a user's alerts (every user's when userID is ""), newest first.
+	ListAlerts(ctx context.Context, userID string, limit int) ([]Alert, error)
+}
