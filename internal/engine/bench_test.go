@@ -12,12 +12,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,13 +52,20 @@ func TestMain(m *testing.M) {
 // childSpec is one engine run in a child process.
 type childSpec struct {
 	Op      string // "backup" or "restore"
-	S3      storage.S3Config
+	S3      s3Config
 	Sources []string
 	Key     string
 	Prev    *childResult // backup: the previous run (incremental); restore: the archive
 	Target  string
 	Codec   string
 	Level   int
+}
+
+// s3Config is what the child needs of storage.S3Config (which has an *http.Client).
+type s3Config struct{ Endpoint, AccessKey, SecretKey, Region, Bucket string }
+
+func s3Of(c storage.S3Config) s3Config {
+	return s3Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey, Region: c.Region, Bucket: c.Bucket}
 }
 
 type childResult struct {
@@ -75,9 +85,22 @@ func runChild(spec string) error {
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
 		return err
 	}
-	dest, err := storage.NewS3(s.S3)
+	dest, err := storage.NewS3(storage.S3Config{Endpoint: s.S3.Endpoint, AccessKey: s.S3.AccessKey,
+		SecretKey: s.S3.SecretKey, Region: s.S3.Region, Bucket: s.S3.Bucket, PathStyle: true})
 	if err != nil {
 		return err
+	}
+	// BENCH_CPUPROFILE_DIR: write a CPU profile of each engine run there.
+	if dir := os.Getenv("BENCH_CPUPROFILE_DIR"); dir != "" {
+		f, err := os.CreateTemp(dir, s.Op+"-*.prof")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
 	var out childResult
@@ -315,9 +338,13 @@ func (t *table) print(w io.Writer, mb float64) {
 func BenchmarkEngineTree(b *testing.B) {
 	srcs := benchSources(b)
 	cfg := s3test.NewConfig(b)
+	s3c := s3Of(cfg)
 	tmp := b.TempDir()
 	n := rounds()
 	tools := map[string]bool{"restic": have("restic"), "pigz": have("pigz") && have("rclone") && have("tar")}
+	if os.Getenv("BENCH_ENGINE_ONLY") != "" { // profiling the engine alone
+		tools = map[string]bool{}
+	}
 	for t, ok := range tools {
 		if !ok {
 			b.Logf("%s not installed: its rows are left out (scripts/bench.d installs restic, pigz and rclone)", t)
@@ -348,7 +375,7 @@ func BenchmarkEngineTree(b *testing.B) {
 		var full childResult
 		for _, first := range []bool{true, false} {
 			if first == engineFirst {
-				r, res := engineRun(b, childSpec{Op: "backup", S3: cfg, Sources: srcs, Key: key})
+				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: key})
 				full, content = res, res.ContentBytes
 				tb.add("backup", "backapp", r)
 			} else if tools["restic"] {
@@ -363,7 +390,7 @@ func BenchmarkEngineTree(b *testing.B) {
 		for _, first := range []bool{true, false} {
 			if first == engineFirst {
 				ikey := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i+1)*time.Hour), seal.Zstd, false)
-				r, res := engineRun(b, childSpec{Op: "backup", S3: cfg, Sources: srcs, Key: ikey, Prev: &full})
+				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: ikey, Prev: &full})
 				if res.Stored != 0 {
 					b.Logf("unchanged re-measured stored %d entries (the tree changed?)", res.Stored)
 				}
@@ -376,7 +403,7 @@ func BenchmarkEngineTree(b *testing.B) {
 		for _, first := range []bool{true, false} {
 			dir := filepath.Join(tmp, fmt.Sprintf("restore-%d-%v", i, first))
 			if first == engineFirst {
-				r, _ := engineRun(b, childSpec{Op: "restore", S3: cfg, Target: dir, Prev: &full})
+				r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: dir, Prev: &full})
 				tb.add("restore", "backapp", r)
 			} else if tools["restic"] {
 				tb.add("restore", "restic", shell(b, env, "restic -q -r "+repo+" restore latest --target "+shellQuote(dir)))
@@ -420,4 +447,122 @@ func shellQuote(args ...string) string {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(q, " ")
+}
+
+// scanTree returns a directory of n empty files (1000 per directory), made once and
+// kept under $TMPDIR for later runs: creating a million files takes minutes.
+func scanTree(b *testing.B, n int) string {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("backapp-bench-scan-%d", n))
+	done := dir + ".complete"
+	if _, err := os.Stat(done); err == nil {
+		return dir
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	const per = 1000
+	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	dirs := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range dirs {
+				if err := makeScanDir(filepath.Join(dir, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per), mtime); err != nil {
+					mu.Lock()
+					first = cmpOr(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for d := 0; d*per < n; d++ {
+		dirs <- d
+	}
+	close(dirs)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("created %d files under %s in %v (kept for the next run)", n, dir, time.Since(start).Round(time.Second))
+	return dir
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func makeScanDir(dir string, from, count int, mtime time.Time) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := range count {
+		// mknod makes an empty file in one system call (open + close is two).
+		p := filepath.Join(dir, fmt.Sprintf("f%07d", from+i))
+		if err := syscall.Mknod(p, syscall.S_IFREG|0o644, 0); err != nil && !errors.Is(err, fs.ErrExist) {
+			return &fs.PathError{Op: "mknod", Path: p, Err: err}
+		}
+	}
+	return os.Chtimes(dir, mtime, mtime)
+}
+
+// BenchmarkEngineScan1M backs up a tree of BENCH_SCAN_FILES (default 1,000,000) empty
+// files, then runs the unchanged incremental against that manifest and reports its
+// files/s and peak RSS (the issue's bound: under 256 MB).
+func BenchmarkEngineScan1M(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SCAN_FILES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := scanTree(b, n)
+	cfg := s3test.NewConfig(b)
+	s3c := s3Of(cfg)
+	var tb table
+	var full, inc childResult
+	var r measured
+	rounds := 1
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SCAN_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	for i := range rounds {
+		key := storage.ArchiveKey("bench", "a", "scan", t0.Add(time.Duration(2*i)*time.Hour), seal.Zstd, false)
+		r, full = engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: []string{dir}, Key: key})
+		tb.add("full", "backapp", r)
+		ikey := storage.ArchiveKey("bench", "a", "scan", t0.Add(time.Duration(2*i+1)*time.Hour), seal.Zstd, false)
+		r, inc = engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: []string{dir}, Key: ikey, Prev: &full})
+		if inc.Stored != 0 {
+			b.Logf("unchanged incremental stored %d entries (the tree changed?)", inc.Stored)
+		}
+		tb.add("unchanged", "backapp", r)
+	}
+	fmt.Printf("\nBenchmarkEngineScan1M: %d entries (%s), GOMAXPROCS %d\n", full.Entries, dir, runtime.GOMAXPROCS(0))
+	fmt.Printf("%-10s %9s %12s %9s %9s %s\n", "run", "wall", "files/s", "CPU", "peak RSS", "rounds (wall)")
+	var rss int64
+	for _, op := range []string{"full", "unchanged"} {
+		rs := tb.get(op, "backapp")
+		w := median(walls(rs))
+		var each []string
+		var m int64
+		for _, r := range rs {
+			each = append(each, fmt.Sprintf("%.1f", r.Wall.Seconds()))
+			m = max(m, r.MaxRSS)
+		}
+		if op == "unchanged" {
+			rss = m
+		}
+		fmt.Printf("%-10s %8.1fs %12.0f %8.1fs %6d MB %s\n", op, w.Seconds(), float64(full.Entries)/w.Seconds(), median(cpus(rs)).Seconds(), m>>20, strings.Join(each, " "))
+	}
+	b.ReportMetric(float64(inc.Entries)/median(walls(tb.get("unchanged", "backapp"))).Seconds(), "incremental-files/s")
+	b.ReportMetric(float64(rss>>20), "incremental-peak-RSS-MB")
 }
