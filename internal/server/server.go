@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentapi"
@@ -23,6 +24,8 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/runs"
+	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/secrets"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/postgres"
@@ -39,6 +42,10 @@ type Options struct {
 	PasswordCost int
 	// Mailer replaces the SMTP sender built from the config.
 	Mailer auth.ResetMailer
+	// SchedulerAfter replaces time.After in the scheduler's loop (a fake clock's).
+	SchedulerAfter func(time.Duration) <-chan time.Time
+	// RetentionEvery is how often retention runs on the leader (0: hourly).
+	RetentionEvery time.Duration
 }
 
 // App is a configured server.
@@ -52,7 +59,13 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
-	handler  http.Handler
+	// Runs queues, cancels and lists runs and executes retention; Scheduler queues
+	// scheduled runs (Serve runs both on the replica holding schedLeader).
+	Runs           *runs.Service
+	Scheduler      *scheduler.Scheduler
+	schedLeader    scheduler.Leader
+	retentionEvery time.Duration
+	handler        http.Handler
 }
 
 // OpenStore opens the database the configuration names: PostgreSQL when
@@ -127,6 +140,9 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}
+	if err := a.buildRuns(opt); err != nil {
+		return err
+	}
 
 	agentSvc, err := agents.New(agents.Config{Store: a.Store, BaseURL: cfg.BaseURL, Logger: a.log, Now: opt.Now})
 	if err != nil {
@@ -143,6 +159,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
 	api.NewAgents(agentSvc, a.log).Register(mux)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
@@ -245,6 +262,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopJobs()
 	go a.sweepSessions(jobs)
 	go a.AgentAPI.RunReaper(jobs, time.Minute)
+	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
+	defer func() { stopJobs(); sched.Wait() }()
+	sched.Go(func() { _ = a.Scheduler.Run(jobs) })
+	go a.Runs.RunRetention(jobs, a.schedLeader, a.retentionEvery)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -287,5 +308,29 @@ func (a *App) sweepSessions(ctx context.Context) {
 	}
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the scheduler's lead and the database.
+func (a *App) Close() error {
+	if l, ok := a.schedLeader.(*scheduler.PostgresLeader); ok {
+		_ = l.Close() // the lock goes with the session either way
+	}
+	return a.Store.Close()
+}
+
+// buildRuns makes the run service and the scheduler: with PostgreSQL the replica
+// holding an advisory lock schedules and runs retention, with SQLite this server.
+func (a *App) buildRuns(opt Options) error {
+	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.AgentAPI.Notify,
+		Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("runs: %w", err)
+	}
+	a.Runs = svc
+	a.schedLeader = scheduler.AlwaysLeader{}
+	if a.cfg.DatabaseURL != "" {
+		a.schedLeader = scheduler.NewPostgresLeader(a.cfg.DatabaseURL)
+	}
+	a.Scheduler = &scheduler.Scheduler{Store: svc.SchedulerStore(), Leader: a.schedLeader, Log: a.log,
+		Now: opt.Now, After: opt.SchedulerAfter}
+	a.retentionEvery = opt.RetentionEvery
+	return nil
+}
