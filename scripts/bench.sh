@@ -8,7 +8,7 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 cleanup_fns=()
 cleanup() { for f in "${cleanup_fns[@]}"; do "$f" || true; done; }
 trap cleanup EXIT
-for f in scripts/services/*.sh; do
+for f in scripts/services/*.sh scripts/bench.d/*.sh; do
 	[ -e "$f" ] && source "$f"
 done
 go test -run '^$' -bench "${BENCH:-.}" -benchtime 1x -timeout 60m ${BENCH_PKGS:-./...}

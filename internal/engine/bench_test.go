@@ -566,3 +566,33 @@ func BenchmarkEngineScan1M(b *testing.B) {
 	b.ReportMetric(float64(inc.Entries)/median(walls(tb.get("unchanged", "backapp"))).Seconds(), "incremental-files/s")
 	b.ReportMetric(float64(rss>>20), "incremental-peak-RSS-MB")
 }
+
+// BenchmarkEngineCodecs backs up the same tree as BenchmarkEngineTree once per codec
+// and level (BENCH_CODECS, default "zstd:1 zstd:3 zstd:7 gzip:1 gzip:6 none"), for the
+// choice of the default: wall and CPU time and stored size.
+func BenchmarkEngineCodecs(b *testing.B) {
+	srcs := benchSources(b)
+	cfg := s3test.NewConfig(b)
+	s3c := s3Of(cfg)
+	codecs := strings.Fields(os.Getenv("BENCH_CODECS"))
+	if len(codecs) == 0 {
+		codecs = []string{"zstd:1", "zstd:3", "zstd:7", "gzip:1", "gzip:6", "none"}
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\nBenchmarkEngineCodecs: %s, GOMAXPROCS %d\n", strings.Join(srcs, " "), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&out, "%-8s %9s %9s %9s %10s %7s %9s\n", "codec", "wall", "MB/s", "CPU", "stored MB", "ratio", "peak RSS")
+	for i, c := range codecs {
+		codec, lv, _ := strings.Cut(c, ":")
+		level, _ := strconv.Atoi(lv)
+		o := seal.Options{Codec: codec, Level: level}
+		if _, err := o.Normalize(); err != nil {
+			b.Fatal(err)
+		}
+		key := storage.ArchiveKey("bench", "a", "codecs", t0.Add(time.Duration(i)*time.Hour), codec, false)
+		r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: key, Codec: codec, Level: level})
+		mb := float64(res.ContentBytes) / 1e6
+		fmt.Fprintf(&out, "%-8s %8.1fs %9.0f %8.1fs %10.0f %6.2f× %6d MB\n", c, r.Wall.Seconds(), mb/r.Wall.Seconds(), r.CPU.Seconds(),
+			float64(res.Size)/1e6, float64(res.ContentBytes)/float64(res.Size), r.MaxRSS>>20)
+	}
+	fmt.Print(out.String())
+}
