@@ -21,6 +21,7 @@ import (
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/config"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
@@ -148,7 +149,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("agent management: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests})
+	configSvc, err := configs.New(configs.ServiceConfig{Store: a.Store, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("backup configurations: %w", err)
+	}
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Configs: configSvc})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -159,6 +164,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
 	api.NewAgents(agentSvc, a.log).Register(mux)
+	api.NewConfigs(configSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	Agents *agents.Service
 	// Destinations serves the storage settings page (/settings/storage); nil leaves it out.
 	Destinations *destinations.Service
+	// Configs serves the configuration pages (/configs…); nil leaves them out.
+	Configs *configs.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -44,6 +47,7 @@ type Handler struct {
 	version string
 	agents  *agents.Service
 	dests   *destinations.Service
+	configs *configs.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -76,6 +80,7 @@ func New(cfg Config) (*Handler, error) {
 		version: cfg.Version,
 		agents:  cfg.Agents,
 		dests:   cfg.Destinations,
+		configs: cfg.Configs,
 		static:  st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -116,6 +121,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/registration", h.signedIn(h.registrationUpdate))
 	h.registerAgents(mux)
 	h.registerStorage(mux)
+	h.registerConfigs(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,
