@@ -112,8 +112,8 @@ func agentScope(u store.User) string {
 
 // sourceRow is one source of the form, as typed.
 type sourceRow struct {
-	Index                         int
-	Path, Include, Exclude        string
+	Index                           int
+	Path, Include, Exclude          string
 	PathErr, IncludeErr, ExcludeErr string
 }
 
