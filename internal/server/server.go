@@ -153,7 +153,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Configs: configSvc})
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -164,6 +164,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	mux.HandleFunc("GET /readyz", a.ready)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).Register(mux)
 	api.NewAgents(agentSvc, a.log).Register(mux)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)

@@ -15,6 +15,7 @@ import (
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/destinations"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -33,6 +34,8 @@ type Config struct {
 	Agents *agents.Service
 	// Destinations serves the storage settings page (/settings/storage); nil leaves it out.
 	Destinations *destinations.Service
+	// Runs serves the backup history pages (/backups…); nil leaves them out.
+	Runs *runs.Service
 	// Configs serves the configuration pages (/configs…); nil leaves them out.
 	Configs *configs.Service
 }
@@ -47,6 +50,7 @@ type Handler struct {
 	version string
 	agents  *agents.Service
 	dests   *destinations.Service
+	runs    *runs.Service
 	configs *configs.Service
 
 	static *staticFiles
@@ -80,6 +84,7 @@ func New(cfg Config) (*Handler, error) {
 		version: cfg.Version,
 		agents:  cfg.Agents,
 		dests:   cfg.Destinations,
+		runs:    cfg.Runs,
 		configs: cfg.Configs,
 		static:  st,
 	}
@@ -121,6 +126,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /settings/registration", h.signedIn(h.registrationUpdate))
 	h.registerAgents(mux)
 	h.registerStorage(mux)
+	h.registerBackups(mux)
 	h.registerConfigs(mux)
 }
 

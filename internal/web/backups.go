@@ -1,0 +1,318 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/runs"
+	"github.com/backapp/backapp/internal/store"
+)
+
+func init() {
+	flashTexts["run-queued"] = struct {
+		text string
+		args int
+	}{"The backup is queued: %s.", 1}
+	flashTexts["run-cancelled"] = struct {
+		text string
+		args int
+	}{"The backup was cancelled.", 0}
+	flashTexts["run-cancel-requested"] = struct {
+		text string
+		args int
+	}{"Cancel requested: the agent stops the backup at its next progress report.", 0}
+}
+
+// registerBackups mounts the run history pages; without a runs service there are none.
+func (h *Handler) registerBackups(mux *http.ServeMux) {
+	if h.runs == nil {
+		return
+	}
+	mux.HandleFunc("GET /backups", h.signedIn(h.backupsList))
+	mux.HandleFunc("GET /backups/{id}", h.signedIn(h.backupShow))
+	mux.HandleFunc("POST /backups/{id}/cancel", h.signedIn(h.backupCancel))
+	mux.HandleFunc("POST /backups/{id}/run", h.signedIn(h.backupRunAgain))
+	// "Run now" on the configuration pages posts here.
+	mux.HandleFunc("POST /configs/{id}/run", h.signedIn(h.configRun))
+}
+
+// runView is a run with what the templates show: status as word and shape, the
+// duration and sizes in human units.
+type runView struct {
+	runs.Run
+	now time.Time
+}
+
+// Status is the status word and shape (never colour alone).
+func (v runView) Status() statusView { return runStatusView(v.Run.Status) }
+
+func runStatusView(s string) statusView {
+	if s == runs.StatusExpired {
+		return statusView{"Expired", "⊘", "off"}
+	}
+	return runStatus(s)
+}
+
+// LateView is the late flag as a word and shape.
+func (v runView) LateView() statusView { return statusView{"Late", "!", "warn"} }
+
+// runError is one error of a run: a file's, or the run's as a whole.
+type runError struct{ Path, Message string }
+
+// ErrorList reads the run's errors ([{"path","message"}] or {"message"}); a document
+// of another shape is shown as it is.
+func (v runView) ErrorList() []runError {
+	if len(v.Errors) == 0 {
+		return nil
+	}
+	var list []struct {
+		Path    string `json:"path"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(v.Errors, &list) != nil {
+		var one struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(v.Errors, &one) != nil || one.Message == "" {
+			return []runError{{Message: string(v.Errors)}}
+		}
+		return []runError{{Message: one.Message}}
+	}
+	out := make([]runError, len(list))
+	for i, e := range list {
+		out[i] = runError{e.Path, e.Message}
+	}
+	return out
+}
+
+// DurationText is the duration in human units ("3 m 12 s"), "" when none yet.
+func (v runView) DurationText() string {
+	d := v.Duration(v.now)
+	if d <= 0 {
+		return ""
+	}
+	return humanDuration(d)
+}
+
+// BytesText is the bytes read, in binary units.
+func (v runView) BytesText() string { return humanBytes(v.TotalBytes) }
+
+// TransferredText is the bytes uploaded, in binary units.
+func (v runView) TransferredText() string { return humanBytes(v.BytesTransfer) }
+
+// ArchiveText is the archive's size, in binary units.
+func (v runView) ArchiveText() string { return humanBytes(v.ArchiveSize) }
+
+// humanDuration renders d as "850 ms", "42 s", "3 m 12 s", "2 h 5 m" or "3 d 4 h".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d m %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h %d m", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%d d %d h", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
+
+type filterOption struct{ Value, Label string }
+
+type backupsData struct {
+	Runs     []runView
+	Total    int
+	From, To int // 1-based positions shown
+	Status   string
+	Config   string
+	Agent    string
+	DateFrom string
+	DateTo   string
+	Statuses []filterOption
+	Configs  []filterOption
+	Agents   []filterOption
+	Filtered bool
+	PrevURL  string
+	NextURL  string
+	Failed   bool // the filter was refused; Errors say why
+}
+
+// backupsList serves GET /backups: the run history, newest first, filtered by
+// status, configuration, agent and date range through the URL (?status=&config=
+// &agent=&from=&to=, dates as 2006-01-02 in UTC) and paged with ?offset=.
+func (h *Handler) backupsList(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	q := r.URL.Query()
+	d := &backupsData{Status: q.Get("status"), Config: first(q, "config", "configId"), Agent: first(q, "agent", "agentId"),
+		DateFrom: q.Get("from"), DateTo: q.Get("to")}
+	d.Filtered = d.Status != "" || d.Config != "" || d.Agent != "" || d.DateFrom != "" || d.DateTo != ""
+	p := &page{Title: "Backups", Nav: "backups", Data: d}
+	if err := h.backupsOptions(r, sess.User, d); err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	f, err := runs.ParseFilter(q)
+	if err != nil {
+		d.Failed = true
+		p.Form = "filter"
+		h.formError(w, r, "backups", p, err)
+		return
+	}
+	pg, err := h.runs.List(r.Context(), sess.User, f)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	now := h.now()
+	d.Runs = make([]runView, len(pg.Runs))
+	for i, run := range pg.Runs {
+		d.Runs[i] = runView{run, now}
+	}
+	d.Total = pg.Total
+	if len(pg.Runs) > 0 {
+		d.From, d.To = pg.Offset+1, pg.Offset+len(pg.Runs)
+	}
+	page := func(off int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "offset" && len(vs) > 0 && vs[0] != "" {
+				v.Set(k, vs[0])
+			}
+		}
+		if off > 0 {
+			v.Set("offset", strconv.Itoa(off))
+		}
+		if len(v) == 0 {
+			return "/backups"
+		}
+		return "/backups?" + v.Encode()
+	}
+	if pg.Offset > 0 {
+		d.PrevURL = page(max(pg.Offset-pg.Limit, 0))
+	}
+	if pg.Offset+len(pg.Runs) < pg.Total {
+		d.NextURL = page(pg.Offset + pg.Limit)
+	}
+	h.render(w, r, http.StatusOK, "backups", p)
+}
+
+func first(q url.Values, names ...string) string {
+	for _, n := range names {
+		if v := q.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// backupsOptions fills the filter's choices: statuses, and the configurations and
+// agents the user may see.
+func (h *Handler) backupsOptions(r *http.Request, u store.User, d *backupsData) error {
+	for _, s := range runs.Statuses {
+		label := runStatusView(s).Word
+		if s == runs.FilterLate {
+			label = "Late"
+		}
+		d.Statuses = append(d.Statuses, filterOption{s, label})
+	}
+	owner := u.ID
+	if u.Role == store.RoleAdmin {
+		owner = ""
+	}
+	cs, err := h.store.ListConfigs(r.Context(), owner)
+	if err != nil {
+		return fmt.Errorf("list configs for the filter: %w", err)
+	}
+	for _, c := range cs {
+		d.Configs = append(d.Configs, filterOption{c.ID, c.Name})
+	}
+	as, err := h.store.ListAgents(r.Context(), owner)
+	if err != nil {
+		return fmt.Errorf("list agents for the filter: %w", err)
+	}
+	for _, a := range as {
+		d.Agents = append(d.Agents, filterOption{a.ID, a.Name})
+	}
+	return nil
+}
+
+type backupShowData struct {
+	Run  runView
+	Logs []agentLogView
+}
+
+// backupShow serves GET /backups/{id}: the run's facts, its errors and its agent's
+// log lines around it, with Cancel while it is queued or running and Run again.
+func (h *Handler) backupShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	det, err := h.runs.Get(r.Context(), sess.User, r.PathValue("id"))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	d := &backupShowData{Run: runView{det.Run, h.now()}}
+	for _, l := range det.Logs {
+		d.Logs = append(d.Logs, agentLogView{l, logLevel(l.Level)})
+	}
+	title := "Backup of " + det.ConfigName
+	h.render(w, r, http.StatusOK, "backup_show", &page{Title: title, Nav: "backups", Data: d})
+}
+
+// backupCancel serves POST /backups/{id}/cancel.
+func (h *Handler) backupCancel(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	run, err := h.runs.Cancel(r.Context(), sess.User, r.PathValue("id"), meta(r))
+	if err != nil {
+		if apperr.KindOf(err) == apperr.Conflict {
+			// Finished meanwhile: show the run as it is now.
+			seeOther(w, r, "/backups/"+url.PathEscape(r.PathValue("id")))
+			return
+		}
+		h.RenderError(w, r, err)
+		return
+	}
+	if run.Status == runs.StatusRunning {
+		h.flash(w, "run-cancel-requested")
+	} else {
+		h.flash(w, "run-cancelled")
+	}
+	seeOther(w, r, "/backups/"+url.PathEscape(run.ID))
+}
+
+// backupRunAgain serves POST /backups/{id}/run: a new run of the same configuration.
+func (h *Handler) backupRunAgain(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	det, err := h.runs.Get(r.Context(), sess.User, r.PathValue("id"))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	h.queue(w, r, sess, det.ConfigID)
+}
+
+// configRun serves POST /configs/{id}/run ("Run now"): it queues a run and shows it.
+func (h *Handler) configRun(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	h.queue(w, r, sess, r.PathValue("id"))
+}
+
+func (h *Handler) queue(w http.ResponseWriter, r *http.Request, sess auth.Session, configID string) {
+	q, err := h.runs.Queue(r.Context(), sess.User, configID, meta(r))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	h.flash(w, "run-queued", trimQueued(q.Message))
+	seeOther(w, r, "/backups/"+url.PathEscape(q.Run.ID))
+}
+
+// trimQueued drops the leading "queued; " of the service's message for the flash.
+func trimQueued(m string) string {
+	const p = "queued; "
+	if len(m) > len(p) && m[:len(p)] == p {
+		return m[len(p):]
+	}
+	return "it starts shortly"
+}
