@@ -35,4 +35,5 @@ type Store interface {
 	Destinations
 	Agents
 	Runs
+	Restores
 }

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Restore statuses: a restore is queued until its agent's heartbeat takes it, running
+// until the agent reports, then completed, failed or cancelled.
+const (
+	RestoreQueued    = "queued"
+	RestoreRunning   = "running"
+	RestoreCompleted = "completed"
+	RestoreFailed    = "failed"
+	RestoreCancelled = "cancelled"
+)
+
+// Restore is a restore a user asked for: files of a run, written by an agent (the
+// run's own or another of the user's) into a directory on that agent's machine.
+type Restore struct {
+	ID        string
+	UserID    string
+	RunID     string
+	AgentID   string // the target agent; "" once that agent is deleted
+	TargetDir string
+	Paths     []string // archive names (no leading slash) to restore; empty: everything
+	Overwrite bool
+	Status    string
+	// CancelRequested is set when a user cancels a running restore; the agent
+	// learns it from its next heartbeat.
+	CancelRequested bool
+	Error           string
+	FilesWritten    int64
+	BytesWritten    int64
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+}
+
+// Finished reports whether the restore has reached a final status.
+func (r Restore) Finished() bool {
+	return r.Status == RestoreCompleted || r.Status == RestoreFailed || r.Status == RestoreCancelled
+}
+
+// RestoreResult is what an agent reports at the end of a restore.
+type RestoreResult struct {
+	Status       string // completed | failed | cancelled
+	Error        string
+	FilesWritten int64
+	BytesWritten int64
+	At           time.Time
+}
+
+// Restores stores restores.
+type Restores interface {
+	// CreateRestore inserts r (status queued when empty). An empty ID gets a new UUID.
+	CreateRestore(ctx context.Context, r *Restore) error
+	GetRestore(ctx context.Context, id string) (Restore, error)
+	// ListRestores lists a user's restores (every user's when userID is ""), newest
+	// first; limit <= 0 means 50.
+	ListRestores(ctx context.Context, userID string, limit, offset int) ([]Restore, error)
+	// PendingRestores lists an agent's queued restores and its running ones with a
+	// cancel requested, oldest first, in one indexed query: every heartbeat asks it.
+	PendingRestores(ctx context.Context, agentID string) ([]Restore, error)
+	// StartRestore moves a queued restore to running. It returns ErrConflict when the
+	// restore is no longer queued (another heartbeat took it, or it was cancelled),
+	// so a restore is handed to its agent once.
+	StartRestore(ctx context.Context, id string, at time.Time) error
+	// FinishRestore records the outcome of a queued or running restore; a finished
+	// one gives ErrConflict and is left alone.
+	FinishRestore(ctx context.Context, id string, res RestoreResult) error
+	// CancelRestore cancels a queued restore at once or asks a running one to stop;
+	// finished ones are left alone. It returns the restore as it is afterwards.
+	CancelRestore(ctx context.Context, id string, at time.Time) (Restore, error)
+}

@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/backapp/backapp/internal/store"
+)
+
+const restoreColumns = `id, user_id, run_id, COALESCE(agent_id, ''), target_dir, paths, overwrite, status,
+	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at`
+
+func scanRestore(row scanner, r *store.Restore) error {
+	var paths string
+	if err := row.Scan(&r.ID, &r.UserID, &r.RunID, &r.AgentID, &r.TargetDir, &paths, &r.Overwrite, &r.Status,
+		&r.CancelRequested, &r.Error, &r.FilesWritten, &r.BytesWritten, timeCol{&r.CreatedAt},
+		nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt}); err != nil {
+		return err
+	}
+	r.Paths = nil
+	if err := json.Unmarshal([]byte(paths), &r.Paths); err != nil {
+		return fmt.Errorf("scan restore paths: %w", err)
+	}
+	if len(r.Paths) == 0 {
+		r.Paths = nil
+	}
+	return nil
+}
+
+// CreateRestore inserts r. An empty ID gets a new UUID v7, an empty Status queued.
+func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
+	v := *r
+	op := "create restore of run " + v.RunID
+	if v.ID == "" {
+		id, err := newUUID(op)
+		if err != nil {
+			return err
+		}
+		v.ID = id
+	}
+	if v.Status == "" {
+		v.Status = store.RestoreQueued
+	}
+	paths := v.Paths
+	if paths == nil {
+		paths = []string{}
+	}
+	pj, err := json.Marshal(paths)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	v.CreatedAt = norm(v.CreatedAt)
+	v.StartedAt, v.FinishedAt = normPtr(v.StartedAt), normPtr(v.FinishedAt)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite,
+		status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.UserID, v.RunID, nullStr(v.AgentID), v.TargetDir, string(pj), v.Overwrite, v.Status,
+		v.CancelRequested, v.Error, v.FilesWritten, v.BytesWritten, fmtTime(v.CreatedAt),
+		nullTime(v.StartedAt), nullTime(v.FinishedAt))
+	if err != nil {
+		return mapErr(op, err)
+	}
+	*r = v
+	return nil
+}
+
+// GetRestore returns the restore with the given id.
+func (s *Store) GetRestore(ctx context.Context, id string) (store.Restore, error) {
+	var r store.Restore
+	row := s.r.QueryRowContext(ctx, `SELECT `+restoreColumns+` FROM restores WHERE id = ?`, id)
+	if err := scanRestore(row, &r); err != nil {
+		return store.Restore{}, mapErr("get restore "+id, err)
+	}
+	return r, nil
+}
+
+func (s *Store) queryRestores(ctx context.Context, op, rest string, args ...any) ([]store.Restore, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+restoreColumns+` FROM restores `+rest, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []store.Restore
+	for rows.Next() {
+		var r store.Restore
+		if err := scanRestore(rows, &r); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, r)
+	}
+	return out, mapErr(op, rows.Err())
+}
+
+// ListRestores lists a user's restores (all when userID is ""), newest first.
+func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset int) ([]store.Restore, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	return s.queryRestores(ctx, "list restores", `WHERE (? = '' OR user_id = ?)
+		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, userID, userID, limit, max(offset, 0))
+}
+
+// PendingRestores lists an agent's queued restores and running ones to cancel.
+func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Restore, error) {
+	return s.queryRestores(ctx, "pending restores of agent "+agentID, `WHERE agent_id = ? AND status IN ('queued', 'running')
+		AND (status = 'queued' OR cancel_requested = 1) ORDER BY created_at, id`, agentID)
+}
+
+// StartRestore moves a queued restore to running, or gives ErrConflict.
+func (s *Store) StartRestore(ctx context.Context, id string, at time.Time) error {
+	op := "start restore " + id
+	res, err := s.w.ExecContext(ctx, `UPDATE restores SET status = 'running', started_at = ?
+		WHERE id = ? AND status = 'queued'`, fmtTime(at), id)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(op, err)
+	} else if n == 0 {
+		if _, err := s.GetRestore(ctx, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: not queued: %w", op, store.ErrConflict)
+	}
+	return nil
+}
+
+// FinishRestore records the outcome of a restore that has not finished yet.
+func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreResult) error {
+	op := "finish restore " + id
+	switch r.Status {
+	case store.RestoreCompleted, store.RestoreFailed, store.RestoreCancelled:
+	default:
+		return fmt.Errorf("%s: invalid status %q", op, r.Status)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
+		finished_at = ?, started_at = COALESCE(started_at, ?)
+		WHERE id = ? AND status IN ('queued', 'running')`,
+		r.Status, r.Error, r.FilesWritten, r.BytesWritten, fmtTime(r.At), fmtTime(r.At), id)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(op, err)
+	} else if n == 0 {
+		if _, err := s.GetRestore(ctx, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: already finished: %w", op, store.ErrConflict)
+	}
+	return nil
+}
+
+// CancelRestore cancels a queued restore or asks a running one to stop.
+func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (store.Restore, error) {
+	_, err := s.w.ExecContext(ctx, `UPDATE restores SET
+		status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
+		finished_at = CASE status WHEN 'queued' THEN ? ELSE finished_at END,
+		cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
+		WHERE id = ? AND status IN ('queued', 'running')`, fmtTime(at), id)
+	if err != nil {
+		return store.Restore{}, mapErr("cancel restore "+id, err)
+	}
+	return s.GetRestore(ctx, id)
+}
