@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/backapp/backapp/internal/version.Version=$(VERSION) -X github.com/backapp/backapp/internal/version.Commit=$(COMMIT)
 
-.PHONY: run build test check tools bench clean
+.PHONY: run build agents test check tools bench clean
 
 ## run: start the server on http://localhost:8080 (SQLite + local storage under ./data)
 run:
@@ -16,6 +16,17 @@ run:
 ## build: build the server and agent binaries into ./bin
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/backapp ./cmd/backapp
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/backapp-agent ./cmd/backapp-agent
+
+## agents: static agent binaries for every supported platform into ./bin/agents
+AGENT_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+agents:
+	@for t in $(AGENT_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "bin/agents/backapp-agent-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o bin/agents/backapp-agent-$$os-$$arch$$ext ./cmd/backapp-agent || exit 1; \
+	done
 
 ## tools: install the test tools this project needs (cached in GOPATH/bin and apt)
 tools:
