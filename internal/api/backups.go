@@ -19,8 +19,10 @@ type backupsAPI struct {
 // RegisterBackups adds the run routes to mux: run now, cancel, history and details.
 func (a *API) RegisterBackups(mux *http.ServeMux, svc *runs.Service) {
 	b := &backupsAPI{API: a, svc: svc}
-	mux.HandleFunc("POST /api/backups/execute/{configId}", a.signedIn(b.execute))
-	mux.HandleFunc("POST /api/backups/{id}/cancel", a.signedIn(b.cancel))
+	// POST /api/backups/execute/{configId} and POST /api/backups/{id}/cancel overlap
+	// as ServeMux patterns (/api/backups/execute/cancel matches both), so one
+	// pattern takes both and tells them apart.
+	mux.HandleFunc("POST /api/backups/{first}/{second}", a.signedIn(b.post))
 	mux.HandleFunc("GET /api/backups/logs", a.signedIn(b.logs))
 	mux.HandleFunc("GET /api/backups/{id}", a.signedIn(b.get))
 }
@@ -81,8 +83,19 @@ type LogLine struct {
 	Timestamp time.Time         `json:"timestamp"`
 }
 
-func (b *backupsAPI) execute(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	q, err := b.svc.Queue(r.Context(), sess.User, r.PathValue("configId"), meta(r))
+func (b *backupsAPI) post(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	switch first, second := r.PathValue("first"), r.PathValue("second"); {
+	case first == "execute":
+		b.execute(w, r, sess, second)
+	case second == "cancel":
+		b.cancel(w, r, sess, first)
+	default:
+		b.fail(w, r, notFound)
+	}
+}
+
+func (b *backupsAPI) execute(w http.ResponseWriter, r *http.Request, sess auth.Session, configID string) {
+	q, err := b.svc.Queue(r.Context(), sess.User, configID, meta(r))
 	if err != nil {
 		b.fail(w, r, err)
 		return
@@ -94,8 +107,8 @@ func (b *backupsAPI) execute(w http.ResponseWriter, r *http.Request, sess auth.S
 	}{backupJSON(q.Run), q.Message, q.AgentOffline})
 }
 
-func (b *backupsAPI) cancel(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	run, err := b.svc.Cancel(r.Context(), sess.User, r.PathValue("id"), meta(r))
+func (b *backupsAPI) cancel(w http.ResponseWriter, r *http.Request, sess auth.Session, id string) {
+	run, err := b.svc.Cancel(r.Context(), sess.User, id, meta(r))
 	if err != nil {
 		b.fail(w, r, err)
 		return
