@@ -166,7 +166,6 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewAgents(agentSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.NewConfigs(configSvc, a.log).Register(mux)
-	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
