@@ -42,6 +42,14 @@ type Runner struct {
 	// Identities open encrypted archives on restores the server asks for (a restore
 	// from the command line passes its own).
 	Identities []age.Identity
+	// CheckBackup, when set, vets each backup's configuration before anything is read
+	// (hooks, previous manifest, sources); its error fails the run with that message.
+	// The server's built-in agent uses it to keep server-mode backups inside the
+	// directories an administrator allowed.
+	CheckBackup func(ctx context.Context, cfg agentproto.Config) error
+	// CheckRestore, when set, vets a restore's absolute target directory before
+	// anything is downloaded or written.
+	CheckRestore func(ctx context.Context, target string) error
 }
 
 func (r *Runner) now() time.Time {
@@ -189,6 +197,11 @@ type backupOut struct {
 
 func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st agentproto.BackupStartResponse, req BackupRequest, log *slog.Logger) (out backupOut, err error) {
 	cfg := st.Config
+	if r.CheckBackup != nil {
+		if err := r.CheckBackup(ctx, cfg); err != nil {
+			return out, err
+		}
+	}
 	o := engine.BackupOptions{Name: st.ArchiveKey, FollowSymlinks: cfg.Options.FollowSymlinks, Log: log, Now: r.Now}
 	for _, s := range cfg.Sources {
 		o.Sources = append(o.Sources, s.Path)

@@ -40,6 +40,11 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 	if err != nil {
 		return engine.RestoreResult{}, fmt.Errorf("restore: target %s: %w", req.Target, err)
 	}
+	if r.CheckRestore != nil {
+		if err := r.CheckRestore(ctx, target); err != nil {
+			return engine.RestoreResult{}, fmt.Errorf("restore: %w", err)
+		}
+	}
 	cs := &chainSource{c: r.Client, runID: req.RunID, pointInTime: req.PointInTime, now: r.now}
 	chain, err := cs.load(ctx)
 	if err != nil {

@@ -92,9 +92,17 @@ func parseConfig(c store.BackupConfig) (agentConfig, error) {
 	return out, nil
 }
 
-// ownConfig reports whether c is an agent-mode config of ag.
+// ownConfig reports whether ag runs c: an agent-mode config assigned to it, or, for
+// the server's built-in agent (internal/builtin) and only for it, a server-mode
+// config of its owner (stored without an agent, or assigned to it).
 func ownConfig(c store.BackupConfig, ag store.Agent) bool {
-	return c.AgentID == ag.ID && c.UserID == ag.UserID && c.ExecutionMode == "agent"
+	if c.UserID != ag.UserID {
+		return false
+	}
+	if ag.Builtin {
+		return c.ExecutionMode == "server" && (c.AgentID == "" || c.AgentID == ag.ID)
+	}
+	return c.AgentID == ag.ID && c.ExecutionMode == "agent"
 }
 
 func (a *API) configs(w http.ResponseWriter, r *http.Request, ag store.Agent) error {

@@ -197,10 +197,14 @@ func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
 			emails[u.ID] = u.Email
 		}
 	}
-	out := make([]Agent, len(as))
-	for i, a := range as {
-		out[i] = s.view(ctx, a)
-		out[i].Owner = emails[a.UserID]
+	out := make([]Agent, 0, len(as))
+	for _, a := range as {
+		if a.Builtin && actor.Role != store.RoleAdmin {
+			continue // the server's own agent: only administrators see it
+		}
+		v := s.view(ctx, a)
+		v.Owner = emails[a.UserID]
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -227,10 +231,25 @@ func (s *Service) load(ctx context.Context, actor store.User, id string) (store.
 	if err != nil {
 		return store.Agent{}, fmt.Errorf("load agent %s: %w", id, err)
 	}
-	if actor.Role != store.RoleAdmin && a.UserID != actor.ID {
+	if actor.Role != store.RoleAdmin && (a.UserID != actor.ID || a.Builtin) {
 		return store.Agent{}, errNotFound
 	}
 	return a, nil
+}
+
+// errBuiltin refuses changes to the server's built-in agent, which the server keeps
+// (a new key at every start, never shown).
+func errBuiltin(a store.Agent) error {
+	return apperr.New(apperr.Conflict, "%q is the server's built-in agent, which runs server-mode backups; the server manages it, so it cannot be renamed, rotated, revoked or deleted", a.Name)
+}
+
+// loadChangeable is load for changes: the built-in agent is refused.
+func (s *Service) loadChangeable(ctx context.Context, actor store.User, id string) (store.Agent, error) {
+	a, err := s.load(ctx, actor, id)
+	if err == nil && a.Builtin {
+		return store.Agent{}, errBuiltin(a)
+	}
+	return a, err
 }
 
 // view adds the computed status and the newest run. A failure to read the runs is
@@ -248,7 +267,7 @@ func (s *Service) view(ctx context.Context, a store.Agent) Agent {
 
 // Rename gives agent id a new name.
 func (s *Service) Rename(ctx context.Context, actor store.User, id, name string, m auth.Meta) (Agent, error) {
-	a, err := s.load(ctx, actor, id)
+	a, err := s.loadChangeable(ctx, actor, id)
 	if err != nil {
 		return Agent{}, err
 	}
@@ -277,7 +296,7 @@ func (s *Service) Rename(ctx context.Context, actor store.User, id, name string,
 // RotateKey gives agent id a new key, returned once; the old key is refused from
 // the next request on. The agent must be enrolled again with the new key.
 func (s *Service) RotateKey(ctx context.Context, actor store.User, id string, m auth.Meta) (Created, error) {
-	a, err := s.load(ctx, actor, id)
+	a, err := s.loadChangeable(ctx, actor, id)
 	if err != nil {
 		return Created{}, err
 	}
@@ -297,7 +316,7 @@ func (s *Service) RotateKey(ctx context.Context, actor store.User, id string, m 
 // Revoke refuses agent id's key from now on. The agent stays listed with its history;
 // revoking twice is not an error.
 func (s *Service) Revoke(ctx context.Context, actor store.User, id string, m auth.Meta) (Agent, error) {
-	a, err := s.load(ctx, actor, id)
+	a, err := s.loadChangeable(ctx, actor, id)
 	if err != nil {
 		return Agent{}, err
 	}
@@ -316,7 +335,7 @@ func (s *Service) Revoke(ctx context.Context, actor store.User, id string, m aut
 // Delete removes agent id and its logs; configurations assigned to it are left
 // without an agent. Its key stops working at once.
 func (s *Service) Delete(ctx context.Context, actor store.User, id string, m auth.Meta) error {
-	a, err := s.load(ctx, actor, id)
+	a, err := s.loadChangeable(ctx, actor, id)
 	if err != nil {
 		return err
 	}

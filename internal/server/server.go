@@ -20,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/builtin"
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/csrf"
@@ -60,6 +61,8 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
+	// Builtin runs server-mode configurations with the real agent inside this process.
+	Builtin *builtin.Supervisor
 	// Runs queues, cancels and lists runs and executes retention; Scheduler queues
 	// scheduled runs (Serve runs both on the replica holding schedLeader).
 	Runs           *runs.Service
@@ -141,6 +144,13 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}
+	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.AgentAPI.Notify,
+		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
+		StateDir: filepath.Join(cfg.DataDir, "builtin-agent"), Protected: []string{cfg.DataDir},
+		Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("built-in agent: %w", err)
+	}
 	if err := a.buildRuns(opt); err != nil {
 		return err
 	}
@@ -166,6 +176,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewAgents(agentSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.NewConfigs(configSvc, a.log).Register(mux)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
@@ -271,6 +282,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
 	defer func() { stopJobs(); sched.Wait() }()
 	sched.Go(func() { _ = a.Scheduler.Run(jobs) })
+	// The built-in agent stops with the jobs and reports its runs before Serve returns.
+	sched.Go(func() { _ = a.Builtin.Run(jobs) })
 	go a.Runs.RunRetention(jobs, a.schedLeader, a.retentionEvery)
 
 	errc := make(chan error, 1)

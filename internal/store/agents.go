@@ -22,6 +22,7 @@ type Agent struct {
 	KeyHash    string // hex SHA-256 of the full key; unique
 	KeyPrefix  string // first characters of the key, shown to identify it ("bak_3f9a…")
 	Revoked    bool   // a revoked agent's key is refused
+	Builtin    bool   // the server itself (internal/builtin): its key never leaves the process; read-only to people
 	LastSeen   *time.Time
 	Status     string // as last reported/stored; see the Agent* constants
 	Platform   string

@@ -36,4 +36,5 @@ type Store interface {
 	Agents
 	Runs
 	Restores
+	Builtin
 }

@@ -61,12 +61,12 @@ func newUUID(op string) (string, error) {
 
 const agentColumns = `id, user_id, name, api_key_hash, key_prefix, revoked, last_seen, status,
 	COALESCE(platform, ''), COALESCE(arch, ''), COALESCE(version, ''), COALESCE(hostname, ''),
-	enrolled_at, created_at, updated_at`
+	enrolled_at, created_at, updated_at, builtin`
 
 func scanAgent(row pgx.Row, a *store.Agent) error {
 	if err := row.Scan(&a.ID, &a.UserID, &a.Name, &a.KeyHash, &a.KeyPrefix, &a.Revoked,
 		&a.LastSeen, &a.Status, &a.Platform, &a.Arch, &a.Version, &a.Hostname,
-		&a.EnrolledAt, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		&a.EnrolledAt, &a.CreatedAt, &a.UpdatedAt, &a.Builtin); err != nil {
 		return err
 	}
 	a.LastSeen, a.EnrolledAt = utcPtr(a.LastSeen), utcPtr(a.EnrolledAt)

@@ -77,12 +77,12 @@ func newUUID(op string) (string, error) {
 
 const agentColumns = `id, user_id, name, api_key_hash, key_prefix, revoked, last_seen, status,
 	COALESCE(platform, ''), COALESCE(arch, ''), COALESCE(version, ''), COALESCE(hostname, ''),
-	enrolled_at, created_at, updated_at`
+	enrolled_at, created_at, updated_at, builtin`
 
 func scanAgent(row scanner, a *store.Agent) error {
 	return row.Scan(&a.ID, &a.UserID, &a.Name, &a.KeyHash, &a.KeyPrefix, &a.Revoked,
 		nullTimeCol{&a.LastSeen}, &a.Status, &a.Platform, &a.Arch, &a.Version, &a.Hostname,
-		nullTimeCol{&a.EnrolledAt}, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+		nullTimeCol{&a.EnrolledAt}, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Builtin)
 }
 
 func normPtr(t *time.Time) *time.Time {
