@@ -160,6 +160,7 @@ func FromStore(r store.BackupConfig) (Config, error) {
 	}
 	if len(r.Sources) > 0 && string(r.Sources) != "null" {
 		if err := json.Unmarshal(r.Sources, &c.Sources); err != nil {
+			c.Sources = nil
 			var paths []string
 			if json.Unmarshal(r.Sources, &paths) != nil {
 				return c, fmt.Errorf("config %s: sources: %w", r.ID, err)

@@ -289,20 +289,30 @@ func (s *Service) serverDirs(ctx context.Context) ([]string, error) {
 // links where they exist, so a link inside an allowed directory cannot lead out of it.
 func underAllowed(p string, dirs []string) bool {
 	p = filepath.Clean(p)
-	real := p
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		real = r
-	}
+	real := resolve(p)
 	for _, d := range dirs {
-		realDir := d
-		if r, err := filepath.EvalSymlinks(d); err == nil {
-			realDir = r
-		}
-		if within(p, d) && within(real, realDir) {
+		if within(p, d) && within(real, resolve(d)) {
 			return true
 		}
 	}
 	return false
+}
+
+// resolve returns p with symbolic links resolved in its longest existing prefix
+// (a source may not exist yet when it is configured).
+func resolve(p string) string {
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
 }
 
 func within(p, dir string) bool {
