@@ -415,7 +415,7 @@ func TestServerModeRefusals(t *testing.T) {
 				if err := e.st.SetUserRole(context.Background(), demoted.ID, store.RoleUser, time.Now()); err != nil {
 					t.Fatal(err)
 				}
-			}, "no longer an enabled administrator"},
+			}, "who is not an enabled administrator"},
 			{"hooks", e.admin, `{"type":"full","hooks":{"pre":"cat /etc/passwd"}}`, inside, nil, "hook commands"},
 			{"follow symlinks", e.admin, `{"type":"full","followSymlinks":true}`, inside, nil, "follows symbolic links"},
 		}

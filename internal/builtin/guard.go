@@ -85,12 +85,8 @@ func (g *Guard) CheckBackup(ctx context.Context, cfg agentproto.Config) error {
 	if c.ExecutionMode != configs.ModeServer {
 		return fmt.Errorf(errRefused+"configuration %q is in %s mode; the server's built-in agent runs only server-mode configurations", c.Name, c.ExecutionMode)
 	}
-	owner, err := g.Store.GetUser(ctx, c.UserID)
-	if err != nil {
-		return fmt.Errorf("server mode: load the owner of configuration %q: %w", c.Name, err)
-	}
-	if owner.Role != store.RoleAdmin || owner.Disabled {
-		return fmt.Errorf(errRefused+"configuration %q belongs to %s, who is no longer an enabled administrator; server-mode backups read the server's own files, so only administrators' configurations run (switch it to agent mode, or have an administrator recreate it)", c.Name, owner.Email)
+	if err := g.checkOwner(ctx, c.UserID, fmt.Sprintf("configuration %q", c.Name)); err != nil {
+		return err
 	}
 	if h := cfg.Hooks; h != nil && (strings.TrimSpace(h.Pre) != "" || strings.TrimSpace(h.Post) != "") {
 		return fmt.Errorf(errRefused+"configuration %q has pre/post hook commands; they would run as the server's own process, so server-mode backups run without hooks (remove them, or use an agent on this machine)", c.Name)
@@ -113,15 +109,31 @@ func (g *Guard) CheckBackup(ctx context.Context, cfg agentproto.Config) error {
 	return nil
 }
 
-// CheckRestore is the built-in agent's agent.Runner.CheckRestore: the target, with
-// symbolic links resolved as far as it exists, must lie in an allowed directory and
-// outside the server's data.
-func (g *Guard) CheckRestore(ctx context.Context, target string) error {
+// CheckRestore vets a restore into target by ownerID's built-in agent (its
+// agent.Runner.CheckRestore): the owner must still be an enabled administrator, and
+// the target, with symbolic links resolved as far as it exists, must lie in an allowed
+// directory and outside the server's data.
+func (g *Guard) CheckRestore(ctx context.Context, ownerID, target string) error {
+	if err := g.checkOwner(ctx, ownerID, "this restore"); err != nil {
+		return err
+	}
 	allowed, err := g.allowed(ctx)
 	if err != nil {
 		return err
 	}
 	return g.check(ctx, "restore target", target, allowed, false)
+}
+
+// checkOwner refuses work of a user who is not an enabled administrator.
+func (g *Guard) checkOwner(ctx context.Context, userID, what string) error {
+	owner, err := g.Store.GetUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("server mode: load the owner of %s: %w", what, err)
+	}
+	if owner.Role != store.RoleAdmin || owner.Disabled {
+		return fmt.Errorf(errRefused+"%s belongs to %s, who is not an enabled administrator; server mode reads and writes the server's own files, so it works only for administrators (switch the configuration to agent mode, or have an administrator recreate it)", what, owner.Email)
+	}
+	return nil
 }
 
 // allowed returns the allowed directories resolved (those that no longer exist drop
