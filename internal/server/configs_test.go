@@ -260,6 +260,23 @@ func TestConfigsRoundTripAndIsolation(t *testing.T) {
 			t.Errorf("a rejected update saved the name %q", row2.Name)
 		}
 
+		// An administrator may create a server-mode config inside the allowed directories.
+		if err := e.app.Store.SetSetting(context.Background(), configs.SettingServerDirs, "/srv/backups"); err != nil {
+			t.Fatal(err)
+		}
+		srv := admin.json("POST", "/api/configs", with(goodConfig(""), "executionMode", "server", "agentId", nil,
+			"sources", []map[string]any{{"path": "/srv/backups/db"}}))
+		want(t, srv, http.StatusCreated)
+		if srv.body["executionMode"] != "server" || srv.body["agentId"] != nil {
+			t.Errorf("server-mode config: %s", srv.raw)
+		}
+		// Ada cannot turn her config into a server-mode one.
+		r = ada.json("PUT", "/api/configs/"+id, with(upd, "executionMode", "server", "sources", []map[string]any{{"path": "/srv/backups/db"}}))
+		want(t, r, http.StatusBadRequest)
+		if _, ok := fields(r)["executionMode"]; !ok {
+			t.Errorf("user switching to server mode: %s", r.raw)
+		}
+
 		list := ada.json("GET", "/api/configs", nil)
 		want(t, list, http.StatusOK)
 		if cs := list.body["configs"].([]any); len(cs) != 1 || strings.Contains(list.raw, "correct horse") {
@@ -284,10 +301,27 @@ func TestConfigsRoundTripAndIsolation(t *testing.T) {
 			t.Errorf("bob's edit page: %d", r.status)
 		}
 		// The admin sees it.
-		if r := admin.json("GET", "/api/configs", nil); len(r.body["configs"].([]any)) != 1 {
+		if r := admin.json("GET", "/api/configs", nil); len(r.body["configs"].([]any)) != 2 {
 			t.Errorf("admin's list: %s", r.raw)
 		}
 
+		// A queued run blocks deletion; once it ends, the config goes.
+		ctx := context.Background()
+		run := store.Run{ID: "0193cccc-0000-7000-8000-000000000001", ConfigID: id, UserID: userID(t, ada), AgentID: agentID,
+			Status: "queued", StartTime: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+		if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+			t.Fatal(err)
+		}
+		r = ada.json("DELETE", "/api/configs/"+id, nil)
+		want(t, r, http.StatusConflict)
+		if !strings.Contains(r.errMessage(), "is queued; cancel it or wait") {
+			t.Errorf("delete with a queued run: %s", r.raw)
+		}
+		end := time.Now().UTC()
+		run.Status, run.EndTime = "cancelled", &end
+		if err := e.app.Store.UpdateRun(ctx, &run); err != nil {
+			t.Fatal(err)
+		}
 		want(t, ada.json("DELETE", "/api/configs/"+id, nil), http.StatusNoContent)
 		want(t, ada.json("GET", "/api/configs/"+id, nil), http.StatusNotFound)
 		entries, err := e.app.Store.ListAudit(context.Background(), 50)
