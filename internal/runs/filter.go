@@ -41,10 +41,8 @@ func ParseFilter(q url.Values) (Filter, error) {
 		}
 		*p.v = n
 	}
-	if err := fields.Err(); err != nil {
-		return f, err
-	}
-	return f, f.Validate()
+	f.check(fields)
+	return f, fields.Err()
 }
 
 func first(q url.Values, names ...string) string {

@@ -49,8 +49,8 @@ type runView struct {
 	now time.Time
 }
 
-// Status is the status word and shape (never colour alone).
-func (v runView) Status() statusView { return runStatusView(v.Run.Status) }
+// StatusView is the status word and shape (never colour alone).
+func (v runView) StatusView() statusView { return runStatusView(v.Run.Status) }
 
 func runStatusView(s string) statusView {
 	if s == runs.StatusExpired {
