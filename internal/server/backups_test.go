@@ -212,7 +212,6 @@ func (c *client) heartbeat(key, query string) []agentproto.Command {
 	return resp.Commands
 }
 
-
 // registerID registers c as email and returns the new user's id.
 func registerID(t *testing.T, c *client, email string) string {
 	t.Helper()
