@@ -35,6 +35,8 @@ func (a *ConfigsAPI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/configs/{id}", a.signedIn(a.delete))
 	mux.HandleFunc("POST /api/configs/{id}/validate", a.signedIn(a.validate))
 	mux.HandleFunc("GET /api/schedule/preview", a.signedIn(a.schedulePreview))
+	mux.HandleFunc("GET /api/settings/server-mode", a.signedIn(a.serverDirsGet))
+	mux.HandleFunc("PUT /api/settings/server-mode", a.signedIn(a.serverDirsSet))
 }
 
 func (a *ConfigsAPI) signedIn(h func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
@@ -158,4 +160,33 @@ func (a *ConfigsAPI) validate(w http.ResponseWriter, r *http.Request, sess auth.
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"valid": true, "config": c.Public()})
+}
+
+// serverDirs is the body of /api/settings/server-mode: the directories of the
+// server that server-mode configurations may back up.
+type serverDirs struct {
+	AllowedDirs []string `json:"allowedDirs"`
+}
+
+func (a *ConfigsAPI) serverDirsGet(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	dirs, err := a.svc.ServerDirs(r.Context(), sess.User)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, serverDirs{AllowedDirs: append([]string{}, dirs...)})
+}
+
+func (a *ConfigsAPI) serverDirsSet(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	var in serverDirs
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	dirs, err := a.svc.SetServerDirs(r.Context(), sess.User, in.AllowedDirs, meta(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, serverDirs{AllowedDirs: append([]string{}, dirs...)})
 }

@@ -27,6 +27,7 @@ type Store interface {
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	GetDestination(ctx context.Context, id string) (store.Destination, error)
 	GetSetting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 	AddAudit(ctx context.Context, e store.AuditEntry) error
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -485,5 +486,39 @@ func TestGeneratedIdentityShownOnce(t *testing.T) {
 		if !strings.Contains(raw, id.Recipient().String()) {
 			t.Error("the database does not hold the recipient")
 		}
+	})
+}
+
+// TestServerModeDirsSetting: only administrators set the directories server-mode
+// backups may read; the root and paths that are not directories are refused.
+func TestServerModeDirsSetting(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		e := startAgents(t, db)
+		admin := e.client()
+		admin.register("admin@example.com")
+		ada := e.client()
+		ada.register("ada@example.com")
+		dir := t.TempDir()
+
+		want(t, ada.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{dir}}), http.StatusForbidden)
+		want(t, ada.json("GET", "/api/settings/server-mode", nil), http.StatusForbidden)
+		for in, msg := range map[string]string{
+			"/":                      "allowing / would let backups read the whole server",
+			"relative/dir":           "is not an absolute path",
+			filepath.Join(dir, "no"): "is not a directory on this server",
+		} {
+			r := admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{dir, in}})
+			want(t, r, http.StatusBadRequest)
+			if m, _ := fields(r)["allowedDirs"].(string); !strings.Contains(m, "line 2") || !strings.Contains(m, msg) {
+				t.Errorf("allowedDirs %q: %q, want %q", in, m, msg)
+			}
+		}
+		r := admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{dir + "/", dir}})
+		want(t, r, http.StatusOK)
+		if got := admin.json("GET", "/api/settings/server-mode", nil); !strings.Contains(got.raw, `"allowedDirs":["`+dir+`"]`) {
+			t.Errorf("GET server-mode: %s", got.raw)
+		}
+		r = admin.json("POST", "/api/configs", with(goodConfig(""), "executionMode", "server", "sources", []map[string]any{{"path": filepath.Join(dir, "data")}}))
+		want(t, r, http.StatusCreated)
 	})
 }
