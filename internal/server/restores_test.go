@@ -1,0 +1,459 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/backapp/backapp/internal/agent"
+	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// restoreEnv is a server, a user with two agents (A backs up, B restores) and a
+// source tree that agent A backed up twice (a full backup, then an incremental).
+type restoreEnv struct {
+	*env
+	alice          *client
+	agentA, agentB string
+	keyA, keyB     string
+	src            string
+	configID       string
+	run1, run2     string
+	want           map[string][]byte // relative path under src → content at run2
+}
+
+func rsAgentRunner(t *testing.T, e *env, key string) *agent.Runner {
+	t.Helper()
+	c, err := agent.NewClient(agent.ClientOptions{Server: e.srv.URL, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := agent.OpenState(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &agent.Runner{Client: c, State: st}
+}
+
+func rsWrite(t *testing.T, root string, files map[string][]byte) {
+	t.Helper()
+	for rel, b := range files {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func rsRandom(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func rsBackup(t *testing.T, r *agent.Runner, configID string) string {
+	t.Helper()
+	res, err := r.Backup(context.Background(), agent.BackupRequest{ConfigID: configID})
+	if err != nil || res.Status != agentproto.StatusCompleted {
+		t.Fatalf("backup of config %s: status %q, err %v", configID, res.Status, err)
+	}
+	return res.RunID
+}
+
+func startRestoreEnv(t *testing.T, db string) *restoreEnv {
+	t.Helper()
+	e := &restoreEnv{env: start(t, db)}
+	e.alice = e.client()
+	e.alice.register("alice@example.com")
+	e.agentA, e.keyA, _ = e.alice.createAgent("alpha")
+	e.agentB, e.keyB, _ = e.alice.createAgent("bravo")
+	e.src = t.TempDir()
+	e.want = map[string][]byte{
+		"docs/a.txt":         []byte("first version of a\n"),
+		"docs/b.bin":         rsRandom(300 << 10),
+		"docs/sub/c.txt":     []byte("c in a subdirectory\n"),
+		"docs/sub/deep/d.md": []byte("# deep\n"),
+		"photos/p1.jpg":      rsRandom(1 << 20),
+		"photos/p2.jpg":      rsRandom(70 << 10),
+		"notes.txt":          []byte("unselected\n"),
+	}
+	rsWrite(t, e.src, e.want)
+	body := with(goodConfig(e.agentA), "sources", []map[string]any{{"path": e.src}})
+	r := e.alice.json("POST", "/api/configs", body)
+	want(t, r, http.StatusCreated)
+	e.configID = r.body["id"].(string)
+
+	runner := rsAgentRunner(t, e.env, e.keyA)
+	e.run1 = rsBackup(t, runner, e.configID)
+	// The incremental changes one file and adds one: b.bin and the photos stay in
+	// the full backup's archive, so a restore of run2 needs the whole chain.
+	later := map[string][]byte{"docs/a.txt": []byte("second version of a, longer\n"), "new.txt": []byte("added later\n")}
+	rsWrite(t, e.src, later)
+	for k, v := range later {
+		e.want[k] = v
+	}
+	e.run2 = rsBackup(t, runner, e.configID)
+	return e
+}
+
+// abs is the absolute path on the backed-up machine of rel under the source.
+func (e *restoreEnv) abs(rel string) string { return filepath.ToSlash(filepath.Join(e.src, rel)) }
+
+// runDaemon runs agent key's daemon (the real heartbeat loop) until the test ends.
+func (e *restoreEnv) runDaemon(t *testing.T, key string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &agent.Daemon{Runner: rsAgentRunner(t, e.env, key), Heartbeat: 200 * time.Millisecond}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (e *restoreEnv) waitRestore(t *testing.T, c *client, id string) map[string]any {
+	t.Helper()
+	var last map[string]any
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r := c.json("GET", "/api/restores/"+id, nil)
+		want(t, r, http.StatusOK)
+		last = r.body
+		switch last["status"] {
+		case "completed":
+			return last
+		case "failed", "cancelled":
+			t.Fatalf("restore %s: %v", id, last)
+		}
+	}
+	t.Fatalf("restore %s did not complete: %v", id, last)
+	return nil
+}
+
+// checkTree fails unless dir holds exactly the files wanted (relative to the
+// source, restored below dir with their full path), byte for byte.
+func (e *restoreEnv) checkTree(t *testing.T, dir string, wanted ...string) {
+	t.Helper()
+	got := map[string][]byte{}
+	base := filepath.Join(dir, e.src)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(base, p)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Errorf("restored outside the source's path: %s", p)
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		got[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range wanted {
+		b, ok := got[w]
+		switch {
+		case !ok:
+			t.Errorf("%s: not restored", w)
+		case !bytes.Equal(b, e.want[w]):
+			t.Errorf("%s: %d bytes restored differ from the %d backed up", w, len(b), len(e.want[w]))
+		}
+		delete(got, w)
+	}
+	for p := range got {
+		t.Errorf("%s restored but not selected", p)
+	}
+}
+
+// TestRestoreSubsetToAnotherAgent: agent A backs up (full, then incremental); the
+// user browses the incremental's files, selects a subset through the API and another
+// through the restore page's form, and agent B's real daemon restores both into its
+// directories: exactly the selected files, byte for byte. A single file downloads
+// through the browser with the bytes backed up.
+func TestRestoreSubsetToAnotherAgent(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		e := startRestoreEnv(t, db)
+		a := e.alice
+
+		// Browse: the source's directory lists a level at a time.
+		r := a.json("GET", "/api/backups/"+e.run2+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
+		want(t, r, http.StatusOK)
+		var names []string
+		for _, x := range r.body["entries"].([]any) {
+			m := x.(map[string]any)
+			names = append(names, m["name"].(string)+":"+m["type"].(string))
+		}
+		if got, wantNames := strings.Join(names, " "), "sub:dir a.txt:file b.bin:file"; got != wantNames {
+			t.Errorf("listing of docs: %s, want %s", got, wantNames)
+		}
+		r = a.json("GET", "/api/backups/"+e.run2+"/files?q=DEEP", nil)
+		want(t, r, http.StatusOK)
+		if es := r.body["entries"].([]any); len(es) != 2 { // the directory and the file in it
+			t.Errorf("search for DEEP: %s", r.raw)
+		}
+		// From / the directories down to the source are listed too.
+		r = a.json("GET", "/api/backups/"+e.run2+"/files", nil)
+		want(t, r, http.StatusOK)
+		if es := r.body["entries"].([]any); len(es) != 1 || es[0].(map[string]any)["type"] != "dir" {
+			t.Errorf("listing of /: %s", r.raw)
+		}
+
+		// A subset through the API.
+		targetAPI := t.TempDir()
+		r = a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": targetAPI,
+			"paths": []string{e.abs("docs/a.txt"), e.abs("photos"), e.abs("docs/b.bin")}})
+		want(t, r, http.StatusCreated)
+		apiID := r.body["id"].(string)
+		if r.body["status"] != "queued" || r.body["agentId"] != e.agentB {
+			t.Errorf("new restore: %s", r.raw)
+		}
+
+		// Another through the page: open a directory (the selection rides along),
+		// then start.
+		targetForm := t.TempDir()
+		form := url.Values{"run": {e.run2}, "dir": {e.abs("docs")}, "sel": {e.abs("docs/sub"), e.abs("new.txt")},
+			"open": {e.abs("docs/sub")}, "agent": {e.agentB}, "target": {targetForm}, "csrf_token": {a.csrf}}
+		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+		want(t, r, http.StatusSeeOther)
+		loc := r.header.Get("Location")
+		u, _ := url.Parse(loc)
+		if q := u.Query(); q.Get("dir") != e.abs("docs/sub") || len(q["sel"]) != 2 || q.Get("target") != targetForm {
+			t.Errorf("opening a directory redirects to %s", loc)
+		}
+		r = a.send("GET", loc, "", nil)
+		want(t, r, http.StatusOK)
+		for _, s := range []string{"deep/", "c.txt", `name="sel" value="` + e.abs("new.txt") + `"`, `name="sel" value="` + e.abs("docs/sub") + `"`,
+			`checked disabled aria-label="` + e.abs("docs/sub/c.txt") + ` is restored with ` + e.abs("docs/sub") + `"`} {
+			if !strings.Contains(r.raw, s) {
+				t.Errorf("restore page at %s lacks %q", loc, s)
+			}
+		}
+		form.Del("open")
+		form.Set("dir", e.abs("docs/sub"))
+		form.Set("start", "1")
+		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+		want(t, r, http.StatusSeeOther)
+		formID := strings.TrimPrefix(r.header.Get("Location"), "/restores/")
+		if formID == "" || strings.Contains(formID, "/") {
+			t.Fatalf("start redirects to %q", r.header.Get("Location"))
+		}
+
+		// Agent B's daemon takes both from its heartbeat and restores them.
+		e.runDaemon(t, e.keyB)
+		res := e.waitRestore(t, a, apiID)
+		e.waitRestore(t, a, formID)
+		e.checkTree(t, targetAPI, "docs/a.txt", "docs/b.bin", "photos/p1.jpg", "photos/p2.jpg")
+		e.checkTree(t, targetForm, "docs/sub/c.txt", "docs/sub/deep/d.md", "new.txt")
+		if res["filesWritten"].(float64) < 4 || res["bytesWritten"].(float64) < float64(len(e.want["photos/p1.jpg"])) {
+			t.Errorf("restore result: %v", res)
+		}
+
+		// The pages show the outcome.
+		r = a.send("GET", "/restores/"+formID, "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(r.raw, "Completed") || !strings.Contains(r.raw, `aria-live="polite"`) || !strings.Contains(r.raw, "bravo") {
+			t.Errorf("restore page lacks the outcome: %s", visible(r.raw))
+		}
+		r = a.send("GET", "/restores", "", nil)
+		want(t, r, http.StatusOK)
+		if strings.Count(r.raw, "✓") < 2 || !strings.Contains(r.raw, `href="/restores/`+apiID+`"`) {
+			t.Errorf("restores list: %s", visible(r.raw))
+		}
+
+		// A single file through the browser: b.bin's content is in the full
+		// backup's archive, which the incremental's manifest points at.
+		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/b.bin")}}.Encode(), "", nil)
+		want(t, r, http.StatusOK)
+		if !bytes.Equal([]byte(r.raw), e.want["docs/b.bin"]) {
+			t.Errorf("download of b.bin: %d bytes differ from the %d backed up", len(r.raw), len(e.want["docs/b.bin"]))
+		}
+		if cd := r.header.Get("Content-Disposition"); cd != `attachment; filename=b.bin` {
+			t.Errorf("Content-Disposition = %q", cd)
+		}
+		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		want(t, r, http.StatusOK)
+		if r.raw != string(e.want["docs/a.txt"]) {
+			t.Errorf("download of a.txt from the incremental: %q", r.raw)
+		}
+		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run1}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		want(t, r, http.StatusOK)
+		if r.raw != "first version of a\n" {
+			t.Errorf("download of a.txt from the full backup: %q", r.raw)
+		}
+	})
+}
+
+// TestRestoreIsolationAndBadInput: another user's backups, agents and restores are
+// out of reach; bad input gets a 400 that names the field; an encrypted backup's
+// files are not downloadable, and the page says to restore through an agent.
+func TestRestoreIsolationAndBadInput(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		e := startRestoreEnv(t, db)
+		a := e.alice
+		r := a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/restore"})
+		want(t, r, http.StatusCreated)
+		aliceRestore := r.body["id"].(string)
+		if ps := r.body["paths"].([]any); len(ps) != 0 {
+			t.Errorf("restore of everything has paths %v", ps)
+		}
+
+		bob := e.client()
+		bob.register("bob@example.com")
+		bobAgent, _, _ := bob.createAgent("bobs")
+		for _, path := range []string{"/api/restores/" + aliceRestore, "/api/backups/" + e.run2 + "/files",
+			"/restores/" + aliceRestore, "/restores/new?run=" + e.run2,
+			"/restores/file?run=" + e.run2 + "&path=" + url.QueryEscape(e.abs("notes.txt"))} {
+			if r := bob.send("GET", path, "", nil); r.status != http.StatusNotFound {
+				t.Errorf("bob GET %s: status %d, want 404", path, r.status)
+			}
+		}
+		if r := bob.json("POST", "/api/restores/"+aliceRestore+"/cancel", nil); r.status != http.StatusNotFound {
+			t.Errorf("bob cancels alice's restore: status %d, want 404", r.status)
+		}
+		r = bob.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": bobAgent, "targetDir": "/tmp/x"})
+		want(t, r, http.StatusNotFound)
+		r = bob.json("GET", "/api/restores", nil)
+		want(t, r, http.StatusOK)
+		if rs := r.body["restores"].([]any); len(rs) != 0 {
+			t.Errorf("bob lists alice's restores: %s", r.raw)
+		}
+
+		// Bad input, each with the field that is wrong.
+		failed := store.Run{ConfigID: e.configID, UserID: mustUserID(t, a), AgentID: e.agentA, StartTime: time.Now().UTC(),
+			Status: "failed", Full: true}
+		if err := e.app.Store.CreateRun(context.Background(), &failed); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name  string
+			body  map[string]any
+			field string
+			text  string
+		}{
+			{"relative target", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "restore/here"}, "targetDir", "absolute"},
+			{"dotdot target", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/../etc"}, "targetDir", `".."`},
+			{"no target", map[string]any{"runId": e.run2, "agentId": e.agentB}, "targetDir", "required"},
+			{"unknown agent", map[string]any{"runId": e.run2, "agentId": "0193aaaa-0000-7000-8000-000000000000", "targetDir": "/t"}, "agentId", "no agent"},
+			{"another user's agent", map[string]any{"runId": e.run2, "agentId": bobAgent, "targetDir": "/t"}, "agentId", "no agent"},
+			{"no agent", map[string]any{"runId": e.run2, "targetDir": "/t"}, "agentId", "choose"},
+			{"failed run", map[string]any{"runId": failed.ID, "agentId": e.agentB, "targetDir": "/t"}, "runId", "is failed; only completed"},
+			{"path not in backup", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/t", "paths": []string{"/etc/passwd"}}, "paths", "not in backup"},
+			{"no run", map[string]any{"agentId": e.agentB, "targetDir": "/t"}, "runId", "required"},
+			{"config without time", map[string]any{"configId": e.configID, "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "required"},
+			{"time before any backup", map[string]any{"configId": e.configID, "pointInTime": "2001-01-01T00:00:00Z", "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "no completed backup"},
+		} {
+			r := a.json("POST", "/api/restores", tc.body)
+			msg := fields(r)[tc.field]
+			if r.status != http.StatusBadRequest || msg == nil || !strings.Contains(msg.(string), tc.text) {
+				t.Errorf("%s: status %d, %s; want 400 with %s containing %q", tc.name, r.status, r.raw, tc.field, tc.text)
+			}
+		}
+		// The form shows the problems beside the fields and keeps the selection.
+		form := url.Values{"run": {e.run2}, "sel": {e.abs("notes.txt")}, "agent": {e.agentB}, "target": {"relative"},
+			"start": {"1"}, "csrf_token": {a.csrf}}
+		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+		want(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.raw, "must be an absolute path") || !strings.Contains(r.raw, `value="`+e.abs("notes.txt")+`"`) {
+			t.Errorf("form error page: %s", visible(r.raw))
+		}
+
+		// The page's point in time: the newest completed backup at or before it.
+		r = a.send("GET", "/restores/new", "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(r.raw, `href="/restores/new?run=`+e.run2+`"`) || !strings.Contains(r.raw, `name="at"`) {
+			t.Errorf("restore start page: %s", visible(r.raw))
+		}
+		at := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05")
+		r = a.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
+		want(t, r, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "run="+e.run2) {
+			t.Errorf("point in time %s goes to %s, want run %s", at, loc, e.run2)
+		}
+		r = a.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {"yesterday"}}.Encode(), "", nil)
+		want(t, r, http.StatusBadRequest)
+		if !strings.Contains(r.raw, "give a date and time") {
+			t.Errorf("bad point in time: %s", visible(r.raw))
+		}
+		r = bob.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
+		want(t, r, http.StatusNotFound)
+
+		// A point in time picks the newest completed backup at or before it.
+		r = a.json("POST", "/api/restores", map[string]any{"configId": e.configID, "pointInTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"agentId": e.agentA, "targetDir": "/srv/pit", "paths": []string{e.abs("new.txt")}})
+		want(t, r, http.StatusCreated)
+		if r.body["runId"] != e.run2 {
+			t.Errorf("point in time picked run %v, want %s", r.body["runId"], e.run2)
+		}
+		// Cancel: a queued restore is cancelled at once; a second cancel conflicts.
+		r = a.json("POST", "/api/restores/"+r.body["id"].(string)+"/cancel", nil)
+		want(t, r, http.StatusOK)
+		if r.body["status"] != "cancelled" {
+			t.Errorf("cancelled restore: %s", r.raw)
+		}
+		want(t, a.json("POST", "/api/restores/"+r.body["id"].(string)+"/cancel", nil), http.StatusConflict)
+
+		// An encrypted backup: browsable, but no file leaves through the browser.
+		id, _ := age.GenerateX25519Identity()
+		body := with(goodConfig(e.agentA), "name", "Secret", "sources", []map[string]any{{"path": e.src}},
+			"options.encryptionMode", "age", "options.recipients", []string{id.Recipient().String()})
+		r = a.json("POST", "/api/configs", body)
+		want(t, r, http.StatusCreated)
+		enc := rsBackup(t, rsAgentRunner(t, e.env, e.keyA), r.body["id"].(string))
+		r = a.json("GET", "/api/backups/"+enc+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
+		want(t, r, http.StatusOK)
+		if r.body["encrypted"] != true || len(r.body["entries"].([]any)) != 3 {
+			t.Errorf("listing of an encrypted backup: %s", r.raw)
+		}
+		r = a.send("GET", "/restores/file?"+url.Values{"run": {enc}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		if r.status != http.StatusConflict || !strings.Contains(r.raw, "encrypted") || !strings.Contains(r.raw, "restore the file through an agent") {
+			t.Errorf("download from an encrypted backup: status %d, %s", r.status, visible(r.raw))
+		}
+		r = a.send("GET", "/restores/new?run="+enc+"&dir="+url.QueryEscape(e.abs("docs")), "", nil)
+		want(t, r, http.StatusOK)
+		if strings.Contains(r.raw, "/restores/file?") || !strings.Contains(r.raw, "It is encrypted") {
+			t.Errorf("restore page of an encrypted backup offers downloads: %s", visible(r.raw))
+		}
+
+		// A backup without a catalog says so, and can still be restored whole.
+		noCat := store.Run{ConfigID: e.configID, UserID: failed.UserID, AgentID: e.agentA, StartTime: time.Now().UTC(),
+			Status: "completed", Full: true}
+		if err := e.app.Store.CreateRun(context.Background(), &noCat); err != nil {
+			t.Fatal(err)
+		}
+		r = a.json("GET", "/api/backups/"+noCat.ID+"/files", nil)
+		if r.status != http.StatusConflict || !strings.Contains(r.errMessage(), "predates catalogs") {
+			t.Errorf("listing without a catalog: status %d, %s", r.status, r.raw)
+		}
+		r = a.send("GET", "/restores/new?run="+noCat.ID, "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(r.raw, "predates catalogs") {
+			t.Errorf("restore page without a catalog: %s", visible(r.raw))
+		}
+	})
+}
+
+func mustUserID(t *testing.T, c *client) string {
+	t.Helper()
+	r := c.json("GET", "/api/auth/session", nil)
+	want(t, r, http.StatusOK)
+	u, _ := r.body["user"].(map[string]any)
+	id, _ := u["id"].(string)
+	if id == "" {
+		t.Fatal(errors.New("no user id in " + r.raw))
+	}
+	return id
+}
