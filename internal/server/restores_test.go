@@ -311,6 +311,15 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			t.Errorf("restore of everything has paths %v", ps)
 		}
 
+		// While queued, its page follows it (script, live region) and offers cancel.
+		r = a.send("GET", "/restores/"+aliceRestore, "", nil)
+		want(t, r, http.StatusOK)
+		for _, s := range []string{`data-poll="/api/restores/` + aliceRestore + `"`, "restores.js", "Cancel restore", "Queued", "Everything in the backup"} {
+			if !strings.Contains(r.raw, s) {
+				t.Errorf("page of a queued restore lacks %q", s)
+			}
+		}
+
 		bob := e.client()
 		bob.register("bob@example.com")
 		bobAgent, _, _ := bob.createAgent("bobs")
