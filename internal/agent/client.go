@@ -454,10 +454,16 @@ func (c *Client) Register(ctx context.Context, h agentproto.Host) (agentproto.Re
 	return out, err
 }
 
-// Heartbeat reports the agent alive and returns its pending commands.
-func (c *Client) Heartbeat(ctx context.Context, req agentproto.HeartbeatRequest) (agentproto.HeartbeatResponse, error) {
+// Heartbeat reports the agent alive and returns its pending commands. With wait > 0
+// the server holds the request until work appears or wait has passed (long poll), so
+// "run now" reaches the agent at once.
+func (c *Client) Heartbeat(ctx context.Context, req agentproto.HeartbeatRequest, wait time.Duration) (agentproto.HeartbeatResponse, error) {
 	var out agentproto.HeartbeatResponse
-	err := c.postJSON(ctx, "heartbeat", agentproto.PathHeartbeat, req, &out, 2)
+	r := request{op: "heartbeat", method: http.MethodPost, path: agentproto.PathHeartbeat, body: jsonBody(req), out: &out, attempts: 2}
+	if wait > 0 {
+		r.query = url.Values{"wait": {wait.String()}}
+	}
+	_, err := c.do(ctx, r)
 	return out, err
 }
 

@@ -119,7 +119,7 @@ func TestClientErrorsSayWhatToFix(t *testing.T) {
 		t.Fatalf("register: %v", err)
 	}
 	f.set(func(f *fakeServer) { f.revoked = true })
-	_, err = c.Heartbeat(ctx, agentproto.HeartbeatRequest{})
+	_, err = c.Heartbeat(ctx, agentproto.HeartbeatRequest{}, 0)
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Errorf("revoked key: got %v, want ErrUnauthorized", err)
 	}

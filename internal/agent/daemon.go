@@ -29,10 +29,14 @@ type Daemon struct {
 	// Backoff is the wait after the nth consecutive failed heartbeat; nil means 1 s
 	// doubling to 1 min, with jitter.
 	Backoff func(n int) time.Duration
+	// LongPoll is how long a heartbeat may wait on the server for work; 0 means 25 s,
+	// negative turns long polling off.
+	LongPoll time.Duration
 
 	mu      sync.Mutex
 	jobs    map[string]*job // by run id (backups) or restore id
 	pending []agentproto.Command
+	done    map[string]time.Time // runs finished lately: a heartbeat in flight may still list them
 	wake    chan struct{}
 	wg      sync.WaitGroup
 	configs []agentproto.Config
@@ -66,7 +70,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.Backoff == nil {
 		d.Backoff = Backoff(time.Second, time.Minute)
 	}
+	if d.LongPoll == 0 {
+		d.LongPoll = 25 * time.Second
+	}
 	d.jobs = map[string]*job{}
+	d.done = map[string]time.Time{}
 	d.wake = make(chan struct{}, 1)
 	log := d.log()
 	log.Info("agent started", "server", d.Runner.Client.Server(), "hostname", d.Host.Hostname, "version", d.Host.Version)
@@ -92,7 +100,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if prev, ok := d.Runner.State.LoadStatus(); ok {
 			st.LastHeartbeat = prev.LastHeartbeat
 		}
-		resp, err := d.Runner.Client.Heartbeat(ctx, agentproto.HeartbeatRequest{Host: d.Host, Running: st.Running})
+		resp, err := d.Runner.Client.Heartbeat(ctx, agentproto.HeartbeatRequest{Host: d.Host, Running: st.Running}, d.LongPoll)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -194,7 +202,7 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 				log.Warn("run command without a config", "run", c.RunID)
 				continue
 			}
-			if d.queued(c.RunID, c.ConfigID) {
+			if _, ok := d.done[c.RunID]; ok || d.queued(c.RunID, c.ConfigID) {
 				continue
 			}
 			d.pending = append(d.pending, c)
@@ -274,6 +282,13 @@ func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command) {
 			cancel(nil)
 			d.mu.Lock()
 			delete(d.jobs, id)
+			now := time.Now()
+			d.done[id] = now
+			for k, t := range d.done {
+				if now.Sub(t) > 10*time.Minute {
+					delete(d.done, k)
+				}
+			}
 			d.mu.Unlock()
 			select {
 			case d.wake <- struct{}{}:

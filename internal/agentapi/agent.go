@@ -1,6 +1,7 @@
 package agentapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -133,6 +134,35 @@ func (a *API) commands(r *http.Request, ag store.Agent) ([]agentproto.Command, e
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: run.ID, ConfigID: run.ConfigID})
 		}
 	}
+	if rs, ok := a.st.(store.Restores); ok {
+		return a.restoreCommands(r, ag, rs, cmds)
+	}
+	return cmds, nil
+}
+
+// restoreCommands adds the agent's restores: a queued one is handed out once (marked
+// running first, so two heartbeats never both get it); a running one the user
+// cancelled is cancelled by its id, which the agent keeps its restore jobs under.
+func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores, cmds []agentproto.Command) ([]agentproto.Command, error) {
+	pending, err := rs.PendingRestores(r.Context(), ag.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, rr := range pending {
+		switch {
+		case rr.UserID != ag.UserID:
+		case rr.Status == store.RestoreQueued:
+			if err := rs.StartRestore(r.Context(), rr.ID, a.now()); errors.Is(err, store.ErrConflict) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
+				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite}})
+		case rr.CancelRequested:
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
+		}
+	}
 	return cmds, nil
 }
 
@@ -177,7 +207,8 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request, ag store.Agent) error
 	return nil
 }
 
-// restoreDone records a restore's outcome in the agent's log.
+// restoreDone records a restore's outcome (on the restore, when the store keeps
+// restores) and in the agent's log.
 func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
 	var req agentproto.RestoreCompleteRequest
 	if err := a.decode(w, r, &req); err != nil {
@@ -186,6 +217,25 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 	level, msg := "info", fmt.Sprintf("restore %s %s: %d files, %d bytes written", clip(req.RestoreID, 64), clip(req.Status, 16), req.FilesWritten, req.BytesWritten)
 	if req.Error != "" {
 		level, msg = "error", msg+": "+clip(req.Error, 4<<10)
+	}
+	if rs, ok := a.st.(store.Restores); ok {
+		rr, err := rs.GetRestore(r.Context(), req.RestoreID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (rr.AgentID != ag.ID || rr.UserID != ag.UserID) {
+			return apperr.New(apperr.NotFound, "no restore %q of this agent", clip(req.RestoreID, 64))
+		}
+		if err != nil {
+			return err
+		}
+		switch req.Status {
+		case store.RestoreCompleted, store.RestoreFailed, store.RestoreCancelled:
+		default:
+			return apperr.Invalidf("status", "status must be completed, failed or cancelled, not %q", clip(req.Status, 16))
+		}
+		err = rs.FinishRestore(r.Context(), rr.ID, store.RestoreResult{Status: req.Status, Error: clip(req.Error, 4<<10),
+			FilesWritten: max(req.FilesWritten, 0), BytesWritten: max(req.BytesWritten, 0), At: a.now()})
+		if err != nil && !errors.Is(err, store.ErrConflict) { // a repeated report changes nothing
+			return err
+		}
 	}
 	err := a.st.AddAgentLogs(r.Context(), []store.AgentLog{{AgentID: ag.ID, Level: level, Message: msg,
 		Metadata: map[string]string{"restoreId": clip(req.RestoreID, 64)}, Timestamp: a.now()}})

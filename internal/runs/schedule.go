@@ -71,7 +71,11 @@ func (ss *schedStore) config(ctx context.Context, id string) (store.ScheduledCon
 	if err != nil {
 		return store.ScheduledConfig{}, err
 	}
-	return store.ScheduledConfig{ID: bc.ID, UserID: bc.UserID, AgentID: bc.AgentID, Name: bc.Name}, nil
+	c = store.ScheduledConfig{ID: bc.ID, UserID: bc.UserID, AgentID: bc.AgentID, Name: bc.Name}
+	if bc.ExecutionMode == "server" {
+		c.AgentID = "" // the built-in agent claims server-mode runs
+	}
+	return c, nil
 }
 
 func lateAlert(c store.ScheduledConfig, dueAt, now time.Time) store.Alert {

@@ -26,6 +26,7 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/secrets"
@@ -61,6 +62,8 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
+	// Restores starts restores on agents, browses backups' catalogs and streams single files.
+	Restores *restores.Service
 	// Builtin runs server-mode configurations with the real agent inside this process.
 	Builtin *builtin.Supervisor
 	// Runs queues, cancels and lists runs and executes retention; Scheduler queues
@@ -144,6 +147,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}
+	a.Restores, err = restores.New(restores.Config{Store: a.Store, Destinations: dests, Keys: a.Keys,
+		Notify: a.AgentAPI.Notify, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("restores: %w", err)
+	}
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.AgentAPI.Notify,
 		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
 		StateDir: filepath.Join(cfg.DataDir, "builtin-agent"), Protected: []string{cfg.DataDir},
@@ -163,7 +171,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc})
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -178,6 +186,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
+	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterRestores(mux, a.Restores)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
 

@@ -28,7 +28,7 @@ type RunRecord struct {
 type ScheduledConfig struct {
 	ID            string
 	UserID        string
-	AgentID       string
+	AgentID       string // "" in server mode: the built-in agent claims its runs
 	Name          string
 	Schedule      json.RawMessage
 	LastScheduled *time.Time

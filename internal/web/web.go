@@ -15,6 +15,7 @@ import (
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/destinations"
+	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -38,20 +39,23 @@ type Config struct {
 	Runs *runs.Service
 	// Configs serves the configuration pages (/configs…); nil leaves them out.
 	Configs *configs.Service
+	// Restores serves the restore pages (/restores…); nil leaves them out.
+	Restores *restores.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
 type Handler struct {
-	auth    *auth.Service
-	store   store.Store
-	log     *slog.Logger
-	secure  bool
-	now     func() time.Time
-	version string
-	agents  *agents.Service
-	dests   *destinations.Service
-	runs    *runs.Service
-	configs *configs.Service
+	auth     *auth.Service
+	store    store.Store
+	log      *slog.Logger
+	secure   bool
+	now      func() time.Time
+	version  string
+	agents   *agents.Service
+	dests    *destinations.Service
+	runs     *runs.Service
+	configs  *configs.Service
+	restores *restores.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -76,17 +80,18 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("web: load static files: %w", err)
 	}
 	h := &Handler{
-		auth:    cfg.Auth,
-		store:   cfg.Store,
-		log:     cfg.Logger,
-		secure:  cfg.Secure,
-		now:     cfg.Now,
-		version: cfg.Version,
-		agents:  cfg.Agents,
-		dests:   cfg.Destinations,
-		runs:    cfg.Runs,
-		configs: cfg.Configs,
-		static:  st,
+		auth:     cfg.Auth,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		secure:   cfg.Secure,
+		now:      cfg.Now,
+		version:  cfg.Version,
+		agents:   cfg.Agents,
+		dests:    cfg.Destinations,
+		runs:     cfg.Runs,
+		configs:  cfg.Configs,
+		restores: cfg.Restores,
+		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("web: parse templates: %w", err)
@@ -128,6 +133,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerStorage(mux)
 	h.registerBackups(mux)
 	h.registerConfigs(mux)
+	h.registerRestores(mux)
 	h.registerServerSettings(mux)
 }
 

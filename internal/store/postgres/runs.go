@@ -35,7 +35,7 @@ func scanRunRecord(row pgx.Row, r *store.RunRecord) error {
 // ScheduledConfigs lists the enabled configs that have a schedule document.
 func (s *Store) ScheduledConfigs(ctx context.Context) ([]store.ScheduledConfig, error) {
 	const op = "list scheduled configs"
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, COALESCE(agent_id::text, ''), name, schedule, last_scheduled,
+	rows, err := s.pool.Query(ctx, `SELECT id, user_id, CASE WHEN execution_mode = 'agent' THEN COALESCE(agent_id::text, '') ELSE '' END, name, schedule, last_scheduled,
 		COALESCE(schedule_since, created_at) FROM backup_configs
 		WHERE enabled AND schedule IS NOT NULL AND schedule <> 'null'::jsonb ORDER BY id`)
 	if err != nil {

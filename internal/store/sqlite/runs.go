@@ -30,7 +30,7 @@ func scanRunRecord(row scanner, r *store.RunRecord) error {
 // ScheduledConfigs lists the enabled configs that have a schedule document.
 func (s *Store) ScheduledConfigs(ctx context.Context) ([]store.ScheduledConfig, error) {
 	const op = "list scheduled configs"
-	rows, err := s.r.QueryContext(ctx, `SELECT id, user_id, COALESCE(agent_id, ''), name, schedule, last_scheduled,
+	rows, err := s.r.QueryContext(ctx, `SELECT id, user_id, CASE WHEN execution_mode = 'agent' THEN COALESCE(agent_id, '') ELSE '' END, name, schedule, last_scheduled,
 		COALESCE(schedule_since, created_at) FROM backup_configs
 		WHERE enabled = 1 AND schedule IS NOT NULL AND schedule <> 'null' ORDER BY id`)
 	if err != nil {

@@ -1,0 +1,316 @@
+package restores
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/backapp/backapp/internal/agentapi"
+	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// catalogPurpose is the key purpose the agent API seals catalogs under
+// (agentapi's catalogPurpose; the end-to-end tests read what it stored).
+const catalogPurpose = "agent-catalog"
+
+// Entry is one file, directory or link of a backup as the browser shows it.
+type Entry struct {
+	Name  string    `json:"name"` // base name
+	Path  string    `json:"path"` // absolute path on the backed-up machine
+	Type  string    `json:"type"` // file | dir | symlink | hardlink
+	Size  int64     `json:"size"`
+	MTime time.Time `json:"mtime,omitzero"`
+	Link  string    `json:"link,omitempty"` // symlink target
+}
+
+// IsDir reports whether the entry is a directory.
+func (e Entry) IsDir() bool { return e.Type == manifest.TypeDir }
+
+// catalog is a run's manifest decoded for browsing: every path of the tree at the
+// run's time (deletions left out) plus the directories leading to the sources.
+type catalog struct {
+	header  manifest.Header
+	entries []manifest.Entry   // ComparePaths order
+	byPath  map[string]int32   // archive name → index in entries
+	kids    map[string][]int32 // parent archive name ("" for /) → children, by name
+	synth   map[string]bool    // directories made up to reach the sources
+	once    sync.Once          // kids are sorted on first use
+}
+
+func (c *catalog) lookup(p string) (manifest.Entry, bool) {
+	i, ok := c.byPath[p]
+	if !ok {
+		return manifest.Entry{}, false
+	}
+	return c.entries[i], true
+}
+
+func parentOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func decodeCatalog(r io.Reader) (*catalog, error) {
+	mr, err := manifest.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	c := &catalog{header: mr.Header, byPath: map[string]int32{}, kids: map[string][]int32{}, synth: map[string]bool{}}
+	add := func(e manifest.Entry) {
+		i := int32(len(c.entries))
+		c.entries = append(c.entries, e)
+		c.byPath[e.Path] = i
+		c.kids[parentOf(e.Path)] = append(c.kids[parentOf(e.Path)], i)
+	}
+	for {
+		e, err := mr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == manifest.TypeDeleted {
+			continue
+		}
+		// Directories above a source are not in the manifest; make them up so the
+		// tree can be browsed from /.
+		for p := parentOf(e.Path); p != ""; p = parentOf(p) {
+			if _, ok := c.byPath[p]; ok {
+				break
+			}
+			var missing []string
+			for q := p; q != ""; q = parentOf(q) {
+				if _, ok := c.byPath[q]; ok {
+					break
+				}
+				missing = append(missing, q)
+			}
+			for _, q := range slices.Backward(missing) {
+				c.synth[q] = true
+				add(manifest.Entry{Path: q, Type: manifest.TypeDir})
+			}
+			break
+		}
+		e.UID, e.GID, e.Inode, e.CTime, e.SHA = 0, 0, 0, time.Time{}, "" // not shown; spare the memory
+		if i, ok := c.byPath[e.Path]; ok && c.synth[e.Path] {
+			c.entries[i] = e
+			delete(c.synth, e.Path)
+			continue
+		}
+		add(e)
+	}
+	return c, nil
+}
+
+func (c *catalog) sortKids() {
+	c.once.Do(func() {
+		for _, ks := range c.kids {
+			slices.SortFunc(ks, func(a, b int32) int {
+				return strings.Compare(path.Base(c.entries[a].Path), path.Base(c.entries[b].Path))
+			})
+		}
+	})
+}
+
+func view(e manifest.Entry) Entry {
+	v := Entry{Name: path.Base(e.Path), Path: "/" + e.Path, Type: e.Type, Size: e.Size, MTime: e.MTime}
+	if e.Type == manifest.TypeSymlink {
+		v.Link = e.Link
+	}
+	return v
+}
+
+// catalogCache keeps decoded catalogs, least recently used out first, within a
+// budget of entries. A run's catalog never changes once the run completed.
+type catalogCache struct {
+	mu     sync.Mutex
+	max    int
+	used   int
+	lru    *list.List // of *cacheItem, most recent first
+	byRun  map[string]*list.Element
+	flight map[string]*flight
+}
+
+type cacheItem struct {
+	runID string
+	cat   *catalog
+}
+
+type flight struct {
+	done chan struct{}
+	cat  *catalog
+	err  error
+}
+
+func newCatalogCache(max int) *catalogCache {
+	return &catalogCache{max: max, lru: list.New(), byRun: map[string]*list.Element{}, flight: map[string]*flight{}}
+}
+
+// get returns the catalog of runID, loading it once however many ask at a time.
+func (cc *catalogCache) get(runID string, load func() (*catalog, error)) (*catalog, error) {
+	cc.mu.Lock()
+	if el, ok := cc.byRun[runID]; ok {
+		cc.lru.MoveToFront(el)
+		cc.mu.Unlock()
+		return el.Value.(*cacheItem).cat, nil
+	}
+	if f, ok := cc.flight[runID]; ok {
+		cc.mu.Unlock()
+		<-f.done
+		return f.cat, f.err
+	}
+	f := &flight{done: make(chan struct{})}
+	cc.flight[runID] = f
+	cc.mu.Unlock()
+
+	f.cat, f.err = load()
+	close(f.done)
+
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.flight, runID)
+	if f.err == nil && len(f.cat.entries) <= cc.max {
+		cc.byRun[runID] = cc.lru.PushFront(&cacheItem{runID, f.cat})
+		cc.used += len(f.cat.entries)
+		for cc.used > cc.max {
+			el := cc.lru.Back()
+			it := el.Value.(*cacheItem)
+			cc.lru.Remove(el)
+			delete(cc.byRun, it.runID)
+			cc.used -= len(it.cat.entries)
+		}
+	}
+	return f.cat, f.err
+}
+
+// ErrNoCatalog is the kind of error (Conflict) for a run whose catalog is not kept.
+func errNoCatalog(run store.Run) error {
+	return apperr.New(apperr.Conflict, "backup %s has no file catalog (it predates catalogs, or its agent could not send it), so its files cannot be listed", run.ID)
+}
+
+// catalog loads the run's catalog: the sealed copy in the run's destination,
+// opened with the master key, zstd-decompressed and parsed.
+func (s *Service) catalog(ctx context.Context, run store.Run) (*catalog, error) {
+	if run.Status != store.RestoreCompleted {
+		return nil, apperr.New(apperr.Conflict, "backup %s is %s; only completed backups can be browsed", run.ID, run.Status)
+	}
+	return s.cache.get(run.ID, func() (*catalog, error) {
+		dest, err := s.dests.Resolve(ctx, run.UserID, run.DestinationID)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := dest.Get(ctx, agentapi.CatalogKey(run))
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errNoCatalog(run)
+		}
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, err, "the storage of backup %s cannot be read now; try again later", run.ID)
+		}
+		defer rc.Close()
+		sealed, err := io.ReadAll(io.LimitReader(rc, s.maxCat+1<<10))
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Unavailable, err, "the storage of backup %s cannot be read now; try again later", run.ID)
+		}
+		plain, err := s.keys.Open(catalogPurpose, sealed, []byte(run.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open the catalog of run %s: %w", run.ID, err)
+		}
+		zr, _, err := seal.NewReader(bytes.NewReader(plain), nil)
+		if err != nil {
+			return nil, fmt.Errorf("decompress the catalog of run %s: %w", run.ID, err)
+		}
+		defer zr.Close()
+		c, err := decodeCatalog(zr)
+		if err != nil {
+			return nil, fmt.Errorf("read the catalog of run %s: %w", run.ID, err)
+		}
+		return c, nil
+	})
+}
+
+// Listing is one directory of a backup.
+type Listing struct {
+	Run     store.Run
+	Dir     string  // absolute, "/" for the root
+	Parents []Entry // from / down to Dir's parent, for breadcrumbs
+	Entries []Entry // directories first, then by name
+	// Sources are the backed-up directories, as the manifest names them.
+	Sources []string
+}
+
+// Browse lists directory dir ("/" or "" for the root) of the run as it was at the
+// run's time. A missing catalog is a Conflict with a message that says why.
+func (s *Service) Browse(ctx context.Context, run store.Run, dir string) (Listing, error) {
+	c, err := s.catalog(ctx, run)
+	if err != nil {
+		return Listing{}, err
+	}
+	p := strings.Trim(path.Clean("/"+dir), "/")
+	if p != "" {
+		e, ok := c.lookup(p)
+		if !ok || e.Type != manifest.TypeDir {
+			return Listing{}, apperr.Invalidf("dir", "%q is not a directory of backup %s", "/"+p, run.ID)
+		}
+	}
+	c.sortKids()
+	out := Listing{Run: run, Dir: "/" + p, Sources: c.header.Sources}
+	for q := parentOf(p); p != ""; q = parentOf(q) {
+		if q == "" {
+			break
+		}
+		out.Parents = append(out.Parents, view(c.entries[c.byPath[q]]))
+	}
+	slices.Reverse(out.Parents)
+	for _, i := range c.kids[p] {
+		out.Entries = append(out.Entries, view(c.entries[i]))
+	}
+	slices.SortStableFunc(out.Entries, func(a, b Entry) int {
+		switch {
+		case a.IsDir() && !b.IsDir():
+			return -1
+		case !a.IsDir() && b.IsDir():
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// Search returns up to limit entries whose path contains q (case-insensitive), in
+// path order, and whether there were more.
+func (s *Service) Search(ctx context.Context, run store.Run, q string, limit int) ([]Entry, bool, error) {
+	c, err := s.catalog(ctx, run)
+	if err != nil {
+		return nil, false, err
+	}
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" {
+		return nil, false, nil
+	}
+	var out []Entry
+	for i, e := range c.entries {
+		if c.synth[e.Path] || !strings.Contains(strings.ToLower(e.Path), q) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, view(c.entries[i]))
+	}
+	return out, false, nil
+}

@@ -1,0 +1,142 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// registerRestores mounts the restore pages; without a restore service there are none.
+func (h *Handler) registerRestores(mux *http.ServeMux) {
+	if h.restores == nil {
+		return
+	}
+	mux.HandleFunc("GET /restores", h.signedIn(h.restoresList))
+	mux.HandleFunc("GET /restores/new", h.signedIn(h.restoreNewShow))
+	mux.HandleFunc("POST /restores/new", h.signedIn(h.restoreNewSubmit))
+	mux.HandleFunc("GET /restores/file", h.signedIn(h.restoreFileDownload))
+	mux.HandleFunc("GET /restores/{id}", h.signedIn(h.restoreShow))
+	mux.HandleFunc("POST /restores/{id}/cancel", h.signedIn(h.restoreCancel))
+}
+
+// restoreView is a restore with what its templates show.
+type restoreView struct {
+	store.Restore
+	AgentName string
+}
+
+// Status is the status word and shape: never colour alone.
+func (v restoreView) Status() statusView {
+	if v.Restore.Status == store.RestoreRunning && v.CancelRequested {
+		return statusView{"Cancelling", "●", "warn"}
+	}
+	return runStatus(v.Restore.Status)
+}
+
+// PathsText summarises the selection.
+func (v restoreView) PathsText() string {
+	switch len(v.Paths) {
+	case 0:
+		return "Everything"
+	case 1:
+		return "/" + v.Paths[0]
+	}
+	return fmt.Sprintf("/%s and %d more", v.Paths[0], len(v.Paths)-1)
+}
+
+// BytesText is the bytes written in binary units.
+func (v restoreView) BytesText() string { return humanBytes(v.BytesWritten) }
+
+// DurationText is how long the restore ran, or has been running.
+func (v restoreView) DurationText() string {
+	if v.StartedAt == nil || v.FinishedAt == nil {
+		return ""
+	}
+	d := v.FinishedAt.Sub(*v.StartedAt).Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	}
+	return fmt.Sprintf("%d m %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
+}
+
+func (h *Handler) agentNames(r *http.Request, userID string) map[string]string {
+	as, err := h.store.ListAgents(r.Context(), userID)
+	if err != nil {
+		h.log.Warn("list agents for restore pages", "err", err)
+	}
+	names := make(map[string]string, len(as))
+	for _, a := range as {
+		names[a.ID] = a.Name
+	}
+	return names
+}
+
+type restoresData struct {
+	Restores []restoreView
+	Next     string // URL of the next page of older restores
+	Prev     string
+}
+
+const restoresPerPage = 50
+
+// restoresList serves GET /restores: the user's restores, newest first, paged with
+// ?offset=.
+func (h *Handler) restoresList(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	offset = max(offset, 0)
+	rs, err := h.restores.List(r.Context(), sess.User, restoresPerPage+1, offset)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	names := h.agentNames(r, sess.User.ID)
+	d := restoresData{}
+	if len(rs) > restoresPerPage {
+		rs = rs[:restoresPerPage]
+		d.Next = fmt.Sprintf("/restores?offset=%d", offset+restoresPerPage)
+	}
+	if offset > 0 {
+		d.Prev = fmt.Sprintf("/restores?offset=%d", max(offset-restoresPerPage, 0))
+	}
+	for _, x := range rs {
+		d.Restores = append(d.Restores, restoreView{x, names[x.AgentID]})
+	}
+	h.render(w, r, http.StatusOK, "restores", &page{Title: "Restores", Nav: "restores", Data: d})
+}
+
+type restoreShowData struct {
+	Restore restoreView
+	Run     store.Run
+}
+
+// restoreShow serves GET /restores/{id}: status, result, and a refresh link while
+// the restore is queued or running.
+func (h *Handler) restoreShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	x, err := h.restores.Get(r.Context(), sess.User, r.PathValue("id"))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	run, err := h.store.GetRun(r.Context(), x.RunID)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	names := h.agentNames(r, x.UserID)
+	h.render(w, r, http.StatusOK, "restore_show", &page{Title: "Restore", Nav: "restores",
+		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run}})
+}
+
+// restoreCancel serves POST /restores/{id}/cancel.
+func (h *Handler) restoreCancel(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	x, err := h.restores.Cancel(r.Context(), sess.User, r.PathValue("id"))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/restores/"+x.ID)
+}
