@@ -351,7 +351,7 @@ func checkSources(f apperr.Fields, in Config, allowed []string) {
 		case in.ExecutionMode == ModeServer && !strings.HasPrefix(p, "/") && !filepath.IsAbs(p):
 			f.Add(field, "%q is not a path on this server", p)
 		case in.ExecutionMode == ModeServer && len(allowed) == 0:
-			f.Add(field, "no directory of the server is allowed for server-mode backups yet; an administrator lists them in the setting %s (one absolute path a line)", SettingServerDirs)
+			f.Add(field, "no directory of the server is allowed for server-mode backups yet; an administrator lists them under Settings · Server (setting %s, one absolute path a line)", SettingServerDirs)
 		case in.ExecutionMode == ModeServer && !underAllowed(p, allowed):
 			f.Add(field, "%s is outside the directories allowed for server-mode backups (%s)", p, strings.Join(allowed, ", "))
 		default:

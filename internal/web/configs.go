@@ -52,6 +52,8 @@ type configRow struct {
 	Timezone string
 	NextRun  *time.Time
 	LastRun  *store.Run
+	// CanRun: the server runs backups, so "Run now" is offered.
+	CanRun bool
 }
 
 // LastStatus is the last run's status as a word and a shape.
@@ -85,7 +87,7 @@ func (h *Handler) configsList(w http.ResponseWriter, r *http.Request, sess auth.
 	now := h.now()
 	rows := make([]configRow, len(cs))
 	for i, c := range cs {
-		row := configRow{Config: c, Owner: owners[c.UserID], Agent: agentNames[c.Agent()], Schedule: "manual only"}
+		row := configRow{Config: c, Owner: owners[c.UserID], Agent: agentNames[c.Agent()], Schedule: "manual only", CanRun: h.runs != nil}
 		if c.Schedule != nil {
 			row.Schedule = configs.DescribeSchedule(c.Schedule.CronExpression)
 			row.Timezone = c.Schedule.Timezone
