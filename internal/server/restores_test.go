@@ -18,6 +18,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -30,6 +31,7 @@ type restoreEnv struct {
 	keyA, keyB     string
 	src            string
 	configID       string
+	destID         string // "" is the built-in local destination
 	run1, run2     string
 	want           map[string][]byte // relative path under src → content at run2
 }
@@ -93,7 +95,18 @@ func startRestoreEnv(t *testing.T, db string) *restoreEnv {
 		"notes.txt":          []byte("unselected\n"),
 	}
 	rsWrite(t, e.src, e.want)
-	body := with(goodConfig(e.agentA), "sources", []map[string]any{{"path": e.src}})
+	// SQLite with the built-in local destination; PostgreSQL with the real S3 server.
+	destID := ""
+	if db != "" {
+		s3cfg := s3test.NewConfig(t)
+		r := e.alice.json("POST", "/api/destinations", map[string]any{"name": "S3", "endpoint": s3cfg.Endpoint,
+			"region": s3cfg.Region, "bucket": s3cfg.Bucket, "pathStyle": true,
+			"accessKeyId": s3cfg.AccessKey, "secretAccessKey": s3cfg.SecretKey})
+		want(t, r, http.StatusCreated)
+		destID = r.body["id"].(string)
+	}
+	e.destID = destID
+	body := with(goodConfig(e.agentA), "sources", []map[string]any{{"path": e.src}}, "destination", map[string]any{"destinationId": destID})
 	r := e.alice.json("POST", "/api/configs", body)
 	want(t, r, http.StatusCreated)
 	e.configID = r.body["id"].(string)
@@ -417,7 +430,7 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 
 		// An encrypted backup: browsable, but no file leaves through the browser.
 		id, _ := age.GenerateX25519Identity()
-		body := with(goodConfig(e.agentA), "name", "Secret", "sources", []map[string]any{{"path": e.src}},
+		body := with(goodConfig(e.agentA), "name", "Secret", "sources", []map[string]any{{"path": e.src}}, "destination", map[string]any{"destinationId": e.destID},
 			"options.encryptionMode", "age", "options.recipients", []string{id.Recipient().String()})
 		r = a.json("POST", "/api/configs", body)
 		want(t, r, http.StatusCreated)
