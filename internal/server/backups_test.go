@@ -99,6 +99,11 @@ type runsEnv struct {
 
 func startRuns(t *testing.T, databaseURL string, clock *schedClock, serve bool) *runsEnv {
 	t.Helper()
+	return startRunsWith(t, databaseURL, clock, serve)
+}
+
+func startRunsWith(t *testing.T, databaseURL string, clock *schedClock, serve bool, tweak ...func(*server.Options)) *runsEnv {
+	t.Helper()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = t.TempDir()
@@ -118,8 +123,11 @@ func startRuns(t *testing.T, databaseURL string, clock *schedClock, serve bool) 
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	app, err := server.Open(context.Background(), cfg, log, server.Options{PasswordCost: bcrypt.MinCost,
-		Now: clock.Now, SchedulerAfter: clock.After})
+	opt := server.Options{PasswordCost: bcrypt.MinCost, Now: clock.Now, SchedulerAfter: clock.After}
+	for _, f := range tweak {
+		f(&opt)
+	}
+	app, err := server.Open(context.Background(), cfg, log, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
@@ -176,4 +177,54 @@ func TestRetentionOnS3(t *testing.T) {
 			t.Errorf("objects after the second pass: %d, want 10", len(got))
 		}
 	})
+}
+
+// TestRetentionInBackground: Serve runs retention by itself on the leader (SQLite:
+// this server) every RetentionEvery, here on the built-in local destination.
+func TestRetentionInBackground(t *testing.T) {
+	clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
+	e := startRunsWith(t, "", clock, true, func(o *server.Options) { o.RetentionEvery = 20 * time.Millisecond })
+	ctx := context.Background()
+	c := e.client()
+	uid := registerID(t, c, "bg@example.com")
+	agentID, _, _ := c.createAgent("box")
+	cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
+	dest, err := e.app.Destinations.Resolve(ctx, uid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		at := clock.Now().AddDate(0, 0, i-3)
+		end := at.Add(time.Minute)
+		run := store.Run{ConfigID: cfg.ID, UserID: uid, AgentID: agentID, StartTime: at, EndTime: &end, Status: "completed", Full: true}
+		run.S3Path = storage.ArchiveKey(uid, agentID, cfg.ID, at, storage.CompressionGzip, false)
+		run.ManifestKey = storage.ManifestKey(run.S3Path)
+		for _, k := range []string{run.S3Path, run.ManifestKey} {
+			if err := dest.Put(ctx, k, strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, run.ID)
+	}
+	eventually(t, "retention in the background", func() bool {
+		objs, err := dest.List(ctx, "users/"+uid+"/")
+		return err == nil && len(objs) == 2
+	})
+	for i, id := range ids {
+		r, err := e.app.Store.GetRun(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "expired"
+		if i == 2 {
+			want = "completed"
+		}
+		if r.Status != want {
+			t.Errorf("run %d: %s, want %s", i, r.Status, want)
+		}
+	}
 }
