@@ -2,10 +2,11 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
-	"github.com/backapp/backapp/internal/builtin"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -21,39 +22,39 @@ type serverSettings struct {
 }
 
 // settingsServerShow serves GET /settings/server: the directories of the server that
-// server-mode backups may read and server-mode restores may write.
+// server-mode backups may read and server-mode restores may write (the setting
+// configs.SettingServerDirs, which the configurations service validates and saves).
 func (h *Handler) settingsServerShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	if !h.settingsAdmin(w, r, sess) {
 		return
 	}
-	v, err := builtin.LoadAllowedDirs(r.Context(), h.store)
+	dirs, err := h.configs.ServerDirs(r.Context(), sess.User)
 	if err != nil {
 		h.RenderError(w, r, err)
 		return
 	}
-	dirs := builtin.ParseAllowedDirs(v)
-	h.render(w, r, http.StatusOK, "settings_server", h.serverSettingsPage(dirs, joinLines(dirs)))
+	h.render(w, r, http.StatusOK, "settings_server", h.serverSettingsPage(dirs, strings.Join(dirs, "\n")))
 }
 
 func (h *Handler) serverSettingsPage(dirs []string, text string) *page {
 	return &page{Title: "Server settings", Nav: "server", Form: "server",
-		Values: map[string]string{builtin.FieldAllowedDirs: text}, Data: serverSettings{Dirs: dirs}}
+		Values: map[string]string{configs.FieldAllowedDirs: text}, Data: serverSettings{Dirs: dirs}}
 }
 
-// settingsServerUpdate serves POST /settings/server. Every bad line is named at once
-// and nothing is saved until all are right.
+// settingsServerUpdate serves POST /settings/server; nothing is saved unless every
+// line is an existing absolute directory other than /.
 func (h *Handler) settingsServerUpdate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	if !h.settingsAdmin(w, r, sess) {
 		return
 	}
-	text := r.PostFormValue(builtin.FieldAllowedDirs)
-	if _, err := builtin.SaveAllowedDirs(r.Context(), h.store, sess.User, text, meta(r), h.now()); err != nil {
-		saved, lerr := builtin.LoadAllowedDirs(r.Context(), h.store)
+	text := r.PostFormValue(configs.FieldAllowedDirs)
+	if _, err := h.configs.SetServerDirs(r.Context(), sess.User, []string{text}, meta(r)); err != nil {
+		saved, lerr := h.configs.ServerDirs(r.Context(), sess.User)
 		if lerr != nil {
 			h.RenderError(w, r, lerr)
 			return
 		}
-		h.formError(w, r, "settings_server", h.serverSettingsPage(builtin.ParseAllowedDirs(saved), text), err)
+		h.formError(w, r, "settings_server", h.serverSettingsPage(saved, text), err)
 		return
 	}
 	h.flash(w, "server-saved")
@@ -62,20 +63,13 @@ func (h *Handler) settingsServerUpdate(w http.ResponseWriter, r *http.Request, s
 
 // settingsAdmin lets administrators through and answers 403 to everyone else.
 func (h *Handler) settingsAdmin(w http.ResponseWriter, r *http.Request, sess auth.Session) bool {
-	if sess.User.Role == store.RoleAdmin {
-		return true
+	if sess.User.Role != store.RoleAdmin {
+		h.RenderError(w, r, apperr.New(apperr.Forbidden, "only administrators can change the server's settings"))
+		return false
 	}
-	h.RenderError(w, r, apperr.New(apperr.Forbidden, "only administrators can change the server's settings"))
-	return false
-}
-
-func joinLines(ls []string) string {
-	s := ""
-	for i, l := range ls {
-		if i > 0 {
-			s += "\n"
-		}
-		s += l
+	if h.configs == nil {
+		h.RenderError(w, r, apperr.New(apperr.NotFound, "server settings are not available on this server"))
+		return false
 	}
-	return s
+	return true
 }
