@@ -48,6 +48,9 @@ type Config struct {
 	// TrustedProxies (CIDRs) may set X-Forwarded-For: the client address used for
 	// rate limits and the audit log.
 	TrustedProxies string
+	// RunStaleAfter is how long a running backup may go without a progress report
+	// before the server fails it and aborts its uploads (the agent died).
+	RunStaleAfter time.Duration
 }
 
 // setting describes one flag and its environment variable.
@@ -75,6 +78,7 @@ var settings = []setting{
 	{"max-body", "BACKAPP_MAX_BODY", "largest accepted request body in bytes"},
 	{"session-idle", "BACKAPP_SESSION_IDLE", "sign a session out after this long without use"},
 	{"session-max", "BACKAPP_SESSION_MAX", "absolute lifetime of a session"},
+	{"run-stale-after", "BACKAPP_RUN_STALE_AFTER", "fail a running backup whose agent has not reported for this long, and abort its uploads"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -112,6 +116,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.DurationVar(&c.SessionIdle, "session-idle", 24*time.Hour, help("session-idle"))
 	fs.DurationVar(&c.SessionMax, "session-max", 7*24*time.Hour, help("session-max"))
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", help("trusted-proxies"))
+	fs.DurationVar(&c.RunStaleAfter, "run-stale-after", 10*time.Minute, help("run-stale-after"))
 	return c
 }
 
@@ -239,6 +244,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionMax < c.SessionIdle {
 		bad("session-max", "%s must not be shorter than --session-idle (%s)", c.SessionMax, c.SessionIdle)
+	}
+	if c.RunStaleAfter < 5*time.Second || c.RunStaleAfter > 7*24*time.Hour {
+		bad("run-stale-after", "%s is outside 5s to 168h; agents report progress every few seconds", c.RunStaleAfter)
 	}
 	if _, err := httpx.ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies", "%v", err)

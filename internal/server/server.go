@@ -143,7 +143,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("storage destinations: %w", err)
 	}
 	a.Destinations = dests
-	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now})
+	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now, StaleAfter: cfg.RunStaleAfter})
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}
@@ -184,7 +184,6 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewAgents(agentSvc, a.log).Register(mux)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.NewConfigs(configSvc, a.log).Register(mux)
-	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterBackups(mux, a.Runs)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterDestinations(mux, dests)
 	api.New(api.Config{Auth: svc, Logger: a.log, Secure: secure}).RegisterRestores(mux, a.Restores)
 	pages.Register(mux)
@@ -287,7 +286,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobs, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	go a.sweepSessions(jobs)
-	go a.AgentAPI.RunReaper(jobs, time.Minute)
+	// Check a few times per stale period, so a dead agent's run fails soon after it.
+	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
 	defer func() { stopJobs(); sched.Wait() }()
 	sched.Go(func() { _ = a.Scheduler.Run(jobs) })
