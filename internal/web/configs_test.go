@@ -16,8 +16,10 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
+	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
+	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/sqlite"
 )
@@ -45,7 +47,12 @@ func newConfigEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(compose(svc, h))
+	// The pages plus the configuration API, whose schedule preview the form's script calls.
+	mux := http.NewServeMux()
+	h.Register(mux)
+	api.NewConfigs(cs, log).Register(mux)
+	p := &csrf.Protector{Fail: h.RenderError}
+	srv := httptest.NewServer(svc.Middleware(false)(p.Handler(mux)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, auth: svc, h: h}
 }
