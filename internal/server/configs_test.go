@@ -306,6 +306,19 @@ func TestConfigsRoundTripAndIsolation(t *testing.T) {
 			t.Errorf("admin's list: %s", r.raw)
 		}
 
+		// An administrator edits Ada's config against Ada's agents, not their own.
+		adminAgent, _, _ := admin.createAgent("admin-box")
+		r = admin.json("PUT", "/api/configs/"+id, with(upd, "agentId", adminAgent))
+		want(t, r, http.StatusBadRequest)
+		if _, ok := fields(r)["agentId"]; !ok {
+			t.Errorf("admin giving Ada's config their own agent: %s", r.raw)
+		}
+		r = admin.json("PUT", "/api/configs/"+id, with(upd, "name", "Home (by admin)"))
+		want(t, r, http.StatusOK)
+		if r.body["userId"] != userID(t, ada) {
+			t.Errorf("an admin's edit changed the owner: %s", r.raw)
+		}
+
 		// A queued run blocks deletion; once it ends, the config goes.
 		ctx := context.Background()
 		run := store.Run{ID: "0193cccc-0000-7000-8000-000000000001", ConfigID: id, UserID: userID(t, ada), AgentID: agentID,
