@@ -47,6 +47,9 @@ type Config struct {
 	Now    func() time.Time
 	// OfflineAfter is how long without a heartbeat makes an agent offline (5 min).
 	OfflineAfter time.Duration
+	// LateAfter is how long after its slot a scheduled run may wait for its agent
+	// before it is flagged late with an alert (5 min, as the scheduler's).
+	LateAfter time.Duration
 }
 
 // Service manages runs. Create it with New.
@@ -75,6 +78,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = 5 * time.Minute
+	}
+	if cfg.LateAfter <= 0 {
+		cfg.LateAfter = 5 * time.Minute
 	}
 	return &Service{st: cfg.Store, dests: cfg.Destinations, notify: cfg.Notify, log: cfg.Logger,
 		now: func() time.Time { return cfg.Now().UTC() }, cfg: cfg}, nil

@@ -35,7 +35,20 @@ type schedStore struct {
 	configs map[string]store.ScheduledConfig
 }
 
+// ScheduledConfigs is called at the start of every tick of the leading scheduler,
+// so it first flags the scheduled runs that have waited for their agent longer than
+// LateAfter: a run whose agent is offline at its slot is late even when no further
+// slot comes by to say so (a daily backup).
 func (ss *schedStore) ScheduledConfigs(ctx context.Context) ([]scheduler.Config, error) {
+	late, err := ss.s.st.FlagLateQueued(ctx, ss.s.now().Add(-ss.s.cfg.LateAfter), func(r store.RunRecord) store.Alert {
+		return lateAlert(store.ScheduledConfig{ID: r.ConfigID, UserID: r.UserID, Name: r.ConfigName}, *r.DueAt, ss.s.now())
+	})
+	for _, r := range late {
+		ss.s.log.Warn("scheduled run is late: its agent has not picked it up", "run", r.ID, "config", r.ConfigID, "due", r.DueAt)
+	}
+	if err != nil {
+		ss.s.log.Error("flag late runs", "err", err) // scheduling goes on
+	}
 	cs, err := ss.s.st.ScheduledConfigs(ctx)
 	if err != nil {
 		return nil, err

@@ -359,6 +359,49 @@ func TestScheduleCatchUp(t *testing.T) {
 	})
 }
 
+// TestLateWhileWaiting: a daily run whose agent is offline at its slot is flagged
+// late, with one alert, once it has waited five minutes; no further slot is needed.
+func TestLateWhileWaiting(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		clock := newSchedClock(time.Date(2026, 8, 3, 0, 59, 0, 0, time.UTC))
+		e := startRuns(t, db, clock, false)
+		ctx := context.Background()
+		c := e.client()
+		uid := registerID(t, c, "daily@example.com")
+		agentID, key, _ := c.createAgent("desktop")
+		cfg := e.mkScheduled(uid, agentID, "daily", "0 3 * * *", `{}`) // 03:00 Berlin = 01:00 UTC
+		tick := func() {
+			t.Helper()
+			if _, err := e.app.Scheduler.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.Advance(70 * time.Second) // 01:00:10
+		tick()
+		rs := e.runsOf(cfg.ID)
+		if len(rs) != 1 {
+			t.Fatalf("runs = %d, want 1", len(rs))
+		}
+		clock.Advance(4 * time.Minute)
+		tick()
+		if n := len(e.lateAlerts(uid)); n != 0 {
+			t.Errorf("late alerts after 4 minutes = %d, want 0", n)
+		}
+		clock.Advance(2 * time.Minute)
+		tick()
+		tick()
+		if a := e.lateAlerts(uid); len(a) != 1 || !strings.Contains(a[0].Message, "daily") {
+			t.Errorf("late alerts after 6 minutes = %+v, want one", a)
+		}
+		if rec, _ := e.app.Store.GetRunRecord(ctx, rs[0].ID); !rec.Late {
+			t.Errorf("the waiting run is not flagged late")
+		}
+		if cmds := c.heartbeat(key, ""); len(cmds) != 1 || cmds[0].RunID != rs[0].ID {
+			t.Errorf("commands when the agent comes back = %+v, want the late run", cmds)
+		}
+	})
+}
+
 // TestTwoReplicasScheduleOnce: two servers on one PostgreSQL, both ticking every
 // minute: exactly one leads, and every slot becomes exactly one run.
 func TestTwoReplicasScheduleOnce(t *testing.T) {

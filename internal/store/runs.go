@@ -72,6 +72,11 @@ type Runs interface {
 	// the config not yet flagged late is flagged late with dueAt, alert is stored,
 	// and it reports true.
 	SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert Alert) (flagged bool, err error)
+	// FlagLateQueued flags late every scheduled run (one with a due slot) still queued
+	// with its slot before cutoff (its agent has not picked it up), storing an alert
+	// for each, made by alert from the run and its config's name. It returns the runs
+	// it flagged.
+	FlagLateQueued(ctx context.Context, cutoff time.Time, alert func(r RunRecord) Alert) ([]RunRecord, error)
 	// CancelRun cancels a queued run at once (status cancelled, end time at) or asks
 	// a running one to stop (CancelRequested); other runs are left alone. It returns
 	// the run as it is afterwards.

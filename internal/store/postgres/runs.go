@@ -162,6 +162,61 @@ func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.
 	return flagged, mapErr(op, tx.Commit(ctx))
 }
 
+// FlagLateQueued flags scheduled runs queued since before cutoff, with an alert each.
+func (s *Store) FlagLateQueued(ctx context.Context, cutoff time.Time, alert func(store.RunRecord) store.Alert) ([]store.RunRecord, error) {
+	const op = "flag late queued runs"
+	rows, err := s.pool.Query(ctx, `SELECT `+runRecordColumns+` FROM backup_logs
+		WHERE status = 'queued' AND NOT late AND due_at IS NOT NULL AND due_at < $1 ORDER BY due_at, id`, norm(cutoff))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	var cands []store.RunRecord
+	for rows.Next() {
+		var r store.RunRecord
+		if err := scanRunRecord(rows, &r); err != nil {
+			rows.Close()
+			return nil, mapErr(op, err)
+		}
+		cands = append(cands, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	var out []store.RunRecord
+	for _, r := range cands {
+		flagged, err := s.flagLate(ctx, r, alert)
+		if err != nil {
+			return out, mapErr(op, err)
+		}
+		if flagged {
+			r.Late = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) flagLate(ctx context.Context, r store.RunRecord, alert func(store.RunRecord) store.Alert) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	tag, err := tx.Exec(ctx, `UPDATE backup_logs SET late = true WHERE id = $1 AND status = 'queued' AND NOT late`, r.ID)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil // picked up or flagged meanwhile
+	}
+	a := alert(r)
+	if err := insertAlert(ctx, tx, &a); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
 // CancelRun cancels a queued run or asks a running one to stop.
 func (s *Store) CancelRun(ctx context.Context, id string, at time.Time) (store.Run, error) {
 	op := "cancel run " + id

@@ -145,6 +145,57 @@ func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.
 	return n > 0, mapErr(op, tx.Commit())
 }
 
+// FlagLateQueued flags scheduled runs queued since before cutoff, with an alert each.
+func (s *Store) FlagLateQueued(ctx context.Context, cutoff time.Time, alert func(store.RunRecord) store.Alert) ([]store.RunRecord, error) {
+	const op = "flag late queued runs"
+	rows, err := s.r.QueryContext(ctx, `SELECT `+runRecordColumns+` FROM backup_logs
+		WHERE status = 'queued' AND late = 0 AND due_at IS NOT NULL AND due_at < ? ORDER BY due_at, id`, fmtTime(cutoff))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	var cands []store.RunRecord
+	for rows.Next() {
+		var r store.RunRecord
+		if err := scanRunRecord(rows, &r); err != nil {
+			rows.Close()
+			return nil, mapErr(op, err)
+		}
+		cands = append(cands, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	var out []store.RunRecord
+	for _, r := range cands {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return out, mapErr(op, err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE backup_logs SET late = 1 WHERE id = ? AND status = 'queued' AND late = 0`, r.ID)
+		n := int64(0)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err == nil && n > 0 {
+			a := alert(r)
+			err = s.insertAlert(ctx, tx, &a)
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			return out, mapErr(op, err)
+		}
+		if n > 0 {
+			r.Late = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // CancelRun cancels a queued run or asks a running one to stop.
 func (s *Store) CancelRun(ctx context.Context, id string, at time.Time) (store.Run, error) {
 	op := "cancel run " + id

@@ -18,6 +18,7 @@ var runsTests = []test{
 	{"QueueScheduledRun", testQueueScheduledRun},
 	{"QueueScheduledRunRace", testQueueScheduledRunRace},
 	{"SkipSlotFlagsLate", testSkipSlot},
+	{"FlagLateQueued", testFlagLateQueued},
 	{"CancelRun", testCancelRun},
 	{"RunRecords", testRunRecords},
 	{"ExpireRun", testExpireRun},
@@ -325,3 +326,35 @@ func testExpireRun(t *testing.T, s store.Store) {
 }
 
 func errorsIsConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+
+func testFlagLateQueued(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "waiting@example.com", t0, true)
+	a := mkAgent(t, s, u.ID, "box", t0)
+	c := mkConfig(t, s, u.ID, a.ID, "daily", t0)
+	manual := mkConfig(t, s, u.ID, a.ID, "by hand", t0)
+	slot := t0.Truncate(time.Minute).Add(time.Minute)
+	r, err := queueAt(t, s, c, slot, false, nil)
+	check(t, "queue", err)
+	mkRun(t, s, manual, "queued", t0) // no slot: never late
+
+	alert := func(r store.RunRecord) store.Alert {
+		return store.Alert{UserID: r.UserID, ConfigID: r.ConfigID, Type: "late", Message: r.ConfigName + " is late", Timestamp: slot.Add(time.Hour)}
+	}
+	got, err := s.FlagLateQueued(ctx, slot, alert)
+	check(t, "FlagLateQueued before", err)
+	equal(t, "flagged at its slot", len(got), 0)
+	got, err = s.FlagLateQueued(ctx, slot.Add(time.Hour), alert)
+	check(t, "FlagLateQueued after", err)
+	if len(got) != 1 || got[0].ID != r.ID || !got[0].Late {
+		t.Fatalf("flagged %+v, want the scheduled run", got)
+	}
+	got, err = s.FlagLateQueued(ctx, slot.Add(2*time.Hour), alert)
+	check(t, "FlagLateQueued again", err)
+	equal(t, "flagged twice", len(got), 0)
+	alerts, err := s.ListAlerts(ctx, u.ID, 10)
+	check(t, "ListAlerts", err)
+	if len(alerts) != 1 || alerts[0].Message != "daily is late" {
+		t.Errorf("alerts = %+v, want one for daily", alerts)
+	}
+}
