@@ -479,3 +479,75 @@ func mustUserID(t *testing.T, c *client) string {
 	}
 	return id
 }
+
+// TestRestoreProtocol drives the agent side by hand: a queued restore is handed out
+// by one heartbeat only (and is then running), a cancel of a running restore reaches
+// the agent as a cancel of the restore's id, the agent's report records the outcome
+// once, and no agent can report another agent's restore.
+func TestRestoreProtocol(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		e := startRestoreEnv(t, db)
+		a := e.alice
+		heartbeat := func(key string) []any {
+			t.Helper()
+			r := a.agentCall(agentproto.PathHeartbeat, key, agentproto.HeartbeatRequest{Host: agentproto.Host{Hostname: "h"}})
+			want(t, r, http.StatusOK)
+			cmds, _ := r.body["commands"].([]any)
+			return cmds
+		}
+		r := a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/r",
+			"paths": []string{e.abs("docs"), e.abs("docs/a.txt")}, "overwrite": true})
+		want(t, r, http.StatusCreated)
+		id := r.body["id"].(string)
+		if ps := r.body["paths"].([]any); len(ps) != 1 || ps[0] != e.abs("docs") {
+			t.Errorf("paths below a selected folder are dropped: %v", ps)
+		}
+
+		if cmds := heartbeat(e.keyA); len(cmds) != 0 {
+			t.Errorf("agent A is handed B's restore: %v", cmds)
+		}
+		cmds := heartbeat(e.keyB)
+		if len(cmds) != 1 {
+			t.Fatalf("agent B's commands: %v", cmds)
+		}
+		c := cmds[0].(map[string]any)
+		spec, _ := c["restore"].(map[string]any)
+		if c["type"] != "restore" || spec["restoreId"] != id || spec["runId"] != e.run2 || spec["targetDir"] != "/srv/r" ||
+			spec["overwrite"] != true || len(spec["paths"].([]any)) != 1 || spec["paths"].([]any)[0] != strings.TrimPrefix(e.abs("docs"), "/") {
+			t.Errorf("restore command: %v", c)
+		}
+		if cmds := heartbeat(e.keyB); len(cmds) != 0 {
+			t.Errorf("the restore is handed out twice: %v", cmds)
+		}
+		r = a.json("GET", "/api/restores/"+id, nil)
+		if r.body["status"] != "running" || r.body["startedAt"] == nil {
+			t.Errorf("restore after its heartbeat: %s", r.raw)
+		}
+
+		r = a.json("POST", "/api/restores/"+id+"/cancel", nil)
+		want(t, r, http.StatusOK)
+		if r.body["status"] != "running" || r.body["cancelRequested"] != true {
+			t.Errorf("cancel of a running restore: %s", r.raw)
+		}
+		cmds = heartbeat(e.keyB)
+		if len(cmds) != 1 || cmds[0].(map[string]any)["type"] != "cancel" || cmds[0].(map[string]any)["runId"] != id {
+			t.Errorf("cancel command: %v", cmds)
+		}
+
+		report := agentproto.RestoreCompleteRequest{RestoreID: id, Status: "cancelled", Error: "cancelled: by the user", FilesWritten: 2, BytesWritten: 20}
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyA, report), http.StatusNotFound) // not A's
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "done"}), http.StatusBadRequest)
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent)
+		report.Status = "completed"
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent) // a repeat changes nothing
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: "0193aaaa-0000-7000-8000-000000000000", Status: "completed"}), http.StatusNotFound)
+		r = a.json("GET", "/api/restores/"+id, nil)
+		if r.body["status"] != "cancelled" || r.body["filesWritten"] != 2.0 || r.body["error"] != "cancelled: by the user" || r.body["finishedAt"] == nil {
+			t.Errorf("restore after the agent's report: %s", r.raw)
+		}
+		if cmds := heartbeat(e.keyB); len(cmds) != 0 {
+			t.Errorf("commands after the restore finished: %v", cmds)
+		}
+		want(t, a.json("POST", "/api/restores/"+id+"/cancel", nil), http.StatusConflict)
+	})
+}
