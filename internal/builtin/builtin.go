@@ -153,6 +153,22 @@ func (s *Supervisor) AgentID(userID string) string {
 }
 
 func (s *Supervisor) claim(ctx context.Context) {
+	// Owners whose first server-mode run waits for a built-in agent get one now, not
+	// at the next ensure.
+	owners, err := s.cfg.Store.UnclaimedServerRunOwners(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("find server-mode runs without a built-in agent", "err", err)
+	}
+	for _, uid := range owners {
+		s.mu.Lock()
+		_, running := s.daemons[uid]
+		s.mu.Unlock()
+		if !running {
+			if err := s.start(ctx, uid); err != nil {
+				s.log.Error("start the built-in agent", "user", uid, "err", err)
+			}
+		}
+	}
 	ids, err := s.cfg.Store.ClaimServerRuns(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

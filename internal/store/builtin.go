@@ -26,4 +26,7 @@ type Builtin interface {
 	// agent to its owner's built-in agent, and returns the ids of the agents that got
 	// work. Runs of owners without a built-in agent stay unassigned.
 	ClaimServerRuns(ctx context.Context) ([]string, error)
+	// UnclaimedServerRunOwners lists the owners of queued server-mode runs that no
+	// built-in agent can take because the owner has none yet.
+	UnclaimedServerRunOwners(ctx context.Context) ([]string, error)
 }

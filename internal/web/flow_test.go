@@ -47,7 +47,7 @@ func TestAccountFlow(t *testing.T) {
 			t.Errorf("dashboard lacks %q: %q", want, mainText(r))
 		}
 	}
-	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/settings/profile", "/settings/storage", "/users"}) {
+	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/settings/profile", "/settings/storage", "/settings/server", "/users"}) {
 		t.Errorf("admin navigation links = %v, want the links of the pages that exist", got)
 	}
 

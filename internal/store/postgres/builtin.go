@@ -67,6 +67,28 @@ func (s *Store) BuiltinAgents(ctx context.Context) ([]store.BuiltinAgent, error)
 	return out, mapErr("list built-in agents", rows.Err())
 }
 
+// UnclaimedServerRunOwners lists owners of queued server-mode runs without a built-in
+// agent to take them.
+func (s *Store) UnclaimedServerRunOwners(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT l.user_id::text FROM backup_logs l
+		JOIN backup_configs c ON c.id = l.config_id AND c.execution_mode = 'server'
+		WHERE l.status = 'queued' AND l.agent_id IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.user_id = l.user_id AND a.builtin)`)
+	if err != nil {
+		return nil, mapErr("list owners of unclaimed server-mode runs", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr("list owners of unclaimed server-mode runs", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, mapErr("list owners of unclaimed server-mode runs", rows.Err())
+}
+
 // ClaimServerRuns assigns unassigned queued server-mode runs to their owners' built-in
 // agents in one statement.
 func (s *Store) ClaimServerRuns(ctx context.Context) ([]string, error) {

@@ -80,6 +80,20 @@ func (s *Store) ClaimServerRuns(ctx context.Context) ([]string, error) {
 	return scanIDs(rows)
 }
 
+// UnclaimedServerRunOwners lists owners of queued server-mode runs without a built-in
+// agent to take them.
+func (s *Store) UnclaimedServerRunOwners(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT l.user_id FROM backup_logs l
+		JOIN backup_configs c ON c.id = l.config_id AND c.execution_mode = 'server'
+		WHERE l.status = 'queued' AND l.agent_id IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.user_id = l.user_id AND a.builtin = 1)`)
+	if err != nil {
+		return nil, mapErr("list owners of unclaimed server-mode runs", err)
+	}
+	defer rows.Close()
+	return scanIDs(rows)
+}
+
 func scanIDs(rows interface {
 	Next() bool
 	Scan(...any) error
