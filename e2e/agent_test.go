@@ -219,7 +219,7 @@ func TestAgentsEndToEnd(t *testing.T) {
 	base := "http://" + addr
 	data := t.TempDir()
 	srvEnv := cleanEnv("DATABASE_URL=" + dbURL)
-	start(t, "server", srvEnv, serverBin, "serve", "--listen", addr, "--data-dir", data)
+	start(t, "server", srvEnv, serverBin, "serve", "--listen", addr, "--data-dir", data, "--run-stale-after", "15s")
 	waitUntil(t, "the server", 60*time.Second, func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
@@ -334,14 +334,6 @@ func TestAgentsEndToEnd(t *testing.T) {
 	}
 	t.Run("B cannot download A's run unless a restore of it is assigned to B", func(t *testing.T) {
 		_, err := cb.Download(ctx, run.ID, nil)
-		if err == nil {
-			// internal/agentapi lets any agent of the same user download a run, so that
-			// a machine can be restored from another's backups. Issue 4 asks both for
-			// that restore and for "agent B cannot obtain any URL for A's prefix"; the
-			// two agree only if GET URLs are given to B while a restore of the run is
-			// assigned to B. Until the server decides, this is reported, not failed.
-			t.Skip("the server hands agent B GET URLs for agent A's run without a restore assigned to B (policy question for internal/agentapi)")
-		}
 		forbidden("download of A's run", err)
 	})
 	_, err = cb.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: cfg.ID})
@@ -404,12 +396,8 @@ func TestAgentsEndToEnd(t *testing.T) {
 		if err != nil || len(ups) == 0 {
 			t.Errorf("no incomplete multipart upload while the killed run is open: %v, %v", ups, err)
 		}
-		// The server's reaper fails the silent run and aborts its uploads after its
-		// StaleAfter (10 minutes by default). backapp serve has no setting to shorten
-		// it yet, so the rest waits for one.
-		if os.Getenv("BACKAPP_E2E_STALE_AFTER_FLAG") == "" {
-			t.Skip("waiting for a `backapp serve` setting that shortens the reaper's StaleAfter (see the agent report)")
-		}
+		// The server's reaper fails the silent run and aborts its uploads once it has
+		// been silent for --run-stale-after (15 s here).
 		waitUntil(t, "the reaper to fail the run", 3*time.Minute, func() bool {
 			w.do("GET", "/api/backups/"+q.ID, nil, &r)
 			return r.Status == "failed"
