@@ -558,3 +558,39 @@ func equalSets(got, want []string) bool {
 	}
 	return true
 }
+
+// TestEnsureBuiltinAgentRace: replicas starting together agree on one row per owner.
+func TestEnsureBuiltinAgentRace(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		u := e.user("racer@example.com", true)
+		ids := make(chan string, 8)
+		for i := range 8 {
+			go func() {
+				a, err := e.st.EnsureBuiltinAgent(context.Background(), u.ID, builtin.Name, fmt.Sprintf("%064x", i+1), "bak_race", time.Now())
+				if err != nil {
+					t.Error(err)
+				}
+				ids <- a.ID
+			}()
+		}
+		first := <-ids
+		for range 7 {
+			if id := <-ids; id != first {
+				t.Errorf("racing EnsureBuiltinAgent gave rows %s and %s, want one", first, id)
+			}
+		}
+		bs, err := e.st.BuiltinAgents(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, b := range bs {
+			if b.UserID == u.ID {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d built-in agents for the user, want 1", n)
+		}
+	})
+}
