@@ -35,7 +35,8 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	// CacheEntries bounds the decoded catalogs kept in memory, in entries over all
-	// runs (default 2,000,000, about 400 MB at most); the least recently used go first.
+	// runs (default 1,000,000: about 300 bytes each with 40-byte paths, so some
+	// 300 MB at most); the least recently used go first.
 	CacheEntries int
 	// MaxCatalogBytes caps a sealed catalog read from storage (default 64 MiB, as the
 	// agent API accepts).
@@ -69,7 +70,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Notify = func(string) {}
 	}
 	if cfg.CacheEntries <= 0 {
-		cfg.CacheEntries = 2_000_000
+		cfg.CacheEntries = 1_000_000
 	}
 	if cfg.MaxCatalogBytes <= 0 {
 		cfg.MaxCatalogBytes = 64 << 20
