@@ -98,7 +98,7 @@ func TestBackupAndRestoreWithEngine(t *testing.T) {
 
 		// Agent B cannot read A's archives on its own, only once the user assigned it a
 		// restore of that run.
-		got, code, msg := b.restore(t, start.RunID)
+		_, code, msg = b.restore(t, start.RunID)
 		wantStatus(t, "b downloads a's run unasked", code, msg, http.StatusForbidden)
 		for _, id := range []string{start.RunID, start2.RunID} {
 			if err := e.st.CreateRestore(ctx, &store.Restore{UserID: alice.ID, RunID: id, AgentID: b.ID, TargetDir: "/restore"}); err != nil {
@@ -108,7 +108,7 @@ func TestBackupAndRestoreWithEngine(t *testing.T) {
 
 		// Agent B restores A's runs: the full one and the point in time after the incremental.
 		want1 := map[string]string{"a.txt": "alpha", "dir/b.txt": strings.Repeat("beta ", 1000)}
-		got, code, msg = b.restore(t, start.RunID)
+		got, code, msg := b.restore(t, start.RunID)
 		mustOK(t, "b restores a's first run", code, msg)
 		equalTrees(t, "restore of the full run", sub(t, got, src), want1)
 		got, code, msg = b.restore(t, start2.RunID)
