@@ -38,21 +38,46 @@ type Entry struct {
 // IsDir reports whether the entry is a directory.
 func (e Entry) IsDir() bool { return e.Type == manifest.TypeDir }
 
+// node is what a catalog keeps of a manifest entry: about half of manifest.Entry.
+type node struct {
+	Path  string
+	Type  string // one of the manifest.Type* constants (shared, not one string per entry)
+	Link  string
+	Size  int64
+	MTime time.Time
+	In    int
+}
+
+func nodeOf(e manifest.Entry) node {
+	typ := e.Type
+	switch typ {
+	case manifest.TypeFile:
+		typ = manifest.TypeFile
+	case manifest.TypeDir:
+		typ = manifest.TypeDir
+	case manifest.TypeSymlink:
+		typ = manifest.TypeSymlink
+	case manifest.TypeHardlink:
+		typ = manifest.TypeHardlink
+	}
+	return node{Path: e.Path, Type: typ, Link: e.Link, Size: e.Size, MTime: e.MTime, In: e.In}
+}
+
 // catalog is a run's manifest decoded for browsing: every path of the tree at the
 // run's time (deletions left out) plus the directories leading to the sources.
 type catalog struct {
 	header  manifest.Header
-	entries []manifest.Entry   // ComparePaths order
+	entries []node             // ComparePaths order
 	byPath  map[string]int32   // archive name → index in entries
 	kids    map[string][]int32 // parent archive name ("" for /) → children, by name
 	synth   map[string]bool    // directories made up to reach the sources
 	once    sync.Once          // kids are sorted on first use
 }
 
-func (c *catalog) lookup(p string) (manifest.Entry, bool) {
+func (c *catalog) lookup(p string) (node, bool) {
 	i, ok := c.byPath[p]
 	if !ok {
-		return manifest.Entry{}, false
+		return node{}, false
 	}
 	return c.entries[i], true
 }
@@ -70,7 +95,7 @@ func decodeCatalog(r io.Reader) (*catalog, error) {
 		return nil, err
 	}
 	c := &catalog{header: mr.Header, byPath: map[string]int32{}, kids: map[string][]int32{}, synth: map[string]bool{}}
-	add := func(e manifest.Entry) {
+	add := func(e node) {
 		i := int32(len(c.entries))
 		c.entries = append(c.entries, e)
 		c.byPath[e.Path] = i
@@ -102,17 +127,16 @@ func decodeCatalog(r io.Reader) (*catalog, error) {
 			}
 			for _, q := range slices.Backward(missing) {
 				c.synth[q] = true
-				add(manifest.Entry{Path: q, Type: manifest.TypeDir})
+				add(node{Path: q, Type: manifest.TypeDir})
 			}
 			break
 		}
-		e.UID, e.GID, e.Inode, e.CTime, e.SHA = 0, 0, 0, time.Time{}, "" // not shown; spare the memory
 		if i, ok := c.byPath[e.Path]; ok && c.synth[e.Path] {
-			c.entries[i] = e
+			c.entries[i] = nodeOf(e)
 			delete(c.synth, e.Path)
 			continue
 		}
-		add(e)
+		add(nodeOf(e))
 	}
 	return c, nil
 }
@@ -127,7 +151,7 @@ func (c *catalog) sortKids() {
 	})
 }
 
-func view(e manifest.Entry) Entry {
+func view(e node) Entry {
 	v := Entry{Name: path.Base(e.Path), Path: "/" + e.Path, Type: e.Type, Size: e.Size, MTime: e.MTime}
 	if e.Type == manifest.TypeSymlink {
 		v.Link = e.Link

@@ -35,8 +35,8 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	// CacheEntries bounds the decoded catalogs kept in memory, in entries over all
-	// runs (default 1,000,000: about 300 bytes each with 40-byte paths, so some
-	// 300 MB at most); the least recently used go first.
+	// runs (default 1,000,000: about 180 bytes each with 40-byte paths, measured, so
+	// some 180 MB at most); the least recently used go first.
 	CacheEntries int
 	// MaxCatalogBytes caps a sealed catalog read from storage (default 64 MiB, as the
 	// agent API accepts).

@@ -107,7 +107,7 @@ func TestCatalogCacheBounded(t *testing.T) {
 			loads[id]++
 			mu.Unlock()
 			time.Sleep(10 * time.Millisecond)
-			return &catalog{entries: make([]manifest.Entry, n)}, nil
+			return &catalog{entries: make([]node, n)}, nil
 		}
 	}
 	// Many asking at once load once.
