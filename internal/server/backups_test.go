@@ -773,6 +773,9 @@ func TestBackupsPages(t *testing.T) {
 		if strings.Contains(r.raw, `action="/backups/`+runID+`/cancel"`) {
 			t.Errorf("a cancelled run still offers Cancel")
 		}
+		if strings.Contains(r.raw, "/restores/new?run=") {
+			t.Errorf("a cancelled run offers a restore")
+		}
 		r = form(alice, loc+"/run")
 		want(t, r, http.StatusSeeOther)
 		if r.header.Get("Location") == loc {

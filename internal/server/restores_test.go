@@ -307,6 +307,12 @@ func TestRestoreSubsetToAnotherAgent(t *testing.T) {
 		if r.raw != "first version of a\n" {
 			t.Errorf("download of a.txt from the full backup: %q", r.raw)
 		}
+		// A completed run's page leads to its restore.
+		r = a.send("GET", "/backups/"+e.run2, "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(r.raw, `href="/restores/new?run=`+e.run2+`"`) {
+			t.Errorf("completed run page has no Restore link")
+		}
 	})
 }
 
