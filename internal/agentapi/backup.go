@@ -199,8 +199,8 @@ func (a *API) openRun(ctx context.Context, ag store.Agent, cfg store.BackupConfi
 }
 
 // chooseBase decides full or incremental: full when the config says so, for the first
-// run, when the last completed run went to another destination or has no manifest, and
-// every FullEvery runs of a chain.
+// run, when the last completed run went to another destination or has no manifest,
+// every FullEvery runs of a chain, and when the chain's full backup is FullEveryDays old.
 func (a *API) chooseBase(ctx context.Context, run *store.Run, pc agentConfig, now time.Time) error {
 	run.Full, run.PreviousRunID = true, ""
 	if pc.proto.Options.Type == "full" {
@@ -216,10 +216,16 @@ func (a *API) chooseBase(ctx context.Context, run *store.Run, pc agentConfig, no
 	if last.DestinationID != pc.destination || last.ManifestSHA256 == "" || last.Encrypted != pc.opts.Encryption {
 		return nil
 	}
-	if pc.opts.FullEvery > 0 {
+	if pc.opts.FullEvery > 0 || pc.opts.FullEveryDays > 0 {
 		chain, err := a.chain(ctx, last)
-		if err != nil || len(chain) >= pc.opts.FullEvery {
-			return nil // a broken chain gets a new full backup too
+		if err != nil {
+			return nil // a broken chain gets a new full backup
+		}
+		if pc.opts.FullEvery > 0 && len(chain) >= pc.opts.FullEvery {
+			return nil
+		}
+		if days := pc.opts.FullEveryDays; days > 0 && !now.Before(chain[0].StartTime.AddDate(0, 0, days)) {
+			return nil
 		}
 	}
 	run.Full, run.PreviousRunID = false, last.ID

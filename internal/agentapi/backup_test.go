@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -324,6 +325,32 @@ func TestCompletionRefusedOnInconsistentParts(t *testing.T) {
 			}
 			code, msg = a.call("POST", agentproto.PathBackupComplete, agentproto.BackupCompleteRequest{RunID: start.RunID, Status: "failed"}, nil)
 			wantStatus(t, tc.name+": complete again", code, msg, http.StatusConflict)
+		}
+	})
+}
+
+// TestFullEveryDays: an incremental config with fullEveryDays starts a new chain once
+// its full backup is that many days old.
+func TestFullEveryDays(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env, dest string) {
+		alice := e.user("alice@example.com")
+		a := e.agent(alice, "laptop")
+		cfg := e.config(a, dest, `{"type":"incremental","compression":"zstd","fullEveryDays":7}`)
+		src := t.TempDir()
+		writeTree(t, src, map[string]string{"a.txt": "one"})
+		var got []bool
+		for _, step := range []time.Duration{0, 24 * time.Hour, 5 * 24 * time.Hour, 24 * time.Hour, 24 * time.Hour} {
+			e.clock.Add(step)
+			start, done := a.backup(t, cfg.ID, "", src)
+			if done.Status != agentproto.StatusCompleted {
+				t.Fatalf("backup: %+v", done)
+			}
+			got = append(got, start.Full)
+		}
+		// Days 0, 1, 6: one chain; day 7 is a week after the full: a new full; day 8 builds on it.
+		want := []bool{true, false, false, true, false}
+		if !slices.Equal(got, want) {
+			t.Errorf("full backups at days 0,1,6,7,8 = %v, want %v", got, want)
 		}
 	})
 }

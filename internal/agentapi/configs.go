@@ -23,7 +23,8 @@ type configOptions struct {
 	FollowSymlinks   bool              `json:"followSymlinks"`
 	OnError          string            `json:"onError"`
 	Bandwidth        int64             `json:"bandwidth"`
-	FullEvery        int               `json:"fullEvery"` // incrementals: a full backup every N runs (0: never again)
+	FullEvery        int               `json:"fullEvery"`     // incrementals: a full backup every N runs (0: never again)
+	FullEveryDays    int               `json:"fullEveryDays"` // incrementals: a full backup when the last full is N days old
 	Hooks            *agentproto.Hooks `json:"hooks"`
 }
 
