@@ -26,6 +26,7 @@ import (
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/upload"
+	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/secrets"
 	"github.com/backapp/backapp/internal/storage"
@@ -58,6 +59,7 @@ type env struct {
 	destID  string
 	sup     *builtin.Supervisor
 	runs    *runs.Service
+	restore *restores.Service
 	allowed string // the allowed directory
 	dataDir string
 	admin   store.User
@@ -125,6 +127,10 @@ func newEnv(t *testing.T, st store.Store, withS3 bool) *env {
 		t.Fatal(err)
 	}
 	e.runs, err = runs.New(runs.Config{Store: st, Destinations: dests, Notify: api.Notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.restore, err = restores.New(restores.Config{Store: st, Destinations: dests, Keys: keys, Notify: api.Notify})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,6 +597,75 @@ func TestEnsureBuiltinAgentRace(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d built-in agents for the user, want 1", n)
+		}
+	})
+}
+
+// TestServerModeRestore: the built-in agent restores a server-mode backup into an
+// allowed directory, byte for byte, and refuses a target outside them, through a
+// symlink leading out, or for an owner no longer administrator.
+func TestServerModeRestore(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env) {
+		src := filepath.Join(e.allowed, "data")
+		files := map[string]string{"a.txt": "alpha", "sub/b.txt": strings.Repeat("b", 70_000)}
+		writeFiles(t, src, files)
+		c := e.serverConfig(e.admin, `{"type":"full","compression":"zstd"}`, src)
+		r := e.runNow(e.admin, c.ID)
+		if r.Status != "completed" {
+			t.Fatalf("backup: %s (%s)", r.Status, runError(r))
+		}
+		ag := e.builtinAgent(e.admin.ID)
+		outside := t.TempDir()
+		if err := os.Symlink(outside, filepath.Join(e.allowed, "out")); err != nil {
+			t.Fatal(err)
+		}
+		restore := func(target string) store.Restore {
+			t.Helper()
+			q, err := e.restore.Start(context.Background(), e.admin, restores.Input{RunID: r.ID, AgentID: ag.ID, TargetDir: target})
+			if err != nil {
+				t.Fatalf("start restore to %s: %v", target, err)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				got, err := e.restore.Get(context.Background(), e.admin, q.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Finished() {
+					return got
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("restore to %s still %s after 60 s", target, got.Status)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+
+		target := filepath.Join(e.allowed, "restored")
+		if got := restore(target); got.Status != store.RestoreCompleted {
+			t.Fatalf("restore into the allowed directory: %s (%s)", got.Status, got.Error)
+		}
+		equalFiles(t, "restore by the built-in agent", readFiles(t, filepath.Join(target, strings.TrimPrefix(src, "/"))), files)
+
+		for _, tc := range []struct{ target, want string }{
+			{filepath.Join(outside, "x"), "is outside the directories allowed"},
+			{filepath.Join(e.allowed, "out", "x"), "which resolves to"},
+		} {
+			got := restore(tc.target)
+			if got.Status != store.RestoreFailed || !strings.Contains(got.Error, "server mode refused") || !strings.Contains(got.Error, tc.want) {
+				t.Errorf("restore to %s: %s (%s), want failed with %q", tc.target, got.Status, got.Error, tc.want)
+			}
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Errorf("files written outside the allowed directories: %v", entries)
+		}
+
+		if err := e.st.SetUserRole(context.Background(), e.admin.ID, store.RoleUser, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got := restore(filepath.Join(e.allowed, "again"))
+		if got.Status != store.RestoreFailed || !strings.Contains(got.Error, "not an enabled administrator") {
+			t.Errorf("restore for a demoted owner: %s (%s), want failed, not an administrator", got.Status, got.Error)
 		}
 	})
 }
