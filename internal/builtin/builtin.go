@@ -251,14 +251,17 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("built-in agent %s: %w", ag.ID, err)
 	}
-	log := s.log.With("agent", ag.ID, "user", userID)
 	// The API client reaches only the agent API; nothing else is routed for it.
 	api := &http.Client{Transport: &Transport{Routes: []Route{{Prefix: Origin + "/api/agent/", Handler: s.cfg.AgentAPI}},
 		Next: refuse{}}}
-	client, err := agent.NewClient(agent.ClientOptions{Server: Origin, Key: key, HTTP: api, Log: log})
+	client, err := agent.NewClient(agent.ClientOptions{Server: Origin, Key: key, HTTP: api, Log: s.log})
 	if err != nil {
 		return fmt.Errorf("built-in agent %s: %w", ag.ID, err)
 	}
+	// Its log goes to the server's log and, like any agent's, to the agent's page and
+	// the runs' details.
+	ship := agent.NewLogShipper(client)
+	log := slog.New(ship.Handler(s.log.Handler(), slog.LevelInfo)).With("agent", ag.ID, "user", userID)
 	var routes []Route
 	if s.cfg.Local != nil && s.cfg.LocalPrefix != "" {
 		routes = append(routes, Route{Prefix: s.cfg.LocalPrefix, Handler: s.cfg.Local})
@@ -278,7 +281,14 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	s.mu.Lock()
 	s.daemons[userID] = &daemon{agentID: ag.ID, cancel: cancel}
 	s.mu.Unlock()
-	s.wg.Go(func() { _ = d.Run(dctx) })
+	s.wg.Go(func() {
+		sctx, stopShip := context.WithCancel(context.WithoutCancel(dctx))
+		shipped := make(chan struct{})
+		go func() { defer close(shipped); ship.Run(sctx) }()
+		_ = d.Run(dctx)
+		stopShip() // after the daemon reported its last runs: the shipper flushes
+		<-shipped
+	})
 	return nil
 }
 

@@ -380,6 +380,27 @@ func TestServerModeBackup(t *testing.T) {
 		}
 		equalFiles(t, "tar", readFiles(t, filepath.Join(out, strings.TrimPrefix(src, "/"))), files)
 
+		// Its log lines reach the agent's log, as any agent's do.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			logs, err := e.st.ListAgentLogs(context.Background(), store.AgentLogFilter{AgentID: ag.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, l := range logs {
+				found = found || strings.Contains(l.Message, "backup completed")
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("no \"backup completed\" line in the built-in agent's log after 10 s: %v", logs)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+
 		// The built-in agent's state lives under the data directory.
 		if _, err := os.Stat(filepath.Join(e.dataDir, "builtin-agent", ag.ID)); err != nil {
 			t.Errorf("built-in agent state directory: %v", err)
