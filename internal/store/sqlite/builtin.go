@@ -77,7 +77,7 @@ func (s *Store) ClaimServerRuns(ctx context.Context) ([]string, error) {
 		return nil, mapErr("claim server-mode runs", err)
 	}
 	defer rows.Close()
-	return scanIDs(rows)
+	return scanIDs("list owners of unclaimed server-mode runs", rows)
 }
 
 // UnclaimedServerRunOwners lists owners of queued server-mode runs without a built-in
@@ -91,10 +91,10 @@ func (s *Store) UnclaimedServerRunOwners(ctx context.Context) ([]string, error) 
 		return nil, mapErr("list owners of unclaimed server-mode runs", err)
 	}
 	defer rows.Close()
-	return scanIDs(rows)
+	return scanIDs("claim server-mode runs", rows)
 }
 
-func scanIDs(rows interface {
+func scanIDs(op string, rows interface {
 	Next() bool
 	Scan(...any) error
 	Err() error
@@ -104,12 +104,12 @@ func scanIDs(rows interface {
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr("claim server-mode runs", err)
+			return nil, mapErr(op, err)
 		}
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
-	return ids, mapErr("claim server-mode runs", rows.Err())
+	return ids, mapErr(op, rows.Err())
 }
