@@ -205,9 +205,16 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 	o := engine.BackupOptions{Name: st.ArchiveKey, FollowSymlinks: cfg.Options.FollowSymlinks, Log: log, Now: r.Now}
 	for _, s := range cfg.Sources {
 		o.Sources = append(o.Sources, s.Path)
-		// The engine applies one set of patterns to all sources.
-		o.Include = append(o.Include, s.IncludePatterns...)
-		o.Exclude = append(o.Exclude, s.ExcludePatterns...)
+		if len(s.IncludePatterns)+len(s.ExcludePatterns) > 0 {
+			if o.SourcePatterns == nil {
+				o.SourcePatterns = map[string]engine.Patterns{}
+			}
+			// Each source's patterns apply to that source only.
+			p := o.SourcePatterns[s.Path]
+			p.Include = append(p.Include, s.IncludePatterns...)
+			p.Exclude = append(p.Exclude, s.ExcludePatterns...)
+			o.SourcePatterns[s.Path] = p
+		}
 	}
 	if len(o.Sources) == 0 {
 		return out, errors.New("the configuration has no sources")

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +45,12 @@ type BackupOptions struct {
 	// Name identifies this archive in manifests' chains (the archive's object key).
 	Name             string
 	Sources          []string // absolute paths of files or directories
-	Include, Exclude []string // patterns, see package scan
-	FollowSymlinks   bool
-	OnError          ErrorPolicy // "" means Skip
+	Include, Exclude []string // patterns for every source, see package scan
+	// SourcePatterns adds patterns for one source (keyed by its path as in Sources) to
+	// Include and Exclude, so one source's exclusions do not apply to another.
+	SourcePatterns map[string]Patterns
+	FollowSymlinks bool
+	OnError        ErrorPolicy // "" means Skip
 
 	Seal seal.Options // compression and encryption
 
@@ -130,6 +135,10 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		return res, fmt.Errorf("backup: %w", err)
 	}
 	sources, err := scan.Sources(o.Sources)
+	if err != nil {
+		return res, fmt.Errorf("backup: %w", err)
+	}
+	perSource, err := sourceMatchers(o)
 	if err != nil {
 		return res, fmt.Errorf("backup: %w", err)
 	}
@@ -230,7 +239,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 			return res, abort(fmt.Errorf("backup: previous manifest: %w", err))
 		}
 	}
-	err = scan.Walk(ctx, sources, scan.Options{Matcher: matcher, FollowSymlinks: o.FollowSymlinks, OnIssue: b.issue}, b.node)
+	err = scan.Walk(ctx, sources, scan.Options{Matcher: matcher, SourceMatchers: perSource, FollowSymlinks: o.FollowSymlinks, OnIssue: b.issue}, b.node)
 	if err == nil {
 		err = b.deleteUntil("")
 	}
@@ -439,4 +448,30 @@ func (b *backup) node(n scan.Node) error {
 	b.trailer.Entries++
 	b.trailer.Stored++
 	return b.mw.Add(e)
+}
+
+// Patterns are one source's include and exclude patterns.
+type Patterns struct {
+	Include, Exclude []string
+}
+
+// sourceMatchers compiles each source's own patterns together with the common ones,
+// keyed by the source's cleaned absolute path (as scan.Sources returns it).
+func sourceMatchers(o BackupOptions) (map[string]*scan.Matcher, error) {
+	if len(o.SourcePatterns) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]*scan.Matcher, len(o.SourcePatterns))
+	for src, p := range o.SourcePatterns {
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", src, err)
+		}
+		m, err := scan.NewMatcher(append(slices.Clip(o.Include), p.Include...), append(slices.Clip(o.Exclude), p.Exclude...))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", src, err)
+		}
+		out[abs] = m
+	}
+	return out, nil
 }

@@ -213,3 +213,40 @@ func TestCancelAborts(t *testing.T) {
 		t.Errorf("archive stat after cancel: %v, want not found", err)
 	}
 }
+
+// TestPerSourcePatterns: one source's exclusions leave another source alone.
+func TestPerSourcePatterns(t *testing.T) {
+	dest := s3test.New(t)
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	for _, d := range []string{a, b} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"x.log", "y.txt"} {
+			if err := os.WriteFile(filepath.Join(d, f), []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{a, b},
+		Exclude:        []string{"y.none"},
+		SourcePatterns: map[string]engine.Patterns{a: {Exclude: []string{"*.log"}}}})
+	target := t.TempDir()
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}}); err != nil {
+		t.Fatal(err)
+	}
+	in := func(p string) bool {
+		_, err := os.Lstat(filepath.Join(target, strings.TrimPrefix(p, "/")))
+		return err == nil
+	}
+	for p, want := range map[string]bool{a + "/x.log": false, a + "/y.txt": true, b + "/x.log": true, b + "/y.txt": true} {
+		if got := in(p); got != want {
+			t.Errorf("%s restored = %v, want %v", p, got, want)
+		}
+	}
+	if _, err := backupTo(t, dest, key(1, seal.Options{}), engine.BackupOptions{Sources: []string{a},
+		SourcePatterns: map[string]engine.Patterns{a: {Exclude: []string{"[bad"}}}}); err == nil {
+		t.Error("a bad per-source pattern was accepted")
+	}
+}

@@ -153,8 +153,11 @@ func (i Issue) Error() string { return fmt.Sprintf("%s %s: %v", i.Op, i.Path, i.
 
 // Options configure a walk.
 type Options struct {
-	Matcher        *Matcher // nil: everything
-	FollowSymlinks bool     // back up what symlinks point to instead of the links
+	Matcher *Matcher // nil: everything
+	// SourceMatchers holds the matcher of a source (by its path as Sources returns it)
+	// that has patterns of its own; other sources use Matcher.
+	SourceMatchers map[string]*Matcher
+	FollowSymlinks bool // back up what symlinks point to instead of the links
 	// OnIssue is called for every file that is skipped; returning an error stops the walk
 	// with that error (the "fail" policy); returning nil skips the file.
 	OnIssue func(Issue) error
@@ -225,7 +228,11 @@ func Walk(ctx context.Context, sources []string, opts Options, fn func(Node) err
 		opts.OnIssue = func(Issue) error { return nil }
 	}
 	for _, src := range sources {
-		w := &walker{ctx: ctx, opts: opts, fn: fn, root: src, visit: map[[2]uint64]bool{}}
+		o := opts
+		if m, ok := opts.SourceMatchers[src]; ok && m != nil {
+			o.Matcher = m
+		}
+		w := &walker{ctx: ctx, opts: o, fn: fn, root: src, visit: map[[2]uint64]bool{}}
 		n, ok, err := w.node(src, ArchiveName(src), true)
 		if err != nil {
 			return err
@@ -233,7 +240,7 @@ func Walk(ctx context.Context, sources []string, opts Options, fn func(Node) err
 		if !ok {
 			continue
 		}
-		if err := w.walk(n, ".", len(opts.Matcher.include) == 0); err != nil {
+		if err := w.walk(n, ".", len(o.Matcher.include) == 0); err != nil {
 			return err
 		}
 	}
