@@ -65,7 +65,7 @@ func (a *API) backupStart(w http.ResponseWriter, r *http.Request, ag store.Agent
 	if err != nil {
 		return err
 	}
-	pc, err := parseConfig(cfg)
+	pc, err := a.agentConfig(cfg)
 	if err != nil {
 		return apperr.Wrap(apperr.Conflict, err, "configuration %s is not valid; edit it in the web interface", cfg.ID)
 	}

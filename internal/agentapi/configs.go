@@ -1,6 +1,7 @@
 package agentapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ type configOptions struct {
 	Encryption       bool              `json:"encryption"`
 	Recipients       []string          `json:"recipients"`
 	Passphrase       string            `json:"passphrase"`
+	PassphraseSealed string            `json:"passphraseSealed"` // base64, sealed by internal/configs
 	FollowSymlinks   bool              `json:"followSymlinks"`
 	OnError          string            `json:"onError"`
 	Bandwidth        int64             `json:"bandwidth"`
@@ -116,7 +118,7 @@ func (a *API) configs(w http.ResponseWriter, r *http.Request, ag store.Agent) er
 		if !c.Enabled || !ownConfig(c, ag) {
 			continue
 		}
-		pc, err := parseConfig(c)
+		pc, err := a.agentConfig(c)
 		if err != nil {
 			a.log.Warn("agent configs: skipping a config the agent cannot use", "agent", ag.ID, "err", err)
 			continue
@@ -125,4 +127,25 @@ func (a *API) configs(w http.ResponseWriter, r *http.Request, ag store.Agent) er
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// passphrasePurpose is the sealing purpose internal/configs uses for passphrases.
+const passphrasePurpose = "config passphrase"
+
+// agentConfig parses c and opens its sealed passphrase, if any, for the agent.
+func (a *API) agentConfig(c store.BackupConfig) (agentConfig, error) {
+	pc, err := parseConfig(c)
+	if err != nil || pc.opts.PassphraseSealed == "" {
+		return pc, err
+	}
+	sealed, err := base64.StdEncoding.DecodeString(pc.opts.PassphraseSealed)
+	if err != nil {
+		return pc, fmt.Errorf("config %s: passphrase: %w", c.ID, err)
+	}
+	pass, err := a.cfg.Keys.Open(passphrasePurpose, sealed, []byte(c.ID))
+	if err != nil {
+		return pc, fmt.Errorf("config %s: passphrase: %w", c.ID, err)
+	}
+	pc.proto.Options.Passphrase = string(pass)
+	return pc, nil
 }

@@ -100,10 +100,13 @@ type Options struct {
 	Recipients []string `json:"recipients,omitempty"`
 	// Passphrase is stored for the agent to use; the API never sends it back
 	// (PassphraseSet says whether one is saved).
-	Passphrase     string `json:"passphrase,omitempty"`
-	PassphraseSet  bool   `json:"passphraseSet,omitempty"`
-	FollowSymlinks bool   `json:"followSymlinks,omitempty"`
-	OnError        string `json:"onError,omitempty"` // skip (default) | fail
+	Passphrase    string `json:"passphrase,omitempty"`
+	PassphraseSet bool   `json:"passphraseSet,omitempty"`
+	// PassphraseSealed is how the service stores a passphrase: sealed under the
+	// master key (purpose PassphrasePurpose, the config id as context), base64.
+	PassphraseSealed string `json:"passphraseSealed,omitempty"`
+	FollowSymlinks   bool   `json:"followSymlinks,omitempty"`
+	OnError          string `json:"onError,omitempty"` // skip (default) | fail
 	// Bandwidth limit in KB/s (the seed's unit); 0 is unlimited.
 	Bandwidth int64 `json:"bandwidth,omitempty"`
 	// Retention; zero fields disable their rule, all zero keeps everything.
@@ -200,7 +203,7 @@ func FromStore(r store.BackupConfig) (Config, error) {
 			o.EncryptionMode = EncryptPassphrase
 		}
 	}
-	o.PassphraseSet = o.Passphrase != ""
+	o.PassphraseSet = o.Passphrase != "" || o.PassphraseSealed != ""
 	return c, nil
 }
 
@@ -230,7 +233,7 @@ func toStore(c Config) (store.BackupConfig, error) {
 
 // Public is c as the API and pages show it: the passphrase is never sent back.
 func (c Config) Public() Config {
-	c.Options.PassphraseSet = c.Options.Passphrase != ""
-	c.Options.Passphrase = ""
+	c.Options.PassphraseSet = c.Options.Passphrase != "" || c.Options.PassphraseSealed != ""
+	c.Options.Passphrase, c.Options.PassphraseSealed = "", ""
 	return c
 }

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,15 +37,27 @@ type ServiceConfig struct {
 	Store  Store            // required
 	Logger *slog.Logger     // slog.Default() when nil
 	Now    func() time.Time // time.Now when nil
+	// Keys seal passphrases at rest (secrets.Keys); without it they are stored as
+	// given, which only tests do.
+	Keys Sealer
 }
+
+// Sealer seals secrets under the server's master key (secrets.Keys).
+type Sealer interface {
+	Seal(purpose string, plaintext, context []byte) ([]byte, error)
+}
+
+// PassphrasePurpose is the sealing purpose of configs' passphrases.
+const PassphrasePurpose = "config passphrase"
 
 // Service manages backup configurations on behalf of signed-in users. Users see
 // and change their own; administrators see and change everyone's. Another user's
 // configuration is NotFound, as one that does not exist.
 type Service struct {
-	st  Store
-	log *slog.Logger
-	now func() time.Time
+	st   Store
+	log  *slog.Logger
+	now  func() time.Time
+	keys Sealer
 }
 
 // New returns the service.
@@ -58,7 +71,7 @@ func New(cfg ServiceConfig) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now}, nil
+	return &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, keys: cfg.Keys}, nil
 }
 
 // Saved is the answer to saving a configuration. Identity is set only when the
@@ -167,6 +180,9 @@ func (s *Service) Create(ctx context.Context, actor store.User, in Config, m aut
 	}
 	now := s.now().UTC()
 	c.ID, c.UserID, c.CreatedAt, c.UpdatedAt = id.String(), actor.ID, now, now
+	if err := s.sealPassphrase(&c); err != nil {
+		return Saved{}, err
+	}
 	row, err := toStore(c)
 	if err != nil {
 		return Saved{}, fmt.Errorf("encode config: %w", err)
@@ -190,6 +206,9 @@ func (s *Service) Update(ctx context.Context, actor store.User, id string, in Co
 		return Saved{}, err
 	}
 	c.UpdatedAt = s.now().UTC()
+	if err := s.sealPassphrase(&c); err != nil {
+		return Saved{}, err
+	}
 	row, err := toStore(c)
 	if err != nil {
 		return Saved{}, fmt.Errorf("encode config: %w", err)
@@ -266,3 +285,18 @@ func Preview(expr, timezone string, after time.Time, n int) ([]time.Time, error)
 
 // Now is the service's clock, for previews.
 func (s *Service) Now() time.Time { return s.now() }
+
+// sealPassphrase replaces a new passphrase by its sealed form, so the database never
+// holds it in clear.
+func (s *Service) sealPassphrase(c *Config) error {
+	if s.keys == nil || c.Options.Passphrase == "" {
+		return nil
+	}
+	b, err := s.keys.Seal(PassphrasePurpose, []byte(c.Options.Passphrase), []byte(c.ID))
+	if err != nil {
+		return fmt.Errorf("seal passphrase: %w", err)
+	}
+	c.Options.PassphraseSealed = base64.StdEncoding.EncodeToString(b)
+	c.Options.Passphrase = ""
+	return nil
+}

@@ -473,9 +473,9 @@ func checkHook(f apperr.Fields, field, cmd string) {
 func checkEncryption(f apperr.Fields, o *Options, prev *Config) {
 	switch o.EncryptionMode {
 	case EncryptNone:
-		o.Encryption, o.Recipients, o.Passphrase = false, nil, ""
+		o.Encryption, o.Recipients, o.Passphrase, o.PassphraseSealed = false, nil, "", ""
 	case EncryptAge:
-		o.Encryption, o.Passphrase = true, ""
+		o.Encryption, o.Passphrase, o.PassphraseSealed = true, "", ""
 		if len(o.Recipients) == 0 {
 			f.Add(FieldRecipients, "paste at least one age recipient (a public key starting with age1), one a line, or choose to generate a key pair")
 			return
@@ -496,7 +496,12 @@ func checkEncryption(f apperr.Fields, o *Options, prev *Config) {
 		}
 	case EncryptPassphrase:
 		o.Encryption, o.Recipients = true, nil
-		if o.Passphrase == "" && prev != nil && prev.Options.Passphrase != "" {
+		o.PassphraseSealed = "" // only ever taken from the saved config, never from input
+		if o.Passphrase == "" && prev != nil {
+			if prev.Options.PassphraseSealed != "" {
+				o.PassphraseSealed = prev.Options.PassphraseSealed // checked when it was saved
+				break
+			}
 			o.Passphrase = prev.Options.Passphrase
 		}
 		n := utf8.RuneCountInString(o.Passphrase)
@@ -509,7 +514,7 @@ func checkEncryption(f apperr.Fields, o *Options, prev *Config) {
 			f.Add(FieldPassphrase, "the passphrase has %d characters; use at most %d", n, MaxPassphrase)
 		}
 	case EncryptGenerate:
-		o.Encryption, o.Passphrase = true, ""
+		o.Encryption, o.Passphrase, o.PassphraseSealed = true, "", ""
 		o.Recipients = nil // filled in at save time
 	default:
 		f.Add(FieldEncryptionMode, "encryption %q is not one of none, age, passphrase or generate", o.EncryptionMode)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -251,8 +252,15 @@ func TestConfigsRoundTripAndIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Name != "Home (nightly)" || c.Schedule != nil || c.Options.Passphrase != "correct horse battery staple" || c.Options.Compression != "gzip" || c.Options.CompressionLevel != 9 {
+		if c.Name != "Home (nightly)" || c.Schedule != nil || c.Options.Passphrase != "" || c.Options.PassphraseSealed == "" || c.Options.Compression != "gzip" || c.Options.CompressionLevel != 9 {
 			t.Errorf("after update: %+v", c)
+		}
+		// The passphrase is kept sealed under the master key, never in clear.
+		if strings.Contains(string(row.Options), "correct horse") {
+			t.Errorf("stored options hold the passphrase in clear: %s", row.Options)
+		}
+		if pt, err := e.app.Keys.Open(configs.PassphrasePurpose, mustB64(t, c.Options.PassphraseSealed), []byte(id)); err != nil || string(pt) != "correct horse battery staple" {
+			t.Errorf("sealed passphrase opens to %q, %v", pt, err)
 		}
 		// A bad update changes nothing.
 		r = ada.json("PUT", "/api/configs/"+id, with(upd, "name", "x", "options.keepWeekly", -1))
@@ -397,7 +405,26 @@ func TestConfigsReachTheAgent(t *testing.T) {
 		if h, _ := c["hooks"].(map[string]any); h["pre"] != "echo pre" || h["post"] != "echo post" || h["timeoutSeconds"] != 60.0 {
 			t.Errorf("hooks: %v", c["hooks"])
 		}
+
+		// A passphrase, stored sealed, reaches the agent that needs it to encrypt.
+		r = ada.json("PUT", "/api/configs/"+cid, with(goodConfig(agentID), "options.encryptionMode", "passphrase", "options.passphrase", "a long enough passphrase"))
+		want(t, r, http.StatusOK)
+		r = ada.send("GET", agentproto.PathConfigs, "", nil, "Authorization", "Bearer "+key, agentproto.HeaderProtocol, "1")
+		want(t, r, http.StatusOK)
+		o = r.body["configs"].([]any)[0].(map[string]any)["options"].(map[string]any)
+		if o["passphrase"] != "a long enough passphrase" || o["encryption"] != true {
+			t.Errorf("agent sees options %v, want the passphrase", o)
+		}
 	})
+}
+
+func mustB64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestSchedulePreviewAcrossDST: the preview follows the timezone's clock through
