@@ -140,20 +140,7 @@ func (s *Store) ListAgents(ctx context.Context, userID string) ([]store.Agent, e
 		q += ` WHERE user_id = $1`
 		args = append(args, userID)
 	}
-	rows, err := s.pool.Query(ctx, q+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, mapErr("list agents", err)
-	}
-	defer rows.Close()
-	var out []store.Agent
-	for rows.Next() {
-		var a store.Agent
-		if err := scanAgent(rows, &a); err != nil {
-			return nil, mapErr("list agents", err)
-		}
-		out = append(out, a)
-	}
-	return out, mapErr("list agents", rows.Err())
+	return queryAll(ctx, s, "list agents", q+` ORDER BY created_at, id`, scanAgent, args...)
 }
 
 // execID is execOne for a statement whose last argument is a row id.
@@ -363,20 +350,7 @@ func (s *Store) GetConfig(ctx context.Context, id string) (store.BackupConfig, e
 }
 
 func (s *Store) listConfigs(ctx context.Context, op, where string, args ...any) ([]store.BackupConfig, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+configColumns+` FROM backup_configs`+where+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.BackupConfig
-	for rows.Next() {
-		var c store.BackupConfig
-		if err := scanConfig(rows, &c); err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, c)
-	}
-	return out, mapErr(op, rows.Err())
+	return queryAll(ctx, s, op, `SELECT `+configColumns+` FROM backup_configs`+where+` ORDER BY created_at, id`, scanConfig, args...)
 }
 
 // ListConfigs lists a user's configs (every config for ""), oldest first.
@@ -535,20 +509,7 @@ func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
 }
 
 func (s *Store) queryRuns(ctx context.Context, op, rest string, args ...any) ([]store.Run, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM backup_logs `+rest, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.Run
-	for rows.Next() {
-		var r store.Run
-		if err := scanRun(rows, &r); err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, r)
-	}
-	return out, mapErr(op, rows.Err())
+	return queryAll(ctx, s, op, `SELECT `+runColumns+` FROM backup_logs `+rest, scanRun, args...)
 }
 
 // ListRuns lists runs matching f, newest first.

@@ -86,20 +86,7 @@ func (s *Store) GetRestore(ctx context.Context, id string) (store.Restore, error
 }
 
 func (s *Store) queryRestores(ctx context.Context, op, rest string, args ...any) ([]store.Restore, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+restoreColumns+` FROM restores `+rest, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.Restore
-	for rows.Next() {
-		var r store.Restore
-		if err := scanRestore(rows, &r); err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, r)
-	}
-	return out, mapErr(op, rows.Err())
+	return queryAll(ctx, s, op, `SELECT `+restoreColumns+` FROM restores `+rest, scanRestore, args...)
 }
 
 // ListRestores lists a user's restores (all when userID is ""), newest first.
