@@ -40,14 +40,7 @@ func (a *AgentsAPI) Register(mux *http.ServeMux) {
 }
 
 func (a *AgentsAPI) signedIn(h func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := auth.SessionFrom(r.Context())
-		if !ok {
-			a.fail(w, r, errSignIn)
-			return
-		}
-		h(w, r, sess)
-	}
+	return requireSession(a.log, h)
 }
 
 func (a *AgentsAPI) fail(w http.ResponseWriter, r *http.Request, err error) {

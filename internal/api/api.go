@@ -85,10 +85,16 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // signedIn wraps a handler that needs a session.
 func (a *API) signedIn(h func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
+	return requireSession(a.log, h)
+}
+
+// requireSession wraps a handler that needs a session; without one the client is
+// told to sign in (401). Every API type's signedIn is this.
+func requireSession(log *slog.Logger, h func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, ok := auth.SessionFrom(r.Context())
 		if !ok {
-			a.fail(w, r, errSignIn)
+			httpx.WriteError(w, r, log, errSignIn)
 			return
 		}
 		h(w, r, sess)
