@@ -2,96 +2,60 @@ package agentapi
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/httpx"
-	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
 
-// configOptions is the options document of a config as far as agents need it. It
-// accepts the seed's shape too (compression as a boolean).
-type configOptions struct {
-	Type             string            `json:"type"`
-	Compression      json.RawMessage   `json:"compression"`
-	CompressionLevel int               `json:"compressionLevel"`
-	Encryption       bool              `json:"encryption"`
-	Recipients       []string          `json:"recipients"`
-	Passphrase       string            `json:"passphrase"`
-	PassphraseSealed string            `json:"passphraseSealed"` // base64, sealed by internal/configs
-	FollowSymlinks   bool              `json:"followSymlinks"`
-	OnError          string            `json:"onError"`
-	Bandwidth        int64             `json:"bandwidth"`
-	FullEvery        int               `json:"fullEvery"`     // incrementals: a full backup every N runs (0: never again)
-	FullEveryDays    int               `json:"fullEveryDays"` // incrementals: a full backup when the last full is N days old
-	Hooks            *agentproto.Hooks `json:"hooks"`
-}
-
-func (o configOptions) compression() string {
-	var s string
-	if json.Unmarshal(o.Compression, &s) == nil {
-		switch s {
-		case storage.CompressionGzip, storage.CompressionZstd, storage.CompressionNone:
-			return s
-		}
-		return storage.CompressionZstd
-	}
-	var b bool
-	if json.Unmarshal(o.Compression, &b) == nil && !b {
-		return storage.CompressionNone
-	}
-	return storage.CompressionZstd
-}
-
-// agentConfig is a stored config as the agent executes it.
+// agentConfig is a stored config as the agent executes it, read by the configs
+// package's one parser (configs.FromStore), so an agent's view of a config never
+// differs from what the API shows and validates.
 type agentConfig struct {
 	proto       agentproto.Config
-	opts        configOptions
+	opts        configs.Options
 	destination string // destination id; "" is the built-in local one
 }
 
+// codec is the engine's name for a stored compression; anything unknown (or unset)
+// is zstd, the default.
+func codec(c configs.Codec) string {
+	switch s := string(c); s {
+	case configs.CompressionGzip, configs.CompressionZstd, configs.CompressionNone:
+		return s
+	}
+	return configs.CompressionZstd
+}
+
 func parseConfig(c store.BackupConfig) (agentConfig, error) {
-	out := agentConfig{proto: agentproto.Config{ID: c.ID, Name: c.Name, Enabled: c.Enabled}}
-	if err := json.Unmarshal(c.Sources, &out.proto.Sources); err != nil {
-		var paths []string
-		if json.Unmarshal(c.Sources, &paths) != nil {
-			return out, fmt.Errorf("config %s: sources: %w", c.ID, err)
-		}
-		out.proto.Sources = nil
-		for _, p := range paths {
-			out.proto.Sources = append(out.proto.Sources, agentproto.Source{Path: p})
-		}
+	cfg, err := configs.FromStore(c)
+	if err != nil {
+		return agentConfig{}, err
 	}
-	if len(c.Options) > 0 {
-		if err := json.Unmarshal(c.Options, &out.opts); err != nil {
-			return out, fmt.Errorf("config %s: options: %w", c.ID, err)
-		}
+	out := agentConfig{proto: agentproto.Config{ID: c.ID, Name: c.Name, Enabled: c.Enabled},
+		opts: cfg.Options, destination: cfg.Destination.DestinationID}
+	for _, s := range cfg.Sources {
+		out.proto.Sources = append(out.proto.Sources, agentproto.Source{Path: s.Path,
+			IncludePatterns: s.IncludePatterns, ExcludePatterns: s.ExcludePatterns})
 	}
-	var dest struct {
-		DestinationID string `json:"destinationId"`
-	}
-	if len(c.Destination) > 0 {
-		if err := json.Unmarshal(c.Destination, &dest); err != nil {
-			return out, fmt.Errorf("config %s: destination: %w", c.ID, err)
-		}
-	}
-	out.destination = dest.DestinationID
-	o := out.opts
+	o := cfg.Options
 	typ := o.Type
-	if typ != "full" {
-		typ = "incremental"
+	if typ != configs.TypeFull {
+		typ = configs.TypeIncremental
 	}
 	onError := o.OnError
 	if onError != "fail" {
 		onError = "skip"
 	}
-	out.proto.Options = agentproto.Options{Type: typ, Compression: o.compression(), CompressionLevel: o.CompressionLevel,
+	out.proto.Options = agentproto.Options{Type: typ, Compression: codec(o.Compression), CompressionLevel: o.CompressionLevel,
 		Encryption: o.Encryption, Recipients: o.Recipients, Passphrase: o.Passphrase,
 		FollowSymlinks: o.FollowSymlinks, OnError: onError, Bandwidth: o.Bandwidth}
-	out.proto.Hooks = o.Hooks
+	if h := o.Hooks; h != nil {
+		out.proto.Hooks = &agentproto.Hooks{Pre: h.Pre, Post: h.Post, TimeoutSeconds: h.TimeoutSeconds}
+	}
 	return out, nil
 }
 
@@ -129,9 +93,6 @@ func (a *API) configs(w http.ResponseWriter, r *http.Request, ag store.Agent) er
 	return nil
 }
 
-// passphrasePurpose is the sealing purpose internal/configs uses for passphrases.
-const passphrasePurpose = "config passphrase"
-
 // agentConfig parses c and opens its sealed passphrase, if any, for the agent.
 func (a *API) agentConfig(c store.BackupConfig) (agentConfig, error) {
 	pc, err := parseConfig(c)
@@ -142,7 +103,7 @@ func (a *API) agentConfig(c store.BackupConfig) (agentConfig, error) {
 	if err != nil {
 		return pc, fmt.Errorf("config %s: passphrase: %w", c.ID, err)
 	}
-	pass, err := a.cfg.Keys.Open(passphrasePurpose, sealed, []byte(c.ID))
+	pass, err := a.cfg.Keys.Open(configs.PassphrasePurpose, sealed, []byte(c.ID))
 	if err != nil {
 		return pc, fmt.Errorf("config %s: passphrase: %w", c.ID, err)
 	}
