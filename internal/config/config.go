@@ -51,6 +51,9 @@ type Config struct {
 	// RunStaleAfter is how long a running backup may go without a progress report
 	// before the server fails it and aborts its uploads (the agent died).
 	RunStaleAfter time.Duration
+	// RetentionEvery is how often the replica that schedules runs a retention pass
+	// (deleting expired backups).
+	RetentionEvery time.Duration
 }
 
 // setting describes one flag and its environment variable.
@@ -79,6 +82,7 @@ var settings = []setting{
 	{"session-idle", "BACKAPP_SESSION_IDLE", "sign a session out after this long without use"},
 	{"session-max", "BACKAPP_SESSION_MAX", "absolute lifetime of a session"},
 	{"run-stale-after", "BACKAPP_RUN_STALE_AFTER", "fail a running backup whose agent has not reported for this long, and abort its uploads"},
+	{"retention-every", "BACKAPP_RETENTION_EVERY", "how often expired backups are deleted (a retention pass over every configuration with a policy)"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -117,6 +121,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.DurationVar(&c.SessionMax, "session-max", 7*24*time.Hour, help("session-max"))
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", help("trusted-proxies"))
 	fs.DurationVar(&c.RunStaleAfter, "run-stale-after", 10*time.Minute, help("run-stale-after"))
+	fs.DurationVar(&c.RetentionEvery, "retention-every", time.Hour, help("retention-every"))
 	return c
 }
 
@@ -247,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RunStaleAfter < 5*time.Second || c.RunStaleAfter > 7*24*time.Hour {
 		bad("run-stale-after", "%s is outside 5s to 168h; agents report progress every few seconds", c.RunStaleAfter)
+	}
+	if c.RetentionEvery < time.Second || c.RetentionEvery > 7*24*time.Hour {
+		bad("retention-every", "%s is outside 1s to 168h", c.RetentionEvery)
 	}
 	if _, err := httpx.ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies", "%v", err)

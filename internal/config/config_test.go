@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -33,6 +34,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Secure() {
 		t.Error("Secure() = true without TLS")
+	}
+	if c.RetentionEvery != time.Hour {
+		t.Errorf("RetentionEvery = %s, want 1h", c.RetentionEvery)
 	}
 }
 
@@ -72,6 +76,9 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{nil, []string{"BACKAPP_LISTN=:1"}, "BACKAPP_LISTN"},
 		{nil, []string{"BACKAPP_SESSION_IDLE=5s"}, "--session-idle"},
 		{[]string{"--trusted-proxies", "10.0.0.0/99"}, nil, "--trusted-proxies"},
+		{[]string{"--retention-every", "0s"}, nil, "--retention-every"},
+		{nil, []string{"BACKAPP_RETENTION_EVERY=200ms"}, "--retention-every"},
+		{nil, []string{"BACKAPP_RETENTION_EVERY=200h"}, "--retention-every"},
 	}
 	for _, c := range cases {
 		_, err := load(t, c.args, c.env...)

@@ -47,7 +47,8 @@ type Options struct {
 	Mailer auth.ResetMailer
 	// SchedulerAfter replaces time.After in the scheduler's loop (a fake clock's).
 	SchedulerAfter func(time.Duration) <-chan time.Time
-	// RetentionEvery is how often retention runs on the leader (0: hourly).
+	// RetentionEvery is how often retention runs on the leader (0: the
+	// configuration's --retention-every, or hourly when that is unset too).
 	RetentionEvery time.Duration
 }
 
@@ -361,5 +362,8 @@ func (a *App) buildRuns(opt Options) error {
 	a.Scheduler = &scheduler.Scheduler{Store: svc.SchedulerStore(), Leader: a.schedLeader, Log: a.log,
 		Now: opt.Now, After: opt.SchedulerAfter}
 	a.retentionEvery = opt.RetentionEvery
+	if a.retentionEvery == 0 {
+		a.retentionEvery = a.cfg.RetentionEvery
+	}
 	return nil
 }
