@@ -125,7 +125,7 @@ func validatePath(s string) error {
 		case r == 0:
 			return fmt.Errorf("contains NUL")
 		case r < 0x20 || r == 0x7f:
-			return fmt.Errorf("contains a control character")
+			return fmt.Errorf("contains control character %U", r)
 		}
 	}
 	return nil

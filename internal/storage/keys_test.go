@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestValidateKey(t *testing.T) {
 		{"./a", `"." segment`},
 		{`a\b`, "backslash"},
 		{"a\x00b", "NUL"},
-		{"a\nb", "control character"},
+		{"a\nb", "control character U+000A"},
 		{"a\xffb", "UTF-8"},
 		{strings.Repeat("k", MaxKeyLength+1), "longer than"},
 	}
@@ -138,6 +139,118 @@ func TestValidatePrefix(t *testing.T) {
 	for _, tt := range tests {
 		if err := validatePrefix(tt.prefix); (err == nil) != tt.ok {
 			t.Errorf("validatePrefix(%q) = %v, want ok=%v", tt.prefix, err, tt.ok)
+		}
+	}
+}
+
+func TestValidateLocalKey(t *testing.T) {
+	tests := []struct {
+		key     string
+		wantErr string // "" means valid; otherwise the error names the key and this
+	}{
+		{"users/u/agents/a/configs/c/backup-2026-01-03-040405.tar.zst.age", ""},
+		{"users/u/agents/a/configs/c/backup-2026-01-03-040405.tar.zst.age.manifest", ""},
+		{".backapp-test/probe-0123456789abcdef", ""},
+		{"ünïcödé/名前 with spaces/a.b.c", ""},
+		{"a/CONFIG/console/nullable/com10/lpt", ""}, // reserved names only in full
+		{"a/.hidden", ""},
+		{"a/" + strings.Repeat("n", 255), ""},
+		// What every destination refuses still comes first.
+		{"a/../b", `".." segment`},
+		{`a\b`, "backslash"},
+		{"/a", "absolute"},
+		{"a\nb", "control character U+000A"},
+		// Characters Windows refuses.
+		{"users/u/a:b", `':'`},
+		{"C:/x", `':'`},
+		{"a/b<c", `'<'`},
+		{"a/b>c", `'>'`},
+		{`a/b"c`, `'"'`},
+		{"a/b|c", `'|'`},
+		{"a/b?c", `'?'`},
+		{"a/b*c", `'*'`},
+		{"a/b\u0085c", "control character U+0085"},
+		// Names Windows changes or resolves elsewhere.
+		{"a/b./c", `segment "b." ends in a dot`},
+		{"a/b ", `segment "b " ends in a space`},
+		{"a/...", `segment "..." ends in a dot`},
+		{"a/CON", "Windows device name CON"},
+		{"a/nul.tar.gz", "Windows device name NUL"},
+		{"Aux/x", "Windows device name AUX"},
+		{"a/com1", "Windows device name COM1"},
+		{"a/LPT9.txt", "Windows device name LPT9"},
+		{"a/NUL .txt", "Windows device name NUL"},
+		{"a/COM¹", "Windows device name COM¹"},
+		{"a/conin$", "Windows device name CONIN$"},
+		{"a/" + strings.Repeat("n", 256) + "/b", "256 bytes, longer than the 255"},
+	}
+	for _, tt := range tests {
+		err := validateLocalKey(tt.key)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("validateLocalKey(%q) = %v, want nil", tt.key, err)
+		case tt.wantErr != "" && err == nil:
+			t.Errorf("validateLocalKey(%q) = nil, want error containing %q", tt.key, tt.wantErr)
+		case tt.wantErr != "" && (!strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.key))):
+			t.Errorf("validateLocalKey(%q) = %v, want error naming the key and containing %q", tt.key, err, tt.wantErr)
+		}
+		// The local rules only add to the shared ones.
+		if tt.wantErr == "" && ValidateKey(tt.key) != nil {
+			t.Errorf("ValidateKey(%q) refuses a key validateLocalKey accepts", tt.key)
+		}
+	}
+}
+
+func TestValidateLocalPrefix(t *testing.T) {
+	tests := []struct {
+		prefix  string
+		wantErr string
+	}{
+		{"", ""},
+		{"users/", ""},
+		{"users/u/agents/a/configs/c/backup-2026.", ""}, // the start of a name may end in a dot
+		{"users/u/CON", ""},                             // … or be the start of CONFIG
+		{"users/u/a ", ""},
+		{"users/u:x/", `':'`},
+		{"users/u/a:", `':'`}, // characters are checked in the last segment too
+		{"users/u/a?", `'?'`},
+		{"users/CON/", "Windows device name CON"},
+		{"users/u./x", `ends in a dot`},
+		{"users/../", `".." segment`},
+	}
+	for _, tt := range tests {
+		err := validateLocalPrefix(tt.prefix)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("validateLocalPrefix(%q) = %v, want nil", tt.prefix, err)
+		case tt.wantErr != "" && err == nil:
+			t.Errorf("validateLocalPrefix(%q) = nil, want error containing %q", tt.prefix, tt.wantErr)
+		case tt.wantErr != "" && (!strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.prefix))):
+			t.Errorf("validateLocalPrefix(%q) = %v, want error naming the prefix and containing %q", tt.prefix, err, tt.wantErr)
+		}
+	}
+}
+
+// Every key shape the product makes must be storable in a local destination: a key
+// format change that breaks this (an RFC 3339 time with colons, say) fails here.
+func TestProductKeysAreLocalKeys(t *testing.T) {
+	at := time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)
+	const id = "01936f4e-8c2a-7b3d-9e4f-0123456789ab" // the store's ids are UUIDs
+	keys := []string{testPrefix + "probe-" + randomHex(8)}
+	for _, c := range []string{CompressionGzip, CompressionZstd, CompressionNone} {
+		for _, enc := range []bool{false, true} {
+			k := ArchiveKey(id, id, id, at, c, enc)
+			keys = append(keys, k, ManifestKey(k))
+		}
+	}
+	for _, k := range keys {
+		if err := validateLocalKey(k); err != nil {
+			t.Errorf("product key %q: %v", k, err)
+		}
+	}
+	for _, p := range []string{UserPrefix(id), AgentPrefix(id, id), ConfigPrefix(id, id, id), ConfigPrefix(id, id, id) + "backup-"} {
+		if err := validateLocalPrefix(p); err != nil {
+			t.Errorf("product prefix %q: %v", p, err)
 		}
 	}
 }

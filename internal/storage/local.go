@@ -108,9 +108,19 @@ func localErr(op string, cause Cause, msg string, err error) error {
 	return &Error{Op: op, Cause: cause, Msg: msg, Err: err}
 }
 
+// checkKey refuses keys that are not portable file names (validateLocalKey). Every
+// operation that takes a key calls it before the key comes near a path.
 func (l *Local) checkKey(op, key string) error {
-	if err := ValidateKey(key); err != nil {
+	if err := validateLocalKey(key); err != nil {
 		return localErr(op, CauseInvalid, "invalid key", err)
+	}
+	return nil
+}
+
+// checkPrefix is checkKey for listing prefixes (validateLocalPrefix).
+func (l *Local) checkPrefix(op, prefix string) error {
+	if err := validateLocalPrefix(prefix); err != nil {
+		return localErr(op, CauseInvalid, "invalid prefix", err)
 	}
 	return nil
 }
@@ -315,8 +325,8 @@ func (l *Local) AbortMultipart(ctx context.Context, key, uploadID string) error 
 // by key then start time.
 func (l *Local) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
 	op := fmt.Sprintf("list multipart uploads under %q", prefix)
-	if err := validatePrefix(prefix); err != nil {
-		return nil, localErr(op, CauseInvalid, "invalid prefix", err)
+	if err := l.checkPrefix(op, prefix); err != nil {
+		return nil, err
 	}
 	entries, err := os.ReadDir(l.uploads)
 	if err != nil {
@@ -548,8 +558,8 @@ func (l *Local) Usage(ctx context.Context, prefix string) (Usage, error) {
 
 func (l *Local) walk(ctx context.Context, what, prefix string, fn func(Object)) error {
 	op := fmt.Sprintf("%s under %q", what, prefix)
-	if err := validatePrefix(prefix); err != nil {
-		return localErr(op, CauseInvalid, "invalid prefix", err)
+	if err := l.checkPrefix(op, prefix); err != nil {
+		return err
 	}
 	// Start at the deepest directory the prefix names in full.
 	start := l.objects

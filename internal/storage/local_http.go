@@ -47,17 +47,21 @@ func signedQuery(secret []byte, method, key, uploadID string, part int, expires 
 }
 
 // ServeHTTP serves the pre-signed URLs: GET of an object (with Range), PUT of an
-// object and PUT of a multipart part. Mount it at the path of the base URL given to
-// NewLocal, e.g. mux.Handle("/storage/local/", local); it expects the full path,
-// so do not wrap it in http.StripPrefix. A bad, expired, altered or wrong-method
-// signature is a 403 whose body says which.
+// object and PUT of a multipart part. A GET URL also answers HEAD with the headers a
+// GET would have (Content-Length, Accept-Ranges, Last-Modified), as `curl -I`
+// expects: HEAD reveals less than the GET the URL already allows. S3's pre-signed GET
+// URLs refuse HEAD (their signature binds the method), so backapp's own clients never
+// rely on it. Mount it at the path of the base URL given to NewLocal, e.g.
+// mux.Handle("/storage/local/", local); it expects the full path, so do not wrap it in
+// http.StripPrefix. A bad, expired, altered or wrong-method signature is a 403 whose
+// body says which.
 func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, ok := strings.CutPrefix(r.URL.Path, l.base.Path)
 	if !ok {
 		httpError(w, http.StatusNotFound, "not a local storage URL")
 		return
 	}
-	if err := ValidateKey(key); err != nil {
+	if err := validateLocalKey(key); err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -81,9 +85,13 @@ func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	valid := func(method string) bool {
 		return hmac.Equal([]byte(sig), []byte(signature(l.secret, method, key, uploadID, part, expires)))
 	}
-	if !valid(r.Method) {
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet // see above: a GET URL allows HEAD
+	}
+	if !valid(method) {
 		for _, m := range []string{http.MethodGet, http.MethodPut} {
-			if m != r.Method && valid(m) {
+			if m != method && valid(m) {
 				httpError(w, http.StatusForbidden, fmt.Sprintf("signature does not allow %s: this URL is for %s only", r.Method, m))
 				return
 			}
@@ -96,8 +104,8 @@ func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.Method == http.MethodGet && uploadID == "":
-		l.serveGet(w, r, key)
+	case method == http.MethodGet && uploadID == "":
+		l.serveGet(w, r, key) // http.ServeContent sends no body for HEAD
 	case r.Method == http.MethodPut && uploadID == "":
 		l.servePut(w, r, key)
 	case r.Method == http.MethodPut:

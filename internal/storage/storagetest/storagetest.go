@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/backapp/backapp/internal/storage"
 )
 
@@ -33,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Destination) {
 		{"URLForOneKeyOnly", testWrongKey},
 		{"TTLClamped", testTTLClamped},
 		{"InvalidKeysRejected", testInvalidKeys},
+		{"ProductKeys", testProductKeys},
 		{"Multipart", testMultipart},
 		{"MultipartWrongETag", testMultipartWrongETag},
 		{"AbortMultipart", testAbort},
@@ -306,6 +309,60 @@ func testInvalidKeys(t *testing.T, d storage.Destination) {
 	}
 	if _, err := d.List(ctx, "users/../"); err == nil {
 		t.Errorf("List(%q): no error", "users/../")
+	}
+}
+
+// testProductKeys stores, lists, measures and deletes the keys backapp itself makes,
+// with ids shaped as the store makes them (UUIDs): every destination must take them,
+// whatever else it refuses (the local one refuses keys that are no portable file name).
+func testProductKeys(t *testing.T, d storage.Destination) {
+	ctx := ctxOf(t)
+	user, agent, config := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	at := time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC)
+	var want []string
+	for _, c := range []string{storage.CompressionGzip, storage.CompressionZstd, storage.CompressionNone} {
+		for _, enc := range []bool{false, true} {
+			key := storage.ArchiveKey(user, agent, config, at, c, enc)
+			want = append(want, key, storage.ManifestKey(key))
+		}
+	}
+	for i, key := range want {
+		body := []byte(key)
+		if i == 0 {
+			// The engine uploads archives in parts.
+			id, err := d.CreateMultipart(ctx, key)
+			if err != nil {
+				t.Fatalf("CreateMultipart(%q): %v", key, err)
+			}
+			if err := d.CompleteMultipart(ctx, key, id, []storage.Part{putPart(t, d, key, id, 1, body)}); err != nil {
+				t.Fatalf("CompleteMultipart(%q): %v", key, err)
+			}
+		} else {
+			upload(t, d, key, body)
+		}
+		if got := download(t, d, key); !bytes.Equal(got, body) {
+			t.Errorf("GET %q = %q, want %q", key, got, body)
+		}
+	}
+	slices.Sort(want)
+	objs, err := d.List(ctx, storage.ConfigPrefix(user, agent, config)+"backup-2026-")
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if got := keys(objs); !slices.Equal(got, want) {
+		t.Errorf("List(config prefix) = %q, want %q", got, want)
+	}
+	u, err := d.Usage(ctx, storage.UserPrefix(user))
+	if err != nil || u.Objects != int64(len(want)) {
+		t.Errorf("Usage(user prefix) = %+v, %v; want %d objects", u, err, len(want))
+	}
+	for _, key := range want {
+		if err := d.Delete(ctx, key); err != nil {
+			t.Errorf("Delete(%q): %v", key, err)
+		}
+	}
+	if objs, err := d.List(ctx, storage.AgentPrefix(user, agent)); err != nil || len(objs) != 0 {
+		t.Errorf("List(agent prefix) after deleting = %q, %v; want nothing", keys(objs), err)
 	}
 }
 
