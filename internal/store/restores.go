@@ -35,6 +35,10 @@ type Restore struct {
 	CreatedAt       time.Time
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
+	// ReportedAt is when the agent last said it was restoring (handed the command, or
+	// listed it in a heartbeat); nil for agents too old to say so. The reaper fails
+	// running restores silent too long.
+	ReportedAt *time.Time
 }
 
 // Finished reports whether the restore has reached a final status.
@@ -72,4 +76,9 @@ type Restores interface {
 	// CancelRestore cancels a queued restore at once or asks a running one to stop;
 	// finished ones are left alone. It returns the restore as it is afterwards.
 	CancelRestore(ctx context.Context, id string, at time.Time) (Restore, error)
+	// TouchRestores records that agentID reported the running restores ids at at.
+	TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error
+	// StaleRestores lists running restores last reported before before; restores
+	// never reported (older agents) are not listed.
+	StaleRestores(ctx context.Context, before time.Time) ([]Restore, error)
 }

@@ -36,5 +36,6 @@ type Store interface {
 	Agents
 	Runs
 	Restores
+	Estimates
 	Builtin
 }

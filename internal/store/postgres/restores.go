@@ -12,13 +12,13 @@ import (
 )
 
 const restoreColumns = `id, user_id, run_id, COALESCE(agent_id::text, ''), target_dir, paths, overwrite, status,
-	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at`
+	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at, reported_at`
 
 func scanRestore(row pgx.Row, r *store.Restore) error {
 	var paths []byte
 	if err := row.Scan(&r.ID, &r.UserID, &r.RunID, &r.AgentID, &r.TargetDir, &paths, &r.Overwrite, &r.Status,
 		&r.CancelRequested, &r.Error, &r.FilesWritten, &r.BytesWritten, &r.CreatedAt,
-		&r.StartedAt, &r.FinishedAt); err != nil {
+		&r.StartedAt, &r.FinishedAt, &r.ReportedAt); err != nil {
 		return err
 	}
 	r.Paths = nil
@@ -29,7 +29,7 @@ func scanRestore(row pgx.Row, r *store.Restore) error {
 		r.Paths = nil
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
-	r.StartedAt, r.FinishedAt = utcPtr(r.StartedAt), utcPtr(r.FinishedAt)
+	r.StartedAt, r.FinishedAt, r.ReportedAt = utcPtr(r.StartedAt), utcPtr(r.FinishedAt), utcPtr(r.ReportedAt)
 	return nil
 }
 
@@ -175,4 +175,32 @@ func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (sto
 		return store.Restore{}, mapErr(op, err)
 	}
 	return s.GetRestore(ctx, id)
+}
+
+// validIDs keeps the ids that can name a row.
+func validIDs(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if validID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TouchRestores records that agentID reported its running restores ids at at.
+func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error {
+	ids = validIDs(ids)
+	if len(ids) == 0 || !validID(agentID) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE restores SET reported_at = $1
+		WHERE agent_id = $2 AND status = 'running' AND id = ANY($3::uuid[])`, norm(at), agentID, ids)
+	return mapErr("touch restores of agent "+agentID, err)
+}
+
+// StaleRestores lists running restores last reported before before.
+func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
+	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL
+		AND reported_at < $1 ORDER BY reported_at, id`, norm(before))
 }

@@ -4,19 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/store"
 )
 
 const restoreColumns = `id, user_id, run_id, COALESCE(agent_id, ''), target_dir, paths, overwrite, status,
-	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at`
+	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at, reported_at`
 
 func scanRestore(row scanner, r *store.Restore) error {
 	var paths string
 	if err := row.Scan(&r.ID, &r.UserID, &r.RunID, &r.AgentID, &r.TargetDir, &paths, &r.Overwrite, &r.Status,
 		&r.CancelRequested, &r.Error, &r.FilesWritten, &r.BytesWritten, timeCol{&r.CreatedAt},
-		nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt}); err != nil {
+		nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt}, nullTimeCol{&r.ReportedAt}); err != nil {
 		return err
 	}
 	r.Paths = nil
@@ -151,4 +152,29 @@ func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (sto
 		return store.Restore{}, mapErr("cancel restore "+id, err)
 	}
 	return s.GetRestore(ctx, id)
+}
+
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// TouchRestores records that agentID reported its running restores ids at at.
+func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{fmtTime(at), agentID}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE restores SET reported_at = ?
+		WHERE agent_id = ? AND status = 'running' AND id IN (`+placeholders(len(ids))+`)`, args...)
+	return mapErr("touch restores of agent "+agentID, err)
+}
+
+// StaleRestores lists running restores last reported before before.
+func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
+	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL
+		AND reported_at < ? ORDER BY reported_at, id`, fmtTime(before))
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, destinationTests...)
 	tests = append(tests, agentTests...)
 	tests = append(tests, restoreTests...)
+	tests = append(tests, estimateTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // creating a PostgreSQL database is slow; overlap them
