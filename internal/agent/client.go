@@ -560,3 +560,8 @@ func (c *Client) Download(ctx context.Context, runID string, pointInTime *time.T
 func (c *Client) RestoreComplete(ctx context.Context, req agentproto.RestoreCompleteRequest) error {
 	return c.postJSON(ctx, "restore/complete", agentproto.PathRestoreDone, req, nil, 10)
 }
+
+// EstimateComplete reports a size estimate's outcome.
+func (c *Client) EstimateComplete(ctx context.Context, req agentproto.EstimateCompleteRequest) error {
+	return c.postJSON(ctx, "estimate/complete", agentproto.PathEstimateDone, req, nil, 10)
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // Daemon is `backapp-agent run`: it heartbeats, takes the server's commands (run now,
-// cancel, restore) and executes them with its Runner, at most one backup per config
+// cancel, restore, size estimate) and executes them with its Runner, at most one backup per config
 // and MaxConcurrent backups at once. Server restarts and network loss only delay it:
 // it backs off and carries on.
 type Daemon struct {
@@ -43,7 +43,7 @@ type Daemon struct {
 }
 
 type job struct {
-	kind     string // agentproto.CommandRun or CommandRestore
+	kind     string // agentproto.CommandRun, CommandRestore or CommandEstimate
 	configID string
 	cancel   context.CancelCauseFunc
 }
@@ -96,11 +96,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var failures int
 	var nextConfigs time.Time
 	for {
-		st := Status{PID: os.Getpid(), LastAttempt: d.Runner.now(), Running: d.running()}
+		st := Status{PID: os.Getpid(), LastAttempt: d.Runner.now(), Running: d.running(agentproto.CommandRun)}
 		if prev, ok := d.Runner.State.LoadStatus(); ok {
 			st.LastHeartbeat = prev.LastHeartbeat
 		}
-		resp, err := d.Runner.Client.Heartbeat(ctx, agentproto.HeartbeatRequest{Host: d.Host, Running: st.Running}, d.LongPoll)
+		resp, err := d.Runner.Client.Heartbeat(ctx, agentproto.HeartbeatRequest{Host: d.Host, Running: st.Running,
+			Restores: d.running(agentproto.CommandRestore), Estimates: d.running(agentproto.CommandEstimate),
+			Features: Features}, d.LongPoll)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -171,12 +173,18 @@ func (d *Daemon) Configs() []agentproto.Config {
 	return slices.Clone(d.configs)
 }
 
-func (d *Daemon) running() []string {
+// Features are what this agent tells the server it can do beyond protocol 1 as
+// first released.
+var Features = []string{agentproto.FeatureEstimate, agentproto.FeatureReportRestores}
+
+// running lists the ids of the jobs of a kind (agentproto.CommandRun, CommandRestore,
+// CommandEstimate) that run now; the heartbeat reports them.
+func (d *Daemon) running(kind string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ids []string
 	for id, j := range d.jobs {
-		if j.kind == agentproto.CommandRun {
+		if j.kind == kind {
 			ids = append(ids, id)
 		}
 	}
@@ -212,6 +220,15 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 				continue
 			}
 			if _, ok := d.jobs[c.Restore.RestoreID]; ok {
+				continue
+			}
+			d.startLocked(ctx, c)
+		case agentproto.CommandEstimate:
+			if c.Estimate == nil || c.Estimate.EstimateID == "" {
+				log.Warn("estimate command without an estimate")
+				continue
+			}
+			if _, ok := d.jobs[c.Estimate.EstimateID]; ok {
 				continue
 			}
 			d.startLocked(ctx, c)
@@ -268,8 +285,11 @@ func (d *Daemon) configBusyLocked(configID string) bool {
 func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command) {
 	jctx, cancel := context.WithCancelCause(ctx)
 	id := c.RunID
-	if c.Type == agentproto.CommandRestore {
+	switch c.Type {
+	case agentproto.CommandRestore:
 		id = c.Restore.RestoreID
+	case agentproto.CommandEstimate:
+		id = c.Estimate.EstimateID
 	}
 	if id == "" {
 		id = "config:" + c.ConfigID // a run the server did not name; its id comes with backup/start
@@ -302,6 +322,10 @@ func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command) {
 		case agentproto.CommandRestore:
 			if err := d.Runner.restoreCommand(jctx, *c.Restore); err != nil {
 				d.log().Error("restore failed", "restore", c.Restore.RestoreID, "err", err)
+			}
+		case agentproto.CommandEstimate:
+			if err := d.Runner.estimateCommand(jctx, *c.Estimate); err != nil {
+				d.log().Error("estimate not reported", "estimate", c.Estimate.EstimateID, "err", err)
 			}
 		}
 	}()

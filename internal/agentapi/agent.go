@@ -1,9 +1,11 @@
 package agentapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -81,16 +83,21 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 			return err
 		}
 	}
+	stop, err := a.recordReports(ctx, ag, req)
+	if err != nil {
+		return err
+	}
 	var wake <-chan struct{}
 	if wait > 0 {
 		ch, unsubscribe := a.wake.subscribe(ag.ID)
 		defer unsubscribe()
 		wake = ch
 	}
-	cmds, err := a.commands(r, ag)
+	cmds, err := a.commands(r, ag, req.Features)
 	if err != nil {
 		return err
 	}
+	cmds = append(stop, cmds...)
 	if len(cmds) == 0 && wait > 0 {
 		deadline := time.NewTimer(wait)
 		defer deadline.Stop()
@@ -106,7 +113,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 			case <-wake:
 			case <-tick.C:
 			}
-			if cmds, err = a.commands(r, ag); err != nil {
+			if cmds, err = a.commands(r, ag, req.Features); err != nil {
 				return err
 			}
 		}
@@ -119,7 +126,34 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 	return nil
 }
 
-func (a *API) commands(r *http.Request, ag store.Agent) ([]agentproto.Command, error) {
+// recordReports notes the restores and estimates the agent says it is running, so
+// the reaper leaves them alone, and returns cancel commands for estimates it runs
+// that are no longer wanted (asked again, or reaped).
+func (a *API) recordReports(ctx context.Context, ag store.Agent, req agentproto.HeartbeatRequest) ([]agentproto.Command, error) {
+	now := a.now()
+	if rs, ok := a.st.(store.Restores); ok && len(req.Restores) > 0 && slices.Contains(req.Features, agentproto.FeatureReportRestores) {
+		if err := rs.TouchRestores(ctx, ag.ID, req.Restores, now); err != nil {
+			return nil, err
+		}
+	}
+	es, ok := a.st.(store.Estimates)
+	if !ok || len(req.Estimates) == 0 {
+		return nil, nil
+	}
+	running, err := es.TouchEstimates(ctx, ag.ID, req.Estimates, now)
+	if err != nil {
+		return nil, err
+	}
+	var stop []agentproto.Command
+	for _, id := range req.Estimates {
+		if !slices.Contains(running, id) {
+			stop = append(stop, agentproto.Command{Type: agentproto.CommandCancel, RunID: id})
+		}
+	}
+	return stop, nil
+}
+
+func (a *API) commands(r *http.Request, ag store.Agent, features []string) ([]agentproto.Command, error) {
 	runs, err := a.st.ActiveRuns(r.Context(), ag.ID)
 	if err != nil {
 		return nil, err
@@ -135,7 +169,12 @@ func (a *API) commands(r *http.Request, ag store.Agent) ([]agentproto.Command, e
 		}
 	}
 	if rs, ok := a.st.(store.Restores); ok {
-		return a.restoreCommands(r, ag, rs, cmds)
+		if cmds, err = a.restoreCommands(r, ag, rs, cmds, slices.Contains(features, agentproto.FeatureReportRestores)); err != nil {
+			return nil, err
+		}
+	}
+	if es, ok := a.st.(store.Estimates); ok {
+		return a.estimateCommands(r.Context(), ag, es, cmds, slices.Contains(features, agentproto.FeatureEstimate))
 	}
 	return cmds, nil
 }
@@ -143,7 +182,10 @@ func (a *API) commands(r *http.Request, ag store.Agent) ([]agentproto.Command, e
 // restoreCommands adds the agent's restores: a queued one is handed out once (marked
 // running first, so two heartbeats never both get it); a running one the user
 // cancelled is cancelled by its id, which the agent keeps its restore jobs under.
-func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores, cmds []agentproto.Command) ([]agentproto.Command, error) {
+//
+// An agent that reports its running restores (reports) is recorded as having
+// reported the restore now, which starts the reaper's clock for it.
+func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores, cmds []agentproto.Command, reports bool) ([]agentproto.Command, error) {
 	pending, err := rs.PendingRestores(r.Context(), ag.ID)
 	if err != nil {
 		return nil, err
@@ -156,6 +198,11 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 				continue
 			} else if err != nil {
 				return nil, err
+			}
+			if reports {
+				if err := rs.TouchRestores(r.Context(), ag.ID, []string{rr.ID}, a.now()); err != nil {
+					return nil, err
+				}
 			}
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
 				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite}})

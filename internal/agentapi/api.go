@@ -45,8 +45,8 @@ type Config struct {
 	URLTTL time.Duration
 	// FirstParts is how many archive part URLs backup/start hands out (default 4).
 	FirstParts int
-	// StaleAfter is how long a running run may stay silent before the reaper fails it
-	// (default 10 min).
+	// StaleAfter is how long a running run, restore or size estimate may stay silent
+	// before the reaper fails it (default 10 min).
 	StaleAfter time.Duration
 	// HeartbeatEvery is the interval the server asks agents to heartbeat at (default 10 s).
 	HeartbeatEvery time.Duration
@@ -132,6 +132,7 @@ func New(cfg Config) (*API, error) {
 	m.Handle("POST "+agentproto.PathLog, a.authed(a.logs))
 	m.Handle("GET "+agentproto.PathDownload, a.authed(a.download))
 	m.Handle("POST "+agentproto.PathRestoreDone, a.authed(a.restoreDone))
+	m.Handle("POST "+agentproto.PathEstimateDone, a.authed(a.estimateDone))
 	a.mux = m
 	return a, nil
 }
@@ -170,7 +171,7 @@ var allowed = map[string]string{
 	agentproto.PathRegister: "POST", agentproto.PathHeartbeat: "POST", agentproto.PathConfigs: "GET",
 	agentproto.PathBackupStart: "POST", agentproto.PathBackupParts: "POST", agentproto.PathBackupProgress: "POST",
 	agentproto.PathBackupComplete: "POST", agentproto.PathBackupCatalog: "GET, PUT", agentproto.PathLog: "POST",
-	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST",
+	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST", agentproto.PathEstimateDone: "POST",
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error

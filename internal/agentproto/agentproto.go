@@ -6,6 +6,12 @@
 // Every request carries "Authorization: Bearer <agent key>" and the header
 // "X-Backapp-Protocol: 1". The server answers a protocol it does not speak with 426
 // and errors with the API's one shape {"error":{"code","message"}}.
+//
+// Within a version the protocol grows only by additions that both sides may ignore:
+// new JSON fields, new endpoints, and new command types. A server hands a command
+// type only to agents whose heartbeat lists its feature (Features), so an older agent
+// never gets work it cannot do; and an agent ignores (logs) command types it does not
+// know.
 package agentproto
 
 import "time"
@@ -33,6 +39,16 @@ const (
 	PathLog            = "/api/agent/log"
 	PathDownload       = "/api/agent/download" // GET ?runId=… [&pointInTime=RFC3339]
 	PathRestoreDone    = "/api/agent/restore/complete"
+	PathEstimateDone   = "/api/agent/estimate/complete"
+)
+
+// Features an agent lists in its heartbeats (HeartbeatRequest.Features).
+const (
+	// FeatureEstimate: the agent runs CommandEstimate and reports to PathEstimateDone.
+	FeatureEstimate = "estimate"
+	// FeatureReportRestores: the agent lists its running restores in every heartbeat
+	// (HeartbeatRequest.Restores), so the server may fail one it stops listing.
+	FeatureReportRestores = "report-restores"
 )
 
 // ErrorBody is the error shape of every endpoint (as the rest of the API).
@@ -68,6 +84,13 @@ type HeartbeatRequest struct {
 	Host
 	// Running lists the runs the agent is executing now.
 	Running []string `json:"running,omitempty"`
+	// Restores and Estimates list the restores and size estimates the agent is
+	// executing now (with FeatureReportRestores and FeatureEstimate).
+	Restores  []string `json:"restores,omitempty"`
+	Estimates []string `json:"estimates,omitempty"`
+	// Features lists what this agent can do beyond protocol 1 as first released
+	// (Feature* constants); the server hands out only work the agent can do.
+	Features []string `json:"features,omitempty"`
 }
 
 // HeartbeatResponse carries work for the agent.
@@ -83,14 +106,47 @@ const (
 	CommandRun     = "run"     // start backup RunID of ConfigID
 	CommandCancel  = "cancel"  // cancel RunID
 	CommandRestore = "restore" // restore, see Restore
+	// CommandEstimate: scan a config's sources and report their size, see Estimate.
+	// Only for agents with FeatureEstimate. CommandCancel with RunID set to the
+	// estimate id stops one that is no longer wanted.
+	CommandEstimate = "estimate"
 )
 
 // Command is one piece of work.
 type Command struct {
-	Type     string       `json:"type"`
-	RunID    string       `json:"runId,omitempty"`
-	ConfigID string       `json:"configId,omitempty"`
-	Restore  *RestoreSpec `json:"restore,omitempty"`
+	Type     string        `json:"type"`
+	RunID    string        `json:"runId,omitempty"`
+	ConfigID string        `json:"configId,omitempty"`
+	Restore  *RestoreSpec  `json:"restore,omitempty"`
+	Estimate *EstimateSpec `json:"estimate,omitempty"`
+}
+
+// EstimateSpec says what to scan: the config as it is saved now (without its
+// passphrase), so the estimate follows the latest edit. The agent walks the sources
+// with their patterns exactly as a backup would, reading no file contents.
+type EstimateSpec struct {
+	EstimateID string `json:"estimateId"`
+	Config     Config `json:"config"`
+}
+
+// Estimate statuses.
+const (
+	EstimateDone   = "done"
+	EstimateFailed = "failed"
+)
+
+// EstimateCompleteRequest reports an estimate's outcome: what a full backup of the
+// config would read now. Bytes counts hard-linked contents once, as a backup stores
+// them; Issues counts files the scan could not read, Errors holds the first of them.
+type EstimateCompleteRequest struct {
+	EstimateID string      `json:"estimateId"`
+	Status     string      `json:"status"` // done | failed
+	Error      string      `json:"error,omitempty"`
+	Files      int64       `json:"files"`
+	Dirs       int64       `json:"dirs"`
+	Bytes      int64       `json:"bytes"`
+	Issues     int64       `json:"issues"`
+	Errors     []FileError `json:"errors,omitempty"`
 }
 
 // RestoreSpec says what to restore where.
