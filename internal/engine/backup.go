@@ -163,13 +163,18 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	mo.FirstPart, mo.Concurrency, mo.OnProgress = 5<<20, 1, nil
 	mup := upload.NewWriter(ctx, o.Manifest, mo)
 	aborted := false
+	var sealed io.WriteCloser
 	abort := func(cause error) error {
 		if aborted {
 			return cause
 		}
 		aborted = true
 		cancel()
-		return errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
+		err := errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
+		if sealed != nil {
+			sealed.Close() // ends the compressor's goroutines; writes fail on the aborted upload
+		}
+		return err
 	}
 
 	// Progress reporting.
@@ -206,7 +211,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 	}()
 
-	sealed, err := seal.NewWriter(arch, sopts)
+	sealed, err = seal.NewWriter(arch, sopts)
 	if err != nil {
 		return res, abort(fmt.Errorf("backup: %w", err))
 	}

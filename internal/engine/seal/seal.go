@@ -46,7 +46,9 @@ type Options struct {
 	Passphrase string
 	// ScryptWorkFactor is log2 of the scrypt cost for a passphrase (0: age's default, 18).
 	ScryptWorkFactor int
-	Concurrency      int // compressor goroutines; 0 means GOMAXPROCS
+	// Concurrency is the number of compressor goroutines; 0 means GOMAXPROCS. zstd with
+	// more than one writes independent frames of FrameSize (see FrameSize).
+	Concurrency int
 }
 
 // Encrypted reports whether o encrypts.
@@ -175,6 +177,15 @@ func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
 	}
 	switch o.Codec {
 	case Zstd:
+		if o.Concurrency > 1 {
+			fw, err := newFrameWriter(s.w, zstd.EncoderLevelFromZstd(o.Level), o.Concurrency)
+			if err != nil {
+				return nil, fmt.Errorf("zstd: %w", err)
+			}
+			s.w = fw
+			s.closers = append(s.closers, fw)
+			break
+		}
 		zw, err := zstd.NewWriter(s.w,
 			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(o.Level)),
 			zstd.WithEncoderConcurrency(o.Concurrency),

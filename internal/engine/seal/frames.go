@@ -1,0 +1,157 @@
+package seal
+
+import (
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// FrameSize is how much of the tar stream one zstd frame holds when a writer compresses
+// with more than one goroutine. A streaming zstd encoder compresses one block after
+// another, so it keeps a single core busy however many it is given; cutting the stream
+// into independent frames lets every core compress. Frames of 4 MiB cost under 1% of
+// ratio at the fast levels (their window is smaller than a frame), and any zstd reader
+// — zstd(1), tar --zstd, this package — reads concatenated frames as one stream.
+const FrameSize = 4 << 20
+
+// frameWriter compresses FrameSize chunks into independent zstd frames on up to
+// workers goroutines and writes the frames to w in order. Memory stays at about
+// 2×(workers+1) frames: the chunk being filled, the ones being compressed, and the
+// compressed ones waiting for their turn.
+type frameWriter struct {
+	w       io.Writer
+	enc     *zstd.Encoder // only EncodeAll, which is safe for concurrent use
+	buf     []byte        // the chunk being filled
+	free    chan []byte   // recycled chunk buffers
+	outs    chan []byte   // recycled frame buffers
+	queue   chan *frame   // frames in write order
+	done    chan struct{} // closed when the writing goroutine has ended
+	mu      sync.Mutex
+	err     error // the first write error; sticky
+	written bool  // whether any frame was submitted
+	closed  bool
+}
+
+type frame struct {
+	in, out []byte
+	ready   chan struct{}
+}
+
+func newFrameWriter(w io.Writer, level zstd.EncoderLevel, workers int) (*frameWriter, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(workers),
+		zstd.WithEncoderCRC(true), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, err
+	}
+	fw := &frameWriter{w: w, enc: enc, free: make(chan []byte, workers+2), outs: make(chan []byte, workers+2),
+		queue: make(chan *frame, workers), done: make(chan struct{})}
+	go fw.writeFrames()
+	return fw, nil
+}
+
+// writeFrames writes compressed frames in order; after an error it only drains.
+func (fw *frameWriter) writeFrames() {
+	defer close(fw.done)
+	for f := range fw.queue {
+		<-f.ready
+		if fw.failed() == nil {
+			if _, err := fw.w.Write(f.out); err != nil {
+				fw.fail(err)
+			}
+		}
+		select {
+		case fw.free <- f.in[:0]:
+		default:
+		}
+		select {
+		case fw.outs <- f.out[:0]:
+		default:
+		}
+	}
+}
+
+func (fw *frameWriter) fail(err error) {
+	fw.mu.Lock()
+	if fw.err == nil {
+		fw.err = err
+	}
+	fw.mu.Unlock()
+}
+
+func (fw *frameWriter) failed() error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return fw.err
+}
+
+func (fw *frameWriter) Write(p []byte) (int, error) {
+	if fw.closed {
+		return 0, errors.New("zstd: write after close")
+	}
+	if err := fw.failed(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if fw.buf == nil {
+			select {
+			case b := <-fw.free:
+				fw.buf = b
+			default:
+				fw.buf = make([]byte, 0, FrameSize)
+			}
+		}
+		k := copy(fw.buf[len(fw.buf):cap(fw.buf)], p)
+		fw.buf = fw.buf[:len(fw.buf)+k]
+		p = p[k:]
+		if len(fw.buf) == cap(fw.buf) {
+			fw.submit()
+			if err := fw.failed(); err != nil {
+				return n - len(p), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// submit starts compressing the current chunk; it blocks while workers frames are
+// queued, which bounds memory and passes the destination's pace back to the writer.
+func (fw *frameWriter) submit() {
+	f := &frame{in: fw.buf, ready: make(chan struct{})}
+	fw.buf = nil
+	fw.written = true
+	var out []byte
+	select {
+	case out = <-fw.outs:
+	default:
+		// Room for an incompressible chunk: zstd stores it raw, with a small header
+		// per 128 KiB block.
+		out = make([]byte, 0, FrameSize+FrameSize/1024+1024)
+	}
+	go func() {
+		f.out = fw.enc.EncodeAll(f.in, out)
+		close(f.ready)
+	}()
+	fw.queue <- f
+}
+
+// Close compresses what is left, waits for every frame to be written and returns the
+// first error. An empty stream still gets one (empty) frame, so it is valid zstd.
+func (fw *frameWriter) Close() error {
+	if fw.closed {
+		return fw.failed()
+	}
+	fw.closed = true
+	if len(fw.buf) > 0 || !fw.written {
+		if fw.buf == nil {
+			fw.buf = []byte{}
+		}
+		fw.submit()
+	}
+	close(fw.queue)
+	<-fw.done
+	fw.enc.Close()
+	return fw.failed()
+}
