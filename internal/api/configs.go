@@ -34,6 +34,8 @@ func (a *ConfigsAPI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/configs/{id}", a.signedIn(a.update))
 	mux.HandleFunc("DELETE /api/configs/{id}", a.signedIn(a.delete))
 	mux.HandleFunc("POST /api/configs/{id}/validate", a.signedIn(a.validate))
+	mux.HandleFunc("POST /api/configs/{id}/estimate", a.signedIn(a.estimateStart))
+	mux.HandleFunc("GET /api/configs/{id}/estimate", a.signedIn(a.estimateGet))
 	mux.HandleFunc("GET /api/schedule/preview", a.signedIn(a.schedulePreview))
 	mux.HandleFunc("GET /api/settings/server-mode", a.signedIn(a.serverDirsGet))
 	mux.HandleFunc("PUT /api/settings/server-mode", a.signedIn(a.serverDirsSet))

@@ -40,6 +40,9 @@ type ServiceConfig struct {
 	// Keys seal passphrases at rest (secrets.Keys); without it they are stored as
 	// given, which only tests do.
 	Keys Sealer
+	// Notify wakes the long-polling heartbeat of an agent that has new work
+	// (agentapi.API.Notify); nil leaves it to the heartbeat's periodic re-check.
+	Notify func(agentID string)
 }
 
 // Sealer seals secrets under the server's master key (secrets.Keys).
@@ -54,10 +57,11 @@ const PassphrasePurpose = "config passphrase"
 // and change their own; administrators see and change everyone's. Another user's
 // configuration is NotFound, as one that does not exist.
 type Service struct {
-	st   Store
-	log  *slog.Logger
-	now  func() time.Time
-	keys Sealer
+	st     Store
+	log    *slog.Logger
+	now    func() time.Time
+	keys   Sealer
+	notify func(agentID string)
 }
 
 // New returns the service.
@@ -71,7 +75,10 @@ func New(cfg ServiceConfig) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, keys: cfg.Keys}, nil
+	if cfg.Notify == nil {
+		cfg.Notify = func(string) {}
+	}
+	return &Service{st: cfg.Store, log: cfg.Logger, now: cfg.Now, keys: cfg.Keys, notify: cfg.Notify}, nil
 }
 
 // Saved is the answer to saving a configuration. Identity is set only when the

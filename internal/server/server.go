@@ -168,7 +168,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("agent management: %w", err)
 	}
-	configSvc, err := configs.New(configs.ServiceConfig{Store: a.Store, Logger: a.log, Now: opt.Now, Keys: a.Keys})
+	configSvc, err := configs.New(configs.ServiceConfig{Store: a.Store, Logger: a.log, Now: opt.Now, Keys: a.Keys,
+		Notify: a.AgentAPI.Notify})
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
