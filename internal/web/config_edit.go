@@ -15,7 +15,8 @@ func (h *Handler) configEditShow(w http.ResponseWriter, r *http.Request, sess au
 		return
 	}
 	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.Role == store.RoleAdmin,
-		PassphraseSet: c.Options.Passphrase != "", Sources: sourceRows(c.Sources)}
+		PassphraseSet: c.Options.Passphrase != "", Sources: sourceRows(c.Sources),
+		Estimate: h.estimate(r.Context(), sess.User, c.ID)}
 	local := h.choices(r.Context(), &d, c.UserID)
 	h.showConfigForm(w, r, http.StatusOK, "Edit "+c.Name, d, configValues(c, local), nil)
 }
@@ -28,7 +29,7 @@ func (h *Handler) configUpdate(w http.ResponseWriter, r *http.Request, sess auth
 		return
 	}
 	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.Role == store.RoleAdmin,
-		PassphraseSet: c.Options.Passphrase != ""}
+		PassphraseSet: c.Options.Passphrase != "", Estimate: h.estimate(r.Context(), sess.User, c.ID)}
 	h.choices(r.Context(), &d, c.UserID)
 	h.submitConfig(w, r, sess, c.ID, "Edit "+c.Name, d)
 }

@@ -41,6 +41,7 @@ func (h *Handler) registerConfigs(mux *http.ServeMux) {
 	mux.HandleFunc("POST /configs/{id}/edit", h.signedIn(h.configUpdate))
 	mux.HandleFunc("GET /configs/{id}/delete", h.signedIn(h.configDeleteConfirm))
 	mux.HandleFunc("POST /configs/{id}/delete", h.signedIn(h.configDelete))
+	mux.HandleFunc("POST /configs/{id}/estimate", h.signedIn(h.configEstimate))
 }
 
 // configRow is one line of the configurations list.
@@ -137,6 +138,8 @@ type configFormData struct {
 	// PassphraseSet: a passphrase is saved; leaving the field empty keeps it.
 	PassphraseSet bool
 	Admin         bool
+	// Estimate is a saved configuration's size estimate (nil on the new page).
+	Estimate *estimateView
 }
 
 // Val is the kept value of field name.

@@ -59,6 +59,9 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"ago":    h.ago,
 		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
+			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
+		},
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
 	if err != nil {

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
+	"github.com/backapp/backapp/internal/store"
+)
+
+func init() {
+	flashTexts["estimate-asked"] = struct {
+		text string
+		args int
+	}{"Size estimate asked of the agent: %s", 1}
+}
+
+// estimateView is a configuration's size estimate on its page.
+type estimateView struct {
+	configs.Estimate
+	// None: never asked; Err: it could not be read.
+	None bool
+	Err  string
+}
+
+// StatusView is the estimate's status as a word and a shape.
+func (v estimateView) StatusView() statusView {
+	switch v.Status {
+	case store.EstimateDone:
+		return statusView{Word: "Done", Shape: "✓", Class: "ok"}
+	case store.EstimateFailed:
+		return statusView{Word: "Failed", Shape: "✕", Class: "bad"}
+	case store.EstimateRunning:
+		return statusView{Word: "Scanning", Shape: "●", Class: "ok"}
+	}
+	return statusView{Word: "Waiting for the agent", Shape: "○", Class: "off"}
+}
+
+// estimateArgs is what the "estimate" template shows.
+type estimateArgs struct {
+	ID       string
+	Estimate *estimateView
+	CSRF     string
+}
+
+// BytesText is the size in human units.
+func (v estimateView) BytesText() string { return humanBytes(v.Bytes) }
+
+// DurationText is how long the scan took.
+func (v estimateView) DurationText() string { return humanDuration(v.Duration()) }
+
+// estimate reads configuration id's estimate for its page.
+func (h *Handler) estimate(ctx context.Context, actor store.User, id string) *estimateView {
+	e, err := h.configs.GetEstimate(ctx, actor, id)
+	switch {
+	case errors.Is(err, configs.ErrNoEstimate):
+		return &estimateView{None: true}
+	case err != nil:
+		h.log.Warn("configuration page: read the size estimate", "config", id, "err", err)
+		return &estimateView{Err: "The size estimate could not be read; try again."}
+	}
+	return &estimateView{Estimate: e}
+}
+
+// configEstimate serves POST /configs/{id}/estimate ("Estimate size"): it asks the
+// agent for a new estimate and goes back to the configuration's page, which shows it.
+func (h *Handler) configEstimate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	id := r.PathValue("id")
+	e, err := h.configs.RequestEstimate(r.Context(), sess.User, id, meta(r))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	msg := "the result shows below when it is done."
+	if e.Note != "" {
+		msg = e.Note + "."
+	}
+	h.flash(w, "estimate-asked", msg)
+	seeOther(w, r, fmt.Sprintf("/configs/%s/edit#estimate", url.PathEscape(id)))
+}
