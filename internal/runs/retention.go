@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/retention"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -52,11 +53,12 @@ func policyOf(c store.BackupConfig) retention.Policy {
 }
 
 // Retain runs one retention pass over every config with a policy: for each run the
-// plan deletes, dependents first, it deletes the archive and manifest objects
-// through the run's destination (objects already gone are fine), marks the run
-// expired and records a "retention.delete" audit entry naming the keys. A failure
-// stops that config's pass (what is left is still whole: deletions go dependents
-// first) and is returned, joined with the others, after the other configs ran.
+// plan deletes, dependents first, it deletes the archive and manifest objects and
+// the server's sealed catalog copy (agentapi.CatalogKey) through the run's
+// destination (objects already gone are fine), marks the run expired and records a
+// "retention.delete" audit entry naming the keys. A failure stops that config's pass
+// (what is left is still whole: deletions go dependents first) and is returned,
+// joined with the others, after the other configs ran.
 func (s *Service) Retain(ctx context.Context) (RetentionReport, error) {
 	var rep RetentionReport
 	if s.dests == nil {
@@ -100,6 +102,10 @@ func (s *Service) retainConfig(ctx context.Context, c store.BackupConfig, p rete
 			if k != "" {
 				keys = append(keys, k)
 			}
+		}
+		if r.S3Path != "" {
+			// The server's sealed copy of the manifest goes with the run's objects.
+			keys = append(keys, agentapi.CatalogKey(r))
 		}
 		runs = append(runs, retention.Run{ID: r.ID, Time: r.StartTime, Status: r.Status, Full: r.Full,
 			PreviousRunID: r.PreviousRunID, Keys: keys})
