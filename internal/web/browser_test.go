@@ -1,17 +1,14 @@
 package web
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/backapp/backapp/internal/testenv"
+	chromium "github.com/backapp/backapp/internal/testenv/browser"
 )
 
 // TestBrowser drives Debian's chromium through what a person does first: create the
@@ -19,61 +16,12 @@ import (
 // plain user who is refused the users page; and the admin deletes it through the
 // JavaScript <dialog>, under the server's Content-Security-Policy.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	testenv.Require(t, path != "", "chromium is not installed (make tools installs Debian's chromium)")
-
+	b := chromium.Start(t, 90*time.Second)
 	e := newEnv(t)
-	// The same CSP as the server sends, so inline script or style would break here.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		e.srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	// The first run starts the browser, which lives as long as that run's context:
-	// no timeout on it, only on the steps after.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-
-	fail := func(step string, err error) {
-		t.Helper()
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		t.Fatalf("%s: %v\nat %s:\n%s", step, err, loc, body)
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			fail(step, err)
-		}
-	}
+	base := chromium.Serve(t, e.srv.Config.Handler)
+	ctx := b.Ctx
+	fail := b.Fail
+	run := b.Run
 	textOf := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -88,7 +36,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			fail("location", err)
 		}
-		return strings.TrimPrefix(s, srv.URL)
+		return strings.TrimPrefix(s, base)
 	}
 	signOut := func() {
 		t.Helper()
@@ -118,7 +66,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// An empty server invites to create the first admin.
-	run("open", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)))
+	run("open", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)))
 	run("follow the invitation", chromedp.Click(chromedp.CSS(`.callout a[href="/register"]`)))
 	register("Ada Admin", "ada@example.com", adminPass)
 	if got := location(); got != "/dashboard" {
@@ -160,13 +108,13 @@ func TestBrowser(t *testing.T) {
 	signOut()
 
 	// A second account is a plain user: no Users link, and 403 on the page itself.
-	run("go to register", chromedp.Navigate(srv.URL+"/register"))
+	run("go to register", chromedp.Navigate(base+"/register"))
 	register("Uma User", "uma@example.com", userPass)
 	links, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/users"]').length`))
 	if err != nil || links != 0 {
 		t.Errorf("a user's navigation links to /users (%d, %v)", links, err)
 	}
-	res, err := chromedp.RunResponse(ctx, chromedp.Navigate(srv.URL+"/users"))
+	res, err := chromedp.RunResponse(ctx, chromedp.Navigate(base+"/users"))
 	if err != nil {
 		fail("open /users", err)
 	}

@@ -1,63 +1,24 @@
 package web
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/backapp/backapp/internal/testenv"
+	chromium "github.com/backapp/backapp/internal/testenv/browser"
 )
 
 // TestConfigPreviewBrowser drives chromium through the configuration form under the
 // server's Content-Security-Policy: typing a schedule updates the next runs through
 // the external preview script, and a bad one shows its message.
 func TestConfigPreviewBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test in -short mode")
-	}
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	testenv.Require(t, path != "", "chromium is not installed (make tools installs Debian's chromium)")
-
+	b := chromium.Start(t, 60*time.Second)
 	e := newConfigEnv(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		e.srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\n%s", step, err, body)
-		}
-	}
+	base := chromium.Serve(t, e.srv.Config.Handler)
+	ctx := b.Ctx
+	run := b.Run
 	// waitPreview waits until the preview's text contains want.
 	waitPreview := func(want string) string {
 		t.Helper()
@@ -77,7 +38,7 @@ func TestConfigPreviewBrowser(t *testing.T) {
 	}
 
 	run("register",
-		chromedp.Navigate(srv.URL+"/register"),
+		chromedp.Navigate(base+"/register"),
 		chromedp.WaitVisible(chromedp.CSS(`#register-name`)),
 		chromedp.SendKeys(chromedp.CSS(`#register-name`), "Ada"),
 		chromedp.SendKeys(chromedp.CSS(`#register-email`), "ada@example.com"),
