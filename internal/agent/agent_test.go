@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -401,6 +403,44 @@ func TestDaemon(t *testing.T) {
 	f.set(func(f *fakeServer) {
 		if rs := f.restores[0]; rs.Status != agentproto.StatusCompleted || rs.FilesWritten == 0 {
 			t.Errorf("restore report = %+v", rs)
+		}
+	})
+
+	// Heartbeats say what the agent can do, and list a running restore (a long one:
+	// its download is held) until it ends.
+	f.set(func(f *fakeServer) {
+		if hb := f.hbReqs[0]; !slices.Contains(hb.Features, agentproto.FeatureEstimate) || !slices.Contains(hb.Features, agentproto.FeatureReportRestores) {
+			t.Errorf("heartbeat features = %v", hb.Features)
+		}
+		f.holdDownload = make(chan struct{})
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs2", RunID: "r2", TargetDir: t.TempDir()}}}
+	})
+	waitFor(t, "rs2 listed in a heartbeat", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Equal(f.hbReqs[len(f.hbReqs)-1].Restores, []string{"rs2"})
+	})
+	f.set(func(f *fakeServer) { close(f.holdDownload); f.holdDownload = nil })
+	waitFor(t, "rs2 reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) == 2 })
+	waitFor(t, "rs2 no longer listed", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.hbReqs[len(f.hbReqs)-1].Restores) == 0
+	})
+
+	// A size estimate: the config as sent, each source's patterns its own.
+	est := t.TempDir()
+	writeTree(t, est, map[string]string{"a.txt": "12345", "b.log": "xx", "sub/c.txt": "123", "sub/d.md": "1234567"})
+	f.set(func(f *fakeServer) {
+		f.commands = []agentproto.Command{{Type: agentproto.CommandEstimate, Estimate: &agentproto.EstimateSpec{EstimateID: "e1",
+			Config: agentproto.Config{ID: "small", Sources: []agentproto.Source{
+				{Path: est, ExcludePatterns: []string{"*.log"}}, {Path: small, IncludePatterns: []string{"*.md"}}}}}}}
+	})
+	waitFor(t, "estimate reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.estimates) > 0 })
+	f.set(func(f *fakeServer) {
+		want := agentproto.EstimateCompleteRequest{EstimateID: "e1", Status: agentproto.EstimateDone, Files: 3, Dirs: 2, Bytes: 15}
+		if got := f.estimates[0]; !reflect.DeepEqual(got, want) {
+			t.Errorf("estimate = %+v, want %+v", got, want)
 		}
 	})
 

@@ -40,6 +40,11 @@ type fakeServer struct {
 	progress   map[string]int
 	cancel     map[string]bool
 	restores   []agentproto.RestoreCompleteRequest
+	estimates  []agentproto.EstimateCompleteRequest
+	hbReqs     []agentproto.HeartbeatRequest
+	// holdDownload, when set, holds download requests until it is closed (a long
+	// restore).
+	holdDownload chan struct{}
 	partsCalls int
 	urlTTL     time.Duration
 	nextHB     int
@@ -97,6 +102,14 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.object(w, r)
 		return
 	}
+	if r.URL.Path == agentproto.PathDownload {
+		f.mu.Lock()
+		hold := f.holdDownload
+		f.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -143,6 +156,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if decode(&req) {
 			f.heartbeats++
 			f.hosts = append(f.hosts, req.Host)
+			f.hbReqs = append(f.hbReqs, req)
 			cmds := f.commands
 			f.commands = nil
 			writeJSON(w, 200, agentproto.HeartbeatResponse{ServerTime: time.Now(), Commands: cmds, NextHeartbeatSeconds: f.nextHB})
@@ -216,6 +230,12 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var req agentproto.RestoreCompleteRequest
 		if decode(&req) {
 			f.restores = append(f.restores, req)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case agentproto.PathEstimateDone:
+		var req agentproto.EstimateCompleteRequest
+		if decode(&req) {
+			f.estimates = append(f.estimates, req)
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
