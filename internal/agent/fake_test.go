@@ -45,9 +45,9 @@ type fakeServer struct {
 	// holdDownload, when set, holds download requests until it is closed (a long
 	// restore).
 	holdDownload chan struct{}
-	partsCalls int
-	urlTTL     time.Duration
-	nextHB     int
+	partsCalls   int
+	urlTTL       time.Duration
+	nextHB       int
 
 	// faults
 	down       bool // every API request: connection closed without an answer
