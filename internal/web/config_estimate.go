@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
@@ -81,4 +83,22 @@ func (h *Handler) configEstimate(w http.ResponseWriter, r *http.Request, sess au
 	}
 	h.flash(w, "estimate-asked", msg)
 	seeOther(w, r, fmt.Sprintf("/configs/%s/edit#estimate", url.PathEscape(id)))
+}
+
+// groupDigits writes n with thousands separated by commas: 123,456.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

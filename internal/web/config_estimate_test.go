@@ -115,3 +115,11 @@ func TestConfigEstimatePage(t *testing.T) {
 		t.Errorf("estimate after another user's try: %s, want failed", got.Status)
 	}
 }
+
+func TestGroupDigits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 123456: "123,456", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := groupDigits(n); got != want {
+			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -59,6 +59,7 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"ago":    h.ago,
 		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"count":  groupDigits,
 		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
 			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
 		},
