@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agent"
+	"github.com/backapp/backapp/internal/store"
 )
 
 // estimateTree writes two sources and returns them. With src1's excludes (*.log,
@@ -67,8 +68,9 @@ func checkEstimate(t *testing.T, what string, got map[string]any, files, dirs, b
 // from its agent's real daemon scanning the sources with each source's own patterns:
 // exact files and bytes of a generated tree. Asked while the agent has never
 // connected, it waits with a note and runs when the agent comes; asked again after
-// an edit it follows the edit (symbolic links followed). Another user's configuration
-// is 404 for both endpoints.
+// an edit it follows the edit (symbolic links followed); a missing source fails it
+// with the reason; an agent offline for an hour gets a note with when it was last
+// seen. Another user's configuration is 404 for both endpoints.
 func TestEstimateFromTheAgentsScan(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		e := start(t, db)
@@ -127,6 +129,20 @@ func TestEstimateFromTheAgentsScan(t *testing.T) {
 		got = waitEstimate(t, alice, id)
 		if got["status"] != "failed" || !strings.Contains(got["error"].(string), "does not exist") {
 			t.Errorf("estimate of a missing source: %v", got)
+		}
+
+		// An agent offline for an hour: the estimate waits with the time it was last seen.
+		bravoID, _, _ := alice.createAgent("bravo")
+		if err := e.app.Store.RecordHeartbeat(context.Background(), bravoID, store.AgentHeartbeat{Time: time.Now().Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		r = alice.json("POST", "/api/configs", with(body, "name", "On bravo", "agentId", bravoID))
+		want(t, r, http.StatusCreated)
+		r = alice.json("POST", "/api/configs/"+r.body["id"].(string)+"/estimate", nil)
+		want(t, r, http.StatusAccepted)
+		if note, _ := r.body["note"].(string); r.body["status"] != "pending" || !strings.Contains(note, `agent "bravo" is offline (last seen `) ||
+			!strings.Contains(note, "the estimate runs when it is back") {
+			t.Errorf("estimate of an offline agent: %v", r.body)
 		}
 
 		bob := e.client()
