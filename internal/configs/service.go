@@ -34,7 +34,7 @@ type Store interface {
 
 // Config of the service.
 type ServiceConfig struct {
-	Store  Store            // required
+	Store  Store            // required; size estimates need it to be an EstimateStore too
 	Logger *slog.Logger     // slog.Default() when nil
 	Now    func() time.Time // time.Now when nil
 	// Keys seal passphrases at rest (secrets.Keys); without it they are stored as
