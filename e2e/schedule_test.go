@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 // TestScheduledRunsAndRetention: a real agent with an incremental configuration
 // scheduled every minute (a full backup every 2 runs, keep the last 1) produces runs
 // by itself on the wall clock while its files change between runs. Retention, running
-// every 2 s on the server, then leaves in the bucket exactly the objects of the runs
+// every second on the server, then leaves in the bucket exactly the objects of the runs
 // the policy keeps (the newest run and the full backup it builds on, which
 // keep-last-1 alone would drop), marks the others expired, and never breaks a kept
 // chain on the way. The newest run then restores byte for byte as the source was
@@ -35,8 +36,12 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 		wantRuns  = 4
 		fullEvery = 2
 		keepLast  = 1
+		// Retention runs every second; waiting settle after a change lets several
+		// passes act on it, so a wrong deletion cannot hide behind a pass not yet run.
+		retentionEvery = time.Second
+		settle         = 5 * retentionEvery
 	)
-	app := startApp(t, "--retention-every", "2s")
+	app := startApp(t, "--retention-every", retentionEvery.String())
 	destID, bucket := app.s3Destination("scheduled s3")
 	ag := app.enroll("agent scheduled")
 	ctx := context.Background()
@@ -150,6 +155,7 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 			tree[r.ID] = current
 			done = append(done, r)
 			t.Logf("scheduled run %d of %d, due %s: %s", len(done), wantRuns, r.DueAt.Format(time.TimeOnly), r)
+			time.Sleep(settle)
 			checkChains(done, expectKept(done, keepLast))
 			if len(done) < wantRuns {
 				changeTree(t, src, len(done))
@@ -207,7 +213,8 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 		t.Fatalf("the test's scenario is off: keep-last-%d keeps %d of %d runs, and should keep more than %d (a chain) and fewer than all:%s",
 			keepLast, len(kept), len(runs), keepLast, describe(runs))
 	}
-	waitUntil(t, "retention to expire the runs keep-last-1 and their chains do not keep", time.Minute, func() bool {
+	time.Sleep(settle)
+	asKept := func() bool {
 		runs = listRuns()
 		for _, r := range runs {
 			if want := map[bool]string{true: "completed", false: "expired"}[kept[r.ID]]; r.Status != want {
@@ -215,7 +222,13 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}
+	for until := time.Now().Add(time.Minute); !asKept(); time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(until) {
+			t.Fatalf("after 1m, retention has not expired exactly the runs keep-last-%d and their chains do not keep; want completed %v and the others expired; runs:%s",
+				keepLast, slices.Sorted(maps.Keys(kept)), describe(runs))
+		}
+	}
 	var expired []backupLog
 	for _, r := range runs {
 		if !kept[r.ID] {
@@ -269,6 +282,10 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 	dst := app.restore(newest.ID, ag.id, 2*time.Minute)
 	if diff := sameTree(readTree(t, filepath.Join(dst, strings.TrimPrefix(src, "/"))), tree[newest.ID]); diff != "" {
 		t.Errorf("restore of the newest run %s differs from the source it backed up: %s", newest, diff)
+	}
+	if !asKept() {
+		t.Errorf("retention changed the runs after they had settled: want completed %v and the others expired; runs:%s",
+			slices.Sorted(maps.Keys(kept)), describe(runs))
 	}
 }
 
