@@ -12,6 +12,17 @@ import (
 	"time"
 )
 
+// newExtractor is NewExtractor, closed when the test ends.
+func newExtractor(t *testing.T, target string, o ExtractOptions) *Extractor {
+	t.Helper()
+	x, err := NewExtractor(target, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
+}
+
 type ent struct {
 	name, link, body string
 	typ              byte
@@ -92,12 +103,8 @@ func TestHostileArchives(t *testing.T) {
 			target := filepath.Join(base, "target")
 			must(t, os.MkdirAll(outside, 0o755))
 			must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("keep"), 0o644))
-			x, err := NewExtractor(target, ExtractOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			err = x.Extract(context.Background(), bytes.NewReader(tarOf(t, tc.ents(outside)...)))
+			x := newExtractor(t, target, ExtractOptions{})
+			err := x.Extract(context.Background(), bytes.NewReader(tarOf(t, tc.ents(outside)...)))
 			if !errors.Is(err, ErrUnsafePath) {
 				t.Errorf("got %v, want ErrUnsafePath", err)
 			}
@@ -115,16 +122,13 @@ func TestHostileArchives(t *testing.T) {
 }
 
 func TestExtractNoPartialFiles(t *testing.T) {
-	body := strings.Repeat("content ", 10000)
+	body := strings.Repeat("content ", 40000) // over smallFile: streamed
+	small := strings.Repeat("small ", 100)    // written by a worker
 	data := tarOf(t, ent{name: "ok", body: "fine", typ: tar.TypeReg}, ent{name: "big", body: body, typ: tar.TypeReg})
 	truncatedTar := data[:len(data)-2048-len(body)/2] // cut in the middle of "big"
 	target := t.TempDir()
-	x, err := NewExtractor(target, ExtractOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	err = x.Extract(context.Background(), bytes.NewReader(truncatedTar))
+	x := newExtractor(t, target, ExtractOptions{})
+	err := x.Extract(context.Background(), bytes.NewReader(truncatedTar))
 	if err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("got %v, want a truncated-archive error", err)
 	}
@@ -133,13 +137,78 @@ func TestExtractNoPartialFiles(t *testing.T) {
 		t.Errorf("target holds %v, want only /ok (no partial or temporary file)", got)
 	}
 
-	// A content hash mismatch leaves nothing either.
-	x2, _ := NewExtractor(t.TempDir(), ExtractOptions{Select: func(string, *tar.Header) (Want, error) {
-		return Want{Extract: true, SHA256: strings.Repeat("0", 64)}, nil
-	}})
-	defer x2.Close()
-	if err := x2.Extract(context.Background(), bytes.NewReader(data)); !errors.Is(err, ErrContent) {
-		t.Errorf("got %v, want ErrContent", err)
+	// A content hash mismatch leaves nothing either, small or streamed.
+	for _, b := range []string{small, body} {
+		target := t.TempDir()
+		x2 := newExtractor(t, target, ExtractOptions{Select: func(string, *tar.Header) (Want, error) {
+			return Want{Extract: true, SHA256: strings.Repeat("0", 64)}, nil
+		}})
+		if err := x2.Extract(context.Background(), bytes.NewReader(tarOf(t, ent{name: "f", body: b, typ: tar.TypeReg}))); !errors.Is(err, ErrContent) {
+			t.Errorf("%d bytes: got %v, want ErrContent", len(b), err)
+		}
+		if got := listAll(t, target); len(got) != 0 {
+			t.Errorf("%d bytes with a wrong hash left %v", len(b), got)
+		}
+	}
+}
+
+// TestExtractFiles: small and streamed files get their content, mode and time; an
+// existing name is refused unless overwriting is asked, and then replaced, a symlink in
+// the way included (never followed); nothing temporary remains.
+func TestExtractFiles(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 20000)
+	data := tarOf(t, ent{name: "d/", typ: tar.TypeDir}, ent{name: "d/small", body: "tiny", typ: tar.TypeReg},
+		ent{name: "d/big", body: big, typ: tar.TypeReg}, ent{name: "top", body: "at the top", typ: tar.TypeReg},
+		ent{name: "empty", typ: tar.TypeReg})
+	target := t.TempDir()
+	x := newExtractor(t, target, ExtractOptions{})
+	must(t, x.Extract(context.Background(), bytes.NewReader(data)))
+	must(t, x.Finish())
+	for name, want := range map[string]string{"d/small": "tiny", "d/big": big, "top": "at the top", "empty": ""} {
+		p := filepath.Join(target, name)
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %d bytes, %v", name, len(b), err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != 0o644 || !fi.ModTime().Equal(time.Unix(1e9, 0)) {
+			t.Errorf("%s: mode %v, mtime %v; want -rw-r--r-- and %v", name, fi.Mode(), fi.ModTime(), time.Unix(1e9, 0))
+		}
+	}
+	if got := listAll(t, target); len(got) != 5 {
+		t.Errorf("target holds %v, want the 4 files and d (nothing temporary)", got)
+	}
+
+	// Again into the same target: refused, and the files stay as they are.
+	must(t, os.WriteFile(filepath.Join(target, "top"), []byte("changed by the user"), 0o600))
+	outside := filepath.Join(t.TempDir(), "outside")
+	must(t, os.WriteFile(outside, []byte("keep"), 0o644))
+	must(t, os.Remove(filepath.Join(target, "d/small")))
+	must(t, os.Symlink(outside, filepath.Join(target, "d/small")))
+	x2 := newExtractor(t, target, ExtractOptions{})
+	if err := x2.Extract(context.Background(), bytes.NewReader(tarOf(t, ent{name: "top", body: "new", typ: tar.TypeReg}))); !errors.Is(err, ErrExists) {
+		t.Errorf("existing file: got %v, want ErrExists", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(target, "top")); string(b) != "changed by the user" {
+		t.Errorf("refused restore changed top to %q", b)
+	}
+	x3 := newExtractor(t, target, ExtractOptions{Overwrite: true})
+	must(t, x3.Extract(context.Background(), bytes.NewReader(tarOf(t,
+		ent{name: "top", body: "new", typ: tar.TypeReg}, ent{name: "d/small", body: "through the link?", typ: tar.TypeReg}))))
+	if b, _ := os.ReadFile(filepath.Join(target, "top")); string(b) != "new" {
+		t.Errorf("overwritten top holds %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(target, "d/small")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("d/small after overwrite: %v, %v; want the symlink replaced by a file", fi, err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "keep" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	if got := listAll(t, target); len(got) != 5 {
+		t.Errorf("target holds %v after overwriting (nothing temporary)", got)
 	}
 }
 
