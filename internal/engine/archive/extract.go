@@ -92,8 +92,9 @@ type Extractor struct {
 	mu      sync.Mutex
 	pending map[string]bool // names being written by workers
 	err     error           // first worker error
-	// Files and Bytes count what was restored (read them after Extract returns).
-	Files, Bytes int64
+	// Files (every entry but directories: regular files, links), Dirs and Bytes count
+	// what was restored (read them after Extract returns).
+	Files, Dirs, Bytes int64
 }
 
 // smallFile is the largest file handed to the workers; larger ones are streamed by
@@ -412,7 +413,12 @@ func (x *Extractor) dir(pr *os.Root, name, base string, h *tar.Header) error {
 		}
 	}
 	x.dirs = append(x.dirs, dirMeta{name: name, mode: FileMode(h.Mode), mtime: h.ModTime, uid: h.Uid, gid: h.Gid})
-	x.done(name, 0)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.Dirs++
+	if x.o.OnFile != nil {
+		x.o.OnFile(name, 0)
+	}
 	return nil
 }
 

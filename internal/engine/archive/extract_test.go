@@ -164,6 +164,9 @@ func TestExtractFiles(t *testing.T) {
 	x := newExtractor(t, target, ExtractOptions{})
 	must(t, x.Extract(context.Background(), bytes.NewReader(data)))
 	must(t, x.Finish())
+	if wantBytes := int64(len("tiny") + len(big) + len("at the top")); x.Files != 4 || x.Dirs != 1 || x.Bytes != wantBytes {
+		t.Errorf("counted %d files, %d directories, %d bytes; want 4, 1, %d", x.Files, x.Dirs, x.Bytes, wantBytes)
+	}
 	for name, want := range map[string]string{"d/small": "tiny", "d/big": big, "top": "at the top", "empty": ""} {
 		p := filepath.Join(target, name)
 		b, err := os.ReadFile(p)
