@@ -75,11 +75,14 @@ func PartSize(n int, first int64) int64 {
 
 // Options tune uploads and downloads. The zero value is usable.
 type Options struct {
-	Client      *http.Client  // nil: a client without overall timeout
-	Concurrency int           // parts in flight; 0: 3
-	FirstPart   int64         // size of the first parts; 0: MinPartSize
-	MaxAttempts int           // tries per part or per download resume; 0: 10
-	Limiter     *rate.Limiter // bandwidth limit shared by all requests; nil: none
+	Client      *http.Client // nil: a client without overall timeout
+	Concurrency int          // parts in flight, or chunks fetched ahead by a download; 0: 3
+	// DownloadChunk is the size of a download's ranged GETs when it fetches ahead
+	// (objects of known size of at least two chunks); 0: 8 MiB.
+	DownloadChunk int64
+	FirstPart     int64         // size of the first parts; 0: MinPartSize
+	MaxAttempts   int           // tries per part or per download resume; 0: 10
+	Limiter       *rate.Limiter // bandwidth limit shared by all requests; nil: none
 	// OnProgress is called with the bytes of each part once it is stored, or of each
 	// read during a download.
 	OnProgress func(n int64)
@@ -107,6 +110,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FirstPart <= 0 {
 		o.FirstPart = MinPartSize
+	}
+	if o.DownloadChunk <= 0 {
+		o.DownloadChunk = 8 << 20
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
