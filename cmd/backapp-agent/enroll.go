@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 )
 
 func newEnrollCmd(g *globals) *cobra.Command {
-	var server, key, stateDir string
+	var server, key, stateDir, caCert string
 	var insecure bool
 	var identities []string
 	cmd := &cobra.Command{
@@ -31,7 +33,9 @@ their owner (0600), in agent.json in:
 standard input, so it stays out of the shell history.
 
 The server URL must be https://, or http:// to this machine (localhost); --insecure
-allows plain http to another host, which exposes the key on the network.`,
+allows plain http to another host, which exposes the key on the network. When the
+server's certificate (or the S3 endpoint's) comes from a private certificate authority,
+--ca-cert names a PEM file of that CA; it is trusted besides the system's, from then on.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if key == "-" {
@@ -51,7 +55,16 @@ allows plain http to another host, which exposes the key on the network.`,
 			if err != nil {
 				return err
 			}
-			c, err := agent.NewClient(agent.ClientOptions{Server: server, Key: key, Insecure: insecure, Timeout: 30 * time.Second})
+			var roots *x509.CertPool
+			if caCert != "" {
+				if caCert, err = filepath.Abs(caCert); err != nil {
+					return err
+				}
+				if roots, err = agent.LoadCACert(caCert); err != nil {
+					return err
+				}
+			}
+			c, err := agent.NewClient(agent.ClientOptions{Server: server, Key: key, Insecure: insecure, RootCAs: roots, Timeout: 30 * time.Second})
 			if err != nil {
 				return err
 			}
@@ -59,7 +72,7 @@ allows plain http to another host, which exposes the key on the network.`,
 			if err != nil {
 				return fmt.Errorf("enroll with %s: %w", c.Server(), err)
 			}
-			s := agent.Settings{Server: c.Server(), Key: key, Insecure: insecure, AgentID: reg.AgentID, Name: reg.Name,
+			s := agent.Settings{Server: c.Server(), Key: key, Insecure: insecure, CACert: caCert, AgentID: reg.AgentID, Name: reg.Name,
 				UserID: reg.UserID, StateDir: stateDir, IdentityFiles: identities, EnrolledAt: time.Now().UTC()}
 			if s.StateDir == "" {
 				s.StateDir = agent.DefaultStateDir(dir)
@@ -80,6 +93,7 @@ allows plain http to another host, which exposes the key on the network.`,
 	f.StringVar(&server, "server", "", "the server's URL, as in the browser (https://backup.example.com)")
 	f.StringVar(&key, "key", "", `the agent key from the server's Agents page ("-": read from standard input)`)
 	f.BoolVar(&insecure, "insecure", false, "allow plain http to a host other than localhost")
+	f.StringVar(&caCert, "ca-cert", "", "PEM file of a private certificate authority to trust besides the system's (server or S3 endpoint)")
 	f.StringVar(&stateDir, "state-dir", "", "where to keep local state (default: /var/lib/backapp-agent for root on Linux, else beside the settings)")
 	f.StringSliceVar(&identities, "identity", nil, "age identity file used for restores the server asks for (repeatable)")
 	_ = cmd.MarkFlagRequired("server")

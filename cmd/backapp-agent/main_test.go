@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,7 +43,11 @@ func TestVersion(t *testing.T) {
 
 // fakeRegister answers /api/agent/register for key bak_good.
 func fakeRegister(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeRegisterOn(t, httptest.NewServer)
+}
+
+func fakeRegisterOn(t *testing.T, start func(http.Handler) *httptest.Server) *httptest.Server {
+	srv := start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path != agentproto.PathRegister || r.Header.Get("Authorization") != "Bearer bak_good" ||
 			r.Header.Get(agentproto.HeaderProtocol) != "1" {
@@ -132,4 +137,51 @@ func TestCommandsNeedEnrollment(t *testing.T) {
 			t.Errorf("%v: got %v, want not enrolled", args, err)
 		}
 	}
+}
+
+// TestEnrollWithPrivateCA: a server under a private CA is refused until --ca-cert names
+// that CA; the settings keep the file's absolute path, and a command that loads the
+// settings says so when the file is gone.
+func TestEnrollWithPrivateCA(t *testing.T) {
+	srv := fakeRegisterOn(t, httptest.NewTLSServer)
+	dir := filepath.Join(t.TempDir(), "conf")
+	if _, _, err := run(t, "", "enroll", "--config-dir", dir, "--server", srv.URL, "--key", "bak_good"); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("enroll without the CA: got %v, want 'not trusted'", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(mustGetwd(t), ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "", "enroll", "--config-dir", dir, "--server", srv.URL, "--key", "bak_good", "--ca-cert", rel); err != nil {
+		t.Fatalf("enroll with --ca-cert: %v", err)
+	}
+	s, err := agent.LoadSettings(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CACert != ca {
+		t.Errorf("settings caCert = %q, want the absolute %q", s.CACert, ca)
+	}
+	if err := os.Remove(ca); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "", "backup", "--config", "c", "--config-dir", dir); err == nil || !strings.Contains(err.Error(), "CA certificate") {
+		t.Errorf("backup with the CA file gone: got %v, want a CA certificate error", err)
+	}
+	if _, _, err := run(t, "", "enroll", "--config-dir", dir, "--server", srv.URL, "--key", "bak_good", "--ca-cert", ca); err == nil || !strings.Contains(err.Error(), "CA certificate") {
+		t.Errorf("enroll with a missing CA file: got %v", err)
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
 }

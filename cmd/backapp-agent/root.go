@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,7 +79,13 @@ func (g *globals) load(stderr io.Writer) (*agentEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := agent.NewClient(agent.ClientOptions{Server: s.Server, Key: s.Key, Insecure: s.Insecure, Log: log})
+	var roots *x509.CertPool
+	if s.CACert != "" {
+		if roots, err = agent.LoadCACert(s.CACert); err != nil {
+			return nil, fmt.Errorf("settings in %s: %w", dir, err)
+		}
+	}
+	c, err := agent.NewClient(agent.ClientOptions{Server: s.Server, Key: s.Key, Insecure: s.Insecure, RootCAs: roots, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("settings in %s: %w", dir, err)
 	}
@@ -90,8 +97,12 @@ func (g *globals) load(stderr io.Writer) (*agentEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	runner := &agent.Runner{Client: c, State: st, Log: log, Identities: ids}
+	if roots != nil { // the pre-signed URLs may point at an S3 endpoint under the same CA
+		runner.Upload.Client = agent.NewHTTPClient(roots)
+	}
 	return &agentEnv{dir: dir, settings: s, client: c, state: st, log: log,
-		runner: &agent.Runner{Client: c, State: st, Log: log, Identities: ids}}, nil
+		runner: runner}, nil
 }
 
 func host() agentproto.Host {

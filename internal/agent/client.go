@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -202,8 +203,11 @@ type ClientOptions struct {
 	Server   string
 	Key      string
 	Insecure bool         // allow plain http to a non-loopback host
-	HTTP     *http.Client // nil: a client with sane timeouts that follows no redirects
-	Log      *slog.Logger
+	HTTP     *http.Client // nil: NewHTTPClient(RootCAs)
+	// RootCAs are the certificate authorities trusted for https (nil: the system's);
+	// see LoadCACert.
+	RootCAs *x509.CertPool
+	Log     *slog.Logger
 	// Attempts is how many times a request is tried on transient failures (network,
 	// 5xx, 429); 0 means 4. Backoff is between attempts (nil: exponential with jitter).
 	Attempts int
@@ -234,7 +238,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	}
 	c := &Client{base: u, key: o.Key, http: o.HTTP, log: o.Log, attempts: o.Attempts, backoff: o.Backoff, timeout: o.Timeout}
 	if c.http == nil {
-		c.http = NewHTTPClient()
+		c.http = NewHTTPClient(o.RootCAs)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -251,11 +255,15 @@ func NewClient(o ClientOptions) (*Client, error) {
 	return c, nil
 }
 
-// NewHTTPClient returns the HTTP client the agent uses for the API: bounded dial, TLS
-// and header waits, and no redirects (a redirect would carry the key elsewhere; the
-// caller is told the right URL instead).
-func NewHTTPClient() *http.Client {
+// NewHTTPClient returns the HTTP client the agent uses for the API and for the
+// pre-signed URLs: bounded dial, TLS and header waits, and no redirects (a redirect
+// would carry the key elsewhere; the caller is told the right URL instead). roots are
+// the certificate authorities to trust (nil: the system's).
+func NewHTTPClient(roots *x509.CertPool) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if roots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 2 * time.Minute
@@ -564,4 +572,21 @@ func (c *Client) RestoreComplete(ctx context.Context, req agentproto.RestoreComp
 // EstimateComplete reports a size estimate's outcome.
 func (c *Client) EstimateComplete(ctx context.Context, req agentproto.EstimateCompleteRequest) error {
 	return c.postJSON(ctx, "estimate/complete", agentproto.PathEstimateDone, req, nil, 10)
+}
+
+// LoadCACert returns the system's certificate authorities plus those in the PEM file
+// path: for a server (or an S3 endpoint) whose certificate a private CA signed.
+func LoadCACert(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA certificate %s: no PEM certificate in it (want a file with -----BEGIN CERTIFICATE-----)", path)
+	}
+	return pool, nil
 }

@@ -2,10 +2,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +151,60 @@ func TestClientRetriesTransientFailures(t *testing.T) {
 	f.set(func(f *fakeServer) { f.down = false })
 	if _, err := c.Configs(ctx); err != nil {
 		t.Errorf("back up: %v", err)
+	}
+}
+
+// TestPrivateCA: a server whose certificate a private CA signed is refused with a
+// message about trust, and accepted with that CA from LoadCACert; the pre-signed URL
+// client (NewHTTPClient) trusts it too. A file without a certificate is refused.
+func TestPrivateCA(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(agentproto.RegisterResponse{AgentID: "a-1", Name: "box", UserID: "u-1"})
+	}))
+	defer srv.Close()
+	key := agentproto.KeyPrefix + "k"
+	plain, err := NewClient(ClientOptions{Server: srv.URL, Key: key, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Register(ctx, agentproto.Host{}); err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Errorf("without the CA: got %v, want 'not trusted'", err)
+	}
+
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := LoadCACert(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(ClientOptions{Server: srv.URL, Key: key, RootCAs: roots, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg, err := c.Register(ctx, agentproto.Host{}); err != nil || reg.AgentID != "a-1" {
+		t.Errorf("with the CA: %+v, %v", reg, err)
+	}
+	resp, err := NewHTTPClient(roots).Get(srv.URL + "/presigned")
+	if err != nil {
+		t.Errorf("pre-signed URL client with the CA: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCACert(empty); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("file without a certificate: got %v", err)
+	}
+	if _, err := LoadCACert(filepath.Join(dir, "missing.pem")); err == nil {
+		t.Error("missing file accepted")
 	}
 }

@@ -19,9 +19,12 @@ type Settings struct {
 	Server   string `json:"server"`
 	Key      string `json:"key"`
 	Insecure bool   `json:"insecure,omitempty"` // plain http to a non-loopback server allowed
-	AgentID  string `json:"agentId"`
-	Name     string `json:"name,omitempty"`
-	UserID   string `json:"userId,omitempty"`
+	// CACert is a PEM file of certificate authorities trusted besides the system's, for
+	// a server or S3 endpoint with a certificate from a private CA.
+	CACert  string `json:"caCert,omitempty"`
+	AgentID string `json:"agentId"`
+	Name    string `json:"name,omitempty"`
+	UserID  string `json:"userId,omitempty"`
 	// StateDir holds the agent's local state (previous manifests, status); "" means
 	// DefaultStateDir().
 	StateDir string `json:"stateDir,omitempty"`
