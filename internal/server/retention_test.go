@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
@@ -16,7 +17,7 @@ import (
 )
 
 // TestRetentionOnS3: a retention pass over a real S3 bucket deletes exactly the
-// archives and manifests of expired runs (listing the bucket proves it), keeps the
+// archives, manifests and catalog copies of expired runs (listing the bucket proves it), keeps the
 // whole chain a kept incremental needs, takes an object already gone in its stride,
 // marks the runs expired, writes "retention.delete" audit entries naming the keys,
 // leaves configs without a policy alone, and a second pass deletes nothing.
@@ -91,6 +92,11 @@ func TestRetentionOnS3(t *testing.T) {
 			if err := e.app.Store.CreateRun(ctx, &run); err != nil {
 				t.Fatal(err)
 			}
+			if s.put { // the server's sealed catalog copy beside them
+				if err := dest.Put(ctx, agentapi.CatalogKey(run), strings.NewReader(s.name), int64(len(s.name))); err != nil {
+					t.Fatal(err)
+				}
+			}
 			runs[s.name] = run
 		}
 		// Gone already (deleted by hand, or a pass stopped half-way).
@@ -114,7 +120,7 @@ func TestRetentionOnS3(t *testing.T) {
 		keysOf := func(names ...string) []string {
 			var keys []string
 			for _, n := range names {
-				keys = append(keys, runs[n].S3Path, runs[n].ManifestKey)
+				keys = append(keys, runs[n].S3Path, runs[n].ManifestKey, agentapi.CatalogKey(runs[n]))
 			}
 			sort.Strings(keys)
 			return keys
@@ -173,8 +179,8 @@ func TestRetentionOnS3(t *testing.T) {
 		if err != nil || len(rep.Expired) != 0 {
 			t.Errorf("second pass: %v, %v; want nothing expired", rep.Expired, err)
 		}
-		if got := listKeys(); len(got) != 10 {
-			t.Errorf("objects after the second pass: %d, want 10", len(got))
+		if got := listKeys(); len(got) != 15 {
+			t.Errorf("objects after the second pass: %d, want 15", len(got))
 		}
 	})
 }
