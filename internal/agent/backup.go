@@ -255,17 +255,21 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 		o.Previous = prev
 	}
 
+	// The post hook runs whatever happens after this point, a failed pre hook included
+	// (it typically undoes what the pre hook started: unlocks, restarts a service).
+	if cfg.Hooks != nil && cfg.Hooks.Post != "" {
+		defer func() {
+			if herr := runHook(context.WithoutCancel(ctx), "post", cfg.Hooks.Post, cfg.Hooks.TimeoutSeconds, log); herr != nil {
+				// The backup itself stands; the run's errors say the hook failed.
+				log.Warn("backup: post hook failed", "err", herr)
+				out.issues = append(out.issues, scan.Issue{Path: "(post hook)", Op: "post hook", Err: herr})
+			}
+		}()
+	}
 	if cfg.Hooks != nil && cfg.Hooks.Pre != "" {
 		if err := runHook(ctx, "pre", cfg.Hooks.Pre, cfg.Hooks.TimeoutSeconds, log); err != nil {
 			return out, err
 		}
-	}
-	if cfg.Hooks != nil && cfg.Hooks.Post != "" {
-		defer func() {
-			if herr := runHook(context.WithoutCancel(ctx), "post", cfg.Hooks.Post, cfg.Hooks.TimeoutSeconds, log); herr != nil {
-				log.Warn("backup: post hook failed", "err", herr)
-			}
-		}()
 	}
 
 	out.catalog, err = r.State.CatalogTemp(cfg.ID)

@@ -29,6 +29,7 @@ func runHook(ctx context.Context, which, command string, timeoutSeconds int, log
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
+	killGroupOnCancel(cmd) // a timed-out hook's children (a dump it started) stop too
 	log.Info("backup: running "+which+" hook", "command", command)
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
