@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,40 +19,8 @@ import (
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/engine/upload"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
-
-// writeTree creates files under dir: name → content.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// readTree returns every regular file under dir: relative path → content.
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func sameTree(t *testing.T, got, want map[string]string) {
 	t.Helper()
@@ -103,7 +70,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 	r := newRunner(t, f)
 	ctx := context.Background()
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
+	treetest.Write(t, src, map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
 	addConfig(f, "cfg1", src, agentproto.Options{Type: "incremental", Compression: "zstd"})
 
 	// Faults on the way: the first part URL is already expired, and the API answers
@@ -129,7 +96,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 
 	// Change the tree: one file changed, one deleted, one added.
 	time.Sleep(10 * time.Millisecond)
-	writeTree(t, src, map[string]string{"a.txt": "alpha v2", "new.txt": "november"})
+	treetest.Write(t, src, map[string]string{"a.txt": "alpha v2", "new.txt": "november"})
 	os.Remove(filepath.Join(src, "sub/c.txt"))
 	res2, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
 	if err != nil {
@@ -151,15 +118,15 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 		t.Fatalf("restore run 2: %v", err)
 	}
 	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
-	sameTree(t, readTree(t, filepath.Join(dst1, rel)), map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
-	sameTree(t, readTree(t, filepath.Join(dst2, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november"})
+	sameTree(t, treetest.Read(t, filepath.Join(dst1, rel)), map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
+	sameTree(t, treetest.Read(t, filepath.Join(dst2, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november"})
 
 	// A subset, and nothing replaced without Overwrite.
 	dst3 := t.TempDir()
 	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst3, Paths: []string{rel + "/sub"}}); err != nil {
 		t.Fatalf("subset restore: %v", err)
 	}
-	sameTree(t, readTree(t, filepath.Join(dst3, rel)), map[string]string{"sub/b.txt": "bravo"})
+	sameTree(t, treetest.Read(t, filepath.Join(dst3, rel)), map[string]string{"sub/b.txt": "bravo"})
 	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst3, Paths: []string{rel + "/sub"}}); err == nil {
 		t.Errorf("restore over existing files without overwrite succeeded")
 	}
@@ -167,7 +134,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 	// Losing the local state: the next incremental gets the previous manifest back
 	// from the server's catalog.
 	r.State = mustState(t)
-	writeTree(t, src, map[string]string{"later.txt": "lima"})
+	treetest.Write(t, src, map[string]string{"later.txt": "lima"})
 	res3, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
 	if err != nil {
 		t.Fatalf("third backup without local state: %v", err)
@@ -176,7 +143,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 	if _, err := r.Restore(ctx, RestoreRequest{RunID: res3.RunID, Target: dst4}); err != nil {
 		t.Fatalf("restore run 3: %v", err)
 	}
-	sameTree(t, readTree(t, filepath.Join(dst4, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november", "later.txt": "lima"})
+	sameTree(t, treetest.Read(t, filepath.Join(dst4, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november", "later.txt": "lima"})
 }
 
 func mustState(t *testing.T) *State {
@@ -193,7 +160,7 @@ func TestRestoreRefreshesExpiredURLs(t *testing.T) {
 	r := newRunner(t, f)
 	ctx := context.Background()
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"f.txt": "foxtrot"})
+	treetest.Write(t, src, map[string]string{"f.txt": "foxtrot"})
 	addConfig(f, "cfg", src, agentproto.Options{})
 	res, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg"})
 	if err != nil {
@@ -226,7 +193,7 @@ func TestBackupEncryptedNeedsIdentity(t *testing.T) {
 	r := newRunner(t, f)
 	ctx := context.Background()
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"secret.txt": "sierra"})
+	treetest.Write(t, src, map[string]string{"secret.txt": "sierra"})
 	// X25519 rather than a passphrase: scrypt under -race takes minutes.
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -254,7 +221,7 @@ func TestBackupEncryptedNeedsIdentity(t *testing.T) {
 		t.Fatalf("restore with the key: %v", err)
 	}
 	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
-	sameTree(t, readTree(t, filepath.Join(dst, rel)), map[string]string{"secret.txt": "sierra"})
+	sameTree(t, treetest.Read(t, filepath.Join(dst, rel)), map[string]string{"secret.txt": "sierra"})
 }
 
 // bigTree writes n MiB of random data, so that a throttled backup takes a while.
@@ -352,7 +319,7 @@ func TestDaemon(t *testing.T) {
 		Heartbeat: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}
 	f.set(func(f *fakeServer) { f.nextHB = 0 }) // the daemon's own interval
 	small := t.TempDir()
-	writeTree(t, small, map[string]string{"x.txt": "x-ray"})
+	treetest.Write(t, small, map[string]string{"x.txt": "x-ray"})
 	addConfig(f, "small", small, agentproto.Options{})
 	addConfig(f, "slow", bigTree(t, 2), agentproto.Options{Compression: "none", Bandwidth: 256})
 
@@ -430,7 +397,7 @@ func TestDaemon(t *testing.T) {
 
 	// A size estimate: the config as sent, each source's patterns its own.
 	est := t.TempDir()
-	writeTree(t, est, map[string]string{"a.txt": "12345", "b.log": "xx", "sub/c.txt": "123", "sub/d.md": "1234567"})
+	treetest.Write(t, est, map[string]string{"a.txt": "12345", "b.log": "xx", "sub/c.txt": "123", "sub/d.md": "1234567"})
 	f.set(func(f *fakeServer) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandEstimate, Estimate: &agentproto.EstimateSpec{EstimateID: "e1",
 			Config: agentproto.Config{ID: "small", Sources: []agentproto.Source{

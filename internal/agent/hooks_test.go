@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // TestHooks: a pre hook runs before the scan (what it writes is backed up) and the
@@ -24,7 +25,7 @@ func TestHooks(t *testing.T) {
 	r := newRunner(t, f)
 	ctx := context.Background()
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"a.txt": "alpha"})
+	treetest.Write(t, src, map[string]string{"a.txt": "alpha"})
 	marks := t.TempDir()
 	post := filepath.Join(marks, "post")
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,6 +27,7 @@ import (
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/store/postgres"
 	"github.com/backapp/backapp/internal/store/sqlite"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // clock is the injected clock of a test.
@@ -295,38 +295,6 @@ func (s *session) Complete(ctx context.Context, parts []upload.Part, sha string,
 
 func (s *session) Abort(ctx context.Context) error { s.abort = true; return nil }
 
-// writeTree writes files (relative path → content) under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func equalTrees(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -425,7 +393,7 @@ func (a *agent) restore(t *testing.T, runID string) (string, int, string) {
 
 func sub(t *testing.T, restored, source string) map[string]string {
 	t.Helper()
-	return readTree(t, filepath.Join(restored, strings.TrimPrefix(source, "/")))
+	return treetest.Read(t, filepath.Join(restored, strings.TrimPrefix(source, "/")))
 }
 
 type engineManifest struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // The whole protocol with the real engine: a queued run reaches the agent through a
@@ -70,7 +71,7 @@ func TestBackupAndRestoreWithEngine(t *testing.T) {
 		}
 
 		src := t.TempDir()
-		writeTree(t, src, map[string]string{"a.txt": "alpha", "dir/b.txt": strings.Repeat("beta ", 1000), "skip.tmp": "x"})
+		treetest.Write(t, src, map[string]string{"a.txt": "alpha", "dir/b.txt": strings.Repeat("beta ", 1000), "skip.tmp": "x"})
 		start, done := a.backup(t, cfg.ID, queued.ID, src)
 		if start.RunID != queued.ID || !start.Full || done.Status != agentproto.StatusCompleted {
 			t.Fatalf("first run: start %+v, done %+v; want the queued run, full, completed", start, done)
@@ -90,7 +91,7 @@ func TestBackupAndRestoreWithEngine(t *testing.T) {
 		}
 
 		// An incremental on changed files.
-		writeTree(t, src, map[string]string{"a.txt": "alpha 2", "c.txt": "gamma"})
+		treetest.Write(t, src, map[string]string{"a.txt": "alpha 2", "c.txt": "gamma"})
 		e.clock.Add(time.Hour)
 		start2, done2 := a.backup(t, cfg.ID, "", src)
 		if start2.Full || start2.Previous == nil || start2.Previous.RunID != start.RunID || done2.Status != "completed" {
@@ -220,7 +221,7 @@ func TestKilledAgentRunReaped(t *testing.T) {
 		}
 
 		src := t.TempDir()
-		writeTree(t, src, map[string]string{"f": "after the crash"})
+		treetest.Write(t, src, map[string]string{"f": "after the crash"})
 		start2, done := a.backup(t, cfg.ID, "", src)
 		if !start2.Full || done.Status != "completed" || !strings.HasSuffix(done.S3Path, ".tar.gz") {
 			t.Errorf("next run: %+v %+v; want a full, completed .tar.gz", start2, done)
@@ -337,7 +338,7 @@ func TestFullEveryDays(t *testing.T) {
 		a := e.agent(alice, "laptop")
 		cfg := e.config(a, dest, `{"type":"incremental","compression":"zstd","fullEveryDays":7}`)
 		src := t.TempDir()
-		writeTree(t, src, map[string]string{"a.txt": "one"})
+		treetest.Write(t, src, map[string]string{"a.txt": "one"})
 		var got []bool
 		for _, step := range []time.Duration{0, 24 * time.Hour, 5 * 24 * time.Hour, 24 * time.Hour, 24 * time.Hour} {
 			e.clock.Add(step)

@@ -36,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/store/postgres"
 	"github.com/backapp/backapp/internal/store/sqlite"
 	"github.com/backapp/backapp/internal/testenv"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // resolver maps destination ids to destinations ("" is the local one).
@@ -252,40 +253,6 @@ func (e *env) builtinAgent(userID string) store.Agent {
 
 func runError(r store.Run) string { return string(r.Errors) }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func readFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func equalFiles(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -319,7 +286,7 @@ func TestServerModeBackup(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		src := filepath.Join(e.allowed, "www")
 		files := map[string]string{"index.html": "<h1>hello</h1>", "img/logo.svg": "<svg/>", "deep/a/b/c.txt": strings.Repeat("c", 100_000)}
-		writeFiles(t, src, files)
+		treetest.Write(t, src, files)
 		c := e.serverConfig(e.admin, `{"type":"full","compression":"gzip"}`, src)
 
 		r := e.runNow(e.admin, c.ID)
@@ -353,7 +320,7 @@ func TestServerModeBackup(t *testing.T) {
 				SHA256: r.ArchiveSHA256, Size: r.ArchiveSize, ManifestSHA256: r.ManifestSHA256}}}); err != nil {
 			t.Fatalf("engine restore: %v", err)
 		}
-		equalFiles(t, "engine restore", readFiles(t, filepath.Join(target, strings.TrimPrefix(src, "/"))), files)
+		equalFiles(t, "engine restore", treetest.Read(t, filepath.Join(target, strings.TrimPrefix(src, "/"))), files)
 
 		// And so does plain tar, from the object's bytes alone.
 		_, errTar := exec.LookPath("tar")
@@ -378,7 +345,7 @@ func TestServerModeBackup(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("tar -xzf: %v\n%s", err, msg.String())
 		}
-		equalFiles(t, "tar", readFiles(t, filepath.Join(out, strings.TrimPrefix(src, "/"))), files)
+		equalFiles(t, "tar", treetest.Read(t, filepath.Join(out, strings.TrimPrefix(src, "/"))), files)
 
 		// Its log lines reach the agent's log, as any agent's do.
 		deadline := time.Now().Add(10 * time.Second)
@@ -415,9 +382,9 @@ func TestServerModeBackup(t *testing.T) {
 func TestServerModeRefusals(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"secret.txt": "the server's own file"})
+		treetest.Write(t, outside, map[string]string{"secret.txt": "the server's own file"})
 		inside := filepath.Join(e.allowed, "ok")
-		writeFiles(t, inside, map[string]string{"a.txt": "a"})
+		treetest.Write(t, inside, map[string]string{"a.txt": "a"})
 		link := filepath.Join(e.allowed, "escape")
 		if err := os.Symlink(outside, link); err != nil {
 			t.Fatal(err)
@@ -563,7 +530,7 @@ func TestNonAdminCannotCreateServerMode(t *testing.T) {
 			t.Fatalf("admin creates a server-mode config: %v", err)
 		}
 		// And it runs on the admin's built-in agent.
-		writeFiles(t, e.allowed, map[string]string{"f.txt": "f"})
+		treetest.Write(t, e.allowed, map[string]string{"f.txt": "f"})
 		if r := e.runNow(e.admin, saved.Config.ID); r.Status != "completed" {
 			t.Errorf("run of the saved config: %s (%s), want completed", r.Status, runError(r))
 		}
@@ -629,7 +596,7 @@ func TestServerModeRestore(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		src := filepath.Join(e.allowed, "data")
 		files := map[string]string{"a.txt": "alpha", "sub/b.txt": strings.Repeat("b", 70_000)}
-		writeFiles(t, src, files)
+		treetest.Write(t, src, files)
 		c := e.serverConfig(e.admin, `{"type":"full","compression":"zstd"}`, src)
 		r := e.runNow(e.admin, c.ID)
 		if r.Status != "completed" {
@@ -666,7 +633,7 @@ func TestServerModeRestore(t *testing.T) {
 		if got := restore(target); got.Status != store.RestoreCompleted {
 			t.Fatalf("restore into the allowed directory: %s (%s)", got.Status, got.Error)
 		}
-		equalFiles(t, "restore by the built-in agent", readFiles(t, filepath.Join(target, strings.TrimPrefix(src, "/"))), files)
+		equalFiles(t, "restore by the built-in agent", treetest.Read(t, filepath.Join(target, strings.TrimPrefix(src, "/"))), files)
 
 		for _, tc := range []struct{ target, want string }{
 			{filepath.Join(outside, "x"), "is outside the directories allowed"},

@@ -11,6 +11,7 @@ import (
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // TestServerModeEstimate: a server-mode configuration's size estimate is scanned by
@@ -40,7 +41,7 @@ func TestServerModeEstimate(t *testing.T) {
 		}
 
 		inside := filepath.Join(e.allowed, "ok")
-		writeFiles(t, inside, map[string]string{"a.txt": "aaaa", "sub/b.txt": "bb"})
+		treetest.Write(t, inside, map[string]string{"a.txt": "aaaa", "sub/b.txt": "bb"})
 		c := e.serverConfig(e.admin, `{"type":"full","compression":"gzip"}`, inside)
 		asked, err := svc.RequestEstimate(ctx, e.admin, c.ID, auth.Meta{})
 		if err != nil {
@@ -55,7 +56,7 @@ func TestServerModeEstimate(t *testing.T) {
 		}
 
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"secret.txt": "the server's own file"})
+		treetest.Write(t, outside, map[string]string{"secret.txt": "the server's own file"})
 		c = e.serverConfig(e.admin, `{"type":"full"}`, outside)
 		if _, err := svc.RequestEstimate(ctx, e.admin, c.ID, auth.Meta{}); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // estimateTree writes two sources and returns them. With src1's excludes (*.log,
@@ -23,7 +24,7 @@ import (
 func estimateTree(t *testing.T) (src1, src2 string) {
 	t.Helper()
 	src1, src2 = t.TempDir(), t.TempDir()
-	rsWrite(t, src1, map[string][]byte{
+	treetest.Write(t, src1, map[string][]byte{
 		"a.txt": rsRandom(100), "b.log": rsRandom(200), "sub/c.bin": rsRandom(3000), "sub/d.log": rsRandom(50),
 		"cache/x.bin": rsRandom(999), "e.md": rsRandom(7),
 	})
@@ -33,7 +34,7 @@ func estimateTree(t *testing.T) (src1, src2 string) {
 	if err := os.Symlink("a.txt", filepath.Join(src1, "link")); err != nil {
 		t.Fatal(err)
 	}
-	rsWrite(t, src2, map[string][]byte{
+	treetest.Write(t, src2, map[string][]byte{
 		"readme.md": rsRandom(10), "x.txt": rsRandom(20), "notes/n.md": rsRandom(30), "notes/y.txt": rsRandom(40),
 		"cache/z.md": rsRandom(5), "other.log": rsRandom(60),
 	})

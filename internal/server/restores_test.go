@@ -20,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // restoreEnv is a server, a user with two agents (A backs up, B restores) and a
@@ -47,19 +48,6 @@ func rsAgentRunner(t *testing.T, e *env, key string) *agent.Runner {
 		t.Fatal(err)
 	}
 	return &agent.Runner{Client: c, State: st}
-}
-
-func rsWrite(t *testing.T, root string, files map[string][]byte) {
-	t.Helper()
-	for rel, b := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 func rsRandom(n int) []byte {
@@ -94,7 +82,7 @@ func startRestoreEnv(t *testing.T, db string) *restoreEnv {
 		"photos/p2.jpg":      rsRandom(70 << 10),
 		"notes.txt":          []byte("unselected\n"),
 	}
-	rsWrite(t, e.src, e.want)
+	treetest.Write(t, e.src, e.want)
 	// SQLite with the built-in local destination; PostgreSQL with the real S3 server.
 	destID := ""
 	if db != "" {
@@ -116,7 +104,7 @@ func startRestoreEnv(t *testing.T, db string) *restoreEnv {
 	// The incremental changes one file and adds one: b.bin and the photos stay in
 	// the full backup's archive, so a restore of run2 needs the whole chain.
 	later := map[string][]byte{"docs/a.txt": []byte("second version of a, longer\n"), "new.txt": []byte("added later\n")}
-	rsWrite(t, e.src, later)
+	treetest.Write(t, e.src, later)
 	for k, v := range later {
 		e.want[k] = v
 	}
