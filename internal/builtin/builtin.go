@@ -63,6 +63,14 @@ type Config struct {
 	EnsureEvery time.Duration
 	// Tune, when set, adjusts each daemon before it starts (tests shorten intervals).
 	Tune func(*agent.Daemon)
+	// Leader says whether this replica leads (the scheduler's lock); only the leader
+	// runs the built-in agents. nil: always (one server, SQLite).
+	Leader Leader
+}
+
+// Leader is the scheduler's leadership (scheduler.Leader).
+type Leader interface {
+	TryLead(ctx context.Context) (held bool, release func(), err error)
 }
 
 // Supervisor keeps one built-in agent per administrator (and per other owner of a
@@ -76,7 +84,9 @@ type Config struct {
 //
 // Each start gives every built-in agent a new key, of which only the hash is stored;
 // the key lives in the client of its daemon and nowhere else. With several replicas
-// the one started last holds the keys, so it runs the server-mode backups.
+// only the leader (the replica that schedules) runs the built-in agents, so one
+// replica's disk is backed up, not whichever's agent heartbeats first; when the lead
+// moves, the old leader stops its daemons and the new one starts them with new keys.
 type Supervisor struct {
 	cfg   Config
 	guard *Guard
@@ -90,6 +100,7 @@ type Supervisor struct {
 type daemon struct {
 	agentID string
 	cancel  context.CancelFunc
+	done    chan struct{} // closed when the daemon has reported its last runs
 }
 
 // New checks cfg and returns a supervisor; Run starts it.
@@ -125,21 +136,47 @@ func (s *Supervisor) Guard() *Guard { return s.guard }
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.wg.Wait()
 	defer s.stopAll()
-	s.ensure(ctx)
 	claim := time.NewTicker(s.cfg.ClaimEvery)
 	defer claim.Stop()
 	ensure := time.NewTicker(s.cfg.EnsureEvery)
 	defer ensure.Stop()
+	leading := false
 	for {
-		s.claim(ctx)
+		lead := s.leads(ctx)
+		switch {
+		case lead && !leading:
+			s.log.Info("leading: starting the built-in agents")
+			s.ensure(ctx)
+		case !lead && leading:
+			s.log.Info("no longer leading: stopping the built-in agents (the leader runs them)")
+			s.stopAll()
+		}
+		leading = lead
+		if leading {
+			s.claim(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-claim.C:
 		case <-ensure.C:
-			s.ensure(ctx)
+			if leading {
+				s.ensure(ctx)
+			}
 		}
 	}
+}
+
+// leads reports whether this replica leads (always without a Leader).
+func (s *Supervisor) leads(ctx context.Context) bool {
+	if s.cfg.Leader == nil {
+		return true
+	}
+	held, _, err := s.cfg.Leader.TryLead(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("built-in agents: leadership", "err", err)
+	}
+	return held && err == nil
 }
 
 // AgentID returns the id of userID's running built-in agent, "" when none.
@@ -278,10 +315,12 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 		s.cfg.Tune(d)
 	}
 	dctx, cancel := context.WithCancel(ctx)
+	dm := &daemon{agentID: ag.ID, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
-	s.daemons[userID] = &daemon{agentID: ag.ID, cancel: cancel}
+	s.daemons[userID] = dm
 	s.mu.Unlock()
 	s.wg.Go(func() {
+		defer close(dm.done)
 		sctx, stopShip := context.WithCancel(context.WithoutCancel(dctx))
 		shipped := make(chan struct{})
 		go func() { defer close(shipped); ship.Run(sctx) }()
@@ -292,11 +331,18 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	return nil
 }
 
+// stopAll stops every daemon and waits until each has reported its last runs, so a
+// later start (with a new key) does not cut those reports off.
 func (s *Supervisor) stopAll() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range s.daemons {
+	ds := s.daemons
+	s.daemons = map[string]*daemon{}
+	s.mu.Unlock()
+	for _, d := range ds {
 		d.cancel()
+	}
+	for _, d := range ds {
+		<-d.done
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,46 @@ type env struct {
 	allowed string // the allowed directory
 	dataDir string
 	admin   store.User
+	api     *agentapi.API
+	lead    *flipLeader // whether e.sup's replica leads
+}
+
+// flipLeader is a leadership a test hands over by hand.
+type flipLeader struct {
+	mu   sync.Mutex
+	held bool
+}
+
+func (l *flipLeader) set(held bool) { l.mu.Lock(); l.held = held; l.mu.Unlock() }
+
+func (l *flipLeader) TryLead(context.Context) (bool, func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held, func() {}, nil
+}
+
+// supervisor returns the configuration of a supervisor of this env's server.
+func (e *env) supervisor(leader builtin.Leader, stateDir string) builtin.Config {
+	return builtin.Config{Store: e.st, AgentAPI: e.api, Notify: e.api.Notify,
+		LocalPrefix: localBase, Local: e.local, StateDir: stateDir,
+		Protected: []string{e.dataDir}, ClaimEvery: 50 * time.Millisecond, EnsureEvery: 200 * time.Millisecond,
+		Tune: func(d *agent.Daemon) { d.Backoff = func(int) time.Duration { return 50 * time.Millisecond } }, Leader: leader}
+}
+
+// runSupervisor runs s until the test ends.
+func runSupervisor(t *testing.T, s *builtin.Supervisor) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(runCtx); close(done) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("the supervisor did not stop within 30 s of its context ending")
+		}
+	})
 }
 
 type backend struct {
@@ -127,6 +168,7 @@ func newEnv(t *testing.T, st store.Store, withS3 bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.api = api
 	e.runs, err = runs.New(runs.Config{Store: st, Destinations: dests, Notify: api.Notify})
 	if err != nil {
 		t.Fatal(err)
@@ -149,24 +191,12 @@ func newEnv(t *testing.T, st store.Store, withS3 bool) *env {
 	}
 	e.setAllowed(e.allowed)
 
-	e.sup, err = builtin.New(builtin.Config{Store: st, AgentAPI: api, Notify: api.Notify,
-		LocalPrefix: localBase, Local: local, StateDir: filepath.Join(e.dataDir, "builtin-agent"),
-		Protected: []string{e.dataDir}, ClaimEvery: 50 * time.Millisecond, EnsureEvery: 200 * time.Millisecond,
-		Tune: func(d *agent.Daemon) { d.Backoff = func(int) time.Duration { return 50 * time.Millisecond } }})
+	e.lead = &flipLeader{held: true}
+	e.sup, err = builtin.New(e.supervisor(e.lead, filepath.Join(e.dataDir, "builtin-agent")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = e.sup.Run(runCtx); close(done) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("the supervisor did not stop within 30 s of its context ending")
-		}
-	})
+	runSupervisor(t, e.sup)
 	return e
 }
 
@@ -656,4 +686,44 @@ func TestServerModeRestore(t *testing.T) {
 			t.Errorf("restore for a demoted owner: %s (%s), want failed, not an administrator", got.Status, got.Error)
 		}
 	})
+}
+
+// TestBuiltinAgentFollowsLeader: of two replicas only the leader runs the built-in
+// agents and so the server-mode backups; when the lead moves, the old leader stops its
+// daemons and the new one takes over (with a new key) and runs the next backup.
+func TestBuiltinAgentFollowsLeader(t *testing.T) {
+	e := newEnv(t, backends[0].open(t), false)
+	leadB := &flipLeader{}
+	supB, err := builtin.New(e.supervisor(leadB, filepath.Join(t.TempDir(), "builtin-agent")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSupervisor(t, supB)
+
+	src := filepath.Join(e.allowed, "data")
+	treetest.Write(t, src, map[string]string{"a.txt": "alpha"})
+	c := e.serverConfig(e.admin, `{"type":"full","compression":"gzip"}`, src)
+	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
+		t.Fatalf("run on the leader: %s: %s", r.Status, runError(r))
+	}
+	time.Sleep(300 * time.Millisecond) // a few of B's ticks
+	if id := supB.AgentID(e.admin.ID); id != "" {
+		t.Errorf("the follower runs built-in agent %s", id)
+	}
+
+	e.lead.set(false)
+	leadB.set(true)
+	waitUntil(t, "the lead to move", func() bool { return e.sup.AgentID(e.admin.ID) == "" && supB.AgentID(e.admin.ID) != "" })
+	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
+		t.Fatalf("run after the lead moved: %s: %s", r.Status, runError(r))
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

@@ -153,15 +153,16 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
+	if err := a.buildRuns(opt); err != nil {
+		return err
+	}
+	// Only the replica that schedules runs the built-in agents (server mode).
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.AgentAPI.Notify,
 		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
 		StateDir: filepath.Join(cfg.DataDir, "builtin-agent"), Protected: []string{cfg.DataDir},
-		Logger: a.log, Now: opt.Now})
+		Logger: a.log, Now: opt.Now, Leader: a.schedLeader})
 	if err != nil {
 		return fmt.Errorf("built-in agent: %w", err)
-	}
-	if err := a.buildRuns(opt); err != nil {
-		return err
 	}
 
 	agentSvc, err := agents.New(agents.Config{Store: a.Store, BaseURL: cfg.BaseURL, Logger: a.log, Now: opt.Now})
