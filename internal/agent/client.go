@@ -569,6 +569,14 @@ func (c *Client) RestoreComplete(ctx context.Context, req agentproto.RestoreComp
 	return c.postJSON(ctx, "restore/complete", agentproto.PathRestoreDone, req, nil, 10)
 }
 
+// RestoreProgress reports a running restore's progress; the answer says whether the
+// user cancelled it. Tried once: the next report follows soon.
+func (c *Client) RestoreProgress(ctx context.Context, p agentproto.RestoreProgressRequest) (agentproto.RestoreProgressResponse, error) {
+	var out agentproto.RestoreProgressResponse
+	err := c.postJSON(ctx, "restore/progress", agentproto.PathRestoreProgress, p, &out, 1)
+	return out, err
+}
+
 // EstimateComplete reports a size estimate's outcome.
 func (c *Client) EstimateComplete(ctx context.Context, req agentproto.EstimateCompleteRequest) error {
 	return c.postJSON(ctx, "estimate/complete", agentproto.PathEstimateDone, req, nil, 10)

@@ -40,6 +40,11 @@ type fakeServer struct {
 	progress   map[string]int
 	cancel     map[string]bool
 	restores   []agentproto.RestoreCompleteRequest
+	// restore progress reports; cancelRestore answers "cancel" to them; with
+	// noRestoreProgress the endpoint does not exist (an older server).
+	restoreProgress   []agentproto.RestoreProgressRequest
+	cancelRestore     map[string]bool
+	noRestoreProgress bool
 	estimates  []agentproto.EstimateCompleteRequest
 	hbReqs     []agentproto.HeartbeatRequest
 	// holdDownload, when set, holds download requests until it is closed (a long
@@ -231,6 +236,16 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if decode(&req) {
 			f.restores = append(f.restores, req)
 			w.WriteHeader(http.StatusNoContent)
+		}
+	case agentproto.PathRestoreProgress:
+		if f.noRestoreProgress {
+			apiError(w, 404, "not_found", "no agent endpoint "+r.URL.Path)
+			return
+		}
+		var req agentproto.RestoreProgressRequest
+		if decode(&req) {
+			f.restoreProgress = append(f.restoreProgress, req)
+			writeJSON(w, 200, agentproto.RestoreProgressResponse{Cancel: f.cancelRestore[req.RestoreID]})
 		}
 	case agentproto.PathEstimateDone:
 		var req agentproto.EstimateCompleteRequest

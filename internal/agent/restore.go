@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -25,6 +27,9 @@ type RestoreRequest struct {
 	Overwrite   bool
 	Identities  []age.Identity // nil: the Runner's
 	OnProgress  func(engine.RestoreProgress)
+	// ProgressEvery is how often, at most, OnProgress is called while extracting (0:
+	// the engine's default).
+	ProgressEvery time.Duration
 }
 
 // Restore restores a run's chain into a directory through pre-signed GETs, asking the
@@ -67,7 +72,8 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 	log := r.log().With("run", req.RunID, "target", target)
 	log.Info("restore started", "archives", len(refs), "paths", strings.Join(req.Paths, ","))
 	res, err := engine.Restore(ctx, engine.RestoreOptions{Target: target, Chain: refs, Identities: ids,
-		Include: req.Paths, Overwrite: req.Overwrite, Download: r.Upload, Progress: req.OnProgress, Log: log})
+		Include: req.Paths, Overwrite: req.Overwrite, Download: r.Upload, Progress: req.OnProgress,
+		ProgressEvery: req.ProgressEvery, Log: log})
 	if err != nil {
 		log.Error("restore failed", "err", err)
 		return res, fmt.Errorf("restore run %s to %s: %w", req.RunID, target, err)
@@ -98,20 +104,74 @@ func PassphraseIdentity(passphrase string) (age.Identity, error) {
 	return seal.PassphraseIdentity(passphrase)
 }
 
-// restoreCommand runs a restore the server asked for and reports its outcome.
+// restoreCommand runs a restore the server asked for, reports its progress while it
+// runs (stopping when the answer says the user cancelled it) and its outcome.
 func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	var latest engine.RestoreProgress
+	every := r.ProgressEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	done := make(chan struct{})
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var sent engine.RestoreProgress
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			p := latest
+			mu.Unlock()
+			if p == sent {
+				continue // nothing new; the heartbeat says the restore is alive
+			}
+			resp, err := r.Client.RestoreProgress(ctx, agentproto.RestoreProgressRequest{RestoreID: spec.RestoreID,
+				Archive: p.Archive, BytesDownloaded: p.BytesDownloaded, FilesWritten: p.Files, BytesWritten: p.Bytes})
+			var ae *APIError
+			switch {
+			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+				r.log().Info("restore: the server takes no progress reports (older server)", "restore", spec.RestoreID)
+				return
+			case err != nil:
+				r.log().Debug("restore: progress not reported", "restore", spec.RestoreID, "err", err)
+				continue
+			case resp.Cancel:
+				cancel(ErrCancelled)
+				return
+			}
+			sent = p
+		}
+	}()
 	res, err := r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
-		Paths: spec.Paths, Overwrite: spec.Overwrite})
+		Paths: spec.Paths, Overwrite: spec.Overwrite, ProgressEvery: min(time.Second, every), OnProgress: func(p engine.RestoreProgress) {
+			mu.Lock()
+			latest = p
+			mu.Unlock()
+		}})
+	close(done)
+	<-reported
 	rep := agentproto.RestoreCompleteRequest{RestoreID: spec.RestoreID, Status: agentproto.StatusCompleted,
 		FilesWritten: res.Files, BytesWritten: res.Bytes}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rep.Status, rep.Error = agentproto.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
+		err = fmt.Errorf("restore %s: %w", spec.RestoreID, context.Cause(ctx))
 	case err != nil:
 		rep.Status, rep.Error = agentproto.StatusFailed, err.Error()
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer ccancel()
 	if rerr := r.Client.RestoreComplete(cctx, rep); rerr != nil {
 		return errors.Join(err, fmt.Errorf("report restore %s: %w", spec.RestoreID, rerr))
 	}

@@ -254,6 +254,35 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request, ag store.Agent) error
 	return nil
 }
 
+// restoreProgress records a running restore's files and bytes written so far and
+// answers whether the user cancelled it.
+func (a *API) restoreProgress(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.RestoreProgressRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	rs, ok := a.st.(store.Restores)
+	if !ok {
+		return apperr.New(apperr.NotFound, "this server keeps no restores")
+	}
+	rr, err := rs.GetRestore(r.Context(), req.RestoreID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (rr.AgentID != ag.ID || rr.UserID != ag.UserID) {
+		return apperr.New(apperr.NotFound, "no restore %q of this agent", clip(req.RestoreID, 64))
+	}
+	if err != nil {
+		return err
+	}
+	err = rs.ProgressRestore(r.Context(), rr.ID, ag.ID, req.FilesWritten, req.BytesWritten, a.now())
+	if errors.Is(err, store.ErrConflict) {
+		return apperr.New(apperr.Conflict, "restore %s is %s, not running", rr.ID, rr.Status)
+	}
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, agentproto.RestoreProgressResponse{Cancel: rr.CancelRequested})
+	return nil
+}
+
 // restoreDone records a restore's outcome (on the restore, when the store keeps
 // restores) and in the agent's log.
 func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent) error {

@@ -132,6 +132,7 @@ func New(cfg Config) (*API, error) {
 	m.Handle("POST "+agentproto.PathLog, a.authed(a.logs))
 	m.Handle("GET "+agentproto.PathDownload, a.authed(a.download))
 	m.Handle("POST "+agentproto.PathRestoreDone, a.authed(a.restoreDone))
+	m.Handle("POST "+agentproto.PathRestoreProgress, a.authed(a.restoreProgress))
 	m.Handle("POST "+agentproto.PathEstimateDone, a.authed(a.estimateDone))
 	a.mux = m
 	return a, nil
@@ -172,6 +173,7 @@ var allowed = map[string]string{
 	agentproto.PathBackupStart: "POST", agentproto.PathBackupParts: "POST", agentproto.PathBackupProgress: "POST",
 	agentproto.PathBackupComplete: "POST", agentproto.PathBackupCatalog: "GET, PUT", agentproto.PathLog: "POST",
 	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST", agentproto.PathEstimateDone: "POST",
+	agentproto.PathRestoreProgress: "POST",
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error

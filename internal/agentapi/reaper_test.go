@@ -191,3 +191,65 @@ func TestEstimateCommands(t *testing.T) {
 		}
 	})
 }
+
+// Restore progress: the agent running a restore reports files and bytes written so
+// far (which also keeps the reaper away); the answer says when the user cancelled
+// it; another agent's report is refused as unknown, and one for a restore no longer
+// running is a conflict.
+func TestRestoreProgressReports(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env, dest string) {
+		ctx := context.Background()
+		u := e.user("u@example.com")
+		a, b := e.agent(u, "a"), e.agent(u, "b")
+		mallory := e.agent(e.user("m@example.com"), "evil")
+		cfg := e.config(a, dest, `{"type":"full"}`)
+		run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted}
+		if err := e.st.CreateRun(ctx, &run); err != nil {
+			t.Fatal(err)
+		}
+		rs := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", CreatedAt: e.clock.Now()}
+		if err := e.st.CreateRestore(ctx, &rs); err != nil {
+			t.Fatal(err)
+		}
+		feats := []string{agentproto.FeatureReportRestores}
+		if cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats}); len(cmds) != 1 {
+			t.Fatalf("commands = %+v, want the restore", cmds)
+		}
+		e.clock.Add(8 * time.Minute) // silent in heartbeats, but reporting progress
+		var resp agentproto.RestoreProgressResponse
+		code, msg := a.call("POST", agentproto.PathRestoreProgress, agentproto.RestoreProgressRequest{RestoreID: rs.ID, FilesWritten: 120, BytesWritten: 4 << 20}, &resp)
+		mustOK(t, "restore progress", code, msg)
+		if resp.Cancel {
+			t.Error("progress answered cancel for a restore nobody cancelled")
+		}
+		got := e.restore(rs.ID)
+		if got.FilesWritten != 120 || got.BytesWritten != 4<<20 || got.ReportedAt == nil || !got.ReportedAt.Equal(e.clock.Now()) {
+			t.Errorf("restore after progress = %+v", got)
+		}
+		e.clock.Add(4 * time.Minute)
+		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+			t.Errorf("Reap 4 min after a progress report = %d, %v; want 0", n, err)
+		}
+
+		for _, other := range []*agent{b, mallory} {
+			if code, _ := other.call("POST", agentproto.PathRestoreProgress, agentproto.RestoreProgressRequest{RestoreID: rs.ID, FilesWritten: 1}, nil); code != http.StatusNotFound {
+				t.Errorf("progress by %s: %d, want 404", other.Name, code)
+			}
+		}
+
+		if _, err := e.st.CancelRestore(ctx, rs.ID, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		code, msg = a.call("POST", agentproto.PathRestoreProgress, agentproto.RestoreProgressRequest{RestoreID: rs.ID, FilesWritten: 130}, &resp)
+		mustOK(t, "restore progress after cancel", code, msg)
+		if !resp.Cancel {
+			t.Error("progress of a cancelled restore did not answer cancel")
+		}
+		if err := e.st.FinishRestore(ctx, rs.ID, store.RestoreResult{Status: store.RestoreCancelled, At: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := a.call("POST", agentproto.PathRestoreProgress, agentproto.RestoreProgressRequest{RestoreID: rs.ID, FilesWritten: 140}, nil); code != http.StatusConflict {
+			t.Errorf("progress of a finished restore: %d, want 409", code)
+		}
+	})
+}

@@ -39,6 +39,9 @@ const (
 	PathLog            = "/api/agent/log"
 	PathDownload       = "/api/agent/download" // GET ?runId=… [&pointInTime=RFC3339]
 	PathRestoreDone    = "/api/agent/restore/complete"
+	// PathRestoreProgress takes a running restore's progress (RestoreProgressRequest);
+	// servers before it answer 404, which agents take as "not wanted".
+	PathRestoreProgress = "/api/agent/restore/progress"
 	PathEstimateDone   = "/api/agent/estimate/complete"
 )
 
@@ -353,6 +356,20 @@ type DownloadArchive struct {
 	ManifestSize   int64     `json:"manifestSize"`
 	Encrypted      bool      `json:"encrypted"`
 	ExpiresAt      time.Time `json:"expiresAt"`
+}
+
+// RestoreProgressRequest reports what a running restore has done so far.
+type RestoreProgressRequest struct {
+	RestoreID       string `json:"restoreId"`
+	Archive         int    `json:"archive"` // index in the chain (full, incrementals) being read
+	BytesDownloaded int64  `json:"bytesDownloaded"`
+	FilesWritten    int64  `json:"filesWritten"`
+	BytesWritten    int64  `json:"bytesWritten"`
+}
+
+// RestoreProgressResponse tells the agent whether to go on.
+type RestoreProgressResponse struct {
+	Cancel bool `json:"cancel"` // the user cancelled the restore: stop
 }
 
 // RestoreCompleteRequest reports a restore's outcome.

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"filippo.io/age"
 	"github.com/bmatcuk/doublestar/v4"
@@ -49,8 +51,11 @@ type RestoreOptions struct {
 	SkipOwners bool
 
 	Download upload.Options
-	Progress func(RestoreProgress)
-	Log      *slog.Logger
+	// Progress is called after each archive and about every ProgressEvery (0: half a
+	// second) while one is extracted, possibly from several goroutines (never at once).
+	Progress      func(RestoreProgress)
+	ProgressEvery time.Duration
+	Log           *slog.Logger
 }
 
 // RestoreProgress counts a restore's work.
@@ -151,24 +156,48 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	last := o.Chain[len(o.Chain)-1]
-	x, err := archive.NewExtractor(o.Target, archive.ExtractOptions{
+	// Progress: after each archive, and while one is extracted at most every
+	// ProgressEvery (from the extractor's per-entry callback, which runs with the
+	// extractor's counters locked, on whichever goroutine wrote the entry).
+	var (
+		x            *archive.Extractor
+		archiveIndex atomic.Int64
+		downloaded   atomic.Int64
+		lastReport   atomic.Int64
+	)
+	progress := func(files, bytes int64) {
+		o.Progress(RestoreProgress{Archive: int(archiveIndex.Load()), BytesDownloaded: downloaded.Load(), Files: files, Bytes: bytes})
+	}
+	var onFile func(string, int64)
+	progressEvery := o.ProgressEvery
+	if progressEvery <= 0 {
+		progressEvery = 500 * time.Millisecond
+	}
+	if o.Progress != nil {
+		onFile = func(string, int64) {
+			now := time.Now().UnixNano()
+			if last := lastReport.Load(); now-last >= int64(progressEvery) && lastReport.CompareAndSwap(last, now) {
+				progress(x.Files, x.Bytes)
+			}
+		}
+	}
+	x, err = archive.NewExtractor(o.Target, archive.ExtractOptions{
 		Overwrite: o.Overwrite,
 		Owners:    !o.SkipOwners && os.Geteuid() == 0,
 		OnSkip:    func(name, why string) { o.Log.Warn("restore: entry skipped", "path", name, "why", why) },
+		OnFile:    onFile,
 	})
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	defer x.Close()
-	var p RestoreProgress
 	report := func() {
 		if o.Progress != nil {
-			p.Files, p.Bytes = x.Files, x.Bytes
-			o.Progress(p)
+			progress(x.Files, x.Bytes)
 		}
 	}
 	dlo := o.Download
-	dlo.OnProgress = func(n int64) { p.BytesDownloaded += n }
+	dlo.OnProgress = func(n int64) { downloaded.Add(n) }
 
 	if last.Manifest == nil {
 		if len(o.Chain) > 1 {
@@ -242,7 +271,7 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		if need[k] == 0 {
 			continue
 		}
-		p.Archive = k
+		archiveIndex.Store(int64(k))
 		mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
 		if err != nil {
 			return res, fmt.Errorf("restore: %w", err)

@@ -518,6 +518,19 @@ func TestRestoreProtocol(t *testing.T) {
 			t.Errorf("restore after its heartbeat: %s", r.raw)
 		}
 
+		// Progress while it runs: in the API and on its page.
+		want(t, a.agentCall(agentproto.PathRestoreProgress, e.keyB, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1234, BytesWritten: 3 << 20}), http.StatusOK)
+		want(t, a.agentCall(agentproto.PathRestoreProgress, e.keyA, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1}), http.StatusNotFound)
+		r = a.json("GET", "/api/restores/"+id, nil)
+		if r.body["filesWritten"] != 1234.0 || r.body["bytesWritten"] != float64(3<<20) {
+			t.Errorf("restore after a progress report: %s", r.raw)
+		}
+		r = a.send("GET", "/restores/"+id, "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(visible(r.raw), "The agent is writing the files: 1234 files, 3.0 MiB so far.") {
+			t.Errorf("running restore's page lacks its progress: %s", visible(r.raw))
+		}
+
 		r = a.json("POST", "/api/restores/"+id+"/cancel", nil)
 		want(t, r, http.StatusOK)
 		if r.body["status"] != "running" || r.body["cancelRequested"] != true {

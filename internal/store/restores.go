@@ -76,6 +76,10 @@ type Restores interface {
 	// CancelRestore cancels a queued restore at once or asks a running one to stop;
 	// finished ones are left alone. It returns the restore as it is afterwards.
 	CancelRestore(ctx context.Context, id string, at time.Time) (Restore, error)
+	// ProgressRestore records a running restore's files and bytes written so far, as
+	// its agent agentID reports them at at (which also counts as a report for the
+	// reaper). A restore not running, or not agentID's, gives ErrConflict.
+	ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error
 	// TouchRestores records that agentID reported the running restores ids at at.
 	TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error
 	// StaleRestores lists running restores last reported before before; restores

@@ -199,6 +199,23 @@ func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string,
 	return mapErr("touch restores of agent "+agentID, err)
 }
 
+// ProgressRestore records a running restore's progress.
+func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error {
+	op := "progress of restore " + id
+	if !validID(id) || !validID(agentID) {
+		return notFound(op)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE restores SET files_written = $1, bytes_written = $2, reported_at = $3
+		WHERE id = $4 AND agent_id = $5 AND status = 'running'`, max(files, 0), max(bytes, 0), norm(at), id, agentID)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: not running on agent %s: %w", op, agentID, store.ErrConflict)
+	}
+	return nil
+}
+
 // StaleRestores lists running restores last reported before before.
 func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
 	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL

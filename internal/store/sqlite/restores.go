@@ -173,6 +173,22 @@ func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string,
 	return mapErr("touch restores of agent "+agentID, err)
 }
 
+// ProgressRestore records a running restore's progress.
+func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error {
+	op := "progress of restore " + id
+	res, err := s.w.ExecContext(ctx, `UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
+		WHERE id = ? AND agent_id = ? AND status = 'running'`, max(files, 0), max(bytes, 0), fmtTime(at), id, agentID)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s: not running on agent %s: %w", op, agentID, store.ErrConflict)
+	}
+	return nil
+}
+
 // StaleRestores lists running restores last reported before before.
 func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
 	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL

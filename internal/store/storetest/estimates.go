@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -157,11 +158,24 @@ func testRestoreReports(t *testing.T, s store.Store) {
 	got, _ := s.GetRestore(ctx, reported.ID)
 	equal(t, "reported at", got.ReportedAt, &later)
 
+	// Progress: written so far, and a report; only by its agent, only while running.
+	progressAt := later.Add(time.Minute)
+	check(t, "ProgressRestore", s.ProgressRestore(ctx, reported.ID, a.ID, 12, 3456, progressAt))
+	got, _ = s.GetRestore(ctx, reported.ID)
+	equal(t, "progress", [3]any{got.FilesWritten, got.BytesWritten, *got.ReportedAt}, [3]any{int64(12), int64(3456), progressAt})
+	if err := s.ProgressRestore(ctx, reported.ID, b.ID, 99, 99, progressAt); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("ProgressRestore by another agent: %v, want ErrConflict", err)
+	}
+	later = progressAt
+
 	// old was never reported (an agent too old to list restores): never stale.
 	stale, err := s.StaleRestores(ctx, later)
 	check(t, "StaleRestores", err)
 	equal(t, "StaleRestores", restoreIDs(stale), []string{silent.ID})
 	check(t, "FinishRestore", s.FinishRestore(ctx, silent.ID, store.RestoreResult{Status: store.RestoreFailed, At: later}))
+	if err := s.ProgressRestore(ctx, silent.ID, a.ID, 1, 1, later); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("ProgressRestore of a finished restore: %v, want ErrConflict", err)
+	}
 	stale, err = s.StaleRestores(ctx, later.Add(time.Hour))
 	check(t, "StaleRestores after finishing", err)
 	equal(t, "StaleRestores after finishing", restoreIDs(stale), []string{reported.ID})

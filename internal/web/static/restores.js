@@ -10,6 +10,7 @@
   var api = region.getAttribute("data-poll");
   var status = region.getAttribute("data-status");
   var cancelRequested = region.getAttribute("data-cancel") === "true";
+  var written = -1; // files written, as last shown
   var finished = { completed: true, failed: true, cancelled: true };
 
   function refresh() {
@@ -40,11 +41,12 @@
     fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (x) {
-        if (x.status !== status || x.cancelRequested !== cancelRequested) {
+        if (x.status !== status || x.cancelRequested !== cancelRequested || (written >= 0 && x.filesWritten !== written)) {
           status = x.status;
           cancelRequested = x.cancelRequested;
           refresh();
         }
+        written = x.filesWritten;
         if (!finished[status]) {
           window.setTimeout(poll, 2000);
         }
