@@ -45,8 +45,8 @@ type fakeServer struct {
 	restoreProgress   []agentproto.RestoreProgressRequest
 	cancelRestore     map[string]bool
 	noRestoreProgress bool
-	estimates  []agentproto.EstimateCompleteRequest
-	hbReqs     []agentproto.HeartbeatRequest
+	estimates         []agentproto.EstimateCompleteRequest
+	hbReqs            []agentproto.HeartbeatRequest
 	// holdDownload, when set, holds download requests until it is closed (a long
 	// restore).
 	holdDownload chan struct{}

@@ -42,7 +42,7 @@ const (
 	// PathRestoreProgress takes a running restore's progress (RestoreProgressRequest);
 	// servers before it answer 404, which agents take as "not wanted".
 	PathRestoreProgress = "/api/agent/restore/progress"
-	PathEstimateDone   = "/api/agent/estimate/complete"
+	PathEstimateDone    = "/api/agent/estimate/complete"
 )
 
 // Features an agent lists in its heartbeats (HeartbeatRequest.Features).
