@@ -116,6 +116,11 @@ func runChild(spec string) error {
 		}
 		o := engine.BackupOptions{Name: s.Key, Sources: s.Sources, Archive: as, Manifest: ms,
 			Seal: seal.Options{Codec: s.Codec, Level: s.Level}}
+		if v := os.Getenv("BENCH_READAHEAD"); v != "" { // -1: off, to compare
+			if o.ReadAhead, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("BENCH_READAHEAD: %w", err)
+			}
+		}
 		if s.Prev != nil {
 			r, c, err := engine.OpenManifest(ctx, s.Prev.Key, destination.GetURL(dest, storage.ManifestKey(s.Prev.Key)), s.Prev.ManifestSHA256, nil, o.Upload)
 			if err != nil {
@@ -365,6 +370,7 @@ func BenchmarkEngineTree(b *testing.B) {
 	}
 	var tb table
 	var cold coldRestore
+	coldBackups := os.Getenv("BENCH_COLD_BACKUP") != ""
 	var content int64
 	// Warm the page cache and measure the floor: reading the tree.
 	tb.add("read", "tar | cat", shell(b, env, "tar "+tarArgs+" | cat >/dev/null"))
@@ -375,6 +381,12 @@ func BenchmarkEngineTree(b *testing.B) {
 		// Full backup.
 		var full childResult
 		for _, first := range []bool{true, false} {
+			if coldBackups { // BENCH_COLD_BACKUP: every full backup reads the tree from disk
+				syscall.Sync()
+				if err := os.WriteFile(dropCachesFile, []byte("3\n"), 0); err != nil {
+					b.Fatalf("BENCH_COLD_BACKUP needs to drop the page cache: %v", err)
+				}
+			}
 			if first == engineFirst {
 				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: key})
 				full, content = res, res.ContentBytes

@@ -14,10 +14,13 @@ const (
 	seekHole = 4 // SEEK_HOLE
 )
 
+// openNoATime opens p for reading without updating its access time where allowed,
+// and without blocking should a FIFO have taken the scanned file's place (the caller
+// then finds it is no longer a regular file).
 func openNoATime(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.EPERM) { // O_NOATIME needs ownership
-		return os.Open(p)
+		return os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	}
 	return f, err
 }
