@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -98,6 +99,19 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 	res := BackupResult{RunID: req.RunID}
 	st, err := r.Client.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: req.ConfigID, RunID: req.RunID})
 	if err != nil {
+		if ctx.Err() != nil && req.RunID != "" {
+			// Cancelled (or stopping) while the start was on its way: the server may
+			// have opened the run before the answer was cut off. Say it is cancelled,
+			// so it does not stay running until the reaper fails it.
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_, cerr := r.Client.BackupComplete(cctx, agentproto.BackupCompleteRequest{RunID: req.RunID,
+				Status: agentproto.StatusCancelled, Error: "cancelled: " + context.Cause(ctx).Error()})
+			ccancel()
+			var ae *APIError
+			if cerr != nil && !(errors.As(cerr, &ae) && ae.Status == http.StatusConflict) { // 409: still queued, nothing to say
+				r.log().Warn("backup: cancelled run not reported", "run", req.RunID, "err", cerr)
+			}
+		}
 		return res, fmt.Errorf("start backup of config %s: %w", req.ConfigID, err)
 	}
 	res.RunID = st.RunID
