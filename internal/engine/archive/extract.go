@@ -65,18 +65,22 @@ type dirMeta struct {
 
 // Extractor restores tar streams under one directory. Every file operation goes through
 // an os.Root, so neither `..`, nor absolute names, nor symlinks (archived or already
-// there) can make it write outside the target. Files are written under a temporary
-// name and renamed into place only once complete and verified.
+// there) can make it write outside the target. Large files are written under a
+// temporary name and renamed into place only once complete and verified.
 //
-// Creating a file costs several system calls; small files are therefore read into
-// memory by Extract and written by a few worker goroutines, while directories, links,
-// large files and every check on what already exists stay in archive order.
+// Creating a file costs several system calls, and creating files is most of a restore's
+// time. Small files are therefore read into memory by Extract, verified, and written by
+// a few worker goroutines; on Linux straight under their final name with O_EXCL and
+// their metadata set through the descriptor (createSmall). Directories, links, large
+// files and, when overwriting, every check on what already exists stay in archive order.
 type Extractor struct {
-	target string
-	root   *os.Root
-	o      ExtractOptions
-	dirs   []dirMeta
-	buf    []byte
+	target  string
+	root    *os.Root
+	rootDir *os.File // the target opened as a directory, for createSmall
+	umask   uint32   // the process's, when the extractor was made
+	o       ExtractOptions
+	dirs    []dirMeta
+	buf     []byte
 	// open holds roots of recently used directories (most recent last), each opened
 	// from root by its full name, so that an entry costs one-component system calls
 	// relative to its directory instead of a walk from the target down for every call.
@@ -120,9 +124,14 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
+	rootDir, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("restore target: %w", err)
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Extractor{target: abs, root: root, o: o, buf: make([]byte, 1<<20),
+	return &Extractor{target: abs, root: root, rootDir: rootDir, umask: processUmask(), o: o, buf: make([]byte, 1<<20),
 		tmpBase: ".backapp-tmp-" + hex.EncodeToString(b[:]) + "-",
 		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
 }
@@ -132,7 +141,8 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 type openDir struct {
 	name    string
 	root    *os.Root
-	users   int // guarded by Extractor.mu
+	dir     *os.File // the same directory, for createSmall
+	users   int      // guarded by Extractor.mu
 	evicted bool
 }
 
@@ -146,8 +156,10 @@ const maxOpenDirs = 32
 // on the target's root: never outside it.
 func (x *Extractor) dirRoot(dir string) (*openDir, error) {
 	for i := len(x.open) - 1; i >= 0; i-- {
-		if x.open[i].name == dir {
-			return x.open[i], nil
+		if d := x.open[i]; d.name == dir {
+			copy(x.open[i:], x.open[i+1:]) // most recently used last
+			x.open[len(x.open)-1] = d
+			return d, nil
 		}
 	}
 	// A file being written by a worker under this name (or an ancestor's) must be in
@@ -161,7 +173,7 @@ func (x *Extractor) dirRoot(dir string) (*openDir, error) {
 			break
 		}
 	}
-	r, err := x.root.OpenRoot(dir)
+	r, err := x.openDirRoot(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = x.root.MkdirAll(dir, 0o755); err == nil {
 			r, err = x.root.OpenRoot(dir)
@@ -170,13 +182,33 @@ func (x *Extractor) dirRoot(dir string) (*openDir, error) {
 	if err != nil {
 		return nil, unsafeErr(err)
 	}
+	f, err := r.Open(".")
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
 	if len(x.open) == maxOpenDirs {
 		x.release(x.open[0], true)
 		x.open = append(x.open[:0], x.open[1:]...)
 	}
-	d := &openDir{name: dir, root: r}
+	d := &openDir{name: dir, root: r, dir: f}
 	x.open = append(x.open, d)
 	return d, nil
+}
+
+// openDirRoot opens dir as a root: one system call from its parent's cached root when
+// dir is a plain directory there, else resolved from the target's root by its full
+// name. (From the parent, a symlink may only lead within the parent: what that refuses
+// is tried again from the target's root, which decides.)
+func (x *Extractor) openDirRoot(dir string) (*os.Root, error) {
+	if i := strings.LastIndexByte(dir, '/'); i > 0 {
+		if p, err := x.dirRoot(dir[:i]); err == nil {
+			if r, err := p.root.OpenRoot(dir[i+1:]); err == nil {
+				return r, nil
+			}
+		}
+	}
+	return x.root.OpenRoot(dir)
 }
 
 // release drops a use of d (evict: the cache's own) and closes it once unused.
@@ -189,6 +221,7 @@ func (x *Extractor) release(d *openDir, evict bool) {
 		d.users--
 	}
 	if d.evicted && d.users == 0 {
+		d.dir.Close()
 		d.root.Close()
 	}
 }
@@ -246,6 +279,7 @@ func (x *Extractor) Close() error {
 		x.release(d, true)
 	}
 	x.open = nil
+	x.rootDir.Close()
 	return x.root.Close()
 }
 
@@ -459,8 +493,10 @@ type fileJob struct {
 
 // queueFile reads a small file's content and hands it to a worker.
 func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar.Header, tr io.Reader, want Want) error {
-	if _, err := x.clear(pr, name, base, false); err != nil {
-		return err
+	if x.o.Overwrite || !smallFast { // else createSmall's O_EXCL does the check
+		if _, err := x.clear(pr, name, base, false); err != nil {
+			return err
+		}
 	}
 	var buf []byte
 	select {
@@ -493,11 +529,15 @@ func (x *Extractor) worker(ctx context.Context) {
 	for j := range x.jobs {
 		err := ctx.Err()
 		if err == nil && x.workerErr() == nil {
-			err = x.writeFile(j.root, j.name, j.base, j.h, j.want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
-				sum.Write(j.data)
-				tail, err := writeBlocks(f, 0, j.data)
-				return int64(len(j.data)), tail, err
-			})
+			if smallFast {
+				err = x.writeSmall(j)
+			} else {
+				err = x.writeFile(j.root, j.name, j.base, j.h, j.want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
+					sum.Write(j.data)
+					tail, err := writeBlocks(f.WriteAt, 0, j.data)
+					return int64(len(j.data)), tail, err
+				})
+			}
 		}
 		x.free <- j.data[:0]
 		x.mu.Lock()
@@ -511,6 +551,33 @@ func (x *Extractor) worker(ctx context.Context) {
 		}
 		x.busy.Done()
 	}
+}
+
+// writeSmall checks a small file's content against its manifest hash, then writes it
+// with createSmall.
+func (x *Extractor) writeSmall(j fileJob) error {
+	if int64(len(j.data)) != j.h.Size {
+		return fmt.Errorf("restore %s: got %d of %d bytes: archive truncated", j.name, len(j.data), j.h.Size)
+	}
+	if j.want.SHA256 != "" {
+		sum := sha256.Sum256(j.data)
+		if got := hex.EncodeToString(sum[:]); got != j.want.SHA256 {
+			return fmt.Errorf("restore %s: %w (sha256 %s, want %s)", j.name, ErrContent, got, j.want.SHA256)
+		}
+	}
+	dir := x.rootDir
+	if j.dir != nil {
+		dir = j.dir.dir
+	}
+	err := createSmall(dir, j.base, j.data, FileMode(j.h.Mode), j.h.Uid, j.h.Gid, x.o.Owners, j.h.ModTime, x.umask)
+	if errors.Is(err, errExists) {
+		return fmt.Errorf("restore %s: %w", j.name, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", j.name, err)
+	}
+	x.done(j.name, j.h.Size)
+	return nil
 }
 
 // writeFile writes a file under a temporary name in pr through content (which returns the
@@ -576,7 +643,7 @@ func (x *Extractor) copySparse(f *os.File, r io.Reader, sum hash.Hash) (n int64,
 		n, err := io.ReadFull(r, x.buf)
 		if n > 0 {
 			sum.Write(x.buf[:n])
-			t, werr := writeBlocks(f, off, x.buf[:n])
+			t, werr := writeBlocks(f.WriteAt, off, x.buf[:n])
 			if werr != nil {
 				return off, false, werr
 			}
@@ -592,18 +659,28 @@ func (x *Extractor) copySparse(f *os.File, r io.Reader, sum hash.Hash) (n int64,
 	}
 }
 
-// writeBlocks writes b at off, skipping all-zero 64 KiB blocks; it reports whether
-// the last block was written. An empty b counts as written (nothing to extend).
-func writeBlocks(f *os.File, off int64, b []byte) (bool, error) {
+// writeBlocks writes b at off through writeAt, skipping all-zero 64 KiB blocks (one
+// write per run of other blocks); it reports whether the last block was written. An
+// empty b counts as written (nothing to extend).
+func writeBlocks(writeAt func([]byte, int64) (int, error), off int64, b []byte) (bool, error) {
 	const block = 64 << 10
 	tail := true
+	start := 0 // of the run of blocks to write
 	for i := 0; i < len(b); i += block {
 		blk := b[i:min(i+block, len(b))]
 		tail = !allZero(blk)
-		if tail {
-			if _, err := f.WriteAt(blk, off+int64(i)); err != nil {
-				return false, err
+		if !tail {
+			if start < i {
+				if _, err := writeAt(b[start:i], off+int64(start)); err != nil {
+					return false, err
+				}
 			}
+			start = i + len(blk)
+		}
+	}
+	if start < len(b) {
+		if _, err := writeAt(b[start:], off+int64(start)); err != nil {
+			return false, err
 		}
 	}
 	return tail, nil
@@ -651,18 +728,47 @@ func (x *Extractor) hardlink(pr *os.Root, name, base string, h *tar.Header) erro
 // Finish applies directory modes, owners and times, deepest first, once every entry is
 // restored (creating entries inside a directory changes its mtime).
 func (x *Extractor) Finish() error {
-	slices.SortStableFunc(x.dirs, func(a, b dirMeta) int { return strings.Count(b.name, "/") - strings.Count(a.name, "/") })
+	// Deepest first; siblings together, so that each parent is opened once.
+	slices.SortStableFunc(x.dirs, func(a, b dirMeta) int {
+		if c := strings.Count(b.name, "/") - strings.Count(a.name, "/"); c != 0 {
+			return c
+		}
+		return strings.Compare(path.Dir(a.name), path.Dir(b.name))
+	})
 	var errs []error
+	var parent *os.Root
+	parentName := ""
+	defer func() {
+		if parent != nil {
+			parent.Close()
+		}
+	}()
 	for _, d := range x.dirs {
+		pr, base := x.root, d.name
+		if i := strings.LastIndexByte(d.name, '/'); i > 0 {
+			if parent == nil || parentName != d.name[:i] {
+				if parent != nil {
+					parent.Close()
+					parent = nil
+				}
+				r, err := x.root.OpenRoot(d.name[:i])
+				if err != nil {
+					errs = append(errs, fmt.Errorf("restore %s: %w", d.name, unsafeErr(err)))
+					continue
+				}
+				parent, parentName = r, d.name[:i]
+			}
+			pr, base = parent, d.name[i+1:]
+		}
 		if x.o.Owners {
-			if err := x.root.Lchown(d.name, d.uid, d.gid); err != nil {
+			if err := pr.Lchown(base, d.uid, d.gid); err != nil {
 				errs = append(errs, fmt.Errorf("restore %s: chown: %w", d.name, err))
 			}
 		}
-		if err := x.root.Chmod(d.name, d.mode); err != nil {
+		if err := pr.Chmod(base, d.mode); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: chmod: %w", d.name, err))
 		}
-		if err := x.root.Chtimes(d.name, d.mtime, d.mtime); err != nil {
+		if err := pr.Chtimes(base, d.mtime, d.mtime); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: set times: %w", d.name, err))
 		}
 	}

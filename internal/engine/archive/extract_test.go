@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func newExtractor(t *testing.T, target string, o ExtractOptions) *Extractor {
 type ent struct {
 	name, link, body string
 	typ              byte
+	mode             int64     // 0: 0644
+	mtime            time.Time // zero: 2001-09-09
 }
 
 func tarOf(t *testing.T, ents ...ent) []byte {
@@ -33,7 +36,13 @@ func tarOf(t *testing.T, ents ...ent) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644, Size: int64(len(e.body)), ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body)), ModTime: e.mtime, Format: tar.FormatPAX}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if h.ModTime.IsZero() {
+			h.ModTime = time.Unix(1e9, 0)
+		}
 		if e.typ != tar.TypeReg {
 			h.Size = 0
 		}
@@ -198,6 +207,20 @@ func TestExtractFiles(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(target, "top")); string(b) != "changed by the user" {
 		t.Errorf("refused restore changed top to %q", b)
 	}
+	// A symlink in the way, even one pointing at nothing, is refused too, not followed.
+	for _, link := range []string{outside, filepath.Join(t.TempDir(), "nothing")} {
+		must(t, os.Remove(filepath.Join(target, "d/small")))
+		must(t, os.Symlink(link, filepath.Join(target, "d/small")))
+		xl := newExtractor(t, target, ExtractOptions{})
+		if err := xl.Extract(context.Background(), bytes.NewReader(tarOf(t, ent{name: "d/small", body: "through the link?", typ: tar.TypeReg}))); !errors.Is(err, ErrExists) {
+			t.Errorf("symlink to %s in the way: got %v, want ErrExists", link, err)
+		}
+		if _, err := os.Lstat(link); link != outside && err == nil {
+			t.Errorf("a file was created through the dangling symlink")
+		}
+	}
+	must(t, os.Remove(filepath.Join(target, "d/small")))
+	must(t, os.Symlink(outside, filepath.Join(target, "d/small")))
 	x3 := newExtractor(t, target, ExtractOptions{Overwrite: true})
 	must(t, x3.Extract(context.Background(), bytes.NewReader(tarOf(t,
 		ent{name: "top", body: "new", typ: tar.TypeReg}, ent{name: "d/small", body: "through the link?", typ: tar.TypeReg}))))
@@ -212,6 +235,125 @@ func TestExtractFiles(t *testing.T) {
 	}
 	if got := listAll(t, target); len(got) != 5 {
 		t.Errorf("target holds %v after overwriting (nothing temporary)", got)
+	}
+}
+
+// TestExtractModesAndTimes: files get their exact mode whatever the umask (set-id and
+// sticky bits included), and directories at every depth get theirs and their times
+// once everything inside them is written.
+func TestExtractModesAndTimes(t *testing.T) {
+	t.Cleanup(func() { syscallUmask(syscallUmask(0o027)) })
+	t1, t2 := time.Unix(1.5e9, 123456789), time.Unix(1.2e9, 0)
+	var ents []ent
+	modes := map[string]int64{"f0777": 0o777, "f4755": 0o4755, "f2750": 0o2750, "f1777": 0o1777, "f0444": 0o444, "f0000": 0, "f0640": 0o640, "f0644": 0o644}
+	dirs := map[string]int64{"a/": 0o755, "a/b/": 0o750, "a/c/": 0o700, "a/b/d/": 0o555, "e/": 0o1777, "a/c/f/": 0o711}
+	for _, d := range []string{"a/", "a/b/", "a/b/d/", "a/c/", "a/c/f/", "e/"} {
+		ents = append(ents, ent{name: d, typ: tar.TypeDir, mode: dirs[d], mtime: t2})
+		for f, m := range modes {
+			ents = append(ents, ent{name: d + f, body: "x" + f, typ: tar.TypeReg, mode: m, mtime: t1})
+		}
+	}
+	// 0 in ent means 0644: mode 0 is spelled with an explicit header below.
+	for i := range ents {
+		if strings.HasSuffix(ents[i].name, "f0000") {
+			ents[i].mode = -1
+		}
+	}
+	target := t.TempDir()
+	x := newExtractor(t, target, ExtractOptions{})
+	must(t, x.Extract(context.Background(), bytes.NewReader(tarOfModes(t, ents))))
+	must(t, x.Finish())
+	for _, e := range ents {
+		fi, err := os.Lstat(filepath.Join(target, e.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := e.mode
+		if want < 0 {
+			want = 0
+		}
+		if got := int64(fi.Mode().Perm()) | setBits(fi.Mode()); got != want {
+			t.Errorf("%s: mode %o, want %o", e.name, got, want)
+		}
+		if !fi.ModTime().Equal(e.mtime) {
+			t.Errorf("%s: mtime %v, want %v", e.name, fi.ModTime(), e.mtime)
+		}
+	}
+}
+
+// tarOfModes is tarOf where a mode of -1 means 0.
+func tarOfModes(t *testing.T, ents []ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: max(e.mode, 0), Size: int64(len(e.body)), ModTime: e.mtime, Format: tar.FormatPAX}
+		must(t, tw.WriteHeader(h))
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, tw.Close())
+	return buf.Bytes()
+}
+
+func setBits(m os.FileMode) int64 {
+	var b int64
+	if m&os.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+// TestExtractThroughInnerSymlinks: an archived symlink to a directory inside the target
+// may be written through, wherever the directory is; one leading out never.
+func TestExtractThroughInnerSymlinks(t *testing.T) {
+	target := t.TempDir()
+	x := newExtractor(t, target, ExtractOptions{})
+	must(t, x.Extract(context.Background(), bytes.NewReader(tarOf(t,
+		ent{name: "a/", typ: tar.TypeDir}, ent{name: "a/real/", typ: tar.TypeDir}, ent{name: "b/", typ: tar.TypeDir},
+		ent{name: "a/near", link: "real", typ: tar.TypeSymlink}, ent{name: "a/far", link: "../b", typ: tar.TypeSymlink},
+		ent{name: "a/near/f", body: "near", typ: tar.TypeReg}, ent{name: "a/far/g", body: "far", typ: tar.TypeReg},
+		ent{name: "a/far/sub/h", body: "deeper", typ: tar.TypeReg}))))
+	must(t, x.Finish())
+	for name, want := range map[string]string{"a/real/f": "near", "b/g": "far", "b/sub/h": "deeper"} {
+		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || string(b) != want {
+			t.Errorf("%s: %q, %v; want %q", name, b, err, want)
+		}
+	}
+}
+
+func TestWriteBlocks(t *testing.T) {
+	const blk = 64 << 10
+	data := make([]byte, 5*blk+100) // blocks: data, data, zero, data, zero, zero tail
+	for _, i := range []int{0, blk, 3 * blk} {
+		data[i+7] = 1
+	}
+	type w struct{ off, n int64 }
+	var got []w
+	tail, err := writeBlocks(func(b []byte, off int64) (int, error) {
+		got = append(got, w{off, int64(len(b))})
+		return len(b), nil
+	}, 1000, data)
+	if err != nil || tail {
+		t.Fatalf("tail %v, err %v; want false, nil", tail, err)
+	}
+	if want := []w{{1000, 2 * blk}, {1000 + 3*blk, blk}}; !slices.Equal(got, want) {
+		t.Errorf("writes %v, want %v (runs of non-zero blocks, holes skipped)", got, want)
+	}
+	data[5*blk+50] = 1
+	got = nil
+	if tail, _ := writeBlocks(func(b []byte, off int64) (int, error) {
+		got = append(got, w{off, int64(len(b))})
+		return len(b), nil
+	}, 0, data); !tail || len(got) != 3 || got[2] != (w{5 * blk, 100}) {
+		t.Errorf("non-zero tail: tail %v, writes %v", tail, got)
 	}
 }
 

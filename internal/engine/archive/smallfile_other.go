@@ -1,0 +1,22 @@
+//go:build !linux
+
+package archive
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// smallFast: small files go through writeFile (under a temporary name, then renamed)
+// here; createSmall is Linux's.
+const smallFast = false
+
+var errExists = errors.New("exists")
+
+func processUmask() uint32 { return 0o7777 }
+
+func createSmall(*os.File, string, []byte, fs.FileMode, int, int, bool, time.Time, uint32) error {
+	return errors.ErrUnsupported
+}

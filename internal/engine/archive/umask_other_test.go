@@ -1,0 +1,5 @@
+//go:build !unix
+
+package archive
+
+func syscallUmask(m int) int { return m }
