@@ -1,3 +1,5 @@
+//go:build unix
+
 package engine_test
 
 // Benchmarks of the engine against tar | pigz and restic on a real tree and the local

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -155,12 +154,11 @@ func describe(t *testing.T, dir string) map[string]string {
 		switch {
 		case fi.Mode().IsRegular():
 			s += fmt.Sprintf(" size=%d sha=%s", fi.Size(), hashFile(t, p))
-			st := fi.Sys().(*syscall.Stat_t)
-			if st.Nlink > 1 {
-				if first, ok := inodes[st.Ino]; ok {
+			if ino, nlink := linkInfo(fi); nlink > 1 {
+				if first, ok := inodes[ino]; ok {
 					s += " linked-to=" + first
 				} else {
-					inodes[st.Ino] = rel
+					inodes[ino] = rel
 				}
 			}
 		case fi.Mode()&fs.ModeSymlink != 0:
