@@ -272,17 +272,20 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			continue
 		}
 		archiveIndex.Store(int64(k))
-		mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
+		mctx, mcancel := context.WithCancel(ctx) // stops the read-ahead's download
+		mr, mc, err := OpenManifest(mctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
 		if err != nil {
+			mcancel()
 			return res, fmt.Errorf("restore: %w", err)
 		}
+		entries := readAhead(mr)
 		var cur manifest.Entry
 		curOK := false
 		var got int64
 		var merr error
 		x.SetSelect(func(name string, th *tar.Header) (archive.Want, error) {
 			for !curOK || manifest.ComparePaths(cur.Path, name) < 0 {
-				e, err := mr.Next()
+				e, err := entries.Next()
 				if err == io.EOF {
 					return archive.Want{}, nil
 				}
@@ -306,6 +309,8 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			want = lastSHA
 		}
 		err = restoreArchive(ctx, x, ref, want, o.Identities, dlo)
+		mcancel()
+		entries.Close()
 		mc.Close()
 		if err != nil {
 			return res, fmt.Errorf("restore: %w", err)
