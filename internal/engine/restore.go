@@ -216,54 +216,57 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		return RestoreResult{Files: x.Files, Bytes: x.Bytes}, nil
 	}
 
-	// Pass 1: check the chain, count what each archive must give, and find hard link
-	// targets that a subset needs.
-	mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
-	if err != nil {
-		return res, fmt.Errorf("restore: %w", err)
-	}
-	h := mr.Header
-	res.Header = h
-	if len(h.Chain) != len(o.Chain) {
-		mc.Close()
-		return res, fmt.Errorf("restore: %w: manifest of %s names %d archives, got %d", ErrChainMismatch, h.Name, len(h.Chain), len(o.Chain))
-	}
-	for i, ref := range o.Chain {
-		if ref.Name != "" && ref.Name != h.Chain[i] {
-			mc.Close()
-			return res, fmt.Errorf("restore: %w: archive %d is %s, the manifest says %s", ErrChainMismatch, i, ref.Name, h.Chain[i])
-		}
-	}
-	need := make([]int64, len(h.Chain))
+	// Pass 1 reads the whole manifest: to count what each archive of a chain must give
+	// (archives with nothing to give are skipped), to find the hard link targets a
+	// subset needs, and for the archive's digest when the caller has none. A whole
+	// single archive of known digest needs none of it: pass 2 checks the chain and
+	// counts as it goes, and the manifest is read once instead of twice.
+	var h manifest.Header
+	need := make([]int64, len(o.Chain))
 	linkTargets := map[string]bool{}
-	for {
-		e, err := mr.Next()
-		if err == io.EOF {
-			break
-		}
+	lastSHA := ""
+	if len(o.Chain) > 1 || len(inc) > 0 || last.SHA256 == "" {
+		mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
 		if err != nil {
+			return res, fmt.Errorf("restore: %w", err)
+		}
+		h = mr.Header
+		res.Header = h
+		if err := checkChain(h, o.Chain); err != nil {
 			mc.Close()
-			return res, fmt.Errorf("restore: manifest of %s: %w", h.Name, err)
-		}
-		if e.Type == manifest.TypeDeleted || !inc.match(e.Path) {
-			continue
-		}
-		need[e.In]++
-		if e.Type == manifest.TypeHardlink && len(inc) > 0 {
-			linkTargets[e.Link] = true
-		}
-	}
-	lastSHA := mr.Trailer.ArchiveSHA256
-	mc.Close()
-	if len(linkTargets) > 0 { // hard link targets outside the subset are restored too
-		need = make([]int64, len(h.Chain))
-		if err := forEach(ctx, last, o, func(e manifest.Entry) {
-			if e.Type != manifest.TypeDeleted && (inc.match(e.Path) || linkTargets[e.Path]) {
-				need[e.In]++
-			}
-		}); err != nil {
 			return res, err
 		}
+		for {
+			e, err := mr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				mc.Close()
+				return res, fmt.Errorf("restore: manifest of %s: %w", h.Name, err)
+			}
+			if e.Type == manifest.TypeDeleted || !inc.match(e.Path) {
+				continue
+			}
+			need[e.In]++
+			if e.Type == manifest.TypeHardlink && len(inc) > 0 {
+				linkTargets[e.Link] = true
+			}
+		}
+		lastSHA = mr.Trailer.ArchiveSHA256
+		mc.Close()
+		if len(linkTargets) > 0 { // hard link targets outside the subset are restored too
+			need = make([]int64, len(h.Chain))
+			if err := forEach(ctx, last, o, func(e manifest.Entry) {
+				if e.Type != manifest.TypeDeleted && (inc.match(e.Path) || linkTargets[e.Path]) {
+					need[e.In]++
+				}
+			}); err != nil {
+				return res, err
+			}
+		}
+	} else {
+		need[0] = -1 // not counted: restore it
 	}
 
 	// Pass 2: each archive in order, merged with the last manifest.
@@ -278,11 +281,23 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			mcancel()
 			return res, fmt.Errorf("restore: %w", err)
 		}
+		if need[k] < 0 { // no pass 1
+			h = mr.Header
+			res.Header = h
+			if err := checkChain(h, o.Chain); err != nil {
+				mcancel()
+				mc.Close()
+				return res, err
+			}
+		}
 		entries := readAhead(mr)
 		var cur manifest.Entry
 		curOK := false
-		var got int64
+		var got, listed int64 // entries extracted; entries the manifest lists for archive k
 		var merr error
+		wanted := func(e manifest.Entry) bool {
+			return e.In == k && e.Type != manifest.TypeDeleted && (inc.match(e.Path) || linkTargets[e.Path])
+		}
 		x.SetSelect(func(name string, th *tar.Header) (archive.Want, error) {
 			for !curOK || manifest.ComparePaths(cur.Path, name) < 0 {
 				e, err := entries.Next()
@@ -294,11 +309,11 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 					return archive.Want{}, fmt.Errorf("manifest of %s: %w", h.Name, err)
 				}
 				cur, curOK = e, true
+				if wanted(e) {
+					listed++
+				}
 			}
-			if cur.Path != name || cur.In != k || cur.Type == manifest.TypeDeleted {
-				return archive.Want{}, nil
-			}
-			if !inc.match(name) && !linkTargets[name] {
+			if cur.Path != name || !wanted(cur) {
 				return archive.Want{}, nil
 			}
 			got++
@@ -309,14 +324,28 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			want = lastSHA
 		}
 		err = restoreArchive(ctx, x, ref, want, o.Identities, dlo)
+		for err == nil && merr == nil { // what the manifest lists after the archive's last entry
+			e, nerr := entries.Next()
+			if nerr == io.EOF {
+				break
+			}
+			if nerr != nil {
+				merr = nerr
+				err = fmt.Errorf("manifest of %s: %w", h.Name, nerr)
+				break
+			}
+			if wanted(e) {
+				listed++
+			}
+		}
 		mcancel()
 		entries.Close()
 		mc.Close()
 		if err != nil {
 			return res, fmt.Errorf("restore: %w", err)
 		}
-		if merr == nil && got != need[k] {
-			return res, fmt.Errorf("restore: archive %s holds %d of the %d entries its manifest lists: archive corrupted or wrong", h.Chain[k], got, need[k])
+		if got != listed {
+			return res, fmt.Errorf("restore: archive %s holds %d of the %d entries its manifest lists: archive corrupted or wrong", h.Chain[k], got, listed)
 		}
 		report()
 	}
@@ -326,6 +355,19 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 	report()
 	res.Files, res.Bytes = x.Files, x.Bytes
 	return res, nil
+}
+
+// checkChain checks that the manifest h is the last of chain.
+func checkChain(h manifest.Header, chain []ArchiveRef) error {
+	if len(h.Chain) != len(chain) {
+		return fmt.Errorf("restore: %w: manifest of %s names %d archives, got %d", ErrChainMismatch, h.Name, len(h.Chain), len(chain))
+	}
+	for i, ref := range chain {
+		if ref.Name != "" && ref.Name != h.Chain[i] {
+			return fmt.Errorf("restore: %w: archive %d is %s, the manifest says %s", ErrChainMismatch, i, ref.Name, h.Chain[i])
+		}
+	}
+	return nil
 }
 
 func forEach(ctx context.Context, ref ArchiveRef, o RestoreOptions, fn func(manifest.Entry)) error {
