@@ -506,7 +506,7 @@ func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar
 	}
 	n, err := io.ReadFull(tr, buf[:h.Size])
 	if err != nil {
-		x.free <- buf
+		x.putBuf(buf)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("restore %s: got %d of %d bytes: archive truncated", name, n, h.Size)
 		}
@@ -524,6 +524,14 @@ func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar
 	return nil
 }
 
+// putBuf keeps a small file's buffer for the next one, or drops it when enough are kept.
+func (x *Extractor) putBuf(b []byte) {
+	select {
+	case x.free <- b[:0]:
+	default:
+	}
+}
+
 func (x *Extractor) worker(ctx context.Context) {
 	defer x.workers.Done()
 	for j := range x.jobs {
@@ -539,7 +547,7 @@ func (x *Extractor) worker(ctx context.Context) {
 				})
 			}
 		}
-		x.free <- j.data[:0]
+		x.putBuf(j.data)
 		x.mu.Lock()
 		delete(x.pending, j.name)
 		if err != nil && x.err == nil {
