@@ -400,16 +400,7 @@ func (p *progressReporter) loop(ctx context.Context) {
 	}
 	done := p.done
 	p.mu.Unlock()
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-done:
-			return
-		case <-t.C:
-		}
+	reportEvery(ctx, p.every, done, func(ctx context.Context) bool {
 		p.mu.Lock()
 		x := p.latest
 		p.mu.Unlock()
@@ -423,11 +414,31 @@ func (p *progressReporter) loop(ctx context.Context) {
 			if ctx.Err() == nil {
 				p.log.Debug("backup: progress not reported", "err", err)
 			}
-			continue
+			return true
 		}
 		if resp.Cancel {
 			p.log.Info("backup: the server asked to cancel")
 			p.cancel(ErrCancelled)
+			return false
+		}
+		return true
+	})
+}
+
+// reportEvery calls send every period, on the caller's goroutine, until stop is closed,
+// ctx ends or send returns false. Backups and restores report their progress with it.
+func reportEvery(ctx context.Context, period time.Duration, stop <-chan struct{}, send func(context.Context) bool) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if !send(ctx) {
 			return
 		}
 	}

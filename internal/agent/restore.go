@@ -119,22 +119,13 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 	reported := make(chan struct{})
 	go func() {
 		defer close(reported)
-		t := time.NewTicker(every)
-		defer t.Stop()
 		var sent engine.RestoreProgress
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		reportEvery(ctx, every, done, func(ctx context.Context) bool {
 			mu.Lock()
 			p := latest
 			mu.Unlock()
 			if p == sent {
-				continue // nothing new; the heartbeat says the restore is alive
+				return true // nothing new; the heartbeat says the restore is alive
 			}
 			resp, err := r.Client.RestoreProgress(ctx, agentproto.RestoreProgressRequest{RestoreID: spec.RestoreID,
 				Archive: p.Archive, BytesDownloaded: p.BytesDownloaded, FilesWritten: p.Files, BytesWritten: p.Bytes})
@@ -142,16 +133,17 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 			switch {
 			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 				r.log().Info("restore: the server takes no progress reports (older server)", "restore", spec.RestoreID)
-				return
+				return false
 			case err != nil:
 				r.log().Debug("restore: progress not reported", "restore", spec.RestoreID, "err", err)
-				continue
+				return true
 			case resp.Cancel:
 				cancel(ErrCancelled)
-				return
+				return false
 			}
 			sent = p
-		}
+			return true
+		})
 	}()
 	res, err := r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
 		Paths: spec.Paths, Overwrite: spec.Overwrite, ProgressEvery: min(time.Second, every), OnProgress: func(p engine.RestoreProgress) {
