@@ -229,6 +229,19 @@ func benchSources(b *testing.B) []string {
 	return []string{strings.TrimSpace(string(out)), "/usr/share"}
 }
 
+// benchTarget returns a new directory name under dir for a restore: under
+// BENCH_KEEP_RESTORES names must not collide with an earlier run's.
+func benchTarget(b *testing.B, dir, name string) string {
+	b.Helper()
+	p := filepath.Join(dir, name)
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p
+		}
+		p = filepath.Join(dir, fmt.Sprintf("%s.%d", name, i))
+	}
+}
+
 func rounds() int {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
 		return n
@@ -347,6 +360,13 @@ func BenchmarkEngineTree(b *testing.B) {
 	cfg := s3test.NewConfig(b)
 	s3c := s3Of(cfg)
 	tmp := b.TempDir()
+	targets := tmp
+	if d := os.Getenv("BENCH_KEEP_RESTORES"); d != "" {
+		// Deleting an 830 MB, 68,000-file restore target slows file creation on some
+		// disks for minutes (docs/benchmarks.md), so a run right after another measures
+		// its clean-up. Kept targets go under d, for the user to delete later.
+		targets = d
+	}
 	n := rounds()
 	tools := map[string]bool{"restic": have("restic"), "pigz": have("pigz") && have("rclone") && have("tar")}
 	if os.Getenv("BENCH_ENGINE_ONLY") != "" { // profiling the engine alone
@@ -417,7 +437,7 @@ func BenchmarkEngineTree(b *testing.B) {
 		// Restore: every tool from a cold page cache, timed until its files are on disk
 		// (coldRestore).
 		for _, first := range []bool{true, false} {
-			dir := filepath.Join(tmp, fmt.Sprintf("restore-%d-%v", i, first))
+			dir := benchTarget(b, targets, fmt.Sprintf("restore-%d-%v", i, first))
 			if first == engineFirst {
 				tb.add("restore", "backapp", cold.run(b, dir, func() measured {
 					r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: dir, Prev: &full})
@@ -430,7 +450,7 @@ func BenchmarkEngineTree(b *testing.B) {
 			}
 		}
 		if tools["pigz"] {
-			dir := filepath.Join(tmp, fmt.Sprintf("restore-%d-pigz", i))
+			dir := benchTarget(b, targets, fmt.Sprintf("restore-%d-pigz", i))
 			tb.add("restore", "rclone | pigz -d | tar", cold.run(b, dir, func() measured {
 				return shell(b, env, fmt.Sprintf("mkdir -p %[1]s && rclone cat bench:%[2]s/pigz-%[3]d.tar.gz | pigz -d | tar -C %[1]s -xf -", shellQuote(dir), cfg.Bucket, i))
 			}))
