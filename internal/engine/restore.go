@@ -212,6 +212,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		if err := x.Finish(); err != nil {
 			return res, fmt.Errorf("restore: %w", err)
 		}
+		if err := syncFS(o.Target); err != nil {
+			return res, fmt.Errorf("restore: write the restored files to disk: %w", err)
+		}
 		report()
 		return RestoreResult{Files: x.Files, Bytes: x.Bytes}, nil
 	}
@@ -352,6 +355,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 	if err := x.Finish(); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
+	if err := syncFS(o.Target); err != nil {
+		return res, fmt.Errorf("restore: write the restored files to disk: %w", err)
+	}
 	report()
 	res.Files, res.Bytes = x.Files, x.Bytes
 	return res, nil
@@ -369,6 +375,9 @@ func checkChain(h manifest.Header, chain []ArchiveRef) error {
 	}
 	return nil
 }
+
+// syncFS is syncFilesystem; tests see through it that a restore syncs.
+var syncFS = syncFilesystem
 
 func forEach(ctx context.Context, ref ArchiveRef, o RestoreOptions, fn func(manifest.Entry)) error {
 	mr, mc, err := OpenManifest(ctx, ref.Name, ref.Manifest, ref.ManifestSHA256, o.Identities, o.Download)

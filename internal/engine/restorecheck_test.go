@@ -66,3 +66,52 @@ func TestRestoreChecksManifest(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreSyncs: a restore returns only after syncing the target's filesystem, once
+// every file is written, and a failed sync fails the restore.
+func TestRestoreSyncs(t *testing.T) {
+	if err := engine.SyncFilesystem(t.TempDir()); err != nil {
+		t.Errorf("sync of a directory: %v", err)
+	}
+	if err := engine.SyncFilesystem(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("sync of a missing directory: no error")
+	}
+
+	dest := s3test.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(filepath.Join(src, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "d", "f"), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
+	restored := filepath.Join(strings.TrimPrefix(src, "/"), "d", "f")
+	for i, include := range [][]string{nil, {"**/f"}, nil} {
+		r := ref(dest, s)
+		if i == 2 { // an archive restored without its manifest
+			r.Manifest = nil
+		}
+		target := t.TempDir()
+		var synced []string
+		engine.SetSyncFS(t, func(dir string) error {
+			if _, err := os.Stat(filepath.Join(target, restored)); err != nil {
+				t.Errorf("synced before the file was written: %v", err)
+			}
+			synced = append(synced, dir)
+			return engine.SyncFilesystem(dir)
+		})
+		if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{r}, Include: include}); err != nil {
+			t.Fatal(err)
+		}
+		if len(synced) != 1 || synced[0] != target {
+			t.Errorf("include %q: synced %v, want the target once", include, synced)
+		}
+
+		engine.SetSyncFS(t, func(string) error { return errors.New("I/O error") })
+		_, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: t.TempDir(), Chain: []engine.ArchiveRef{r}, Include: include})
+		if err == nil || !strings.Contains(err.Error(), "write the restored files to disk: I/O error") {
+			t.Errorf("include %q, failing sync: got %v", include, err)
+		}
+	}
+}
