@@ -198,6 +198,16 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 	}
 	dlo := o.Download
 	dlo.OnProgress = func(n int64) { downloaded.Add(n) }
+	finish := func() error { // once every archive is extracted
+		if err := x.Finish(); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if err := syncFS(o.Target); err != nil {
+			return fmt.Errorf("restore: write the restored files to disk: %w", err)
+		}
+		report()
+		return nil
+	}
 
 	if last.Manifest == nil {
 		if len(o.Chain) > 1 {
@@ -209,13 +219,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		if err := restoreArchive(ctx, x, last, last.SHA256, o.Identities, dlo); err != nil {
 			return res, fmt.Errorf("restore: %w", err)
 		}
-		if err := x.Finish(); err != nil {
-			return res, fmt.Errorf("restore: %w", err)
+		if err := finish(); err != nil {
+			return res, err
 		}
-		if err := syncFS(o.Target); err != nil {
-			return res, fmt.Errorf("restore: write the restored files to disk: %w", err)
-		}
-		report()
 		return RestoreResult{Files: x.Files, Bytes: x.Bytes}, nil
 	}
 
@@ -228,7 +234,8 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 	need := make([]int64, len(o.Chain))
 	linkTargets := map[string]bool{}
 	lastSHA := ""
-	if len(o.Chain) > 1 || len(inc) > 0 || last.SHA256 == "" {
+	pass1 := len(o.Chain) > 1 || len(inc) > 0 || last.SHA256 == ""
+	if pass1 {
 		mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
 		if err != nil {
 			return res, fmt.Errorf("restore: %w", err)
@@ -268,13 +275,11 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 				return res, err
 			}
 		}
-	} else {
-		need[0] = -1 // not counted: restore it
 	}
 
 	// Pass 2: each archive in order, merged with the last manifest.
 	for k, ref := range o.Chain {
-		if need[k] == 0 {
+		if pass1 && need[k] == 0 {
 			continue
 		}
 		archiveIndex.Store(int64(k))
@@ -284,7 +289,7 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			mcancel()
 			return res, fmt.Errorf("restore: %w", err)
 		}
-		if need[k] < 0 { // no pass 1
+		if !pass1 {
 			h = mr.Header
 			res.Header = h
 			if err := checkChain(h, o.Chain); err != nil {
@@ -297,7 +302,6 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		var cur manifest.Entry
 		curOK := false
 		var got, listed int64 // entries extracted; entries the manifest lists for archive k
-		var merr error
 		wanted := func(e manifest.Entry) bool {
 			return e.In == k && e.Type != manifest.TypeDeleted && (inc.match(e.Path) || linkTargets[e.Path])
 		}
@@ -308,7 +312,6 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 					return archive.Want{}, nil
 				}
 				if err != nil {
-					merr = err
 					return archive.Want{}, fmt.Errorf("manifest of %s: %w", h.Name, err)
 				}
 				cur, curOK = e, true
@@ -327,13 +330,12 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			want = lastSHA
 		}
 		err = restoreArchive(ctx, x, ref, want, o.Identities, dlo)
-		for err == nil && merr == nil { // what the manifest lists after the archive's last entry
+		for err == nil { // what the manifest lists after the archive's last entry
 			e, nerr := entries.Next()
 			if nerr == io.EOF {
 				break
 			}
 			if nerr != nil {
-				merr = nerr
 				err = fmt.Errorf("manifest of %s: %w", h.Name, nerr)
 				break
 			}
@@ -352,13 +354,9 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		}
 		report()
 	}
-	if err := x.Finish(); err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+	if err := finish(); err != nil {
+		return res, err
 	}
-	if err := syncFS(o.Target); err != nil {
-		return res, fmt.Errorf("restore: write the restored files to disk: %w", err)
-	}
-	report()
 	res.Files, res.Bytes = x.Files, x.Bytes
 	return res, nil
 }

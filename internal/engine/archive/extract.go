@@ -564,27 +564,32 @@ func (x *Extractor) worker(ctx context.Context) {
 // writeSmall checks a small file's content against its manifest hash, then writes it
 // with createSmall.
 func (x *Extractor) writeSmall(j fileJob) error {
-	if int64(len(j.data)) != j.h.Size {
-		return fmt.Errorf("restore %s: got %d of %d bytes: archive truncated", j.name, len(j.data), j.h.Size)
-	}
 	if j.want.SHA256 != "" {
 		sum := sha256.Sum256(j.data)
-		if got := hex.EncodeToString(sum[:]); got != j.want.SHA256 {
-			return fmt.Errorf("restore %s: %w (sha256 %s, want %s)", j.name, ErrContent, got, j.want.SHA256)
+		if err := checkSum(j.name, sum[:], j.want.SHA256); err != nil {
+			return err
 		}
 	}
 	dir := x.rootDir
 	if j.dir != nil {
 		dir = j.dir.dir
 	}
-	err := createSmall(dir, j.base, j.data, FileMode(j.h.Mode), j.h.Uid, j.h.Gid, x.o.Owners, j.h.ModTime, x.umask)
-	if errors.Is(err, errExists) {
+	err := createSmall(dir, j.base, j.data, uint32(j.h.Mode&0o7777), j.h.Uid, j.h.Gid, x.o.Owners, j.h.ModTime, x.umask)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("restore %s: %w", j.name, ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", j.name, err)
 	}
 	x.done(j.name, j.h.Size)
+	return nil
+}
+
+// checkSum compares a file's content hash with the manifest's (hex).
+func checkSum(name string, sum []byte, want string) error {
+	if got := hex.EncodeToString(sum); got != want {
+		return fmt.Errorf("restore %s: %w (sha256 %s, want %s)", name, ErrContent, got, want)
+	}
 	return nil
 }
 
@@ -612,8 +617,10 @@ func (x *Extractor) writeFile(pr *os.Root, name, base string, h *tar.Header, wan
 	if n != h.Size {
 		return fmt.Errorf("restore %s: got %d of %d bytes: archive truncated", name, n, h.Size)
 	}
-	if got := hex.EncodeToString(sum.Sum(nil)); want.SHA256 != "" && got != want.SHA256 {
-		return fmt.Errorf("restore %s: %w (sha256 %s, want %s)", name, ErrContent, got, want.SHA256)
+	if want.SHA256 != "" {
+		if err := checkSum(name, sum.Sum(nil), want.SHA256); err != nil {
+			return err
+		}
 	}
 	if !tail { // extends over a trailing hole
 		if err := f.Truncate(n); err != nil {

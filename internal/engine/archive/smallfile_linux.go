@@ -2,9 +2,7 @@ package archive
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -17,24 +15,23 @@ import (
 
 // createSmall writes a small file whose content is already in memory and verified: it
 // is created under its final name with O_EXCL (which never follows a symlink, so the
-// one-component name base cannot lead outside dir) and given its mode, owner and times
-// through the open descriptor. That is four or five system calls, against eight and a
-// rename for a file written under a temporary name, and creating files is most of a
-// restore's time. A file that cannot be completed is removed; only a crash while the
-// bytes are being written (microseconds, for at most smallFile bytes) could leave one
-// short, and it then keeps the time of the restore, not the archived mtime.
-//
-// It returns errExists when something is already there.
-func createSmall(dir *os.File, base string, data []byte, mode fs.FileMode, uid, gid int, owners bool, mtime time.Time, umask uint32) (err error) {
+// one-component name base cannot lead outside dir) and given its mode (chmod bits, as
+// in a tar header), owner and times through the open descriptor. That is four or five
+// system calls, against eight and a rename for a file written under a temporary name,
+// and creating files is most of a restore's time. A file that cannot be completed is
+// removed; only a crash while the bytes are being written (microseconds, for at most
+// smallFile bytes) could leave one short, and it then keeps the time of the restore,
+// not the archived mtime. Something already there is an error that matches
+// fs.ErrExist.
+func createSmall(dir *os.File, base string, data []byte, mode uint32, uid, gid int, owners bool, mtime time.Time, umask uint32) (err error) {
 	raw, err := dir.SyscallConn()
 	if err != nil {
 		return err
 	}
-	perm := uint32(mode.Perm())
 	var fd int
 	if cerr := raw.Control(func(dfd uintptr) {
 		for {
-			fd, err = unix.Openat(int(dfd), base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+			fd, err = unix.Openat(int(dfd), base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode&0o777)
 			if err != syscall.EINTR {
 				return
 			}
@@ -43,29 +40,22 @@ func createSmall(dir *os.File, base string, data []byte, mode fs.FileMode, uid, 
 		return cerr
 	}
 	if err != nil {
-		if errors.Is(err, syscall.EEXIST) {
-			return errExists
-		}
 		return err
 	}
-	if err = fillSmall(fd, data, mode, uid, gid, owners, mtime, umask); err != nil {
-		unix.Close(fd)
+	err = fillSmall(fd, data, mode, uid, gid, owners, mtime, umask)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		_ = raw.Control(func(dfd uintptr) { _ = unix.Unlinkat(int(dfd), base, 0) })
-		return err
 	}
-	if err = unix.Close(fd); err != nil {
-		_ = raw.Control(func(dfd uintptr) { _ = unix.Unlinkat(int(dfd), base, 0) })
-		return err
-	}
-	return nil
+	return err
 }
 
 // smallFast: small files are written by createSmall.
 const smallFast = true
 
-var errExists = errors.New("exists")
-
-func fillSmall(fd int, data []byte, mode fs.FileMode, uid, gid int, owners bool, mtime time.Time, umask uint32) error {
+func fillSmall(fd int, data []byte, mode uint32, uid, gid int, owners bool, mtime time.Time, umask uint32) error {
 	tail, err := writeBlocks(func(b []byte, off int64) (int, error) { return len(b), pwriteAll(fd, b, off) }, 0, data)
 	if err != nil {
 		return err
@@ -81,8 +71,8 @@ func fillSmall(fd int, data []byte, mode fs.FileMode, uid, gid int, owners bool,
 		}
 	}
 	// The mode given to open lost the umask's bits, and chown clears set-id bits.
-	if mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 || uint32(mode.Perm())&umask != 0 {
-		if err := unix.Fchmod(fd, uint32(syscallMode(mode))); err != nil {
+	if mode&0o7000 != 0 || mode&0o777&umask != 0 {
+		if err := unix.Fchmod(fd, mode); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
@@ -109,27 +99,23 @@ func pwriteAll(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// syscallMode converts a file mode to the bits chmod takes.
-func syscallMode(m fs.FileMode) uint32 {
-	o := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		o |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		o |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		o |= unix.S_ISVTX
-	}
-	return o
-}
-
-// processUmask is the umask open applies, read without changing it (changing it to
-// read it, even briefly, would affect files other goroutines create). Where it cannot
-// be read every bit counts as masked, so chmod always runs.
+// processUmask is the umask open applies, read from /proc/self/status (Linux 4.7 and
+// later) rather than by changing it, which, even briefly, would affect files other
+// goroutines create. Where it cannot be read every bit counts as masked, so chmod
+// always runs.
 func processUmask() uint32 {
-	if m, ok := readUmask(); ok {
-		return m
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0o7777
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(m)
+			}
+		}
 	}
 	return 0o7777
 }
@@ -143,21 +129,4 @@ func futimens(fd int, t time.Time) error {
 		return e
 	}
 	return nil
-}
-
-// readUmask reads the umask from /proc/self/status (Linux 4.7 and later).
-func readUmask() (uint32, bool) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "Umask:"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
-			return uint32(m), err == nil
-		}
-	}
-	return 0, false
 }

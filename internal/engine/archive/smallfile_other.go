@@ -4,7 +4,6 @@ package archive
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"time"
 )
@@ -13,10 +12,8 @@ import (
 // here; createSmall is Linux's.
 const smallFast = false
 
-var errExists = errors.New("exists")
-
 func processUmask() uint32 { return 0o7777 }
 
-func createSmall(*os.File, string, []byte, fs.FileMode, int, int, bool, time.Time, uint32) error {
+func createSmall(*os.File, string, []byte, uint32, int, int, bool, time.Time, uint32) error {
 	return errors.ErrUnsupported
 }
