@@ -11,6 +11,7 @@ import (
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // TestRestoreChecksManifest: a restore refuses a manifest of another chain before it
@@ -19,14 +20,7 @@ import (
 func TestRestoreChecksManifest(t *testing.T) {
 	dest := s3test.New(t)
 	src := filepath.Join(t.TempDir(), "src")
-	for _, f := range []string{"a", "b", "c"} {
-		if err := os.MkdirAll(src, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(src, f), []byte("file "+f), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	treetest.Write(t, src, map[string]string{"a": "file a", "b": "file b", "c": "file c"})
 	withC := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
 	if err := os.Remove(filepath.Join(src, "c")); err != nil {
 		t.Fatal(err)
@@ -79,12 +73,7 @@ func TestRestoreSyncs(t *testing.T) {
 
 	dest := s3test.New(t)
 	src := filepath.Join(t.TempDir(), "src")
-	if err := os.MkdirAll(filepath.Join(src, "d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(src, "d", "f"), []byte("content"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	treetest.Write(t, src, map[string]string{"d/f": "content"})
 	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
 	restored := filepath.Join(strings.TrimPrefix(src, "/"), "d", "f")
 	for i, include := range [][]string{nil, {"**/f"}, nil} {
