@@ -265,10 +265,7 @@ func (a *API) restoreProgress(w http.ResponseWriter, r *http.Request, ag store.A
 	if !ok {
 		return apperr.New(apperr.NotFound, "this server keeps no restores")
 	}
-	rr, err := rs.GetRestore(r.Context(), req.RestoreID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (rr.AgentID != ag.ID || rr.UserID != ag.UserID) {
-		return apperr.New(apperr.NotFound, "no restore %q of this agent", clip(req.RestoreID, 64))
-	}
+	rr, err := agentRestore(r.Context(), rs, ag, req.RestoreID)
 	if err != nil {
 		return err
 	}
@@ -283,6 +280,16 @@ func (a *API) restoreProgress(w http.ResponseWriter, r *http.Request, ag store.A
 	return nil
 }
 
+// agentRestore returns the restore id of agent ag; another agent's (or user's) is as
+// unknown as a missing one.
+func agentRestore(ctx context.Context, rs store.Restores, ag store.Agent, id string) (store.Restore, error) {
+	rr, err := rs.GetRestore(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (rr.AgentID != ag.ID || rr.UserID != ag.UserID) {
+		return rr, apperr.New(apperr.NotFound, "no restore %q of this agent", clip(id, 64))
+	}
+	return rr, err
+}
+
 // restoreDone records a restore's outcome (on the restore, when the store keeps
 // restores) and in the agent's log.
 func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
@@ -295,10 +302,7 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 		level, msg = "error", msg+": "+clip(req.Error, 4<<10)
 	}
 	if rs, ok := a.st.(store.Restores); ok {
-		rr, err := rs.GetRestore(r.Context(), req.RestoreID)
-		if errors.Is(err, store.ErrNotFound) || err == nil && (rr.AgentID != ag.ID || rr.UserID != ag.UserID) {
-			return apperr.New(apperr.NotFound, "no restore %q of this agent", clip(req.RestoreID, 64))
-		}
+		rr, err := agentRestore(r.Context(), rs, ag, req.RestoreID)
 		if err != nil {
 			return err
 		}
