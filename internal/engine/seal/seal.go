@@ -272,7 +272,7 @@ func NewReader(r io.Reader, ids []age.Identity) (io.ReadCloser, Info, error) {
 	switch {
 	case len(magic) >= 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		info.Codec = Zstd
-		zr, err := zstd.NewReader(pr, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<30))
+		zr, err := newFrameReader(pr)
 		if err != nil {
 			return nil, info, fmt.Errorf("zstd: %w", err)
 		}
