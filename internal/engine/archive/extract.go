@@ -77,6 +77,7 @@ type Extractor struct {
 	target  string
 	root    *os.Root
 	rootDir *os.File // the target opened as a directory, for createSmall
+	rootOwn newOwner // for files created in rootDir
 	umask   uint32   // the process's, when the extractor was made
 	o       ExtractOptions
 	dirs    []dirMeta
@@ -142,9 +143,28 @@ type openDir struct {
 	name    string
 	root    *os.Root
 	dir     *os.File // the same directory, for createSmall
-	users   int      // guarded by Extractor.mu
+	owner   newOwner
+	users   int // guarded by Extractor.mu
 	evicted bool
 }
+
+// smallMeta is what createSmall sets on a file beside its content.
+type smallMeta struct {
+	mode     uint32 // chmod bits, as in a tar header
+	uid, gid int
+	mtime    time.Time
+}
+
+// newOwner is the owner that files created in one directory get: the process's ids,
+// or the directory's group when it is set-group-ID (or always, on a grpid mount).
+// Restoring as root, most archived files have that owner already, so createSmall
+// learns it from the first file it creates there and skips chown for the others that
+// match: one system call fewer per file.
+type newOwner struct {
+	v atomic.Uint64 // known | uid<<32 | gid; 0 until learned
+}
+
+const known = 1 << 63
 
 // maxOpenDirs bounds the directory roots kept open. Archives come in depth-first
 // order, so a handful covers the current path and its recent siblings.
@@ -570,11 +590,15 @@ func (x *Extractor) writeSmall(j fileJob) error {
 			return err
 		}
 	}
-	dir := x.rootDir
+	dir, owner := x.rootDir, &x.rootOwn
 	if j.dir != nil {
-		dir = j.dir.dir
+		dir, owner = j.dir.dir, &j.dir.owner
 	}
-	err := createSmall(dir, j.base, j.data, uint32(j.h.Mode&0o7777), j.h.Uid, j.h.Gid, x.o.Owners, j.h.ModTime, x.umask)
+	if !x.o.Owners {
+		owner = nil
+	}
+	m := smallMeta{mode: uint32(j.h.Mode & 0o7777), uid: j.h.Uid, gid: j.h.Gid, mtime: j.h.ModTime}
+	err := createSmall(dir, j.base, j.data, m, owner, x.umask)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("restore %s: %w", j.name, ErrExists)
 	}

@@ -29,6 +29,7 @@ type ent struct {
 	typ              byte
 	mode             int64     // 0: 0644
 	mtime            time.Time // zero: 2001-09-09
+	uid, gid         int
 }
 
 func tarOf(t *testing.T, ents ...ent) []byte {
@@ -36,7 +37,8 @@ func tarOf(t *testing.T, ents ...ent) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body)), ModTime: e.mtime, Format: tar.FormatPAX}
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body)), ModTime: e.mtime,
+			Uid: e.uid, Gid: e.gid, Format: tar.FormatPAX}
 		if h.Mode == 0 {
 			h.Mode = 0o644
 		}
@@ -384,3 +386,4 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+

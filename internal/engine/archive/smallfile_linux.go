@@ -3,6 +3,7 @@ package archive
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // smallFile bytes) could leave one short, and it then keeps the time of the restore,
 // not the archived mtime. Something already there is an error that matches
 // fs.ErrExist.
-func createSmall(dir *os.File, base string, data []byte, mode uint32, uid, gid int, owners bool, mtime time.Time, umask uint32) (err error) {
+func createSmall(dir *os.File, base string, data []byte, m smallMeta, owner *newOwner, umask uint32) (err error) {
 	raw, err := dir.SyscallConn()
 	if err != nil {
 		return err
@@ -31,7 +32,7 @@ func createSmall(dir *os.File, base string, data []byte, mode uint32, uid, gid i
 	var fd int
 	if cerr := raw.Control(func(dfd uintptr) {
 		for {
-			fd, err = unix.Openat(int(dfd), base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode&0o777)
+			fd, err = unix.Openat(int(dfd), base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, m.mode&0o777)
 			if err != syscall.EINTR {
 				return
 			}
@@ -42,7 +43,7 @@ func createSmall(dir *os.File, base string, data []byte, mode uint32, uid, gid i
 	if err != nil {
 		return err
 	}
-	err = fillSmall(fd, data, mode, uid, gid, owners, mtime, umask)
+	err = fillSmall(fd, data, m, owner, umask)
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
@@ -55,7 +56,7 @@ func createSmall(dir *os.File, base string, data []byte, mode uint32, uid, gid i
 // smallFast: small files are written by createSmall.
 const smallFast = true
 
-func fillSmall(fd int, data []byte, mode uint32, uid, gid int, owners bool, mtime time.Time, umask uint32) error {
+func fillSmall(fd int, data []byte, m smallMeta, owner *newOwner, umask uint32) error {
 	tail, err := writeBlocks(func(b []byte, off int64) (int, error) { return len(b), pwriteAll(fd, b, off) }, 0, data)
 	if err != nil {
 		return err
@@ -65,21 +66,39 @@ func fillSmall(fd int, data []byte, mode uint32, uid, gid int, owners bool, mtim
 			return err
 		}
 	}
-	if owners {
-		if err := unix.Fchown(fd, uid, gid); err != nil {
+	if owner != nil && !owner.is(fd, m.uid, m.gid) {
+		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
 	}
 	// The mode given to open lost the umask's bits, and chown clears set-id bits.
-	if mode&0o7000 != 0 || mode&0o777&umask != 0 {
-		if err := unix.Fchmod(fd, mode); err != nil {
+	if m.mode&0o7000 != 0 || m.mode&0o777&umask != 0 {
+		if err := unix.Fchmod(fd, m.mode); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
-	if err := futimens(fd, mtime); err != nil {
+	if err := futimens(fd, m.mtime); err != nil {
 		return fmt.Errorf("set times: %w", err)
 	}
 	return nil
+}
+
+// is reports whether the file fd, just created in the directory, already has the
+// owner uid:gid, learning the owner that files created there get from the first one.
+func (o *newOwner) is(fd, uid, gid int) bool {
+	if uid < 0 || gid < 0 || uid > math.MaxUint32 || gid > math.MaxUint32 {
+		return false
+	}
+	v := o.v.Load()
+	if v == 0 {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			return false
+		}
+		v = known | uint64(st.Uid)<<32 | uint64(st.Gid)
+		o.v.Store(v)
+	}
+	return v == known|uint64(uid)<<32|uint64(gid)
 }
 
 func pwriteAll(fd int, b []byte, off int64) error {

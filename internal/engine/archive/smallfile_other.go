@@ -5,7 +5,6 @@ package archive
 import (
 	"errors"
 	"os"
-	"time"
 )
 
 // smallFast: small files go through writeFile (under a temporary name, then renamed)
@@ -14,6 +13,6 @@ const smallFast = false
 
 func processUmask() uint32 { return 0o7777 }
 
-func createSmall(*os.File, string, []byte, uint32, int, int, bool, time.Time, uint32) error {
+func createSmall(*os.File, string, []byte, smallMeta, *newOwner, uint32) error {
 	return errors.ErrUnsupported
 }
