@@ -102,6 +102,9 @@ type Extractor struct {
 	Files, Dirs, Bytes int64
 }
 
+// writeback is startWriteback; tests count its calls through it.
+var writeback = startWriteback
+
 // smallFile is the largest file handed to the workers; larger ones are streamed by
 // Extract itself. queued bounds the files waiting, so memory stays under
 // (queued + workers) × smallFile.
@@ -650,6 +653,9 @@ func (x *Extractor) writeFile(pr *os.Root, name, base string, h *tar.Header, wan
 		if err := f.Truncate(n); err != nil {
 			return fmt.Errorf("restore %s: %w", name, err)
 		}
+	}
+	if n > smallFile {
+		writeback(f)
 	}
 	if x.o.Owners {
 		if err := f.Chown(h.Uid, h.Gid); err != nil {

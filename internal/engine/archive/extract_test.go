@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -387,3 +388,35 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// TestExtractStartsWriteback: every file larger than smallFile, once written whole, is
+// handed to startWriteback (so that the final sync finds less to write); small files
+// are not.
+func TestExtractStartsWriteback(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int64
+	t.Cleanup(func() { writeback = startWriteback })
+	writeback = func(f *os.File) {
+		fi, err := f.Stat()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		sizes = append(sizes, fi.Size())
+		mu.Unlock()
+		startWriteback(f)
+	}
+	body := func(n int, c byte) string { return strings.Repeat(string(c), n) }
+	data := tarOf(t, ent{name: "tiny", body: "x", typ: tar.TypeReg},
+		ent{name: "limit", body: body(smallFile, 'a'), typ: tar.TypeReg},
+		ent{name: "over", body: body(smallFile+1, 'b'), typ: tar.TypeReg},
+		ent{name: "large", body: body(2<<20, 'c'), typ: tar.TypeReg},
+		ent{name: "zeros", body: body(1<<20, 0), typ: tar.TypeReg})
+	x := newExtractor(t, t.TempDir(), ExtractOptions{})
+	must(t, x.Extract(context.Background(), bytes.NewReader(data)))
+	must(t, x.Finish())
+	slices.Sort(sizes)
+	if want := []int64{smallFile + 1, 1 << 20, 2 << 20}; !slices.Equal(sizes, want) {
+		t.Errorf("writeback started for files of sizes %v, want %v", sizes, want)
+	}
+}
