@@ -11,6 +11,7 @@ package engine_test
 // affects less.
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 )
@@ -61,6 +64,7 @@ type childSpec struct {
 	Target  string
 	Codec   string
 	Level   int
+	Env     []string `json:"-"` // added to the child's environment
 }
 
 // s3Config is what the child needs of storage.S3Config (which has an *http.Client).
@@ -104,6 +108,19 @@ func runChild(spec string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// BENCH_TRACE_DIR: write an execution trace of each engine run there (go tool trace:
+	// which goroutine waited on what, and when).
+	if dir := os.Getenv("BENCH_TRACE_DIR"); dir != "" {
+		f, err := os.CreateTemp(dir, s.Op+"-*.trace")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
 	ctx := context.Background()
 	var out childResult
 	switch s.Op {
@@ -146,6 +163,39 @@ func runChild(spec string) error {
 			return err
 		}
 		out = childResult{Key: p.Key, Files: res.Files, ContentBytes: res.Bytes}
+	case "download", "decompress", "untar": // the restore's phases alone (BENCH_RESTORE_PHASES)
+		p := s.Prev
+		dl := upload.NewDownload(ctx, p.Key, destination.GetURL(dest, p.Key), p.SHA256, p.Size, upload.Options{})
+		defer dl.Close()
+		var r io.Reader = dl
+		if s.Op != "download" {
+			plain, _, err := seal.NewReader(dl, nil)
+			if err != nil {
+				return err
+			}
+			defer plain.Close()
+			r = plain
+		}
+		if s.Op == "untar" {
+			tr := tar.NewReader(r)
+			for {
+				if _, err := tr.Next(); err == io.EOF {
+					break
+				} else if err != nil {
+					return err
+				}
+				if _, err := io.Copy(io.Discard, tr); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, dl); err != nil {
+			return err
+		}
+		out = childResult{Key: p.Key}
 	default:
 		return fmt.Errorf("unknown op %q", s.Op)
 	}
@@ -191,7 +241,17 @@ func engineRun(b *testing.B, s childSpec) (measured, childResult) {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.measured=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	if dir := os.Getenv("BENCH_PERF_DIR"); dir != "" && s.Op == "restore" {
+		// BENCH_PERF_DIR: perf record, system-wide, while each restore runs (kernel time,
+		// the S3 server and idle included).
+		f, err := os.CreateTemp(dir, "restore-*.perf")
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		cmd = exec.Command("perf", "record", "-q", "-a", "-g", "-F", "999", "-o", f.Name(), "--", os.Args[0], "-test.measured=^$")
+	}
+	cmd.Env = append(append(os.Environ(), s.Env...), childEnv+"="+string(spec))
 	r, out, err := measure(cmd)
 	if err != nil {
 		b.Fatalf("engine %s: %v", s.Op, err)
@@ -449,6 +509,26 @@ func BenchmarkEngineTree(b *testing.B) {
 				}))
 			}
 		}
+		// BENCH_RESTORE_ENV ("A=1 B=2;C=3"): one more backapp restore per round for each
+		// ;-separated set of environment variables, to compare settings side by side.
+		for _, set := range strings.Split(os.Getenv("BENCH_RESTORE_ENV"), ";") {
+			if set = strings.TrimSpace(set); set == "" {
+				continue
+			}
+			dir := benchTarget(b, targets, fmt.Sprintf("restore-%d-env", i))
+			tb.add("restore", "backapp "+set, cold.run(b, dir, func() measured {
+				r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: dir, Prev: &full, Env: strings.Fields(set)})
+				return r
+			}))
+		}
+		if os.Getenv("BENCH_RESTORE_PHASES") != "" { // what each layer of the restore costs alone
+			for _, op := range []string{"download", "decompress", "untar"} {
+				tb.add("restore", "backapp: "+op+" only", cold.run(b, "", func() measured {
+					r, _ := engineRun(b, childSpec{Op: op, S3: s3c, Prev: &full})
+					return r
+				}))
+			}
+		}
 		if tools["pigz"] {
 			dir := benchTarget(b, targets, fmt.Sprintf("restore-%d-pigz", i))
 			tb.add("restore", "rclone | pigz -d | tar", cold.run(b, dir, func() measured {
@@ -515,7 +595,7 @@ const dropCachesFile = "/proc/sys/vm/drop_caches"
 // its files are on disk.
 func (c *coldRestore) run(b *testing.B, dir string, restore func() measured) measured {
 	b.Helper()
-	if _, err := os.Lstat(dir); err == nil {
+	if _, err := os.Lstat(dir); dir != "" && err == nil {
 		b.Fatalf("restore target %s exists: each restore needs a new one", dir)
 	}
 	syscall.Sync()
