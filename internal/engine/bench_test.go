@@ -241,10 +241,10 @@ func engineRun(b *testing.B, s childSpec) (measured, childResult) {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.measured=^$")
-	if dir := os.Getenv("BENCH_PERF_DIR"); dir != "" && s.Op == "restore" {
-		// BENCH_PERF_DIR: perf record, system-wide, while each restore runs (kernel time,
-		// the S3 server and idle included).
-		f, err := os.CreateTemp(dir, "restore-*.perf")
+	if dir := os.Getenv("BENCH_PERF_DIR"); dir != "" {
+		// BENCH_PERF_DIR: perf record, system-wide, while each engine run runs (kernel
+		// time, the S3 server and idle included).
+		f, err := os.CreateTemp(dir, s.Op+"-*.perf")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -287,6 +287,19 @@ func benchSources(b *testing.B) []string {
 		b.Skipf("go env GOROOT: %v (set BENCH_ENGINE_SOURCES)", err)
 	}
 	return []string{strings.TrimSpace(string(out)), "/usr/share"}
+}
+
+// envSets parses the variable name (BENCH_BACKUP_ENV, BENCH_RESTORE_ENV: "A=1 B=2;C=3")
+// into sets of environment variables: one more backapp run per round for each, to
+// compare settings side by side.
+func envSets(name string) []string {
+	var sets []string
+	for _, set := range strings.Split(os.Getenv(name), ";") {
+		if set = strings.TrimSpace(set); set != "" {
+			sets = append(sets, set)
+		}
+	}
+	return sets
 }
 
 // benchTarget returns a new directory name under dir for a restore: under
@@ -478,6 +491,11 @@ func BenchmarkEngineTree(b *testing.B) {
 				tb.add("backup", "restic", shell(b, env, "restic -q -r "+repo+" backup --host bench "+shellQuote(srcs...)))
 			}
 		}
+		for k, set := range envSets("BENCH_BACKUP_ENV") {
+			vkey := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i)*time.Hour+time.Duration(k+1)*time.Minute), seal.Zstd, false)
+			r, _ := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: vkey, Env: strings.Fields(set)})
+			tb.add("backup", "backapp "+set, r)
+		}
 		if tools["pigz"] {
 			tb.add("backup", "tar | pigz -6 | rclone", shell(b, env, fmt.Sprintf("tar %s | pigz -6 | rclone rcat bench:%s/pigz-%d.tar.gz", tarArgs, cfg.Bucket, i)))
 		}
@@ -509,12 +527,7 @@ func BenchmarkEngineTree(b *testing.B) {
 				}))
 			}
 		}
-		// BENCH_RESTORE_ENV ("A=1 B=2;C=3"): one more backapp restore per round for each
-		// ;-separated set of environment variables, to compare settings side by side.
-		for _, set := range strings.Split(os.Getenv("BENCH_RESTORE_ENV"), ";") {
-			if set = strings.TrimSpace(set); set == "" {
-				continue
-			}
+		for _, set := range envSets("BENCH_RESTORE_ENV") {
 			dir := benchTarget(b, targets, fmt.Sprintf("restore-%d-env", i))
 			tb.add("restore", "backapp "+set, cold.run(b, dir, func() measured {
 				r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: dir, Prev: &full, Env: strings.Fields(set)})

@@ -206,7 +206,7 @@ func (w *Writer) WriteFile(n scan.Node) (FileResult, error) {
 	res.Written = true
 	sum := sha256.New()
 	dst := io.MultiWriter(w.tw, sum)
-	got, rerr := w.copyContent(dst, f, h.Size)
+	got, rerr := w.copyContent(dst, f, fi)
 	if got < h.Size {
 		// Keep the tar stream valid: pad to the size announced in the header.
 		for rem := h.Size - got; rem > 0; {
