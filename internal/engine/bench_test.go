@@ -96,30 +96,27 @@ func runChild(spec string) error {
 	if err != nil {
 		return err
 	}
-	// BENCH_CPUPROFILE_DIR: write a CPU profile of each engine run there.
-	if dir := os.Getenv("BENCH_CPUPROFILE_DIR"); dir != "" {
-		f, err := os.CreateTemp(dir, s.Op+"-*.prof")
-		if err != nil {
-			return err
+	// BENCH_CPUPROFILE_DIR: a CPU profile of each engine run; BENCH_TRACE_DIR: an
+	// execution trace (go tool trace: which goroutine waited on what, and when).
+	for _, rec := range []struct {
+		env, ext string
+		start    func(io.Writer) error
+		stop     func()
+	}{
+		{"BENCH_CPUPROFILE_DIR", "prof", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"BENCH_TRACE_DIR", "trace", trace.Start, trace.Stop},
+	} {
+		if dir := os.Getenv(rec.env); dir != "" {
+			f, err := os.CreateTemp(dir, s.Op+"-*."+rec.ext)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := rec.start(f); err != nil {
+				return err
+			}
+			defer rec.stop()
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	// BENCH_TRACE_DIR: write an execution trace of each engine run there (go tool trace:
-	// which goroutine waited on what, and when).
-	if dir := os.Getenv("BENCH_TRACE_DIR"); dir != "" {
-		f, err := os.CreateTemp(dir, s.Op+"-*.trace")
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
 	}
 	ctx := context.Background()
 	var out childResult

@@ -219,7 +219,8 @@ func (r *frameReader) Read(p []byte) (int, error) {
 				r.off += n
 				return n, nil
 			}
-			r.recycle(r.cur)
+			putBack(r.free, r.cur.in)
+			putBack(r.outs, r.cur.out)
 			r.cur = nil
 		}
 		f, ok := <-r.queue
@@ -238,17 +239,6 @@ func (r *frameReader) Read(p []byte) (int, error) {
 		}
 	}
 	return 0, r.err
-}
-
-func (r *frameReader) recycle(f *wholeFrame) {
-	select {
-	case r.free <- f.in[:0]:
-	default:
-	}
-	select {
-	case r.outs <- f.out[:0]:
-	default:
-	}
 }
 
 // Close stops reading ahead and waits for the goroutines, which end once a read of

@@ -60,14 +60,16 @@ func (fw *frameWriter) writeFrames() {
 				fw.fail(err)
 			}
 		}
-		select {
-		case fw.free <- f.in[:0]:
-		default:
-		}
-		select {
-		case fw.outs <- f.out[:0]:
-		default:
-		}
+		putBack(fw.free, f.in)
+		putBack(fw.outs, f.out)
+	}
+}
+
+// putBack keeps a buffer in pool for reuse, or drops it when the pool is full.
+func putBack(pool chan []byte, b []byte) {
+	select {
+	case pool <- b[:0]:
+	default:
 	}
 }
 
