@@ -120,8 +120,14 @@ func newIncluder(pats []string) (includer, error) {
 	return inc, nil
 }
 
+// match reports whether name is wanted. A name that is not valid UTF-8 also matches
+// patterns written against its display form (manifest.Display), which is what the
+// pages show and send.
 func (inc includer) match(name string) bool {
 	if len(inc) == 0 {
+		return true
+	}
+	if d := manifest.Display(name); d != name && inc.match(d) {
 		return true
 	}
 	for _, p := range inc {

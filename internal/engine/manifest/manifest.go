@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the manifest format version written by this package.
@@ -73,6 +75,32 @@ type line struct {
 	Manifest *Header  `json:"manifest,omitempty"`
 	Trailer  *Trailer `json:"trailer,omitempty"`
 	*Entry
+	// JSON strings are UTF-8 and file names are bytes: encoding/json turns every
+	// invalid byte into U+FFFD, which would make two such names one, or a name that
+	// matches neither its file nor its tar entry. A path or link target that is not
+	// valid UTF-8 therefore keeps that lossy form in "path" or "link" (for display) and
+	// is stored exactly here, base64-encoded; readers take these when present.
+	PathRaw []byte `json:"pathRaw,omitempty"`
+	LinkRaw []byte `json:"linkRaw,omitempty"`
+}
+
+// Display is p as JSON shows it, and so as the catalog and the web pages do: each
+// byte that is not part of valid UTF-8 becomes U+FFFD (encoding/json's rule).
+func Display(p string) string {
+	if utf8.ValidString(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRuneInString(p[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(p[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // ComparePaths orders paths the way a depth-first walk with children sorted by name
@@ -131,7 +159,14 @@ func (w *Writer) Add(e Entry) error {
 	}
 	w.last = e.Path
 	w.n++
-	if err := w.enc.Encode(line{Entry: &e}); err != nil {
+	l := line{Entry: &e}
+	if !utf8.ValidString(e.Path) {
+		l.PathRaw = []byte(e.Path)
+	}
+	if !utf8.ValidString(e.Link) {
+		l.LinkRaw = []byte(e.Link)
+	}
+	if err := w.enc.Encode(l); err != nil {
 		return fmt.Errorf("write manifest entry %q: %w", e.Path, err)
 	}
 	return nil
@@ -208,6 +243,12 @@ func (r *Reader) Next() (Entry, error) {
 	}
 	if l.Entry == nil || l.Path == "" {
 		return Entry{}, fmt.Errorf("read manifest entry after %q: no path", r.last)
+	}
+	if l.PathRaw != nil {
+		l.Path = string(l.PathRaw)
+	}
+	if l.LinkRaw != nil {
+		l.Link = string(l.LinkRaw)
 	}
 	if r.n > 0 && ComparePaths(r.last, l.Path) >= 0 {
 		return Entry{}, fmt.Errorf("read manifest: entry %q after %q: out of order", l.Path, r.last)

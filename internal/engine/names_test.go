@@ -1,0 +1,72 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/storage/s3test"
+)
+
+// TestNonUTF8Names: file names are bytes on Unix, not always UTF-8 (Latin-1 names from
+// old systems, copies from other encodings). Such files are backed up, restored under
+// the same bytes, and kept unchanged by an incremental.
+func TestNonUTF8Names(t *testing.T) {
+	dest := s3test.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	names := []string{"caf\xe9", "caf\xe8", "na\xefve/inner\xff", "\xc3\x28", "ok-é", "tab\tand\nnewline"}
+	for _, n := range names {
+		p := filepath.Join(src, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("content of "+n), 0o644); err != nil {
+			t.Skipf("this filesystem refuses the name %q: %v", n, err)
+		}
+	}
+	// A symlink whose target is not UTF-8, and a hard link whose first path is not.
+	if err := os.Symlink("caf\xe9", filepath.Join(src, "link\xe9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(src, "caf\xe8"), filepath.Join(src, "hard\xfe")); err != nil {
+		t.Fatal(err)
+	}
+	want := describe(t, src)
+	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
+	if len(s.res.Issues) != 0 {
+		t.Errorf("issues: %v", s.res.Issues)
+	}
+	target := t.TempDir()
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	compareTrees(t, want, describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+
+	// A subset named as the pages show such names (U+FFFD for each invalid byte)
+	// restores the files behind it: both names that display alike.
+	sub := t.TempDir()
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: sub, Chain: []engine.ArchiveRef{ref(dest, s)},
+		Include: []string{src + "/caf\ufffd"}}); err != nil {
+		t.Fatalf("subset restore: %v", err)
+	}
+	for _, n := range []string{"caf\xe9", "caf\xe8"} {
+		if b, err := os.ReadFile(filepath.Join(sub, strings.TrimPrefix(src, "/"), n)); err != nil || string(b) != "content of "+n {
+			t.Errorf("subset restore of %q: %q, %v", n, b, err)
+		}
+	}
+
+	// Unchanged, the incremental stores nothing and deletes nothing.
+	inc := mustBackup(t, dest, key(1, seal.Options{}), engine.BackupOptions{Sources: []string{src}, Previous: previous(t, dest, s, engine.RestoreOptions{})})
+	if inc.res.Trailer.Stored != 0 || inc.res.Trailer.Deleted != 0 {
+		t.Errorf("unchanged incremental stored %d entries and recorded %d deletions, want none", inc.res.Trailer.Stored, inc.res.Trailer.Deleted)
+	}
+	target2 := t.TempDir()
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target2, Chain: []engine.ArchiveRef{ref(dest, s), ref(dest, inc)}}); err != nil {
+		t.Fatalf("restore of the incremental: %v", err)
+	}
+	compareTrees(t, want, describe(t, filepath.Join(target2, strings.TrimPrefix(src, "/"))))
+}
