@@ -95,11 +95,20 @@ func decodeCatalog(r io.Reader) (*catalog, error) {
 		return nil, err
 	}
 	c := &catalog{header: mr.Header, byPath: map[string]int32{}, kids: map[string][]int32{}, synth: map[string]bool{}}
+	// Names that are not valid UTF-8 are found under their display form too (each
+	// invalid byte as U+FFFD, manifest.Display): the pages only ever show and send that
+	// form. Two such names that display alike are both listed; a lookup finds the first.
 	add := func(e node) {
 		i := int32(len(c.entries))
 		c.entries = append(c.entries, e)
 		c.byPath[e.Path] = i
-		c.kids[parentOf(e.Path)] = append(c.kids[parentOf(e.Path)], i)
+		if d := manifest.Display(e.Path); d != e.Path {
+			if _, ok := c.byPath[d]; !ok {
+				c.byPath[d] = i
+			}
+		}
+		parent := manifest.Display(parentOf(e.Path))
+		c.kids[parent] = append(c.kids[parent], i)
 	}
 	for {
 		e, err := mr.Next()

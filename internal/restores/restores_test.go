@@ -97,6 +97,37 @@ func TestCatalogTree(t *testing.T) {
 	}
 }
 
+// TestCatalogNamesNotUTF8: names that are not UTF-8 are browsed, looked up and listed
+// by the form the pages show (U+FFFD for each invalid byte), and keep their bytes.
+func TestCatalogNamesNotUTF8(t *testing.T) {
+	c, err := decodeCatalog(bytes.NewReader(mkManifest(t,
+		manifest.Entry{Path: "home/alice", Type: "dir"},
+		manifest.Entry{Path: "home/alice/caf\xe8", Type: "file", Size: 1},
+		manifest.Entry{Path: "home/alice/caf\xe9", Type: "file", Size: 2},
+		manifest.Entry{Path: "home/alice/d\xff", Type: "dir"},
+		manifest.Entry{Path: "home/alice/d\xff/inner", Type: "file", Size: 3},
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := c.lookup("home/alice/caf\ufffd")
+	if !ok || e.Path != "home/alice/caf\xe8" {
+		t.Errorf("lookup by the display form: %q, %v; want the first of the two names", e.Path, ok)
+	}
+	if e, ok := c.lookup("home/alice/caf\xe9"); !ok || e.Size != 2 {
+		t.Errorf("lookup by the bytes: %+v, %v", e, ok)
+	}
+	if e, ok := c.lookup("home/alice/d\ufffd"); !ok || e.Type != "dir" {
+		t.Errorf("directory by the display form: %+v, %v", e, ok)
+	}
+	if ks := c.kids["home/alice/d\ufffd"]; len(ks) != 1 || c.entries[ks[0]].Path != "home/alice/d\xff/inner" {
+		t.Errorf("children of the directory by the display form: %v", ks)
+	}
+	if ks := c.kids["home/alice"]; len(ks) != 3 {
+		t.Errorf("home/alice lists %d entries, want both caf names and the directory", len(ks))
+	}
+}
+
 func TestCatalogCacheBounded(t *testing.T) {
 	cc := newCatalogCache(10)
 	loads := map[string]int{}
