@@ -136,6 +136,7 @@ func ComparePaths(a, b string) int {
 type Writer struct {
 	w    *bufio.Writer
 	enc  *json.Encoder
+	buf  []byte // a line, for appendEntryLine
 	last string
 	n    int64
 }
@@ -165,6 +166,14 @@ func (w *Writer) Add(e Entry) error {
 	}
 	if !utf8.ValidString(e.Link) {
 		l.LinkRaw = []byte(e.Link)
+	}
+	var ok bool
+	if w.buf, ok = appendEntryLine(w.buf[:0], &l); ok {
+		_, err := w.w.Write(w.buf)
+		if err != nil {
+			return fmt.Errorf("write manifest entry %q: %w", e.Path, err)
+		}
+		return nil
 	}
 	if err := w.enc.Encode(l); err != nil {
 		return fmt.Errorf("write manifest entry %q: %w", e.Path, err)
@@ -234,8 +243,12 @@ func (r *Reader) Next() (Entry, error) {
 		return Entry{}, ErrNoTrailer
 	}
 	var l line
-	if err := json.Unmarshal(r.s.Bytes(), &l); err != nil {
-		return Entry{}, fmt.Errorf("read manifest entry after %q: %w", r.last, err)
+	var e Entry
+	if !decodeEntryLine(r.s.Bytes(), &l, &e) {
+		l = line{}
+		if err := json.Unmarshal(r.s.Bytes(), &l); err != nil {
+			return Entry{}, fmt.Errorf("read manifest entry after %q: %w", r.last, err)
+		}
 	}
 	if l.Trailer != nil {
 		r.Trailer = l.Trailer
