@@ -237,7 +237,7 @@ func engineRun(b *testing.B, s childSpec) (measured, childResult) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.measured=^$")
+	args := []string{os.Args[0], "-test.measured=^$"}
 	if dir := os.Getenv("BENCH_PERF_DIR"); dir != "" {
 		// BENCH_PERF_DIR: perf record, system-wide, while each engine run runs (kernel
 		// time, the S3 server and idle included).
@@ -246,8 +246,9 @@ func engineRun(b *testing.B, s childSpec) (measured, childResult) {
 			b.Fatal(err)
 		}
 		f.Close()
-		cmd = exec.Command("perf", "record", "-q", "-a", "-g", "-F", "999", "-o", f.Name(), "--", os.Args[0], "-test.measured=^$")
+		args = append([]string{"perf", "record", "-q", "-a", "-g", "-F", "999", "-o", f.Name(), "--"}, args...)
 	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(append(os.Environ(), s.Env...), childEnv+"="+string(spec))
 	r, out, err := measure(cmd)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
 // TestNonUTF8Names: file names are bytes on Unix, not always UTF-8 (Latin-1 names from
@@ -18,16 +19,14 @@ import (
 func TestNonUTF8Names(t *testing.T) {
 	dest := s3test.New(t)
 	src := filepath.Join(t.TempDir(), "src")
-	names := []string{"caf\xe9", "caf\xe8", "na\xefve/inner\xff", "\xc3\x28", "ok-é", "tab\tand\nnewline"}
-	for _, n := range names {
-		p := filepath.Join(src, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("content of "+n), 0o644); err != nil {
-			t.Skipf("this filesystem refuses the name %q: %v", n, err)
-		}
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "caf\xe9"), nil, 0o644); err != nil {
+		t.Skipf("this filesystem refuses names that are not UTF-8: %v", err)
 	}
+	files := map[string]string{}
+	for _, n := range []string{"caf\xe9", "caf\xe8", "na\xefve/inner\xff", "\xc3\x28", "ok-é", "tab\tand\nnewline"} {
+		files[n] = "content of " + n
+	}
+	treetest.Write(t, src, files)
 	// A symlink whose target is not UTF-8, and a hard link whose first path is not.
 	if err := os.Symlink("caf\xe9", filepath.Join(src, "link\xe9")); err != nil {
 		t.Fatal(err)
@@ -54,7 +53,7 @@ func TestNonUTF8Names(t *testing.T) {
 		t.Fatalf("subset restore: %v", err)
 	}
 	for _, n := range []string{"caf\xe9", "caf\xe8"} {
-		if b, err := os.ReadFile(filepath.Join(sub, strings.TrimPrefix(src, "/"), n)); err != nil || string(b) != "content of "+n {
+		if b, err := os.ReadFile(filepath.Join(sub, strings.TrimPrefix(src, "/"), n)); err != nil || string(b) != files[n] {
 			t.Errorf("subset restore of %q: %q, %v", n, b, err)
 		}
 	}

@@ -60,7 +60,7 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 				}
 			case "pathRaw", "linkRaw":
 				raw, err := base64.StdEncoding.DecodeString(s)
-				if err != nil || raw == nil {
+				if err != nil {
 					return false
 				}
 				if key == "pathRaw" {

@@ -32,7 +32,6 @@ type frameReader struct {
 	dec    *zstd.Decoder
 	queue  chan *wholeFrame // in stream order; closed when split ends
 	stop   chan struct{}    // closed by Close
-	done   chan struct{}    // closed when split has ended
 	tokens chan struct{}    // one per frame being decoded
 	free   chan []byte      // recycled input buffers
 	outs   chan []byte      // recycled output buffers
@@ -60,8 +59,7 @@ func newFrameReader(src *bufio.Reader) (*frameReader, error) {
 		return nil, err
 	}
 	r := &frameReader{src: src, dec: dec, queue: make(chan *wholeFrame, workers), stop: make(chan struct{}),
-		done: make(chan struct{}), tokens: make(chan struct{}, workers),
-		free: make(chan []byte, workers+3), outs: make(chan []byte, workers+3)}
+		tokens: make(chan struct{}, workers), free: make(chan []byte, workers+3), outs: make(chan []byte, workers+3)}
 	go r.split()
 	return r, nil
 }
@@ -74,7 +72,6 @@ func newStreamDecoder(r io.Reader) (*zstd.Decoder, error) {
 
 // split reads the stream frame by frame and starts a goroutine to decode each.
 func (r *frameReader) split() {
-	defer close(r.done)
 	defer close(r.queue)
 	for {
 		var in []byte
@@ -246,12 +243,11 @@ func (r *frameReader) Read(p []byte) (int, error) {
 func (r *frameReader) Close() {
 	r.close.Do(func() {
 		close(r.stop)
-		for f := range r.queue {
+		for f := range r.queue { // until split has returned
 			if f.stream != nil {
 				f.stream.Close()
 			}
 		}
-		<-r.done
 		for range cap(r.tokens) { // every decoding goroutine has ended
 			r.tokens <- struct{}{}
 		}
