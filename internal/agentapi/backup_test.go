@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,6 +353,44 @@ func TestFullEveryDays(t *testing.T) {
 		want := []bool{true, false, false, true, false}
 		if !slices.Equal(got, want) {
 			t.Errorf("full backups at days 0,1,6,7,8 = %v, want %v", got, want)
+		}
+	})
+}
+
+// Runs of one configuration started within one second each get their own archive
+// name in the seed's form (-2, -3, … appended), and none fails for it: an
+// incremental chain never names an archive twice.
+func TestRunsInOneSecondGetDistinctNames(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env, dest string) {
+		alice := e.user("alice@example.com")
+		a := e.agent(alice, "laptop")
+		cfg := e.config(a, dest, `{"type":"incremental","compression":"zstd"}`)
+		src := t.TempDir()
+		e.clock.Add(400 * time.Millisecond) // the clock stands still: every run starts in this second
+		name := regexp.MustCompile(`/backup-\d{4}-\d{2}-\d{2}-\d{6}(-\d+)?\.tar\.zst$`)
+		seen := map[string]bool{}
+		const runs = 7
+		for i := range runs {
+			treetest.Write(t, src, map[string]string{"f.txt": strings.Repeat("x", i+1)})
+			start, done := a.backup(t, cfg.ID, "", src)
+			if done.Status != agentproto.StatusCompleted {
+				t.Fatalf("run %d: %+v", i+1, done)
+			}
+			if i > 0 && start.Full {
+				t.Errorf("run %d is full; want an incremental on the one before", i+1)
+			}
+			if !name.MatchString(done.S3Path) || seen[done.S3Path] {
+				t.Errorf("run %d: archive %q: want a new name in the seed's form", i+1, done.S3Path)
+			}
+			seen[done.S3Path] = true
+		}
+		second := e.clock.Now().UTC().Format("2006-01-02-150405")
+		for _, suffix := range []string{"", "-2", "-" + strconv.Itoa(runs)} {
+			key := storage.ArchiveKeyN(alice.ID, a.ID, cfg.ID, e.clock.Now(), 1, "zstd", false)
+			key = strings.Replace(key, second, second+suffix, 1)
+			if !seen[key] {
+				t.Errorf("no run named %s; names: %v", key, seen)
+			}
 		}
 	})
 }
