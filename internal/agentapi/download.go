@@ -82,4 +82,3 @@ func (a *API) download(w http.ResponseWriter, r *http.Request, ag store.Agent) e
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
-
