@@ -196,7 +196,7 @@ func (a *API) openRun(ctx context.Context, ag store.Agent, cfg store.BackupConfi
 				return store.Run{}, apperr.New(apperr.Conflict, "a run of configuration %s is already running", cfg.ID)
 			}
 			a.log.Warn("backup start: failing the run the agent left running (it restarted)", "run", old.ID, "agent", ag.ID)
-			if err := a.finish(ctx, nil, &old, agentproto.StatusFailed, "the agent restarted during the run", now); err != nil {
+			if err := a.finish(ctx, nil, &old, agentproto.StatusFailed, msgRestartedBackup, now); err != nil {
 				return store.Run{}, err
 			}
 		}
