@@ -137,16 +137,14 @@ func (a *API) backupStart(w http.ResponseWriter, r *http.Request, ag store.Agent
 // hold that name: runs of one configuration can start within one second, and an
 // incremental chain must never name an archive twice.
 func (a *API) archiveKey(ctx context.Context, ag store.Agent, run *store.Run, pc agentConfig, now time.Time) (string, error) {
-	// Runs name their archive after their start time; servers before the suffix moved
-	// a taken name a few seconds later, so look a minute back (and from before the
-	// last completed run, should the clock have gone back).
+	// Runs name their archive after their start time, so only runs started from this
+	// second on (later ones too, should the clock have gone back) can hold the name;
+	// servers before the suffix moved a taken name a few seconds later: look a minute
+	// back. The last completed run is what an incremental's chain ends in.
 	since := now.Truncate(time.Second).Add(-time.Minute)
 	taken := map[string]bool{}
 	if last, err := a.st.LastCompletedRun(ctx, run.ConfigID); err == nil {
 		taken[last.S3Path] = true
-		if b := last.StartTime.Add(-time.Minute); b.Before(since) {
-			since = b
-		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
