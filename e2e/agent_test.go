@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -141,6 +142,28 @@ func TestAgentsEndToEnd(t *testing.T) {
 		waitUntil(t, "the next run to complete", 3*time.Minute, func() bool {
 			w.do("GET", "/api/backups/"+q2.ID, nil, &r)
 			return r.Status == "completed"
+		})
+
+		// Killed and started again at once: the restarted agent's first heartbeat
+		// settles the dead run, well before the reaper would (15 s of silence).
+		var q3 backupLog
+		w.do("POST", "/api/backups/execute/"+cfg2.ID, nil, &q3)
+		waitUntil(t, "bytes uploaded", 2*time.Minute, func() bool {
+			w.do("GET", "/api/backups/"+q3.ID, nil, &r)
+			return r.Status == "running" && r.BytesTransferred > 0
+		})
+		a.p.kill()
+		a.p = start(t, "agent A restarted", cleanEnv(), app.agentBin, "run", "--config-dir", a.dir)
+		waitUntil(t, "the restarted agent's run to be failed", time.Minute, func() bool {
+			w.do("GET", "/api/backups/"+q3.ID, nil, &r)
+			return r.Status != "running"
+		})
+		if msg := fmt.Sprint(r.Error); r.Status != "failed" || !strings.Contains(msg, "the agent restarted during the backup") {
+			t.Errorf("run of the killed and restarted agent: %s %s; want failed: the agent restarted during the backup", r.Status, msg)
+		}
+		waitUntil(t, "the upload aborted", time.Minute, func() bool {
+			ups, err := s3dest.ListUploads(ctx, "")
+			return err == nil && len(ups) == 0
 		})
 	})
 }

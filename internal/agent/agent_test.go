@@ -383,6 +383,10 @@ func TestDaemon(t *testing.T) {
 		if hb := f.hbReqs[0]; !slices.Contains(hb.Features, agentproto.FeatureEstimate) || !slices.Contains(hb.Features, agentproto.FeatureReportRestores) {
 			t.Errorf("heartbeat features = %v", hb.Features)
 		}
+		// The uptime tells the server of a restart: it grows from the first heartbeat on.
+		if first, last := f.hbReqs[0].UptimeMS, f.hbReqs[len(f.hbReqs)-1].UptimeMS; first <= 0 || last <= first {
+			t.Errorf("heartbeat uptimeMs: first %d, last %d; want > 0 and growing", first, last)
+		}
 		f.holdDownload = make(chan struct{})
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs2", RunID: "r2", TargetDir: t.TempDir()}}}
 	})

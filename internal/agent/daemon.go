@@ -77,6 +77,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.done = map[string]time.Time{}
 	d.wake = make(chan struct{}, 1)
 	log := d.log()
+	started := time.Now() // the server tells a restart by the uptime: runs from before it died with the last process
 	log.Info("agent started", "server", d.Runner.Client.Server(), "hostname", d.Host.Hostname, "version", d.Host.Version)
 
 	defer func() {
@@ -102,7 +103,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		resp, err := d.Runner.Client.Heartbeat(ctx, agentproto.HeartbeatRequest{Host: d.Host, Running: st.Running,
 			Restores: d.running(agentproto.CommandRestore), Estimates: d.running(agentproto.CommandEstimate),
-			Features: Features}, d.LongPoll)
+			Features: Features, UptimeMS: max(time.Since(started).Milliseconds(), 1)}, d.LongPoll)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -87,6 +87,9 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 	if err != nil {
 		return err
 	}
+	if err := a.settleOrphans(ctx, ag, req); err != nil {
+		return err
+	}
 	var wake <-chan struct{}
 	if wait > 0 {
 		ch, unsubscribe := a.wake.subscribe(ag.ID)

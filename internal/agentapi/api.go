@@ -55,8 +55,9 @@ type Config struct {
 	PollEvery time.Duration
 	// MaxWait caps ?wait= of a heartbeat (default 30 s).
 	MaxWait time.Duration
-	// AuthFailures failed authentications per IP in AuthWindow are allowed; more get
-	// 429 until the window passes (defaults 20 per minute).
+	// AuthFailures failed authentications per IP in AuthWindow are allowed; further
+	// failures from that IP get 429 until the window passes (defaults 20 per minute).
+	// Valid keys are never limited.
 	AuthFailures int
 	AuthWindow   time.Duration
 	// MaxJSONBytes caps JSON bodies (default 8 MiB: a completion lists up to 10,000
@@ -178,7 +179,7 @@ var allowed = map[string]string{
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error
 
-// authed authenticates the bearer key, rate limiting failures per IP, and writes the
+// authed authenticates the bearer key, rate limiting bad keys per IP, and writes the
 // handler's error in the API's shape.
 func (a *API) authed(h agentHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,27 +193,38 @@ func (a *API) authed(h agentHandler) http.Handler {
 	})
 }
 
+// authenticate returns the agent of the request's key. The key is checked first (a
+// hash lookup), so a valid key always passes: one agent's bad key behind a shared
+// address (NAT, an office) never locks out the others there. Failures are counted per
+// address; once an address has AuthFailures in AuthWindow, every further failure from
+// it gets the same 429, whatever was wrong with the key (missing, malformed, unknown,
+// revoked), so a guesser there learns nothing more until the window passes.
 func (a *API) authenticate(r *http.Request) (store.Agent, error) {
+	ag, err := a.agentOfKey(r)
+	if err == nil || apperr.KindOf(err) != apperr.Unauthorized {
+		return ag, err // a database failure is nobody's bad key
+	}
 	ip := httpx.ClientIP(r)
 	if wait := a.lim.blocked(ip); wait > 0 {
 		return store.Agent{}, &apperr.Error{Kind: apperr.RateLimited, RetryAfter: wait,
 			Message: "too many requests with a bad agent key from this address; try again later"}
 	}
-	auth := r.Header.Get("Authorization")
-	key, ok := cutPrefixFold(auth, "Bearer ")
+	a.lim.fail(ip)
+	return store.Agent{}, err
+}
+
+// agentOfKey looks up the agent of the bearer key; Unauthorized when there is none.
+func (a *API) agentOfKey(r *http.Request) (store.Agent, error) {
+	key, ok := cutPrefixFold(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || key == "" {
-		a.lim.fail(ip)
 		return store.Agent{}, apperr.New(apperr.Unauthorized, "missing agent key: send Authorization: Bearer <agent key>")
 	}
 	bad := apperr.New(apperr.Unauthorized, "agent key not accepted: it is wrong, was rotated, or the agent was revoked; enroll the agent again with a new key")
 	if !agentkey.WellFormed(key) {
-		a.lim.fail(ip)
 		return store.Agent{}, bad
 	}
-	hash := agentkey.Hash(key)
-	ag, err := a.st.GetAgentByKeyHash(r.Context(), hash)
+	ag, err := a.st.GetAgentByKeyHash(r.Context(), agentkey.Hash(key))
 	if errors.Is(err, store.ErrNotFound) || err == nil && (ag.Revoked || !agentkey.Verify(key, ag.KeyHash)) {
-		a.lim.fail(ip)
 		return store.Agent{}, bad
 	}
 	if err != nil {

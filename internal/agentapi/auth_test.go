@@ -2,6 +2,9 @@ package agentapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -56,29 +59,90 @@ func TestProtocolAndKeys(t *testing.T) {
 	}
 }
 
-func TestFailedAuthRateLimited(t *testing.T) {
+// Two agents behind one address (the server sees one client IP, as behind a NAT):
+// one sends 100 bad keys, the other's heartbeats all succeed. Guessing stays
+// throttled: past AuthFailures, every bad key from that address gets the same 429,
+// whatever was wrong with it, until the window passes.
+func TestBadKeysDoNotLockOutAgentsAtTheSameAddress(t *testing.T) {
 	e := newEnv(t, openSQLite(t), false)
-	good := e.agent(e.user("u@example.com"), "a")
-	bad := []string{"", "nonsense", "bak_" + strings.Repeat("a", 52)}
-	for i := range 5 { // AuthFailures: 5
-		code, msg := e.do(bad[i%len(bad)], "1", "POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{}, nil)
-		wantStatus(t, "bad key", code, msg, http.StatusUnauthorized)
-	}
-	req, _ := http.NewRequest("POST", e.srv.URL+agentproto.PathHeartbeat, strings.NewReader("{}"))
-	req.Header.Set("Authorization", "Bearer "+good.key)
-	req.Header.Set(agentproto.HeaderProtocol, "1")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	ctx := context.Background()
+	u := e.user("u@example.com")
+	good, broken := e.agent(u, "good"), e.agent(u, "broken")
+	revoked := e.agent(u, "revoked")
+	if err := e.st.RevokeAgent(ctx, revoked.ID, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("after 5 failures: %s, Retry-After %q; want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	// broken's key was rotated on the server: it keeps sending the old one.
+	newKey, hash, prefix := agentkey.Generate()
+	if err := e.st.SetAgentKey(ctx, broken.ID, hash, prefix, e.clock.Now()); err != nil {
+		t.Fatal(err)
 	}
+	stale := broken.key
+	hb := agentproto.HeartbeatRequest{}
+
+	const bad, limit = 100, 5 // AuthFailures: 5
+	for i := range bad {
+		code, msg := e.do(stale, "1", "POST", agentproto.PathHeartbeat, hb, nil)
+		want := http.StatusUnauthorized
+		if i >= limit {
+			want = http.StatusTooManyRequests
+		}
+		wantStatus(t, fmt.Sprintf("bad key %d", i+1), code, msg, want)
+		code, msg = good.call("POST", agentproto.PathHeartbeat, hb, nil)
+		mustOK(t, fmt.Sprintf("good agent's heartbeat after %d bad keys", i+1), code, msg)
+	}
+	broken.key = newKey
+	code, msg := broken.call("POST", agentproto.PathHeartbeat, hb, nil)
+	mustOK(t, "the blocked agent with its new key", code, msg)
+
+	// Blocked: every kind of bad key gets one and the same answer.
+	type answer struct {
+		status     int
+		body       string
+		retryAfter string
+	}
+	raw := func(key string) answer {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.srv.URL+agentproto.PathHeartbeat, strings.NewReader("{}"))
+		if key != "-" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		req.Header.Set(agentproto.HeaderProtocol, "1")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var eb agentproto.ErrorBody
+		_ = json.Unmarshal(b, &eb)
+		return answer{resp.StatusCode, eb.Error.Code + ": " + eb.Error.Message, resp.Header.Get("Retry-After")}
+	}
+	unknown, _, _ := agentkey.Generate()
+	last := "A"
+	if strings.HasSuffix(good.key, last) {
+		last = "B"
+	}
+	kinds := map[string]string{"no key": "-", "empty": "", "malformed": "nonsense", "unknown": unknown,
+		"rotated": stale, "revoked": revoked.key, "near miss": good.key[:len(good.key)-1] + last}
+	want := raw(unknown)
+	if want.status != http.StatusTooManyRequests || want.retryAfter == "" {
+		t.Fatalf("bad key from a blocked address: %+v; want 429 with Retry-After", want)
+	}
+	for what, key := range kinds {
+		if got := raw(key); got != want {
+			t.Errorf("%s key from a blocked address: %+v; want the same answer as any bad key %+v", what, got, want)
+		}
+	}
+	if got := raw(good.key); got.status != http.StatusOK {
+		t.Errorf("valid key from the blocked address: %+v; want 200", got)
+	}
+
+	// The window passes: a bad key is refused as such again, and counted again.
 	e.clock.Add(time.Minute)
-	code, msg := good.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{}, nil)
-	mustOK(t, "after the window", code, msg)
+	code, msg = e.do(stale, "1", "POST", agentproto.PathHeartbeat, hb, nil)
+	wantStatus(t, "bad key after the window", code, msg, http.StatusUnauthorized)
 }
 
 // Log lines are stored, levels normalised, batches bounded.

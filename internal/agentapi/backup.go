@@ -86,13 +86,9 @@ func (a *API) backupStart(w http.ResponseWriter, r *http.Request, ag store.Agent
 	}
 	run.DestinationID = pc.destination
 	run.Encrypted = pc.opts.Encryption
-	t := now
-	for {
-		run.S3Path = storage.ArchiveKey(ag.UserID, ag.ID, cfg.ID, t, pc.proto.Options.Compression, run.Encrypted)
-		if !a.keyTaken(ctx, cfg.ID, run.S3Path) {
-			break
-		}
-		t = t.Add(time.Second) // two runs in one second: the seed's key has second precision
+	if run.S3Path, err = a.archiveKey(ctx, ag, &run, pc, now); err != nil {
+		a.finish(ctx, nil, &run, agentproto.StatusFailed, "name the archive: "+err.Error(), now)
+		return err
 	}
 	run.ManifestKey = storage.ManifestKey(run.S3Path)
 	if !storage.KeyUnder(run.S3Path, storage.AgentPrefix(ag.UserID, ag.ID)) {
@@ -136,10 +132,43 @@ func (a *API) backupStart(w http.ResponseWriter, r *http.Request, ag store.Agent
 	return nil
 }
 
-// keyTaken reports whether a completed run of the config already has the key.
-func (a *API) keyTaken(ctx context.Context, configID, key string) bool {
-	last, err := a.st.LastCompletedRun(ctx, configID)
-	return err == nil && last.S3Path == key
+// archiveKey names the run's archive after the second it starts, as the seed does
+// (backup-YYYY-MM-DD-HHMMSS), with -2, -3, … appended when runs of the config already
+// hold that name: runs of one configuration can start within one second, and an
+// incremental chain must never name an archive twice.
+func (a *API) archiveKey(ctx context.Context, ag store.Agent, run *store.Run, pc agentConfig, now time.Time) (string, error) {
+	// Runs name their archive after their start time, so only runs started from this
+	// second on (later ones too, should the clock have gone back) can hold the name;
+	// servers before the suffix moved a taken name a few seconds later: look a minute
+	// back. The last completed run is what an incremental's chain ends in.
+	since := now.Truncate(time.Second).Add(-time.Minute)
+	taken := map[string]bool{}
+	if last, err := a.st.LastCompletedRun(ctx, run.ConfigID); err == nil {
+		taken[last.S3Path] = true
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	const page = 500
+	for off := 0; ; off += page {
+		runs, err := a.st.ListRuns(ctx, store.RunFilter{ConfigID: run.ConfigID, Since: since, Limit: page, Offset: off})
+		if err != nil {
+			return "", err
+		}
+		for _, r := range runs {
+			if r.ID != run.ID && r.S3Path != "" {
+				taken[r.S3Path] = true
+			}
+		}
+		if len(runs) < page {
+			break
+		}
+	}
+	for n := 1; ; n++ {
+		key := storage.ArchiveKeyN(ag.UserID, ag.ID, run.ConfigID, now, n, pc.proto.Options.Compression, run.Encrypted)
+		if !taken[key] {
+			return key, nil
+		}
+	}
 }
 
 // openRun returns the run to execute, as running: the queued one (taken over), or a new
@@ -165,7 +194,7 @@ func (a *API) openRun(ctx context.Context, ag store.Agent, cfg store.BackupConfi
 				return store.Run{}, apperr.New(apperr.Conflict, "a run of configuration %s is already running", cfg.ID)
 			}
 			a.log.Warn("backup start: failing the run the agent left running (it restarted)", "run", old.ID, "agent", ag.ID)
-			if err := a.finish(ctx, nil, &old, agentproto.StatusFailed, "the agent restarted during the run", now); err != nil {
+			if err := a.finish(ctx, nil, &old, agentproto.StatusFailed, msgRestartedBackup, now); err != nil {
 				return store.Run{}, err
 			}
 		}

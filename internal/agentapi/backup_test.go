@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,6 +353,102 @@ func TestFullEveryDays(t *testing.T) {
 		want := []bool{true, false, false, true, false}
 		if !slices.Equal(got, want) {
 			t.Errorf("full backups at days 0,1,6,7,8 = %v, want %v", got, want)
+		}
+	})
+}
+
+// Runs of one configuration started within one second each get their own archive
+// name in the seed's form (-2, -3, … appended), and none fails for it: an
+// incremental chain never names an archive twice.
+func TestRunsInOneSecondGetDistinctNames(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env, dest string) {
+		alice := e.user("alice@example.com")
+		a := e.agent(alice, "laptop")
+		cfg := e.config(a, dest, `{"type":"incremental","compression":"zstd"}`)
+		src := t.TempDir()
+		e.clock.Add(400 * time.Millisecond) // the clock stands still: every run starts in this second
+		name := regexp.MustCompile(`/backup-\d{4}-\d{2}-\d{2}-\d{6}(-\d+)?\.tar\.zst$`)
+		seen := map[string]bool{}
+		const runs = 7
+		for i := range runs {
+			treetest.Write(t, src, map[string]string{"f.txt": strings.Repeat("x", i+1)})
+			start, done := a.backup(t, cfg.ID, "", src)
+			if done.Status != agentproto.StatusCompleted {
+				t.Fatalf("run %d: %+v", i+1, done)
+			}
+			if i > 0 && start.Full {
+				t.Errorf("run %d is full; want an incremental on the one before", i+1)
+			}
+			if !name.MatchString(done.S3Path) || seen[done.S3Path] {
+				t.Errorf("run %d: archive %q: want a new name in the seed's form", i+1, done.S3Path)
+			}
+			seen[done.S3Path] = true
+		}
+		second := e.clock.Now().UTC().Format("2006-01-02-150405")
+		for _, suffix := range []string{"", "-2", "-" + strconv.Itoa(runs)} {
+			key := storage.ArchiveKeyN(alice.ID, a.ID, cfg.ID, e.clock.Now(), 1, "zstd", false)
+			key = strings.Replace(key, second, second+suffix, 1)
+			if !seen[key] {
+				t.Errorf("no run named %s; names: %v", key, seen)
+			}
+		}
+	})
+}
+
+// One rule for reading another agent's run, for its catalog and its archives alike:
+// only while the user has assigned this agent a restore of it, or while this agent's
+// own backup builds on it (its configuration moved here).
+func TestSiblingAgentReadsFollowOneRule(t *testing.T) {
+	forBackends(t, func(t *testing.T, e *env, dest string) {
+		ctx := context.Background()
+		alice := e.user("alice@example.com")
+		a, b := e.agent(alice, "laptop"), e.agent(alice, "desktop")
+		cfg := e.config(a, dest, `{"type":"incremental","compression":"zstd"}`)
+		src := t.TempDir()
+		treetest.Write(t, src, map[string]string{"f.txt": "one"})
+		first, _ := a.backup(t, cfg.ID, "", src)
+
+		reads := func(what string, who *agent, want int) {
+			t.Helper()
+			code, msg := who.call("GET", agentproto.PathBackupCatalog+"?runId="+first.RunID, nil, nil)
+			wantStatus(t, what+": catalog", code, msg, want)
+			code, msg = who.call("GET", agentproto.PathDownload+"?runId="+first.RunID, nil, nil)
+			wantStatus(t, what+": download", code, msg, want)
+		}
+		reads("the agent that made the run", a, http.StatusOK)
+		reads("a sibling on its own", b, http.StatusForbidden)
+
+		rr := store.Restore{UserID: alice.ID, RunID: first.RunID, AgentID: b.ID, TargetDir: "/restore"}
+		if err := e.st.CreateRestore(ctx, &rr); err != nil {
+			t.Fatal(err)
+		}
+		reads("a sibling with a restore of the run assigned", b, http.StatusOK)
+		if err := e.st.(store.Restores).FinishRestore(ctx, rr.ID, store.RestoreResult{Status: store.RestoreCompleted, At: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		reads("a sibling after the restore finished", b, http.StatusForbidden)
+
+		// The configuration moves to b: b's incremental builds on a's run.
+		cfg.AgentID = b.ID
+		if err := e.st.UpdateConfig(ctx, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(time.Hour)
+		var start agentproto.BackupStartResponse
+		code, msg := b.call("POST", agentproto.PathBackupStart, agentproto.BackupStartRequest{ConfigID: cfg.ID}, &start)
+		mustOK(t, "b starts the moved config", code, msg)
+		if start.Full || start.Previous == nil || start.Previous.RunID != first.RunID {
+			t.Fatalf("b's run: %+v; want an incremental on %s", start, first.RunID)
+		}
+		reads("a sibling whose running backup builds on the run", b, http.StatusOK)
+		code, msg = b.call("POST", agentproto.PathBackupComplete, agentproto.BackupCompleteRequest{RunID: start.RunID, Status: "cancelled"}, nil)
+		mustOK(t, "cancel b's run", code, msg)
+		reads("a sibling once its backup ended", b, http.StatusForbidden)
+
+		treetest.Write(t, src, map[string]string{"f.txt": "two"})
+		next, done := b.backup(t, cfg.ID, "", src)
+		if next.Full || done.Status != agentproto.StatusCompleted {
+			t.Errorf("b's incremental on a's run: %+v %+v; want completed", next, done)
 		}
 	})
 }

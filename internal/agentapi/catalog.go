@@ -61,7 +61,7 @@ func (a *API) putCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent)
 	return nil
 }
 
-// getCatalog returns the catalog of a completed run of the agent's user (an agent that
+// getCatalog returns the catalog of a completed run the agent mayRead (an agent that
 // lost its local state needs its previous manifest for the next incremental).
 func (a *API) getCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
 	ctx := r.Context()
@@ -71,6 +71,9 @@ func (a *API) getCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent)
 		return apperr.New(apperr.NotFound, "no catalog of run %q", id)
 	}
 	if err != nil {
+		return err
+	}
+	if err := a.mayRead(ctx, ag, run); err != nil {
 		return err
 	}
 	dest, err := a.resolve(ctx, run.UserID, run.DestinationID)

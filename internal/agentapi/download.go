@@ -1,7 +1,6 @@
 package agentapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -14,11 +13,8 @@ import (
 )
 
 // download answers a restore: the chain full → incrementals up to the run (or the newest
-// completed run of its config at or before pointInTime), with pre-signed GETs. An agent
-// may download its own runs; another agent's runs of the same user only while a restore
-// of that run to this agent, started by the user, is queued or running (so a machine
-// can be restored from another's backups, but no agent can read another's archives on
-// its own); a run of another user is "not found".
+// completed run of its config at or before pointInTime), with pre-signed GETs, to an
+// agent that mayRead the run.
 func (a *API) download(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -46,7 +42,7 @@ func (a *API) download(w http.ResponseWriter, r *http.Request, ag store.Agent) e
 		}
 		run = runs[0]
 	}
-	if err := a.mayDownload(r.Context(), ag, run); err != nil {
+	if err := a.mayRead(ctx, ag, run); err != nil {
 		return err
 	}
 	if run.Status != agentproto.StatusCompleted {
@@ -85,26 +81,4 @@ func (a *API) download(w http.ResponseWriter, r *http.Request, ag store.Agent) e
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// mayDownload refuses another agent's run unless the user assigned a restore of it to ag.
-func (a *API) mayDownload(ctx context.Context, ag store.Agent, run store.Run) error {
-	if run.AgentID == ag.ID {
-		return nil
-	}
-	deny := apperr.New(apperr.Forbidden, "run %s was made by another agent: start its restore in the web UI (Restores) with this agent as the target", run.ID)
-	st, ok := a.st.(store.Restores)
-	if !ok {
-		return deny
-	}
-	rs, err := st.ListRestores(ctx, ag.UserID, 200, 0)
-	if err != nil {
-		return err
-	}
-	for _, rs := range rs {
-		if rs.AgentID == ag.ID && rs.RunID == run.ID && !rs.Finished() {
-			return nil
-		}
-	}
-	return deny
 }

@@ -94,6 +94,14 @@ type HeartbeatRequest struct {
 	// Features lists what this agent can do beyond protocol 1 as first released
 	// (Feature* constants); the server hands out only work the agent can do.
 	Features []string `json:"features,omitempty"`
+	// UptimeMS is how long this agent process (its daemon) has been running, in
+	// milliseconds. It tells the server the agent restarted: a run it recorded running
+	// on this agent since before the process started, and not listed in Running, died
+	// with the previous process and is failed at once ("the agent restarted during the
+	// backup", uploads aborted); likewise a restore not listed in Restores (with
+	// FeatureReportRestores). A restarted agent that resumes a run lists it in Running.
+	// Omitted (older agents): such runs are left to the stale-run reaper.
+	UptimeMS int64 `json:"uptimeMs,omitempty"`
 }
 
 // HeartbeatResponse carries work for the agent.

@@ -277,6 +277,38 @@ func TestResetTokenSingleUseAndExpiry(t *testing.T) {
 	wantKind(t, f.svc.ResetPassword(f.ctx, token, "too late password", f.remote), apperr.Invalid)
 }
 
+// Only the newest reset link of an account works: issuing a newer one ends the older
+// ones, and using one ends every other.
+func TestResetLinkEndsOlderLinks(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, "a@example.com")
+	request := func() string {
+		t.Helper()
+		if err := f.svc.RequestPasswordReset(f.ctx, "a@example.com", f.remote); err != nil {
+			t.Fatal(err)
+		}
+		return f.mail.last(t)
+	}
+	first := request()
+	f.advance(time.Minute)
+	second := request()
+	if first == second {
+		t.Fatal("two requests sent the same link")
+	}
+	e := wantKind(t, f.svc.ResetPassword(f.ctx, first, "password from the old link", f.remote), apperr.Invalid)
+	if !strings.Contains(e.Message, "expired or was already used") {
+		t.Errorf("older link after a newer was issued: %q", e.Message)
+	}
+	if err := f.svc.ResetPassword(f.ctx, second, "password from the new link", f.remote); err != nil {
+		t.Fatalf("newest link: %v", err)
+	}
+	wantKind(t, f.svc.ResetPassword(f.ctx, first, "yet another password", f.remote), apperr.Invalid)
+	wantKind(t, f.svc.ResetPassword(f.ctx, second, "yet another password", f.remote), apperr.Invalid)
+	if _, _, err := f.svc.Login(f.ctx, "a@example.com", "password from the new link", f.remote); err != nil {
+		t.Fatalf("login with the password set through the newest link: %v", err)
+	}
+}
+
 func TestChangePassword(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, "a@example.com")

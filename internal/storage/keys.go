@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +24,14 @@ const (
 // configurations are validated when saved, so any other value is a programming error
 // and panics rather than naming an archive wrongly.
 func ArchiveKey(userID, agentID, configID string, t time.Time, compression string, encrypted bool) string {
+	return ArchiveKeyN(userID, agentID, configID, t, 1, compression, encrypted)
+}
+
+// ArchiveKeyN is ArchiveKey for the nth run of a configuration within the second t:
+// n <= 1 gives ArchiveKey's name, n >= 2 appends "-n" to the time
+// (backup-YYYY-MM-DD-HHMMSS-2.tar.gz), so runs started within one second get distinct
+// names that still sort by time.
+func ArchiveKeyN(userID, agentID, configID string, t time.Time, n int, compression string, encrypted bool) string {
 	var ext string
 	switch compression {
 	case CompressionGzip:
@@ -37,7 +46,11 @@ func ArchiveKey(userID, agentID, configID string, t time.Time, compression strin
 	if encrypted {
 		ext += ".age"
 	}
-	return ConfigPrefix(userID, agentID, configID) + "backup-" + t.UTC().Format("2006-01-02-150405") + ext
+	name := "backup-" + t.UTC().Format("2006-01-02-150405")
+	if n >= 2 {
+		name += "-" + strconv.Itoa(n)
+	}
+	return ConfigPrefix(userID, agentID, configID) + name + ext
 }
 
 // ManifestKey returns the key of the manifest stored beside an archive.

@@ -37,6 +37,28 @@ func TestArchiveKey(t *testing.T) {
 	}
 }
 
+func TestArchiveKeyN(t *testing.T) {
+	at := time.Date(2026, 1, 3, 4, 4, 5, 0, time.UTC)
+	const prefix = "users/u1/agents/a1/configs/c1/"
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{
+		{0, prefix + "backup-2026-01-03-040405.tar.zst"},
+		{1, prefix + "backup-2026-01-03-040405.tar.zst"},
+		{2, prefix + "backup-2026-01-03-040405-2.tar.zst"},
+		{12, prefix + "backup-2026-01-03-040405-12.tar.zst"},
+	} {
+		got := ArchiveKeyN("u1", "a1", "c1", at, tt.n, CompressionZstd, false)
+		if got != tt.want {
+			t.Errorf("ArchiveKeyN(n=%d) = %q, want %q", tt.n, got, tt.want)
+		}
+		if err := ValidateKey(got); err != nil {
+			t.Errorf("ArchiveKeyN(n=%d) is not a valid key: %v", tt.n, err)
+		}
+	}
+}
+
 func TestArchiveKeyUnknownCompressionPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -78,9 +78,12 @@ type Accounts interface {
 	// DeleteExpiredSessions removes sessions past ExpiresAt or idle since before idleBefore.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int64, error)
 
+	// CreateResetToken stores a token and ends the user's older unused ones: only the
+	// newest link of an account works.
 	CreateResetToken(ctx context.Context, t ResetToken) error
-	// ConsumeResetToken atomically marks the token used and returns its user id; a
-	// missing, used or expired (ExpiresAt <= now) token gives ErrNotFound.
+	// ConsumeResetToken atomically marks the token, and every other unused token of
+	// its user, used and returns its user id; a missing, used or expired
+	// (ExpiresAt <= now) token gives ErrNotFound.
 	ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error)
 
 	AddAudit(ctx context.Context, e AuditEntry) error

@@ -10,28 +10,48 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// CreateResetToken stores a password-reset token; ErrConflict when the hash exists.
+// CreateResetToken stores a password-reset token and ends the user's older unused
+// ones, in one statement; ErrConflict when the hash exists.
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
 	op := "create reset token for user " + t.UserID
 	if !validID(t.UserID) {
 		return notFound(op)
 	}
-	_, err := s.pool.Exec(ctx,
-		`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+	_, err := s.pool.Exec(ctx, `WITH older AS (
+			UPDATE password_resets SET used_at = $3 WHERE user_id = $2 AND used_at IS NULL)
+		INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		t.TokenHash, t.UserID, norm(t.CreatedAt), norm(t.ExpiresAt))
 	return mapErr(op, err)
 }
 
-// ConsumeResetToken marks the token used and returns its user id, in one statement so
-// two concurrent uses cannot both succeed. A missing, used or expired
-// (ExpiresAt <= now) token gives ErrNotFound.
+// ConsumeResetToken marks the token and every other unused token of its user used and
+// returns the user id, in one statement so two concurrent uses (of one token, or of
+// two of one user) cannot both succeed. A missing, used or expired (ExpiresAt <= now)
+// token gives ErrNotFound.
 func (s *Store) ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error) {
-	var userID string
-	err := s.pool.QueryRow(ctx, `UPDATE password_resets SET used_at = $1
-		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-		RETURNING user_id`, norm(now), tokenHash).Scan(&userID)
+	rows, err := s.pool.Query(ctx, `UPDATE password_resets SET used_at = $1
+		WHERE user_id = (SELECT user_id FROM password_resets WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1)
+		AND used_at IS NULL
+		RETURNING token_hash, user_id`, norm(now), tokenHash)
 	if err != nil {
 		return "", mapErr("consume reset token", err)
+	}
+	defer rows.Close()
+	var userID string
+	for rows.Next() {
+		var hash, uid string
+		if err := rows.Scan(&hash, &uid); err != nil {
+			return "", mapErr("consume reset token", err)
+		}
+		if hash == tokenHash {
+			userID = uid
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", mapErr("consume reset token", err)
+	}
+	if userID == "" {
+		return "", notFound("consume reset token")
 	}
 	return userID, nil
 }

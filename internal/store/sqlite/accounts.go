@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -10,24 +11,55 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// CreateResetToken stores a password-reset token; ErrConflict when the hash exists.
+// CreateResetToken stores a password-reset token and ends the user's older unused
+// ones, in one transaction; ErrConflict when the hash exists.
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
-	_, err := s.w.ExecContext(ctx,
+	op := "create reset token for user " + t.UserID
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
+		fmtTime(t.CreatedAt), t.UserID); err != nil {
+		return mapErr(op, err)
+	}
+	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		t.TokenHash, t.UserID, fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt))
-	return mapErr("create reset token for user "+t.UserID, err)
+		t.TokenHash, t.UserID, fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt)); err != nil {
+		return mapErr(op, err)
+	}
+	return mapErr(op, tx.Commit())
 }
 
-// ConsumeResetToken marks the token used and returns its user id, in one statement so
-// two concurrent uses cannot both succeed. A missing, used or expired
-// (ExpiresAt <= now) token gives ErrNotFound.
+// ConsumeResetToken marks the token and every other unused token of its user used and
+// returns the user id, in one statement so two concurrent uses (of one token, or of
+// two of one user) cannot both succeed. A missing, used or expired (ExpiresAt <= now)
+// token gives ErrNotFound.
 func (s *Store) ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error) {
-	var userID string
-	err := s.w.QueryRowContext(ctx, `UPDATE password_resets SET used_at = ?
-		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING user_id`, fmtTime(now), tokenHash, fmtTime(now)).Scan(&userID)
+	rows, err := s.w.QueryContext(ctx, `UPDATE password_resets SET used_at = ?
+		WHERE user_id = (SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?)
+		AND used_at IS NULL
+		RETURNING token_hash, user_id`, fmtTime(now), tokenHash, fmtTime(now))
 	if err != nil {
 		return "", mapErr("consume reset token", err)
+	}
+	defer rows.Close()
+	var userID string
+	for rows.Next() {
+		var hash, uid string
+		if err := rows.Scan(&hash, &uid); err != nil {
+			return "", mapErr("consume reset token", err)
+		}
+		if hash == tokenHash {
+			userID = uid
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", mapErr("consume reset token", err)
+	}
+	if userID == "" {
+		return "", mapErr("consume reset token", sql.ErrNoRows)
 	}
 	return userID, nil
 }

@@ -39,6 +39,7 @@ var accountTests = []test{
 	{"SessionsExpired", testSessionsExpired},
 	{"ResetTokens", testResetTokens},
 	{"ResetTokenRace", testResetTokenRace},
+	{"ResetTokensIssuedAtOnce", testResetTokensIssuedAtOnce},
 	{"Audit", testAudit},
 	{"Settings", testSettings},
 	{"DeleteUserCascades", testDeleteUserCascades},
@@ -432,12 +433,16 @@ func testSessionsExpired(t *testing.T, s store.Store) {
 func testResetTokens(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	u := mkUser(t, s, "reset@example.com", t0, true)
+	other := mkUser(t, s, "other@example.com", t0, true)
 	expires := t0.Add(time.Hour)
-	for _, h := range []string{"r1", "r2"} {
-		check(t, "CreateResetToken "+h, s.CreateResetToken(ctx, store.ResetToken{TokenHash: h, UserID: u.ID, CreatedAt: t0, ExpiresAt: expires}))
+	create := func(hash string, user store.User) error {
+		return s.CreateResetToken(ctx, store.ResetToken{TokenHash: hash, UserID: user.ID, CreatedAt: t0, ExpiresAt: expires})
 	}
-	wantErr(t, "CreateResetToken with an existing hash",
-		s.CreateResetToken(ctx, store.ResetToken{TokenHash: "r1", UserID: u.ID, CreatedAt: t0, ExpiresAt: expires}), store.ErrConflict)
+	check(t, "CreateResetToken o1 of another user", create("o1", other))
+	for _, h := range []string{"r0", "r1", "r2"} {
+		check(t, "CreateResetToken "+h, create(h, u))
+	}
+	wantErr(t, "CreateResetToken with an existing hash", create("r2", u), store.ErrConflict)
 
 	steps := []struct {
 		what    string
@@ -445,13 +450,14 @@ func testResetTokens(t *testing.T, s store.Store) {
 		now     time.Time
 		wantErr error
 	}{
-		{"r1 in time", "r1", t0.Add(30 * time.Minute), nil},
-		{"r1 again", "r1", t0.Add(31 * time.Minute), store.ErrNotFound},
+		{"r0 after newer ones were issued", "r0", t0.Add(time.Minute), store.ErrNotFound},
+		{"r1 after a newer one was issued", "r1", t0.Add(time.Minute), store.ErrNotFound},
 		{"r2 at its expiry", "r2", expires, store.ErrNotFound},
 		{"r2 after its expiry", "r2", expires.Add(time.Minute), store.ErrNotFound},
 		{"r2 1µs before expiry (failed attempts did not use it)", "r2", expires.Add(-time.Microsecond), nil},
 		{"r2 again", "r2", t0, store.ErrNotFound},
 		{"unknown token", "nope", t0, store.ErrNotFound},
+		{"another user's token is untouched", "o1", t0.Add(time.Minute), nil},
 	}
 	for _, st := range steps {
 		got, err := s.ConsumeResetToken(ctx, st.hash, st.now)
@@ -460,8 +466,41 @@ func testResetTokens(t *testing.T, s store.Store) {
 			continue
 		}
 		check(t, "ConsumeResetToken: "+st.what, err)
-		equal(t, "user id from ConsumeResetToken: "+st.what, got, u.ID)
+		want := u.ID
+		if st.hash == "o1" {
+			want = other.ID
+		}
+		equal(t, "user id from ConsumeResetToken: "+st.what, got, want)
 	}
+}
+
+// testResetTokensIssuedAtOnce issues tokens of one user concurrently and uses them all:
+// exactly one works, however the issuing raced (using one ends the others).
+func testResetTokensIssuedAtOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "burst@example.com", t0, true)
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := s.CreateResetToken(ctx, store.ResetToken{TokenHash: fmt.Sprintf("burst%d", i), UserID: u.ID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+			if err != nil {
+				t.Errorf("CreateResetToken: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i := range n {
+		_, err := s.ConsumeResetToken(ctx, fmt.Sprintf("burst%d", i), t0.Add(time.Minute))
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("ConsumeResetToken = %v, want nil or ErrNotFound", err)
+		}
+	}
+	equal(t, "tokens of one user that worked", ok, 1)
 }
 
 // testResetTokenRace uses one token from several goroutines: exactly one succeeds.
