@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/backapp/backapp/internal/version.Version=$(VERSION) -X github.com/backapp/backapp/internal/version.Commit=$(COMMIT)
 
-.PHONY: run build agents test check tools bench clean
+.PHONY: run build agents test check tools bench cover clean
 
 ## run: start the server on http://localhost:8080 (SQLite + local storage under ./data)
 run:
@@ -39,6 +39,12 @@ test: tools
 ## check: only the static checks
 check: tools
 	@bash scripts/check.sh
+
+## cover: every test with coverage counted in the test binaries and in the real server
+## and agent programs the end-to-end tests start; prints the table and the total,
+## writes cover.out and cover.html (make test prints the same table, with -race)
+cover: tools
+	@bash scripts/cover.sh
 
 ## bench: benchmarks against real PostgreSQL and S3 (numbers go in docs/benchmarks.md)
 bench: tools

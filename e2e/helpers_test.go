@@ -22,49 +22,19 @@ import (
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv/testbin"
 )
-
-// binaries are built once for the package: the tests run in parallel and share them.
-var binaries struct {
-	once          sync.Once
-	dir           string
-	server, agent string
-	err           error
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
 // build compiles the server and the agent (once per test binary) and returns their paths.
 func build(t *testing.T) (server, agentBin string) {
 	t.Helper()
-	binaries.once.Do(func() {
-		dir, err := os.MkdirTemp("", "backapp-e2e-bin-")
-		if err != nil {
-			binaries.err = err
-			return
-		}
-		binaries.dir = dir
-		server, agentBin := filepath.Join(dir, "backapp"), filepath.Join(dir, "backapp-agent")
-		for out, pkg := range map[string]string{server: "../cmd/backapp", agentBin: "../cmd/backapp-agent"} {
-			cmd := exec.Command("go", "build", "-o", out, pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				binaries.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
-		}
-		binaries.server, binaries.agent = server, agentBin
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
-	}
-	return binaries.server, binaries.agent
+	return testbin.Build(t, testbin.Module+"/cmd/backapp"), testbin.Build(t, testbin.Module+"/cmd/backapp-agent")
 }
 
 // proc is a started process whose output is kept for failure messages.
@@ -132,7 +102,8 @@ func (p *proc) kill() {
 	<-p.done
 }
 
-// cleanEnv is the environment without BACKAPP_* settings that would change the server.
+// cleanEnv is the environment without BACKAPP_* settings that would change the server
+// (and with the coverage directory when the run counts the programs' coverage).
 func cleanEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -140,7 +111,7 @@ func cleanEnv(extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, extra...)
+	return append(append(env, extra...), testbin.CoverEnv()...)
 }
 
 func freePort(t *testing.T) string {

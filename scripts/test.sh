@@ -14,9 +14,12 @@ for f in scripts/services/*.sh; do
 	[ -e "$f" ] && source "$f"
 done
 
+source scripts/coverage.sh
+cover_begin
+
 log=$(mktemp)
 set +e
-go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1
+go test -race -count=1 -timeout 20m -v "${cover_flags[@]}" ./... "${cover_args[@]}" >"$log" 2>&1
 status=$?
 set -e
 if [ "$status" != 0 ]; then
@@ -26,6 +29,7 @@ else
 	# Top-level test results and package lines: which suites ran (both store dialects,
 	# S3, SMTP) is visible without the noise of subtests.
 	grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|panic)' "$log" || true
+	cover_report
 fi
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
