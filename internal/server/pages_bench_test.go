@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 // depend on the number of runs. Each page is served BENCH_REQUESTS (50) times, pages
 // taking turns, straight through the server's handler (no network, one request at a
 // time); it prints the median and the worst per page. Use -benchtime 1x.
+// BENCH_DATA_DIR keeps the SQLite run's data directory (it must be empty).
 func BenchmarkPagesManyRuns(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchPages(b, "") })
 	b.Run("postgres", func(b *testing.B) { benchPages(b, pgtest.New(b)) })
@@ -41,6 +43,9 @@ func benchPages(b *testing.B, databaseURL string) {
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = b.TempDir()
+	if dir := os.Getenv("BENCH_DATA_DIR"); dir != "" && databaseURL == "" {
+		cfg.DataDir = dir // kept afterwards, to look at the SQLite database's query plans
+	}
 	cfg.DatabaseURL = databaseURL
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
@@ -104,20 +109,35 @@ func benchPages(b *testing.B, databaseURL string) {
 	copyRuns(b, cfg, seed.ID, nRuns-1)
 	b.Logf("%d runs stored in %s", nRuns, time.Since(t0).Round(time.Millisecond))
 
-	pages := []string{"/dashboard", "/backups", "/backups/" + seed.ID, "/configs", "/configs/new", "/configs/" + configID + "/edit",
-		"/agents", "/agents/" + agentID, "/restores", "/restores/new", "/settings/storage", "/users"}
+	pages := []struct{ name, path string }{
+		{"/dashboard", "/dashboard"},
+		{"/backups", "/backups"},
+		{"/backups?config=", "/backups?config=" + configID},
+		{"/backups?agent=", "/backups?agent=" + agentID},
+		{"/backups?status=failed", "/backups?status=failed"},
+		{"/backups/{id}", "/backups/" + seed.ID},
+		{"/configs", "/configs"},
+		{"/configs/new", "/configs/new"},
+		{"/configs/{id}/edit", "/configs/" + configID + "/edit"},
+		{"/agents", "/agents"},
+		{"/agents/{id}", "/agents/" + agentID},
+		{"/restores", "/restores"},
+		{"/restores/new", "/restores/new"},
+		{"/settings/storage", "/settings/storage"},
+		{"/users", "/users"},
+	}
 	times := make([][]time.Duration, len(pages))
 	for b.Loop() {
 		for range rounds {
 			for i, p := range pages {
-				req := httptest.NewRequest("GET", p, nil)
+				req := httptest.NewRequest("GET", p.path, nil)
 				req.Header.Set("Cookie", cookie)
 				rec := httptest.NewRecorder()
 				t := time.Now()
 				h.ServeHTTP(rec, req)
 				times[i] = append(times[i], time.Since(t))
 				if rec.Code != http.StatusOK {
-					b.Fatalf("GET %s: %d", p, rec.Code)
+					b.Fatalf("GET %s: %d", p.path, rec.Code)
 				}
 			}
 		}
@@ -126,7 +146,7 @@ func benchPages(b *testing.B, databaseURL string) {
 	for i, p := range pages {
 		slices.Sort(times[i])
 		med, worst := times[i][len(times[i])/2], times[i][len(times[i])-1]
-		fmt.Printf("%-10s %-34s median %7.2f ms  worst %7.2f ms\n", b.Name()[len("BenchmarkPagesManyRuns/"):], p, ms(med), ms(worst))
+		fmt.Printf("%-8s %-24s median %6.2f ms  worst %7.2f ms\n", b.Name()[len("BenchmarkPagesManyRuns/"):], p.name, ms(med), ms(worst))
 	}
 }
 
