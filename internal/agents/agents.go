@@ -32,6 +32,7 @@ type Store interface {
 	store.Agents
 	AddAudit(ctx context.Context, e store.AuditEntry) error
 	ListUsers(ctx context.Context) ([]store.User, error)
+	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
 }
 
 // Config configures the service.
@@ -176,12 +177,10 @@ func nameConflict(name string, cause error) error {
 	return &apperr.Error{Kind: apperr.Invalid, Message: msg, Fields: map[string]string{"name": msg}, Cause: cause}
 }
 
-// List lists the agents actor may see: their own, or every agent for administrators.
+// List lists the agents actor may see: their own, or every agent for administrators,
+// each with its newest run (read for all agents in one query).
 func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
-	owner := actor.ID
-	if actor.Role == store.RoleAdmin {
-		owner = ""
-	}
+	owner := actor.Scope()
 	as, err := s.st.ListAgents(ctx, owner)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
@@ -197,12 +196,20 @@ func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
 			emails[u.ID] = u.Email
 		}
 	}
+	last := map[string]store.Run{}
+	if runs, err := s.st.LatestRuns(ctx, store.PerAgent, owner); err != nil {
+		s.log.Warn("read agents' last runs", "err", err) // the list must not vanish because of it
+	} else {
+		for _, r := range runs {
+			last[r.AgentID] = r
+		}
+	}
 	out := make([]Agent, 0, len(as))
 	for _, a := range as {
-		if a.Builtin && actor.Role != store.RoleAdmin {
+		if a.Builtin && !actor.IsAdmin() {
 			continue // the server's own agent: only administrators see it
 		}
-		v := s.view(ctx, a)
+		v := s.viewWith(a, last)
 		v.Owner = emails[a.UserID]
 		out = append(out, v)
 	}
@@ -231,7 +238,7 @@ func (s *Service) load(ctx context.Context, actor store.User, id string) (store.
 	if err != nil {
 		return store.Agent{}, fmt.Errorf("load agent %s: %w", id, err)
 	}
-	if actor.Role != store.RoleAdmin && (a.UserID != actor.ID || a.Builtin) {
+	if !actor.Sees(a.UserID) || (a.Builtin && !actor.IsAdmin()) {
 		return store.Agent{}, errNotFound
 	}
 	return a, nil
@@ -252,15 +259,25 @@ func (s *Service) loadChangeable(ctx context.Context, actor store.User, id strin
 	return a, err
 }
 
-// view adds the computed status and the newest run. A failure to read the runs is
-// logged and leaves LastRun empty: the list must not vanish because of it.
+// view adds the computed status and the newest run. A failure to read the run is
+// logged and leaves LastRun empty: the page must not vanish because of it.
 func (s *Service) view(ctx context.Context, a store.Agent) Agent {
-	v := Agent{Agent: a, State: State(a, s.now())}
 	runs, err := s.st.ListRuns(ctx, store.RunFilter{AgentID: a.ID, Limit: 1})
 	if err != nil {
 		s.log.Warn("read agent's last run", "agent", a.ID, "err", err)
-	} else if len(runs) > 0 {
-		v.LastRun = &runs[0]
+	}
+	last := map[string]store.Run{}
+	if len(runs) > 0 {
+		last[a.ID] = runs[0]
+	}
+	return s.viewWith(a, last)
+}
+
+// viewWith adds the computed status and the newest run from last (by agent id).
+func (s *Service) viewWith(a store.Agent, last map[string]store.Run) Agent {
+	v := Agent{Agent: a, State: State(a, s.now())}
+	if r, ok := last[a.ID]; ok {
+		v.LastRun = &r
 	}
 	return v
 }

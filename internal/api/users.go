@@ -38,7 +38,7 @@ type userPatch struct {
 }
 
 func (a *API) userUpdate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	if sess.User.Role != store.RoleAdmin {
+	if !sess.User.IsAdmin() {
 		a.fail(w, r, apperr.New(apperr.Forbidden, "only administrators can change users; change your own profile with PUT /api/profile"))
 		return
 	}
@@ -82,7 +82,7 @@ type registrationSetting struct {
 }
 
 func (a *API) registrationGet(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	if sess.User.Role != store.RoleAdmin {
+	if !sess.User.IsAdmin() {
 		a.fail(w, r, apperr.New(apperr.Forbidden, "only administrators can see server settings"))
 		return
 	}

@@ -18,7 +18,7 @@ const FieldAllowedDirs = "allowedDirs"
 // ServerDirs returns the directories of the server that server-mode configurations
 // may back up (administrators only).
 func (s *Service) ServerDirs(ctx context.Context, actor store.User) ([]string, error) {
-	if actor.Role != store.RoleAdmin {
+	if !actor.IsAdmin() {
 		return nil, apperr.New(apperr.Forbidden, "only administrators can see the directories allowed for server-mode backups")
 	}
 	return s.serverDirs(ctx)
@@ -29,7 +29,7 @@ func (s *Service) ServerDirs(ctx context.Context, actor store.User) ([]string, e
 // backup of / would include the server's database and master key. Existing
 // configurations are checked again when they are next saved.
 func (s *Service) SetServerDirs(ctx context.Context, actor store.User, dirs []string, m auth.Meta) ([]string, error) {
-	if actor.Role != store.RoleAdmin {
+	if !actor.IsAdmin() {
 		return nil, apperr.New(apperr.Forbidden, "only administrators can change the directories allowed for server-mode backups")
 	}
 	var out []string

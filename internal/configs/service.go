@@ -26,7 +26,9 @@ type Store interface {
 	DeleteConfig(ctx context.Context, id string) error
 	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	ListAgents(ctx context.Context, userID string) ([]store.Agent, error)
 	GetDestination(ctx context.Context, id string) (store.Destination, error)
+	ListDestinations(ctx context.Context, userID string) ([]store.Destination, error)
 	GetSetting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
 	AddAudit(ctx context.Context, e store.AuditEntry) error
@@ -93,13 +95,9 @@ func errNoConfig(id string) error {
 	return apperr.New(apperr.NotFound, "no configuration %q: it does not exist or is not yours", id)
 }
 
-func visible(actor store.User, c store.BackupConfig) bool {
-	return c.UserID == actor.ID || actor.Role == store.RoleAdmin
-}
-
 func (s *Service) get(ctx context.Context, actor store.User, id string) (Config, error) {
 	r, err := s.st.GetConfig(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !visible(actor, r)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !actor.Sees(r.UserID)) {
 		return Config{}, errNoConfig(id)
 	}
 	if err != nil {
@@ -117,11 +115,7 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (Config,
 // List returns actor's configurations, every user's for an administrator, oldest
 // first as the store gives them. Rows that cannot be read are logged and left out.
 func (s *Service) List(ctx context.Context, actor store.User) ([]Config, error) {
-	uid := actor.ID
-	if actor.Role == store.RoleAdmin {
-		uid = ""
-	}
-	rows, err := s.st.ListConfigs(ctx, uid)
+	rows, err := s.st.ListConfigs(ctx, actor.Scope())
 	if err != nil {
 		return nil, fmt.Errorf("list configs: %w", err)
 	}

@@ -189,7 +189,7 @@ func (s *Service) check(ctx context.Context, cc checkCtx, in Config) (Config, er
 		}
 	case ModeServer:
 		in.AgentID = nil
-		if cc.actor.Role != store.RoleAdmin {
+		if !cc.actor.IsAdmin() {
 			f.Add(FieldExecutionMode, "only administrators can create or change server-mode configurations, which read the server's own files; choose agent mode and one of your agents")
 		}
 	default:

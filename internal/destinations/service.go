@@ -218,7 +218,7 @@ func errNoDestination(id string) error {
 // visible reports whether actor may see d: their own, the shared ones, and as an
 // administrator every one.
 func visible(actor store.User, d store.Destination) bool {
-	return d.UserID == "" || d.UserID == actor.ID || actor.Role == store.RoleAdmin
+	return d.UserID == "" || actor.Sees(d.UserID)
 }
 
 // get returns the row id if actor may see it.
@@ -239,7 +239,7 @@ func (s *Service) List(ctx context.Context, actor store.User, all bool) ([]Desti
 	var rows []store.Destination
 	var err error
 	if all {
-		if actor.Role != store.RoleAdmin {
+		if !actor.IsAdmin() {
 			return nil, apperr.New(apperr.Forbidden, "only administrators can list everyone's destinations")
 		}
 		rows, err = s.store.ListAllDestinations(ctx)
@@ -349,7 +349,7 @@ func (s *Service) Delete(ctx context.Context, actor store.User, id string) error
 	if d.ID == s.localID {
 		return apperr.New(apperr.Forbidden, "the built-in local destination cannot be deleted")
 	}
-	if d.UserID != actor.ID && actor.Role != store.RoleAdmin {
+	if !actor.Sees(d.UserID) {
 		return errNoDestination(id)
 	}
 	if err := s.store.DeleteDestination(ctx, d.ID); err != nil {

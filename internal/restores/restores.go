@@ -85,10 +85,6 @@ const MaxPaths = 10_000
 
 var errNotFound = apperr.New(apperr.NotFound, "no such restore")
 
-func visible(actor store.User, userID string) bool {
-	return actor.Role == store.RoleAdmin || actor.ID == userID
-}
-
 // Run returns run id when actor may see it; another user's run is NotFound (404).
 func (s *Service) Run(ctx context.Context, actor store.User, id string) (store.Run, error) {
 	notFound := apperr.New(apperr.NotFound, "no backup %q", id)
@@ -96,7 +92,7 @@ func (s *Service) Run(ctx context.Context, actor store.User, id string) (store.R
 		return store.Run{}, notFound
 	}
 	r, err := s.st.GetRun(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, r.UserID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(r.UserID) {
 		return store.Run{}, notFound
 	}
 	if err != nil {
@@ -108,7 +104,7 @@ func (s *Service) Run(ctx context.Context, actor store.User, id string) (store.R
 // RunAt returns the newest completed run of config configID at or before t.
 func (s *Service) RunAt(ctx context.Context, actor store.User, configID string, t time.Time) (store.Run, error) {
 	c, err := s.st.GetConfig(ctx, configID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, c.UserID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(c.UserID) {
 		return store.Run{}, apperr.New(apperr.NotFound, "no configuration %q", configID)
 	}
 	if err != nil {
@@ -314,7 +310,7 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (store.R
 		return store.Restore{}, errNotFound
 	}
 	r, err := s.st.GetRestore(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, r.UserID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(r.UserID) {
 		return store.Restore{}, errNotFound
 	}
 	if err != nil {

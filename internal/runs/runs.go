@@ -123,17 +123,12 @@ type Queued struct {
 	AgentOffline bool
 }
 
-// visible reports whether actor may see rows of owner.
-func visible(actor store.User, owner string) bool {
-	return actor.Role == store.RoleAdmin || owner == actor.ID
-}
-
 func (s *Service) loadConfig(ctx context.Context, actor store.User, id string) (store.BackupConfig, error) {
 	if id == "" {
 		return store.BackupConfig{}, errNoConfig(id)
 	}
 	c, err := s.st.GetConfig(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, c.UserID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(c.UserID) {
 		return store.BackupConfig{}, errNoConfig(id)
 	}
 	if err != nil {
@@ -147,7 +142,7 @@ func (s *Service) load(ctx context.Context, actor store.User, id string) (Run, e
 		return Run{}, errNotFound
 	}
 	r, err := s.st.GetRunRecord(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !visible(actor, r.UserID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(r.UserID) {
 		return Run{}, errNotFound
 	}
 	if err != nil {
@@ -289,9 +284,7 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 	}
 	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
 		Limit: f.Limit, Offset: f.Offset}
-	if actor.Role != store.RoleAdmin {
-		sf.UserID = actor.ID
-	}
+	sf.UserID = actor.Scope()
 	recs, total, err := s.st.ListRunRecords(ctx, sf)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)

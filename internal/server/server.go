@@ -23,7 +23,6 @@ import (
 	"github.com/backapp/backapp/internal/builtin"
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/configs"
-	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/restores"
@@ -193,26 +192,13 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
 
-	protect := &csrf.Protector{
-		Secure: secure,
-		Exempt: func(r *http.Request) bool {
-			// Bearer-key and signed-URL endpoints carry no cookies to forge.
-			// Health checks and static files need no anonymous-token cookie either.
-			p := r.URL.Path
-			return strings.HasPrefix(p, "/api/agent/") || strings.HasPrefix(p, "/storage/") ||
-				strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
-		},
-		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
-			if httpx.WantsJSON(r) {
-				httpx.WriteError(w, r, nil, err)
-				return
-			}
-			pages.RenderError(w, r, err)
-		},
-	}
-	var h http.Handler = mux
-	h = protect.Handler(h)
-	h = svc.Middleware(secure)(h)
+	h := pages.Protect(mux, func(r *http.Request) bool {
+		// Bearer-key and signed-URL endpoints carry no cookies to forge.
+		// Health checks and static files need no anonymous-token cookie either.
+		p := r.URL.Path
+		return strings.HasPrefix(p, "/api/agent/") || strings.HasPrefix(p, "/storage/") ||
+			strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+	})
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
 	h = storageRoutes(dests.LocalHandler(), h)
 	// Agents authenticate by key, carry no cookies, and the agent API sets its own body

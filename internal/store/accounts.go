@@ -17,6 +17,23 @@ type User struct {
 	UpdatedAt    time.Time
 }
 
+// IsAdmin reports whether u is an administrator.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// Sees is the ownership rule every service applies to configurations, agents, runs,
+// restores and destinations: an administrator sees (and may change) every user's,
+// a user only their own. ownerID is the row's user.
+func (u User) Sees(ownerID string) bool { return u.IsAdmin() || ownerID == u.ID }
+
+// Scope is the owner to list by for u, as the store's list methods take it: ""
+// (every user's) for an administrator, else u's own id. It is Sees for lists.
+func (u User) Scope() string {
+	if u.IsAdmin() {
+		return ""
+	}
+	return u.ID
+}
+
 // Session is a server-side login session. The cookie holds a random token; the store
 // keeps only its SHA-256 (TokenHash), so a leaked database cannot be replayed.
 type Session struct {

@@ -58,6 +58,14 @@ type ScheduledRun struct {
 	Alert *Alert
 }
 
+// RunsPer names what LatestRuns groups runs by.
+type RunsPer int
+
+const (
+	PerConfig RunsPer = iota // each configuration
+	PerAgent                 // each agent
+)
+
 // Runs is what scheduling, run history and retention need beyond Agents.
 type Runs interface {
 	// ScheduledConfigs lists the enabled configs that have a schedule document.
@@ -82,6 +90,11 @@ type Runs interface {
 	// the run as it is afterwards.
 	CancelRun(ctx context.Context, id string, at time.Time) (Run, error)
 	GetRunRecord(ctx context.Context, id string) (RunRecord, error)
+	// LatestRuns returns the newest run (by start time, then id) of each of userID's
+	// configurations, or of each of userID's agents (every user's when userID is ""),
+	// in one query that does not grow with the history. Those without runs are left
+	// out; the order is unspecified.
+	LatestRuns(ctx context.Context, per RunsPer, userID string) ([]Run, error)
 	// ListRunRecords lists runs matching f, newest first, and counts all that match.
 	ListRunRecords(ctx context.Context, f RunFilter) ([]RunRecord, int, error)
 	// ExpireRun marks a finished run expired (its objects are gone). A queued or

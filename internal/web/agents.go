@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,23 @@ func (h *Handler) registerAgents(mux *http.ServeMux) {
 	mux.HandleFunc("POST /agents/{id}/revoke", h.signedIn(h.agentRevoke))
 	mux.HandleFunc("GET /agents/{id}/delete", h.signedIn(h.agentConfirm(agentDelete)))
 	mux.HandleFunc("POST /agents/{id}/delete", h.signedIn(h.agentDelete))
+}
+
+// agentNames maps the agents actor may see to their names, for pages that name
+// them; without an agents service it is empty.
+func (h *Handler) agentNames(ctx context.Context, actor store.User) (map[string]string, error) {
+	names := map[string]string{}
+	if h.agents == nil {
+		return names, nil
+	}
+	as, err := h.agents.List(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		names[a.ID] = a.Name
+	}
+	return names, nil
 }
 
 type agentsData struct {

@@ -221,23 +221,23 @@ func (h *Handler) backupsOptions(r *http.Request, u store.User, d *backupsData) 
 		}
 		d.Statuses = append(d.Statuses, filterOption{s, label})
 	}
-	owner := u.ID
-	if u.Role == store.RoleAdmin {
-		owner = ""
+	if h.configs != nil {
+		cs, err := h.configs.List(r.Context(), u)
+		if err != nil {
+			return fmt.Errorf("list configs for the filter: %w", err)
+		}
+		for _, c := range cs {
+			d.Configs = append(d.Configs, filterOption{c.ID, c.Name})
+		}
 	}
-	cs, err := h.store.ListConfigs(r.Context(), owner)
-	if err != nil {
-		return fmt.Errorf("list configs for the filter: %w", err)
-	}
-	for _, c := range cs {
-		d.Configs = append(d.Configs, filterOption{c.ID, c.Name})
-	}
-	as, err := h.store.ListAgents(r.Context(), owner)
-	if err != nil {
-		return fmt.Errorf("list agents for the filter: %w", err)
-	}
-	for _, a := range as {
-		d.Agents = append(d.Agents, filterOption{a.ID, a.Name})
+	if h.agents != nil {
+		as, err := h.agents.List(r.Context(), u)
+		if err != nil {
+			return fmt.Errorf("list agents for the filter: %w", err)
+		}
+		for _, a := range as {
+			d.Agents = append(d.Agents, filterOption{a.ID, a.Name})
+		}
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/backapp/backapp/internal/auth"
-	"github.com/backapp/backapp/internal/store"
 )
 
 // configEditShow serves GET /configs/{id}/edit: the form with the saved values.
@@ -14,10 +13,10 @@ func (h *Handler) configEditShow(w http.ResponseWriter, r *http.Request, sess au
 		h.RenderError(w, r, err)
 		return
 	}
-	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.Role == store.RoleAdmin,
+	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.IsAdmin(),
 		PassphraseSet: c.Options.Passphrase != "", Sources: sourceRows(c.Sources),
 		Estimate: h.estimate(r.Context(), sess.User, c.ID)}
-	local := h.choices(r.Context(), &d, c.UserID)
+	local := h.choices(r.Context(), &d, sess.User, c.ID)
 	h.showConfigForm(w, r, http.StatusOK, "Edit "+c.Name, d, configValues(c, local), nil)
 }
 
@@ -28,8 +27,8 @@ func (h *Handler) configUpdate(w http.ResponseWriter, r *http.Request, sess auth
 		h.RenderError(w, r, err)
 		return
 	}
-	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.Role == store.RoleAdmin,
+	d := configFormData{ID: c.ID, Action: "/configs/" + c.ID + "/edit", Admin: sess.User.IsAdmin(),
 		PassphraseSet: c.Options.Passphrase != "", Estimate: h.estimate(r.Context(), sess.User, c.ID)}
-	h.choices(r.Context(), &d, c.UserID)
+	h.choices(r.Context(), &d, sess.User, c.ID)
 	h.submitConfig(w, r, sess, c.ID, "Edit "+c.Name, d)
 }

@@ -72,17 +72,27 @@ func (h *Handler) configsList(w http.ResponseWriter, r *http.Request, sess auth.
 		h.RenderError(w, r, err)
 		return
 	}
-	agentNames, owners := map[string]string{}, map[string]string{}
-	if as, err := h.store.ListAgents(ctx, agentScope(sess.User)); err == nil {
-		for _, a := range as {
-			agentNames[a.ID] = a.Name
+	agentNames, err := h.agentNames(ctx, sess.User)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	owners := map[string]string{}
+	if sess.User.IsAdmin() {
+		us, err := h.auth.ListUsers(ctx, sess.User)
+		if err != nil {
+			h.RenderError(w, r, err)
+			return
+		}
+		for _, u := range us {
+			owners[u.ID] = u.Email
 		}
 	}
-	if sess.User.Role == store.RoleAdmin {
-		if us, err := h.store.ListUsers(ctx); err == nil {
-			for _, u := range us {
-				owners[u.ID] = u.Email
-			}
+	var last map[string]store.Run
+	if h.runs != nil {
+		if last, err = h.runs.Latest(ctx, sess.User, store.PerConfig); err != nil {
+			h.RenderError(w, r, err)
+			return
 		}
 	}
 	now := h.now()
@@ -98,19 +108,12 @@ func (h *Handler) configsList(w http.ResponseWriter, r *http.Request, sess auth.
 				}
 			}
 		}
-		if runs, err := h.store.ListRuns(ctx, store.RunFilter{ConfigID: c.ID, Limit: 1}); err == nil && len(runs) > 0 {
-			row.LastRun = &runs[0]
+		if run, ok := last[c.ID]; ok {
+			row.LastRun = &run
 		}
 		rows[i] = row
 	}
 	h.render(w, r, http.StatusOK, "configs", &page{Title: "Configurations", Nav: "configs", Data: rows})
-}
-
-func agentScope(u store.User) string {
-	if u.Role == store.RoleAdmin {
-		return ""
-	}
-	return u.ID
 }
 
 // sourceRow is one source of the form, as typed.
@@ -282,32 +285,30 @@ func readConfigForm(r *http.Request) (map[string]string, []sourceRow, configs.Co
 	return v, rows, c, bad
 }
 
-// choices fills the agent and destination selects with what owner may use.
-func (h *Handler) choices(ctx context.Context, d *configFormData, owner string) (localID string) {
+// choices fills the agent and destination selects with what configuration id (a
+// new one of actor's when "") may use.
+func (h *Handler) choices(ctx context.Context, d *configFormData, actor store.User, id string) (localID string) {
 	d.Agents = []option{{"", "Choose an agent"}}
-	if as, err := h.store.ListAgents(ctx, owner); err == nil {
-		for _, a := range as {
-			label := a.Name
-			if a.Revoked {
-				label += " (revoked)"
-			}
-			d.Agents = append(d.Agents, option{a.ID, label})
-		}
-	} else {
-		h.log.Warn("config form: list agents", "err", err)
-	}
 	d.Dests = nil
-	if ds, err := h.store.ListDestinations(ctx, owner); err == nil {
-		for _, x := range ds {
-			if x.Kind == store.DestinationLocal {
-				localID = x.ID
-				d.Dests = append([]option{{"", x.Name + " (on the server)"}}, d.Dests...)
-				continue
-			}
-			d.Dests = append(d.Dests, option{x.ID, x.Name})
+	ch, err := h.configs.Choices(ctx, actor, id)
+	if err != nil {
+		// The form still works: saving checks the choice and says what is wrong.
+		h.log.Warn("config form: list agents and destinations", "config", id, "err", err)
+	}
+	for _, a := range ch.Agents {
+		label := a.Name
+		if a.Revoked {
+			label += " (revoked)"
 		}
-	} else {
-		h.log.Warn("config form: list destinations", "err", err)
+		d.Agents = append(d.Agents, option{a.ID, label})
+	}
+	for _, x := range ch.Destinations {
+		if x.Kind == store.DestinationLocal {
+			localID = x.ID
+			d.Dests = append([]option{{"", x.Name + " (on the server)"}}, d.Dests...)
+			continue
+		}
+		d.Dests = append(d.Dests, option{x.ID, x.Name})
 	}
 	if len(d.Dests) == 0 {
 		d.Dests = []option{{"", "Built-in local storage (on the server)"}}
@@ -354,8 +355,8 @@ func (h *Handler) showConfigForm(w http.ResponseWriter, r *http.Request, status 
 
 // configNewShow serves GET /configs/new.
 func (h *Handler) configNewShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	d := configFormData{Action: "/configs/new", Admin: sess.User.Role == store.RoleAdmin}
-	h.choices(r.Context(), &d, sess.User.ID)
+	d := configFormData{Action: "/configs/new", Admin: sess.User.IsAdmin()}
+	h.choices(r.Context(), &d, sess.User, "")
 	v := configValues(configs.Config{Enabled: true, ExecutionMode: configs.ModeAgent,
 		Schedule: &configs.Schedule{CronExpression: "0 2 * * *", Timezone: "UTC"},
 		Options:  configs.Options{Type: configs.TypeIncremental, Compression: configs.CompressionZstd, EncryptionMode: configs.EncryptNone, OnError: "skip", FullEvery: 30}}, "")
@@ -369,8 +370,8 @@ func (h *Handler) configNewShow(w http.ResponseWriter, r *http.Request, sess aut
 // show the form again with what was typed; saving shows the generated identity once
 // when one was asked for, else goes back to the list.
 func (h *Handler) configCreate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	d := configFormData{Action: "/configs/new", Admin: sess.User.Role == store.RoleAdmin}
-	h.choices(r.Context(), &d, sess.User.ID)
+	d := configFormData{Action: "/configs/new", Admin: sess.User.IsAdmin()}
+	h.choices(r.Context(), &d, sess.User, "")
 	h.submitConfig(w, r, sess, "", "New configuration", d)
 }
 

@@ -16,10 +16,11 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
+	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
-	"github.com/backapp/backapp/internal/csrf"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/sqlite"
 )
@@ -43,7 +44,16 @@ func newConfigEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Auth: svc, Store: st, Logger: log, Version: "test", Configs: cs})
+	ag, err := agents.New(agents.Config{Store: st, BaseURL: "http://backapp.test", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := runs.New(runs.Config{Store: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the server composes them: the list names agents and shows the last run.
+	h, err := New(Config{Auth: svc, Store: st, Logger: log, Version: "test", Configs: cs, Agents: ag, Runs: rs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +61,7 @@ func newConfigEnv(t *testing.T) *env {
 	mux := http.NewServeMux()
 	h.Register(mux)
 	api.NewConfigs(cs, log).Register(mux)
-	p := &csrf.Protector{Fail: h.RenderError}
-	srv := httptest.NewServer(svc.Middleware(false)(p.Handler(mux)))
+	srv := httptest.NewServer(h.Protect(mux, nil))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, auth: svc, h: h}
 }

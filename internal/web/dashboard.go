@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/backapp/backapp/internal/auth"
-	"github.com/backapp/backapp/internal/store"
 )
 
 type dashboardData struct {
@@ -15,7 +14,7 @@ type dashboardData struct {
 // dashboardShow serves GET /dashboard: what exists so far, and nothing invented.
 func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	var d dashboardData
-	if sess.User.Role == store.RoleAdmin {
+	if sess.User.IsAdmin() {
 		n, err := h.store.CountUsers(r.Context())
 		if err != nil {
 			h.RenderError(w, r, err)

@@ -89,8 +89,7 @@ func newEnv(t *testing.T) *env {
 func compose(svc *auth.Service, h *Handler) http.Handler {
 	mux := http.NewServeMux()
 	h.Register(mux)
-	p := &csrf.Protector{Fail: h.RenderError}
-	return svc.Middleware(false)(p.Handler(mux))
+	return h.Protect(mux, nil)
 }
 
 // browser is one visitor with its own cookies. It does not follow redirects by

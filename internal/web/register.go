@@ -70,7 +70,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.auth.SetCookie(w, token, h.secure)
-	if u.Role == store.RoleAdmin {
+	if u.IsAdmin() {
 		h.flash(w, "welcome-admin")
 	} else {
 		h.flash(w, "welcome")

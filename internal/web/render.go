@@ -48,7 +48,7 @@ func (p *page) ErrorFor(form string) string {
 }
 
 // IsAdmin reports whether the signed-in user is an administrator.
-func (p *page) IsAdmin() bool { return p.User != nil && p.User.Role == store.RoleAdmin }
+func (p *page) IsAdmin() bool { return p.User != nil && p.User.IsAdmin() }
 
 // parseTemplates parses layout.html and partials into a base set, then each page
 // template into its own clone, so pages may all define "content".

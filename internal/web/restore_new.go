@@ -149,16 +149,12 @@ func (h *Handler) restorePick(w http.ResponseWriter, r *http.Request, sess auth.
 			pickErr = err
 		}
 	}
-	recs, _, err := h.store.ListRunRecords(r.Context(), store.RunFilter{UserID: sess.User.ID, Status: store.RestoreCompleted, Limit: 20})
+	ch, err := h.restores.Choices(r.Context(), sess.User, 20)
 	if err != nil {
 		h.RenderError(w, r, err)
 		return
 	}
-	d.Runs = recs
-	if d.Configs, err = h.store.ListConfigs(r.Context(), sess.User.ID); err != nil {
-		h.RenderError(w, r, err)
-		return
-	}
+	d.Runs, d.Configs = ch.Runs, ch.Configs
 	p := &page{Title: "Restore files", Nav: "restores", Form: "pick", Data: d,
 		Values: map[string]string{"config": d.Config, "at": d.At}}
 	if pickErr != nil {
@@ -177,17 +173,13 @@ func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreS
 	}
 	d := &restoreNewData{Run: run, Dir: st.dir, Query: st.query, Selected: st.sel, AgentID: st.agent,
 		TargetDir: st.target, Overwrite: st.overwrite}
-	if c, err := h.store.GetConfig(ctx, run.ConfigID); err == nil {
-		d.ConfigName = c.Name
-	}
-	agents, err := h.store.ListAgents(ctx, run.UserID)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range agents {
-		if !a.Revoked {
-			d.Agents = append(d.Agents, a)
+	if h.configs != nil {
+		if c, err := h.configs.Get(ctx, sess.User, run.ConfigID); err == nil {
+			d.ConfigName = c.Name
 		}
+	}
+	if d.Agents, err = h.restores.Targets(ctx, run); err != nil {
+		return nil, err
 	}
 	if d.AgentID == "" {
 		d.AgentID = run.AgentID

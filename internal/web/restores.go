@@ -63,18 +63,6 @@ func (v restoreView) DurationText() string {
 	return fmt.Sprintf("%d m %d s", int(d/time.Minute), int(d%time.Minute/time.Second))
 }
 
-func (h *Handler) agentNames(r *http.Request, userID string) map[string]string {
-	as, err := h.store.ListAgents(r.Context(), userID)
-	if err != nil {
-		h.log.Warn("list agents for restore pages", "err", err)
-	}
-	names := make(map[string]string, len(as))
-	for _, a := range as {
-		names[a.ID] = a.Name
-	}
-	return names
-}
-
 type restoresData struct {
 	Restores []restoreView
 	Next     string // URL of the next page of older restores
@@ -93,7 +81,11 @@ func (h *Handler) restoresList(w http.ResponseWriter, r *http.Request, sess auth
 		h.RenderError(w, r, err)
 		return
 	}
-	names := h.agentNames(r, sess.User.ID)
+	names, err := h.agentNames(r.Context(), sess.User)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
 	d := restoresData{}
 	if len(rs) > restoresPerPage {
 		rs = rs[:restoresPerPage]
@@ -121,12 +113,16 @@ func (h *Handler) restoreShow(w http.ResponseWriter, r *http.Request, sess auth.
 		h.RenderError(w, r, err)
 		return
 	}
-	run, err := h.store.GetRun(r.Context(), x.RunID)
+	run, err := h.restores.Run(r.Context(), sess.User, x.RunID)
 	if err != nil {
 		h.RenderError(w, r, err)
 		return
 	}
-	names := h.agentNames(r, x.UserID)
+	names, err := h.agentNames(r.Context(), sess.User)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "restore_show", &page{Title: "Restore", Nav: "restores",
 		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run}})
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
-	"github.com/backapp/backapp/internal/store"
 )
 
 // registerServerSettings mounts /settings/server, the server's own settings (admins).
@@ -63,7 +62,7 @@ func (h *Handler) settingsServerUpdate(w http.ResponseWriter, r *http.Request, s
 
 // settingsAdmin lets administrators through and answers 403 to everyone else.
 func (h *Handler) settingsAdmin(w http.ResponseWriter, r *http.Request, sess auth.Session) bool {
-	if sess.User.Role != store.RoleAdmin {
+	if !sess.User.IsAdmin() {
 		h.RenderError(w, r, apperr.New(apperr.Forbidden, "only administrators can change the server's settings"))
 		return false
 	}

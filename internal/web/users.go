@@ -42,7 +42,7 @@ func (h *Handler) usersPage(w http.ResponseWriter, r *http.Request, sess auth.Se
 
 // adminOnly answers 403 for non-admins, before any other work is done.
 func (h *Handler) adminOnly(w http.ResponseWriter, r *http.Request, sess auth.Session) bool {
-	if sess.User.Role == store.RoleAdmin {
+	if sess.User.IsAdmin() {
 		return true
 	}
 	h.RenderError(w, r, apperr.New(apperr.Forbidden, "only administrators can manage users"))

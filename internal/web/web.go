@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -14,16 +15,24 @@ import (
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
+	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
+	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
-	"github.com/backapp/backapp/internal/store"
 )
+
+// Store is all the pages read from the database themselves: whether any account
+// exists yet, so that the first visit offers to create the administrator. Everything
+// else comes from the services, which hold the ownership rules.
+type Store interface {
+	CountUsers(ctx context.Context) (int, error)
+}
 
 // Config configures the web handlers.
 type Config struct {
 	Auth   *auth.Service // required
-	Store  store.Store   // required
+	Store  Store         // required
 	Logger *slog.Logger  // slog.Default() when nil
 	// Secure marks cookies Secure; set it when the server is reached over TLS.
 	Secure bool
@@ -46,7 +55,7 @@ type Config struct {
 // Handler serves the HTML pages. Create it with New and mount it with Register.
 type Handler struct {
 	auth     *auth.Service
-	store    store.Store
+	store    Store
 	log      *slog.Logger
 	secure   bool
 	now      func() time.Time
@@ -99,10 +108,27 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Register mounts the pages and static files on mux. The server composition must
-// wrap mux with the session middleware (auth.Service.Middleware) and then the CSRF
-// protector (csrf.Protector), in that order, so that handlers find the session and
-// forms are checked.
+// Protect wraps next (the mux holding these pages, see Register, and the JSON API)
+// in the chain the pages rely on: the session middleware outside, so handlers find
+// the session, then CSRF protection, so every form and API write is checked. A
+// refused request gets an HTML error page, or a JSON error when it asked for JSON.
+// exempt (nil for none) names requests that carry no cookies to forge.
+func (h *Handler) Protect(next http.Handler, exempt func(*http.Request) bool) http.Handler {
+	p := &csrf.Protector{
+		Secure: h.secure,
+		Exempt: exempt,
+		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+			if httpx.WantsJSON(r) {
+				httpx.WriteError(w, r, h.log, err)
+				return
+			}
+			h.RenderError(w, r, err)
+		},
+	}
+	return h.auth.Middleware(h.secure)(p.Handler(next))
+}
+
+// Register mounts the pages and static files on mux; serve mux through Protect.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /static/{sum}/{name}", h.staticServe)
 

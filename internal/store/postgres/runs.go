@@ -247,6 +247,24 @@ func (s *Store) GetRunRecord(ctx context.Context, id string) (store.RunRecord, e
 	return r, nil
 }
 
+// LatestRuns returns the newest run of each configuration or agent of userID ("" for
+// everyone's): one probe of idx_backup_logs_config_start or _agent_start each.
+func (s *Store) LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error) {
+	if userID != "" && !validID(userID) {
+		return nil, nil
+	}
+	owners, col := "backup_configs", "config_id"
+	if per == store.PerAgent {
+		owners, col = "agents", "agent_id"
+	}
+	where, args := "", []any{}
+	if userID != "" {
+		where, args = " WHERE o.user_id = $1", []any{userID}
+	}
+	return s.queryRuns(ctx, "latest run per "+col, `WHERE id IN (SELECT (SELECT l.id FROM backup_logs l WHERE l.`+col+
+		` = o.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1) FROM `+owners+` o`+where+`)`, args...)
+}
+
 // ListRunRecords lists runs matching f, newest first, with the count of all matches.
 func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.RunRecord, int, error) {
 	const op = "list runs"

@@ -21,6 +21,7 @@ var runsTests = []test{
 	{"FlagLateQueued", testFlagLateQueued},
 	{"CancelRun", testCancelRun},
 	{"RunRecords", testRunRecords},
+	{"LatestRuns", testLatestRuns},
 	{"ExpireRun", testExpireRun},
 }
 
@@ -356,5 +357,62 @@ func testFlagLateQueued(t *testing.T, s store.Store) {
 	check(t, "ListAlerts", err)
 	if len(alerts) != 1 || alerts[0].Message != "daily is late" {
 		t.Errorf("alerts = %+v, want one for daily", alerts)
+	}
+}
+
+func testLatestRuns(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	alice := mkUser(t, s, "alice@example.com", t0, true)
+	bob := mkUser(t, s, "bob@example.com", t0, false)
+	a1 := mkAgent(t, s, alice.ID, "a1", t0)
+	mkAgent(t, s, alice.ID, "a2-no-runs", t0)
+	b1 := mkAgent(t, s, bob.ID, "b1", t0)
+	c1 := mkConfig(t, s, alice.ID, a1.ID, "c1", t0)
+	c2 := mkConfig(t, s, alice.ID, a1.ID, "c2", t0)
+	mkConfig(t, s, alice.ID, a1.ID, "c3-no-runs", t0)
+	d1 := mkConfig(t, s, bob.ID, b1.ID, "d1", t0)
+
+	mkRun(t, s, c1, "completed", t0)
+	c1Newest := mkRun(t, s, c1, "failed", t0.Add(2*time.Minute))
+	mkRun(t, s, c1, "completed", t0.Add(time.Minute)) // stored later, started earlier
+	c2Newest := mkRun(t, s, c2, "queued", t0.Add(5*time.Minute))
+	mkRun(t, s, d1, "completed", t0.Add(-time.Hour))
+	d1Newest := mkRun(t, s, d1, "completed", t0.Add(10*time.Minute))
+
+	for _, tc := range []struct {
+		what string
+		per  store.RunsPer
+		user string
+		want map[string]string // config or agent id → run id
+	}{
+		{"alice's configs", store.PerConfig, alice.ID, map[string]string{c1.ID: c1Newest.ID, c2.ID: c2Newest.ID}},
+		{"everyone's configs", store.PerConfig, "", map[string]string{c1.ID: c1Newest.ID, c2.ID: c2Newest.ID, d1.ID: d1Newest.ID}},
+		{"bob's configs", store.PerConfig, bob.ID, map[string]string{d1.ID: d1Newest.ID}},
+		{"alice's agents", store.PerAgent, alice.ID, map[string]string{a1.ID: c2Newest.ID}},
+		{"everyone's agents", store.PerAgent, "", map[string]string{a1.ID: c2Newest.ID, b1.ID: d1Newest.ID}},
+		{"nobody's configs", store.PerConfig, newID(t), map[string]string{}},
+	} {
+		runs, err := s.LatestRuns(ctx, tc.per, tc.user)
+		check(t, "LatestRuns "+tc.what, err)
+		got := map[string]string{}
+		for _, r := range runs {
+			key := r.ConfigID
+			if tc.per == store.PerAgent {
+				key = r.AgentID
+			}
+			if _, dup := got[key]; dup {
+				t.Errorf("LatestRuns %s: two runs of %s", tc.what, key)
+			}
+			got[key] = r.ID
+		}
+		equal(t, "LatestRuns "+tc.what, got, tc.want)
+	}
+	r, err := s.LatestRuns(ctx, store.PerConfig, alice.ID)
+	check(t, "LatestRuns", err)
+	for _, x := range r {
+		if x.ID == c1Newest.ID {
+			sameRun(t, "LatestRuns' run", x, c1Newest)
+		}
 	}
 }
