@@ -37,6 +37,8 @@ const (
 	ChannelWake   = "backapp_wake"
 	maxInline     = 7900
 	maxBatch      = 512
+	// ListenerName is the application_name of the listening connection.
+	ListenerName = "backapp events listener"
 )
 
 // Config configures a Fanout. URL and Broker are required.
@@ -98,6 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Fanout, error) {
 		return nil, fmt.Errorf("events: parse database url: %w", err)
 	}
 	connCf := pc.ConnConfig.Copy()
+	connCf.RuntimeParams["application_name"] = ListenerName
 	// Events are not worth an fsync: a crash loses the last few, and the counter
 	// restarting lower is a reset every subscriber handles.
 	pc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
