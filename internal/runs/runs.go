@@ -40,9 +40,8 @@ type Resolver interface {
 type Config struct {
 	Store        store.Store
 	Destinations Resolver // needed by retention
-	// Notify wakes the long-polling heartbeats of an agent on this server
-	// (agentapi.API.Notify), so "run now" and "cancel" reach it at once. Other
-	// replicas find the work at their next poll.
+	// Notify wakes the long-polling heartbeats of an agent (events.Bus.Wake: on
+	// every replica), so "run now" and "cancel" reach it at once.
 	Notify func(agentID string)
 	// Events receives runs queued and cancelled, and late alerts (nil: none).
 	Events Publisher
