@@ -53,6 +53,9 @@ type Config struct {
 	Queue int
 	// KeepPayloads is how long oversize payloads stay in event_payloads (default 10 min).
 	KeepPayloads time.Duration
+	// CheckEvery is how long the listening connection may stay quiet before it is
+	// pinged (default 30 s).
+	CheckEvery time.Duration
 }
 
 // Fanout is the cross-replica events.Bus. Start it with Start; Close it.
@@ -91,6 +94,9 @@ func Start(ctx context.Context, cfg Config) (*Fanout, error) {
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 8192
+	}
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = 30 * time.Second
 	}
 	if cfg.KeepPayloads <= 0 {
 		cfg.KeepPayloads = 10 * time.Minute
@@ -211,9 +217,23 @@ func (f *Fanout) listen(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
+// receive delivers notifications until the connection fails. A connection quiet
+// for CheckEvery is pinged, so one that died without a word (a dropped network
+// path) is noticed in seconds, not at TCP keepalive's pace.
 func (f *Fanout) receive(ctx context.Context, conn *pgx.Conn) error {
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, f.cfg.CheckEvery)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}

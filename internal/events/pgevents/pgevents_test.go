@@ -42,14 +42,18 @@ func database(t *testing.T) string {
 	return url
 }
 
-func startReplica(t *testing.T, url string) *replica {
+func startReplica(t *testing.T, url string, tweak ...func(*pgevents.Config)) *replica {
 	t.Helper()
 	r := &replica{b: events.NewBroker(events.BrokerConfig{Buffer: 10000})}
-	f, err := pgevents.Start(context.Background(), pgevents.Config{URL: url, Broker: r.b, Wake: func(id string) {
+	cfg := pgevents.Config{URL: url, Broker: r.b, Wake: func(id string) {
 		r.mu.Lock()
 		r.woken = append(r.woken, id)
 		r.mu.Unlock()
-	}})
+	}}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	f, err := pgevents.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +220,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestQuietListenerStaysUp: the listener pings its connection when nothing comes
+// for CheckEvery; quiet periods neither break it nor lose what comes after.
+func TestQuietListenerStaysUp(t *testing.T) {
+	url := database(t)
+	a := startReplica(t, url)
+	b := startReplica(t, url, func(c *pgevents.Config) { c.CheckEvery = 20 * time.Millisecond })
+	sb, _, _ := b.b.Subscribe("u", false, "")
+	for i := range 3 {
+		time.Sleep(100 * time.Millisecond) // quiet: several pings
+		a.f.Publish(ev("u", fmt.Sprintf(`{"i":%d}`, i)))
+		if e := take(t, sb, 1)[0]; string(e.Data) != fmt.Sprintf(`{"i":%d}`, i) {
+			t.Fatalf("after a quiet spell got %s", e.Data)
+		}
+	}
 }
