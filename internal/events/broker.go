@@ -223,9 +223,15 @@ func (b *Broker) send(s *Subscription, e Event) {
 // Reset tells every subscriber that events may have been missed (reason says why)
 // and refuses resumes until the next event arrives: a replica lost its database
 // connection and cannot know what passed meanwhile.
+//
+// Until then further resets are not sent again: under overload every dropped event
+// calls Reset, and a reset per drop would overflow the subscribers it warns.
 func (b *Broker) Reset(reason string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.broken {
+		return
+	}
 	b.broken, b.n = true, 0
 	b.sendReset(reason)
 }

@@ -214,3 +214,22 @@ func TestBrokerClose(t *testing.T) {
 	}
 	b.Publish(ev("alice", 1)) // no panic on closed channels
 }
+
+func TestBrokerResetOncePerLoss(t *testing.T) {
+	b := NewBroker(BrokerConfig{First: 1})
+	s, _, _ := b.Subscribe("alice", false, "")
+	for range 100 {
+		b.Reset("events were lost")
+	}
+	if got := recv(s); len(got) != 1 || got[0].Type != TypeReset {
+		t.Fatalf("100 losses sent %d events, want one reset", len(got))
+	}
+	if _, _, reset := b.Subscribe("alice", false, "1"); !reset {
+		t.Error("resume after a loss was not a reset")
+	}
+	b.Deliver(Event{ID: 5, Type: TypeRunStatus, UserID: "alice"})
+	b.Reset("lost again")
+	if got := recv(s); len(got) != 2 || got[0].ID != 5 || got[1].Type != TypeReset {
+		t.Errorf("after an event and a new loss got %v, want the event and a reset", got)
+	}
+}
