@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/store"
@@ -23,6 +25,9 @@ type EventsConfig struct {
 	// WriteTimeout is how long one write may block on a client that does not read
 	// before the stream is ended (default 10 s).
 	WriteTimeout time.Duration
+	// MaxPerUser caps one user's open streams (default 32: a page per tab);
+	// more get 429.
+	MaxPerUser int
 }
 
 type eventsAPI struct {
@@ -41,6 +46,9 @@ func (a *API) RegisterEvents(mux *http.ServeMux, cfg EventsConfig) {
 	def(&cfg.Heartbeat, 15*time.Second)
 	def(&cfg.SessionCheck, 10*time.Second)
 	def(&cfg.WriteTimeout, 10*time.Second)
+	if cfg.MaxPerUser <= 0 {
+		cfg.MaxPerUser = 32
+	}
 	e := &eventsAPI{API: a, cfg: cfg}
 	mux.HandleFunc("GET /api/events", a.signedIn(e.stream))
 }
@@ -49,6 +57,11 @@ func (a *API) RegisterEvents(mux *http.ServeMux, cfg EventsConfig) {
 // session ends, the client lags too far behind (it reconnects with Last-Event-ID),
 // or the server shuts down.
 func (e *eventsAPI) stream(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	if n := e.cfg.Broker.Streams(sess.User.ID); n >= e.cfg.MaxPerUser {
+		e.fail(w, r, &apperr.Error{Kind: apperr.RateLimited, RetryAfter: 10 * time.Second,
+			Message: fmt.Sprintf("%d event streams are open for this account, the most allowed; close some tabs", n)})
+		return
+	}
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout bounds reading a request; left set, it would cut
 	// the stream when it expires.

@@ -43,6 +43,7 @@ type Broker struct {
 	started bool   // Restart was called
 	users   map[string]map[*Subscription]struct{}
 	admins  map[*Subscription]struct{}
+	count   map[string]int // open subscriptions per user, administrators' too
 	closed  bool
 	drops   uint64
 }
@@ -56,7 +57,7 @@ func NewBroker(cfg BrokerConfig) *Broker {
 		cfg.Ring = DefaultRing
 	}
 	return &Broker{buf: cfg.Buffer, ring: make([]Event, cfg.Ring), last: cfg.First, floor: cfg.First,
-		users: map[string]map[*Subscription]struct{}{}, admins: map[*Subscription]struct{}{}}
+		users: map[string]map[*Subscription]struct{}{}, admins: map[*Subscription]struct{}{}, count: map[string]int{}}
 }
 
 // Subscription receives the events a subscriber may see on C. C is closed when the
@@ -94,6 +95,9 @@ func (b *Broker) remove(s *Subscription) {
 		return
 	}
 	s.done = true
+	if b.count[s.userID]--; b.count[s.userID] <= 0 {
+		delete(b.count, s.userID)
+	}
 	if s.admin {
 		delete(b.admins, s)
 	} else if m := b.users[s.userID]; m != nil {
@@ -122,6 +126,7 @@ func (b *Broker) Subscribe(userID string, admin bool, lastID string) (s *Subscri
 	if lastID != "" {
 		replay, reset = b.resume(s, lastID)
 	}
+	b.count[userID]++
 	if admin {
 		b.admins[s] = struct{}{}
 	} else {
@@ -277,6 +282,13 @@ func (b *Broker) Close() {
 	for s := range b.admins {
 		b.remove(s)
 	}
+}
+
+// Streams is how many subscriptions user has open.
+func (b *Broker) Streams(userID string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.count[userID]
 }
 
 // Stats are a broker's counters.

@@ -188,12 +188,13 @@ func TestEventsAcrossReplicas(t *testing.T) {
 
 // TestEventStream: on one server (both databases) the stream has the right headers,
 // needs a session, carries a run's progress from the agent API and the agent going
-// offline after five minutes, and ends when the session does.
+// offline after five minutes, resumes, is capped per account, and ends when the
+// session does.
 func TestEventStream(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		clock := newSchedClock(time.Now().UTC())
 		e := startRunsWith(t, db, clock, true, func(o *server.Options) {
-			o.EventStream = api.EventsConfig{SessionCheck: 50 * time.Millisecond}
+			o.EventStream = api.EventsConfig{SessionCheck: 50 * time.Millisecond, MaxPerUser: 4}
 			o.OfflineEvery = 20 * time.Millisecond
 		})
 		anon := e.client()
@@ -239,6 +240,14 @@ func TestEventStream(t *testing.T) {
 		}
 		if db == "" {
 			c.stream("1").next(events.TypeReset, "", "")
+		}
+
+		// One account's streams are capped.
+		for e.app.Events.Streams(uid) < 4 {
+			c.stream("")
+		}
+		if r := c.json("GET", "/api/events", nil); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Errorf("a fifth stream: status %d, Retry-After %q; want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
 		}
 
 		want(t, c.json("POST", "/api/auth/logout", nil), http.StatusNoContent)
