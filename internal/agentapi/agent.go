@@ -12,6 +12,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -56,6 +57,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request, ag store.Agent) e
 	if err := a.st.RecordHeartbeat(r.Context(), ag.ID, heartbeatOf(req.Host, now)); err != nil {
 		return err
 	}
+	a.agentSeen(ag, now)
 	a.log.Info("agent enrolled", "agent", ag.ID, "user", ag.UserID, "hostname", req.Hostname, "platform", req.Platform)
 	httpx.WriteJSON(w, http.StatusOK, agentproto.RegisterResponse{AgentID: ag.ID, Name: ag.Name, UserID: ag.UserID})
 	return nil
@@ -82,6 +84,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		if err := a.st.RecordHeartbeat(ctx, ag.ID, hb); err != nil {
 			return err
 		}
+		a.agentSeen(ag, hb.Time)
 	}
 	stop, err := a.recordReports(ctx, ag, req)
 	if err != nil {
@@ -202,6 +205,7 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 			} else if err != nil {
 				return nil, err
 			}
+			a.restoreChanged(r.Context(), rs, rr.ID)
 			if reports {
 				if err := rs.TouchRestores(r.Context(), ag.ID, []string{rr.ID}, a.now()); err != nil {
 					return nil, err
@@ -279,6 +283,7 @@ func (a *API) restoreProgress(w http.ResponseWriter, r *http.Request, ag store.A
 	if err != nil {
 		return err
 	}
+	a.events.Publish(events.RestoreProgress(rr, req.FilesWritten, req.BytesWritten, a.now()))
 	httpx.WriteJSON(w, http.StatusOK, agentproto.RestoreProgressResponse{Cancel: rr.CancelRequested})
 	return nil
 }
@@ -318,6 +323,9 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 			FilesWritten: max(req.FilesWritten, 0), BytesWritten: max(req.BytesWritten, 0), At: a.now()})
 		if err != nil && !errors.Is(err, store.ErrConflict) { // a repeated report changes nothing
 			return err
+		}
+		if err == nil {
+			a.restoreChanged(r.Context(), rs, rr.ID)
 		}
 	}
 	err := a.st.AddAgentLogs(r.Context(), []store.AgentLog{{AgentID: ag.ID, Level: level, Message: msg,

@@ -66,6 +66,9 @@ type Config struct {
 	MaxCatalogBytes int64
 	// MaxLogBatch is the most log lines one request may carry (default 500).
 	MaxLogBatch int
+	// Events receives run and restore progress and status changes and agents
+	// coming online (nil: none).
+	Events Publisher
 }
 
 // API serves /api/agent/…. Create it with New; it is an http.Handler.
@@ -77,6 +80,8 @@ type API struct {
 	mux  *http.ServeMux
 	lim  *failLimiter
 	wake *notifier
+
+	events Publisher
 }
 
 // New checks cfg, fills in defaults and returns the API.
@@ -117,8 +122,11 @@ func New(cfg Config) (*API, error) {
 	if cfg.MaxLogBatch <= 0 {
 		cfg.MaxLogBatch = 500
 	}
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
+	}
 	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: func() time.Time { return cfg.Now().UTC() },
-		wake: newNotifier()}
+		wake: newNotifier(), events: cfg.Events}
 	a.lim = newFailLimiter(cfg.AuthFailures, cfg.AuthWindow, a.now)
 	m := http.NewServeMux()
 	m.Handle("POST "+agentproto.PathRegister, a.authed(a.register))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
@@ -99,6 +100,7 @@ func (a *API) backupStart(w http.ResponseWriter, r *http.Request, ag store.Agent
 	if err := a.st.UpdateRun(ctx, &run); err != nil {
 		return err
 	}
+	a.events.Publish(events.RunStatus(run))
 	if run.ArchiveUploadID, err = dest.CreateMultipart(ctx, run.S3Path); err != nil {
 		a.finish(ctx, dest, &run, agentproto.StatusFailed, "start upload: "+err.Error(), now)
 		return storageErr("start the archive upload", err)
@@ -377,11 +379,14 @@ func (a *API) backupProgress(w http.ResponseWriter, r *http.Request, ag store.Ag
 	}
 	cancel := run.CancelRequested || run.Status != agentproto.StatusRunning
 	if run.Status == agentproto.StatusRunning {
-		err := a.st.RecordRunProgress(ctx, run.ID, progressOf(req, a.now()))
+		p := progressOf(req, a.now())
+		err := a.st.RecordRunProgress(ctx, run.ID, p)
 		if errors.Is(err, store.ErrNotFound) {
 			cancel = true // finished meanwhile
 		} else if err != nil {
 			return err
+		} else {
+			a.events.Publish(events.RunProgress(run, p))
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, agentproto.ProgressResponse{Cancel: cancel})
@@ -531,7 +536,11 @@ func (a *API) complete(ctx context.Context, dest storage.Destination, run *store
 	run.ArchiveSHA256, run.ArchiveSize = req.Archive.SHA256, req.Archive.Size
 	run.ManifestSHA256, run.ManifestSize = req.Manifest.SHA256, req.Manifest.Size
 	run.Errors = fileErrorsJSON("", errs)
-	return a.st.UpdateRun(ctx, run)
+	if err := a.st.UpdateRun(ctx, run); err != nil {
+		return err
+	}
+	a.events.Publish(events.RunStatus(*run))
+	return nil
 }
 
 // isClientFault reports whether the destination refused the completion because of what
@@ -595,6 +604,7 @@ func (a *API) finishWith(ctx context.Context, dest storage.Destination, run *sto
 	if err := a.st.UpdateRun(ctx, run); err != nil {
 		return fmt.Errorf("record run %s as %s: %w", run.ID, status, err)
 	}
+	a.events.Publish(events.RunStatus(*run))
 	return nil
 }
 

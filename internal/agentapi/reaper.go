@@ -85,6 +85,7 @@ func (a *API) reapRestores(ctx context.Context) (int, error) {
 			a.log.Warn("reap stale restore", "restore", r.ID, "err", err)
 			continue
 		}
+		a.restoreChanged(ctx, rs, r.ID)
 		a.log.Warn("restore failed: its agent stopped reporting it", "restore", r.ID, "agent", r.AgentID, "silent", silent)
 		n++
 	}

@@ -390,6 +390,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 	return Session{User: u, TokenHash: h, CSRFToken: sess.CSRFToken, ExpiresAt: sess.ExpiresAt}, nil
 }
 
+// Check reports whether sess is still good now, without touching it (a long-lived
+// stream checks this periodically): nil, or the Unauthorized error Authenticate
+// gives when the session ended (logout, expiry, a disabled user) or the user's
+// role changed since sess was read.
+func (s *Service) Check(ctx context.Context, sess Session) error {
+	cur, u, err := s.st.GetSession(ctx, sess.TokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSession
+	}
+	if err != nil {
+		return fmt.Errorf("load session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(cur.ExpiresAt) || now.Sub(cur.LastSeenAt) >= s.cfg.SessionIdle || u.Disabled || u.Role != sess.User.Role {
+		return errNoSession
+	}
+	return nil
+}
+
 // Logout ends the session with token; ending an unknown session is not an error.
 func (s *Service) Logout(ctx context.Context, token string, m Meta) error {
 	if token == "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	// Notify wakes the long-polling heartbeat of an agent that has new work
 	// (agentapi.API.Notify); nil leaves it to the heartbeat's periodic re-check.
 	Notify func(agentID string)
+	// Events receives restores queued and cancelled (nil: none).
+	Events interface{ Publish(events.Event) }
 	Logger *slog.Logger
 	Now    func() time.Time
 	// CacheEntries bounds the decoded catalogs kept in memory, in entries over all
@@ -49,6 +52,7 @@ type Service struct {
 	dests  Destinations
 	keys   Opener
 	notify func(string)
+	events interface{ Publish(events.Event) }
 	log    *slog.Logger
 	now    func() time.Time
 	maxCat int64
@@ -69,16 +73,23 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Notify == nil {
 		cfg.Notify = func(string) {}
 	}
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
+	}
 	if cfg.CacheEntries <= 0 {
 		cfg.CacheEntries = 1_000_000
 	}
 	if cfg.MaxCatalogBytes <= 0 {
 		cfg.MaxCatalogBytes = 64 << 20
 	}
-	return &Service{st: cfg.Store, dests: cfg.Destinations, keys: cfg.Keys, notify: cfg.Notify, log: cfg.Logger,
+	return &Service{st: cfg.Store, dests: cfg.Destinations, keys: cfg.Keys, notify: cfg.Notify, events: cfg.Events, log: cfg.Logger,
 		now: func() time.Time { return cfg.Now().UTC() }, maxCat: cfg.MaxCatalogBytes,
 		cache: newCatalogCache(cfg.CacheEntries)}, nil
 }
+
+type noEvents struct{}
+
+func (noEvents) Publish(events.Event) {}
 
 // MaxPaths is the most paths one restore may select.
 const MaxPaths = 10_000
@@ -183,6 +194,7 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 	}
 	s.log.Info("restore queued", "restore", r.ID, "run", run.ID, "agent", agent.ID, "user", actor.ID, "paths", len(paths))
 	s.notify(agent.ID)
+	s.events.Publish(events.RestoreStatus(r))
 	return r, nil
 }
 
@@ -345,5 +357,6 @@ func (s *Service) Cancel(ctx context.Context, actor store.User, id string) (stor
 	if r.AgentID != "" {
 		s.notify(r.AgentID)
 	}
+	s.events.Publish(events.RestoreStatus(r))
 	return r, nil
 }

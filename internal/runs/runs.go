@@ -11,6 +11,7 @@ import (
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -39,10 +40,11 @@ type Resolver interface {
 type Config struct {
 	Store        store.Store
 	Destinations Resolver // needed by retention
-	// Notify wakes the long-polling heartbeats of an agent on this server
-	// (agentapi.API.Notify), so "run now" and "cancel" reach it at once. Other
-	// replicas find the work at their next poll.
+	// Notify wakes the long-polling heartbeats of an agent (events.Bus.Wake: on
+	// every replica), so "run now" and "cancel" reach it at once.
 	Notify func(agentID string)
+	// Events receives runs queued and cancelled, and late alerts (nil: none).
+	Events Publisher
 	Logger *slog.Logger
 	Now    func() time.Time
 	// OfflineAfter is how long without a heartbeat makes an agent offline (5 min).
@@ -51,6 +53,15 @@ type Config struct {
 	// before it is flagged late with an alert (5 min, as the scheduler's).
 	LateAfter time.Duration
 }
+
+// Publisher takes events (internal/events' buses).
+type Publisher interface {
+	Publish(events.Event)
+}
+
+type noEvents struct{}
+
+func (noEvents) Publish(events.Event) {}
 
 // Service manages runs. Create it with New.
 type Service struct {
@@ -75,6 +86,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Notify == nil {
 		cfg.Notify = func(string) {}
+	}
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
 	}
 	if cfg.OfflineAfter <= 0 {
 		cfg.OfflineAfter = 5 * time.Minute
@@ -197,6 +211,7 @@ func (s *Service) Queue(ctx context.Context, actor store.User, configID string, 
 	if run.AgentID != "" {
 		s.notify(run.AgentID)
 	}
+	s.cfg.Events.Publish(events.RunStatus(run))
 	s.audit(ctx, actor.ID, "run.queue", run.ID, m, "config "+c.ID)
 	q.Run, err = s.load(ctx, actor, run.ID)
 	return q, err
@@ -220,7 +235,11 @@ func (s *Service) Cancel(ctx context.Context, actor store.User, id string, m aut
 		s.notify(r.AgentID)
 	}
 	s.audit(ctx, actor.ID, "run.cancel", id, m, "was "+r.Status)
-	return s.load(ctx, actor, id)
+	r, err = s.load(ctx, actor, id)
+	if err == nil {
+		s.cfg.Events.Publish(events.RunStatus(r.Run))
+	}
+	return r, err
 }
 
 // Filter selects runs of the history. Zero fields do not filter.

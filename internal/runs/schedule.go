@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -45,6 +46,7 @@ func (ss *schedStore) ScheduledConfigs(ctx context.Context) ([]scheduler.Config,
 	})
 	for _, r := range late {
 		ss.s.log.Warn("scheduled run is late: its agent has not picked it up", "run", r.ID, "config", r.ConfigID, "due", r.DueAt)
+		ss.s.cfg.Events.Publish(events.Alert(lateAlert(store.ScheduledConfig{ID: r.ConfigID, UserID: r.UserID, Name: r.ConfigName}, *r.DueAt, ss.s.now())))
 	}
 	if err != nil {
 		ss.s.log.Error("flag late runs", "err", err) // scheduling goes on
@@ -120,6 +122,10 @@ func (ss *schedStore) CreateRun(ctx context.Context, r scheduler.RunRequest) err
 	if run.AgentID != "" {
 		ss.s.notify(run.AgentID)
 	}
+	ss.s.cfg.Events.Publish(events.RunStatus(run))
+	if q.Alert != nil {
+		ss.s.cfg.Events.Publish(events.Alert(*q.Alert))
+	}
 	return nil
 }
 
@@ -128,9 +134,11 @@ func (ss *schedStore) SkipSlot(ctx context.Context, configID string, slot, dueAt
 	if err != nil {
 		return err
 	}
-	flagged, err := ss.s.st.SkipSlot(ctx, configID, slot, dueAt, lateAlert(c, dueAt, ss.s.now()))
+	alert := lateAlert(c, dueAt, ss.s.now())
+	flagged, err := ss.s.st.SkipSlot(ctx, configID, slot, dueAt, alert)
 	if flagged {
 		ss.s.log.Warn("scheduled run is late: its agent has not picked it up", "config", configID, "due", dueAt)
+		ss.s.cfg.Events.Publish(events.Alert(alert))
 	}
 	return err
 }

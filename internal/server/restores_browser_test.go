@@ -25,6 +25,7 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	e := startRestoreEnv(t, pgtest.New(t))
 	e.runDaemon(t, e.keyB)
 	base := browser.Serve(t, e.srv.Config.Handler)
+	t.Cleanup(e.app.Events.Close) // before the test server's Close waits for open event streams
 
 	b.Run("sign in",
 		chromedp.Navigate(base+"/login"),
@@ -90,7 +91,7 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
 
-	// The page follows the restore by itself (restores.js) until it ends.
+	// The page follows the restore by itself (live.js, from the event stream) until it ends.
 	var status string
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		status = b.Text(`#restore-status`)

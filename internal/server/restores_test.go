@@ -321,7 +321,7 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 		// While queued, its page follows it (script, live region) and offers cancel.
 		r = a.send("GET", "/restores/"+aliceRestore, "", nil)
 		want(t, r, http.StatusOK)
-		for _, s := range []string{`data-poll="/api/restores/` + aliceRestore + `"`, "restores.js", "Cancel restore", "Queued", "Everything in the backup"} {
+		for _, s := range []string{`data-live="restore" data-live-id="` + aliceRestore + `"`, "live.js", "Cancel restore", "Queued", "Everything in the backup"} {
 			if !strings.Contains(r.raw, s) {
 				t.Errorf("page of a queued restore lacks %q", s)
 			}

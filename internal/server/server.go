@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentapi"
@@ -24,6 +25,8 @@ import (
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/destinations"
+	"github.com/backapp/backapp/internal/events"
+	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -49,6 +52,11 @@ type Options struct {
 	// RetentionEvery is how often retention runs on the leader (0: the
 	// configuration's --retention-every, or hourly when that is unset too).
 	RetentionEvery time.Duration
+	// EventStream tunes GET /api/events (heartbeat, session checks); its Broker is
+	// the server's.
+	EventStream api.EventsConfig
+	// OfflineEvery is how often the leader looks for agents gone offline (15 s).
+	OfflineEvery time.Duration
 }
 
 // App is a configured server.
@@ -68,8 +76,15 @@ type App struct {
 	Builtin *builtin.Supervisor
 	// Runs queues, cancels and lists runs and executes retention; Scheduler queues
 	// scheduled runs (Serve runs both on the replica holding schedLeader).
-	Runs           *runs.Service
-	Scheduler      *scheduler.Scheduler
+	Runs      *runs.Service
+	Scheduler *scheduler.Scheduler
+	// Events fans out what moves (GET /api/events); Bus publishes to it on every
+	// replica and wakes agents' long polls everywhere.
+	Events         *events.Broker
+	Bus            events.Bus
+	closeBus       func()
+	wakeAPI        atomic.Pointer[agentapi.API]
+	offline        *agents.OfflineWatch
 	schedLeader    scheduler.Leader
 	retentionEvery time.Duration
 	handler        http.Handler
@@ -104,6 +119,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	}
 	a := &App{cfg: cfg, log: log, Store: st, Keys: keys}
 	if err := a.build(ctx, opt); err != nil {
+		if a.closeBus != nil {
+			a.closeBus()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -143,12 +161,17 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("storage destinations: %w", err)
 	}
 	a.Destinations = dests
-	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now, StaleAfter: cfg.RunStaleAfter})
+	if err := a.buildEvents(ctx); err != nil {
+		return err
+	}
+	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now,
+		StaleAfter: cfg.RunStaleAfter, Events: a.Bus})
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}
+	a.wakeAPI.Store(a.AgentAPI)
 	a.Restores, err = restores.New(restores.Config{Store: a.Store, Destinations: dests, Keys: a.Keys,
-		Notify: a.AgentAPI.Notify, Logger: a.log, Now: opt.Now})
+		Notify: a.Bus.Wake, Events: a.Bus, Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
@@ -156,7 +179,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return err
 	}
 	// Only the replica that schedules runs the built-in agents (server mode).
-	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.AgentAPI.Notify,
+	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.Bus.Wake,
 		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
 		StateDir: filepath.Join(cfg.DataDir, "builtin-agent"), Protected: []string{cfg.DataDir},
 		Logger: a.log, Now: opt.Now, Leader: a.schedLeader})
@@ -169,7 +192,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("agent management: %w", err)
 	}
 	configSvc, err := configs.New(configs.ServiceConfig{Store: a.Store, Logger: a.log, Now: opt.Now, Keys: a.Keys,
-		Notify: a.AgentAPI.Notify})
+		Notify: a.Bus.Wake})
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
@@ -189,6 +212,10 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
+	stream := opt.EventStream
+	stream.Broker = a.Events
+	jsonAPI.RegisterEvents(mux, stream)
+	a.offline = &agents.OfflineWatch{Store: a.Store, Events: a.Bus, Leader: a.schedLeader, Now: opt.Now, Every: opt.OfflineEvery}
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
 
@@ -273,9 +300,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
+	// Event streams never go idle: end them when shutting down, or Shutdown waits.
+	srv.RegisterOnShutdown(a.Events.Close)
 	jobs, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	go a.sweepSessions(jobs)
+	go a.offline.Run(jobs)
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
@@ -326,8 +356,12 @@ func (a *App) sweepSessions(ctx context.Context) {
 	}
 }
 
-// Close releases the scheduler's lead and the database.
+// Close releases the scheduler's lead, the event fan-out and the database.
 func (a *App) Close() error {
+	a.Events.Close()
+	if a.closeBus != nil {
+		a.closeBus()
+	}
 	if l, ok := a.schedLeader.(*scheduler.PostgresLeader); ok {
 		_ = l.Close() // the lock goes with the session either way
 	}
@@ -337,7 +371,7 @@ func (a *App) Close() error {
 // buildRuns makes the run service and the scheduler: with PostgreSQL the replica
 // holding an advisory lock schedules and runs retention, with SQLite this server.
 func (a *App) buildRuns(opt Options) error {
-	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.AgentAPI.Notify,
+	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.Bus.Wake, Events: a.Bus,
 		Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("runs: %w", err)
@@ -353,5 +387,30 @@ func (a *App) buildRuns(opt Options) error {
 	if a.retentionEvery == 0 {
 		a.retentionEvery = a.cfg.RetentionEvery
 	}
+	return nil
+}
+
+// buildEvents makes the event broker and the bus that feeds it: in-process with
+// SQLite; through PostgreSQL's LISTEN/NOTIFY with PostgreSQL, so that every replica
+// sees every event and wakes its agents' long polls.
+func (a *App) buildEvents(ctx context.Context) error {
+	// In-process ids start at the clock's microseconds, so they keep growing across
+	// restarts and a browser's old Last-Event-ID is recognised as old.
+	a.Events = events.NewBroker(events.BrokerConfig{First: uint64(time.Now().UnixMicro())})
+	// The listener may hear a wake-up before the agent API exists.
+	wake := func(agentID string) {
+		if api := a.wakeAPI.Load(); api != nil {
+			api.Notify(agentID)
+		}
+	}
+	if a.cfg.DatabaseURL == "" {
+		a.Bus = &events.Local{Broker: a.Events, WakeFunc: wake}
+		return nil
+	}
+	f, err := pgevents.Start(ctx, pgevents.Config{URL: a.cfg.DatabaseURL, Broker: a.Events, Wake: wake, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("live events: %w", err)
+	}
+	a.Bus, a.closeBus = f, f.Close
 	return nil
 }
