@@ -78,6 +78,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.wake = make(chan struct{}, 1)
 	log := d.log()
 	log.Info("agent started", "server", d.Runner.Client.Server(), "hostname", d.Host.Hostname, "version", d.Host.Version)
+	if d.Runner.State != nil {
+		n, err := d.Runner.State.SweepRestores()
+		if err != nil {
+			log.Warn("agent started: temporary files of interrupted restores not all removed", "err", err)
+		}
+		if n > 0 {
+			log.Info("agent started: removed temporary files of interrupted restores", "files", n)
+		}
+	}
 
 	defer func() {
 		d.mu.Lock()
