@@ -38,7 +38,6 @@ func TestRestoreFaultMatrix(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	t.Parallel()
-	ctx := context.Background()
 	app := startApp(t, "--run-stale-after", "15s")
 	w := app.w
 	cfg := s3test.NewConfig(t)
@@ -215,6 +214,7 @@ func TestRestoreFaultMatrix(t *testing.T) {
 		failedHonestly(t, dst, finished(id), "cancelled")
 	})
 
+	outer := t
 	for i, third := range []int{0, 1, 2} {
 		k := third*len(newFiles)/3 + rnd.IntN(len(newFiles)/3)
 		t.Run(fmt.Sprintf("SIGKILL %d after %d files", i, k), func(t *testing.T) {
@@ -229,7 +229,8 @@ func TestRestoreFaultMatrix(t *testing.T) {
 			ag.p.kill()
 			restored, temps := check(t, dst)
 			t.Logf("killed with %d of %d files restored, %d temporary files", restored, len(newFiles), len(temps))
-			ag.p = start(t, fmt.Sprintf("agent after kill %d", i), cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
+			// Started for the whole test: the next cells use it.
+			ag.p = start(outer, fmt.Sprintf("agent after kill %d", i), cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
 			waitUntil(t, "the restarted agent to remove the temporary files", time.Minute, func() bool {
 				_, temps := check(t, dst)
 				return len(temps) == 0
@@ -265,7 +266,6 @@ func TestRestoreFaultMatrix(t *testing.T) {
 		}
 		t.Logf("refused: %s", rs.Error)
 	})
-	_ = ctx
 }
 
 // backupNow creates a full, uncompressed configuration of src on agentID, runs it and

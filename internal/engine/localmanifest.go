@@ -33,19 +33,23 @@ type localManifest struct {
 // fetchManifest downloads the manifest of ref, checking it against ref.ManifestSHA256
 // when known. A large one is spilled to a temporary file in dir ("": the system's).
 func fetchManifest(ctx context.Context, ref ArchiveRef, dir string, o upload.Options) (*localManifest, error) {
-	dl := upload.NewDownload(ctx, ref.Name+" manifest", ref.Manifest, ref.ManifestSHA256, -1, o)
+	label := "manifest"
+	if ref.Name != "" {
+		label = ref.Name + " manifest"
+	}
+	dl := upload.NewDownload(ctx, label, ref.Manifest, ref.ManifestSHA256, -1, o)
 	defer dl.Close()
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(dl, manifestInMemory+1))
 	if err != nil {
-		return nil, fmt.Errorf("download manifest of %s: %w", ref.Name, err)
+		return nil, err // the download's error names it
 	}
 	if n <= manifestInMemory {
 		return &localManifest{mem: buf.Bytes(), size: n}, nil
 	}
 	f, err := os.CreateTemp(dir, "manifest-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("download manifest of %s: %w", ref.Name, err)
+		return nil, fmt.Errorf("keep the %s: %w", label, err)
 	}
 	m := &localManifest{file: f}
 	if runtime.GOOS != "windows" { // an open file stays readable: a crash leaves nothing
@@ -53,12 +57,12 @@ func fetchManifest(ctx context.Context, ref ArchiveRef, dir string, o upload.Opt
 	}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		m.Close()
-		return nil, fmt.Errorf("download manifest of %s: %w", ref.Name, err)
+		return nil, fmt.Errorf("keep the %s: %w", label, err)
 	}
 	rest, err := io.Copy(f, dl)
 	if err != nil {
 		m.Close()
-		return nil, fmt.Errorf("download manifest of %s: %w", ref.Name, err)
+		return nil, fmt.Errorf("keep the %s: %w", label, err)
 	}
 	m.size = n + rest
 	return m, nil
