@@ -78,11 +78,13 @@ func TestRestoreFailureIsHonest(t *testing.T) {
 			t.Errorf("%s holds %q", name, b)
 		}
 	}
-	if res.Files != int64(inPlace) || inPlace != 6 {
-		t.Errorf("result counts %d files, %d in place; want 6 (f0…f5)", res.Files, inPlace)
+	// f0…f5 come before f6 and are written; files after it may be too, if read
+	// before the extractor stopped.
+	if res.Files != int64(inPlace) || inPlace < 6 || inPlace == len(files) {
+		t.Errorf("result counts %d files, %d in place; want at least f0…f5, and f6 not", res.Files, inPlace)
 	}
 	f6 := strings.TrimPrefix(src, "/") + "/f6"
-	for _, want := range []string{"restored 6 of 10 files", "not restored: " + f6 + " (checksum mismatch), "} {
+	for _, want := range []string{fmt.Sprintf("restored %d of 10 files", inPlace), "not restored: " + f6 + " (checksum mismatch)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

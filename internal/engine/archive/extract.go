@@ -660,9 +660,11 @@ func (x *Extractor) putBuf(b []byte) {
 func (x *Extractor) worker(ctx context.Context) {
 	defer x.workers.Done()
 	for j := range x.jobs {
+		// After another entry's error the files queued are still written: their
+		// content is read and verified, and Extract returns once they are in place.
 		err := ctx.Err()
 		written := false
-		if err == nil && x.workerErr() == nil {
+		if err == nil {
 			if smallFast && !j.replace {
 				err = x.writeSmall(j)
 				if errors.Is(err, ErrExists) && x.o.Overwrite { // it appeared since check
