@@ -166,6 +166,9 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rep.Status, rep.Error = agentproto.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
+		if _, what, ok := strings.Cut(err.Error(), "; restored "); ok { // the engine's account of what is in place
+			rep.Error += "; restored " + what
+		}
 		err = fmt.Errorf("restore %s: %w", spec.RestoreID, context.Cause(ctx))
 	case err != nil:
 		rep.Status, rep.Error = agentproto.StatusFailed, err.Error()
