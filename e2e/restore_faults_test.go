@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/testenv/faultproxy"
@@ -229,6 +231,9 @@ func TestRestoreFaultMatrix(t *testing.T) {
 			ag.p.kill()
 			restored, temps := check(t, dst)
 			t.Logf("killed with %d of %d files restored, %d temporary files", restored, len(newFiles), len(temps))
+			// One more as a crash between create and rename leaves it, so that the
+			// sweep on start is seen to work even when the kill found none.
+			plantTemp(t, ag.dir, dst, rel)
 			// Started for the whole test: the next cells use it.
 			ag.p = start(outer, fmt.Sprintf("agent after kill %d", i), cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
 			waitUntil(t, "the restarted agent to remove the temporary files", time.Minute, func() bool {
@@ -266,6 +271,32 @@ func TestRestoreFaultMatrix(t *testing.T) {
 		}
 		t.Logf("refused: %s", rs.Error)
 	})
+}
+
+// plantTemp creates, under dst/rel/d0, a file named with the temporary prefix of the
+// restore into dst that the agent's state (in configDir) records as in flight.
+func plantTemp(t *testing.T, configDir, dst, rel string) {
+	t.Helper()
+	s, err := agent.LoadSettings(configDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := filepath.Glob(filepath.Join(s.StateDir, "restores", "*.json"))
+	for _, r := range recs {
+		var rec struct {
+			Target     string `json:"target"`
+			TempPrefix string `json:"tempPrefix"`
+		}
+		b, err := os.ReadFile(r)
+		if err != nil || json.Unmarshal(b, &rec) != nil {
+			t.Fatalf("restore record %s: %v %s", r, err, b)
+		}
+		if rec.Target == dst {
+			must(t, os.WriteFile(filepath.Join(dst, rel, "d0", rec.TempPrefix+"planted"), []byte("partial"), 0o600))
+			return
+		}
+	}
+	t.Fatalf("no record of the restore into %s among %v", dst, recs)
 }
 
 // backupNow creates a full, uncompressed configuration of src on agentID, runs it and
