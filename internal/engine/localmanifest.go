@@ -17,7 +17,7 @@ import (
 
 // manifestInMemory is the largest stored manifest a restore keeps in memory; a larger
 // one goes to a temporary file. (A million files make a manifest of some tens of MB.)
-const manifestInMemory = 8 << 20
+var manifestInMemory int64 = 8 << 20
 
 // localManifest is a stored manifest object downloaded whole and checked against the
 // SHA-256 the server recorded before a restore writes anything, so that entries of a

@@ -1,8 +1,10 @@
 package engine_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/archive"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
@@ -115,5 +118,94 @@ func TestRestoreRefusesSwappedPair(t *testing.T) {
 		if _, serr := os.Stat(target); res.Files != 0 || serr == nil {
 			t.Errorf("include %q: %d files restored, target created (%v)", include, res.Files, serr)
 		}
+	}
+}
+
+// TestRestoreSpillsLargeManifest: a manifest larger than what is kept in memory goes to
+// a temporary file in TempDir, which no longer holds it once the restore returns; it
+// is verified all the same.
+func TestRestoreSpillsLargeManifest(t *testing.T) {
+	engine.SetManifestInMemory(t, 16)
+	dest := s3test.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	treetest.Write(t, src, map[string]string{"a": "content a", "d/b": "content b"})
+	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
+	for _, include := range [][]string{nil, {"**/b"}} {
+		tmp := t.TempDir()
+		target := t.TempDir()
+		res, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}, Include: include, TempDir: tmp})
+		if err != nil {
+			t.Fatalf("include %q: %v", include, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(target, strings.TrimPrefix(src, "/"), "d", "b")); string(b) != "content b" || res.Files == 0 {
+			t.Errorf("include %q: d/b %q, %v; %d files", include, b, err, res.Files)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("include %q: left in the temporary directory: %v", include, ents)
+		}
+	}
+	bad := ref(dest, s)
+	bad.ManifestSHA256 = strings.Repeat("0", 64)
+	target := filepath.Join(t.TempDir(), "target")
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{bad}, TempDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "nothing restored") {
+		t.Errorf("spilled manifest of another digest: got %v", err)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Error("target created for a refused manifest")
+	}
+}
+
+// TestRestoreChecksEntriesAgainstManifest: an archive whose entries were changed in
+// storage (a symlink's target, a file's size) is refused entry by entry before the
+// changed entry is written, though the archive's own digest is only checked at its end.
+func TestRestoreChecksEntriesAgainstManifest(t *testing.T) {
+	dest := s3test.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	treetest.Write(t, src, map[string]string{"a": "content a", "z": "content z"})
+	if err := os.Symlink("a", filepath.Join(src, "l")); err != nil {
+		t.Fatal(err)
+	}
+	o := seal.Options{Codec: seal.None}
+	s := mustBackup(t, dest, key(0, o), engine.BackupOptions{Sources: []string{src}, Seal: o})
+	orig := getObject(t, dest, s.key)
+	for _, tc := range []struct {
+		name   string
+		entry  string
+		change func(h *tar.Header, body []byte) []byte
+	}{
+		{"symlink target", "l", func(h *tar.Header, body []byte) []byte { h.Linkname = "/etc/passwd"; return body }},
+		{"file size", "z", func(h *tar.Header, body []byte) []byte { h.Size++; return append(body, 'x') }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			tr, tw := tar.NewReader(bytes.NewReader(orig)), tar.NewWriter(&out)
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(tr)
+				if strings.TrimSuffix(filepath.Base(h.Name), "/") == tc.entry {
+					body = tc.change(h, body)
+				}
+				if err := tw.WriteHeader(h); err != nil {
+					t.Fatal(err)
+				}
+				tw.Write(body)
+			}
+			tw.Close()
+			putObject(t, dest, s.key, out.Bytes())
+			target := t.TempDir()
+			_, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}})
+			if !errors.Is(err, archive.ErrContent) {
+				t.Errorf("got %v, want ErrContent", err)
+			}
+			if _, err := os.Lstat(filepath.Join(target, strings.TrimPrefix(src, "/"), tc.entry)); err == nil {
+				t.Errorf("the changed entry %s was written", tc.entry)
+			}
+		})
 	}
 }
