@@ -136,10 +136,14 @@ func TestRestoreFaultMatrix(t *testing.T) {
 			if _, ok := oldFiles[name]; ok {
 				continue
 			}
-			if !bytes.Equal(g, newFiles[name]) {
+			switch {
+			case bytes.Equal(g, newFiles[name]):
+				restored++
+			case !bytes.HasPrefix(newFiles[name], g):
+				// Where nothing existed a small file is created under its name (a
+				// crash in those microseconds may leave it short), never other bytes.
 				t.Errorf("%s: unexpected content (%d bytes)", name, len(g))
 			}
-			restored++
 		}
 		return restored, temps
 	}
