@@ -79,6 +79,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	log := d.log()
 	started := time.Now() // the server tells a restart by the uptime: runs from before it died with the last process
 	log.Info("agent started", "server", d.Runner.Client.Server(), "hostname", d.Host.Hostname, "version", d.Host.Version)
+	if d.Runner.State != nil {
+		n, err := d.Runner.State.SweepRestores()
+		if err != nil {
+			log.Warn("agent started: temporary files of interrupted restores not all removed", "err", err)
+		}
+		if n > 0 {
+			log.Info("agent started: removed temporary files of interrupted restores", "files", n)
+		}
+	}
 
 	defer func() {
 		d.mu.Lock()

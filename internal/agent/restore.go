@@ -70,12 +70,20 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 		}
 	}
 	log := r.log().With("run", req.RunID, "target", target)
+	var prefix, tmpDir string
+	if r.State != nil { // so that a crash leaves no temporary file after the next start
+		var end func()
+		if prefix, tmpDir, end, err = r.State.BeginRestore(target); err != nil {
+			return engine.RestoreResult{}, fmt.Errorf("restore run %s: %w", req.RunID, err)
+		}
+		defer end()
+	}
 	log.Info("restore started", "archives", len(refs), "paths", strings.Join(req.Paths, ","))
 	res, err := engine.Restore(ctx, engine.RestoreOptions{Target: target, Chain: refs, Identities: ids,
 		Include: req.Paths, Overwrite: req.Overwrite, Download: r.Upload, Progress: req.OnProgress,
-		ProgressEvery: req.ProgressEvery, Log: log})
+		ProgressEvery: req.ProgressEvery, Log: log, TempPrefix: prefix, TempDir: tmpDir})
 	if err != nil {
-		log.Error("restore failed", "err", err)
+		log.Error("restore failed", "err", err, "files", res.Files)
 		return res, fmt.Errorf("restore run %s to %s: %w", req.RunID, target, err)
 	}
 	log.Info("restore completed", "files", res.Files, "bytes", res.Bytes)
@@ -158,6 +166,9 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rep.Status, rep.Error = agentproto.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
+		if _, what, ok := strings.Cut(err.Error(), "; restored "); ok { // the engine's account of what is in place
+			rep.Error += "; restored " + what
+		}
 		err = fmt.Errorf("restore %s: %w", spec.RestoreID, context.Cause(ctx))
 	case err != nil:
 		rep.Status, rep.Error = agentproto.StatusFailed, err.Error()

@@ -20,6 +20,8 @@ import (
 //	status.json                        last heartbeat and its outcome (for `status`)
 //	configs/{configId}/catalog.zst     manifest of the config's last completed run (zstd, not encrypted)
 //	configs/{configId}/previous.json   which run that manifest belongs to
+//	restores/{id}.json                 restores in flight: target, temporary prefix (BeginRestore)
+//	tmp/                               large manifests of running restores
 //
 // The catalog copy is what the next incremental compares against; with age recipients
 // the agent could not decrypt the stored manifest itself.

@@ -11,3 +11,11 @@ func SetSyncFS(t testing.TB, f func(dir string) error) {
 
 // SyncFilesystem is syncFilesystem.
 var SyncFilesystem = syncFilesystem
+
+// SetManifestInMemory changes the largest manifest a restore keeps in memory until the
+// test ends.
+func SetManifestInMemory(t testing.TB, n int64) {
+	old := manifestInMemory
+	manifestInMemory = n
+	t.Cleanup(func() { manifestInMemory = old })
+}

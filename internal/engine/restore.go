@@ -49,6 +49,11 @@ type RestoreOptions struct {
 	// SkipOwners leaves files owned by the restoring user even when running as root;
 	// otherwise ownership is restored when the process runs as root.
 	SkipOwners bool
+	// TempPrefix starts the temporary names made beside restored entries (see
+	// archive.ExtractOptions.TempPrefix); "" picks a fresh one.
+	TempPrefix string
+	// TempDir holds a large manifest while the restore runs; "": the system's.
+	TempDir string
 
 	Download upload.Options
 	// Progress is called after each archive and about every ProgressEvery (0: half a
@@ -66,7 +71,8 @@ type RestoreProgress struct {
 	Bytes           int64
 }
 
-// RestoreResult describes a completed restore.
+// RestoreResult describes a restore. Files and Bytes count what is in place under the
+// target, also when the restore fails.
 type RestoreResult struct {
 	Files, Bytes int64
 	Header       manifest.Header // of the last manifest (zero without manifests)
@@ -142,12 +148,15 @@ func (inc includer) match(name string) bool {
 }
 
 // Restore restores the tree of the last archive of o.Chain into o.Target. With
-// manifests it reads only the archives that hold wanted entries, and from each only
-// those entries whose last version it holds, so deleted and superseded files are
-// never written; every file is checked against its manifest hash before it is renamed
-// into place, and every archive against its SHA-256 once read to the end.
-func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
-	var res RestoreResult
+// manifests it first downloads the last manifest whole and checks it against its
+// recorded SHA-256, before anything is written; then it reads only the archives that
+// hold wanted entries, and from each only those entries whose last version it holds,
+// so deleted and superseded files are never written. Every entry is checked against
+// that manifest (type, size, link, content hash) before it reaches its name, and every
+// archive against its SHA-256 once read to the end. Existing entries are replaced by
+// a rename, never removed first (see archive.Extractor). On failure the result counts
+// what is in place and the error names what was not restored.
+func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err error) {
 	if len(o.Chain) == 0 {
 		return res, errors.New("restore: no archives")
 	}
@@ -162,6 +171,13 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	last := o.Chain[len(o.Chain)-1]
+	var lm *localManifest
+	if last.Manifest != nil {
+		if lm, err = fetchManifest(ctx, last, o.TempDir, o.Download); err != nil {
+			return res, fmt.Errorf("restore: nothing restored: %w", err)
+		}
+		defer lm.Close()
+	}
 	// Progress: after each archive, and while one is extracted at most every
 	// ProgressEvery (from the extractor's per-entry callback, which runs with the
 	// extractor's counters locked, on whichever goroutine wrote the entry).
@@ -188,15 +204,30 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		}
 	}
 	x, err = archive.NewExtractor(o.Target, archive.ExtractOptions{
-		Overwrite: o.Overwrite,
-		Owners:    !o.SkipOwners && os.Geteuid() == 0,
-		OnSkip:    func(name, why string) { o.Log.Warn("restore: entry skipped", "path", name, "why", why) },
-		OnFile:    onFile,
+		Overwrite:  o.Overwrite,
+		Owners:     !o.SkipOwners && os.Geteuid() == 0,
+		OnSkip:     func(name, why string) { o.Log.Warn("restore: entry skipped", "path", name, "why", why) },
+		OnFile:     onFile,
+		TempPrefix: o.TempPrefix,
 	})
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	defer x.Close()
+	// What was restored when it fails: every wanted entry of the archives before
+	// failedIn, and of archive failedIn those up to lastChosen that the extractor did
+	// not report as failed.
+	failedIn := -1
+	lastChosen := ""
+	var linkTargets map[string]bool
+	defer func() {
+		res.Files, res.Bytes = x.Files, x.Bytes
+		if err != nil && lm != nil && failedIn >= 0 {
+			err = fmt.Errorf("%w; %s", err, notRestored(lm, o, inc, linkTargets, failedIn, lastChosen, x))
+		} else if err != nil && failedIn >= 0 {
+			err = fmt.Errorf("%w; restored %d files", err, x.Files)
+		}
+	}()
 	report := func() {
 		if o.Progress != nil {
 			progress(x.Files, x.Bytes)
@@ -222,13 +253,15 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		x.SetSelect(func(name string, h *tar.Header) (archive.Want, error) {
 			return archive.Want{Extract: inc.match(name)}, nil
 		})
+		failedIn = 0
 		if err := restoreArchive(ctx, x, last, last.SHA256, o.Identities, dlo); err != nil {
 			return res, fmt.Errorf("restore: %w", err)
 		}
+		failedIn = 1
 		if err := finish(); err != nil {
 			return res, err
 		}
-		return RestoreResult{Files: x.Files, Bytes: x.Bytes}, nil
+		return res, nil
 	}
 
 	// Pass 1 reads the whole manifest: to count what each archive of a chain must give
@@ -238,11 +271,11 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 	// counts as it goes, and the manifest is read once instead of twice.
 	var h manifest.Header
 	need := make([]int64, len(o.Chain))
-	linkTargets := map[string]bool{}
+	linkTargets = map[string]bool{}
 	lastSHA := ""
 	pass1 := len(o.Chain) > 1 || len(inc) > 0 || last.SHA256 == ""
 	if pass1 {
-		mr, mc, err := OpenManifest(ctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
+		mr, mc, err := lm.open(last.Name, o.Identities)
 		if err != nil {
 			return res, fmt.Errorf("restore: %w", err)
 		}
@@ -273,7 +306,7 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		mc.Close()
 		if len(linkTargets) > 0 { // hard link targets outside the subset are restored too
 			need = make([]int64, len(h.Chain))
-			if err := forEach(ctx, last, o, func(e manifest.Entry) {
+			if err := forEach(lm, last.Name, o.Identities, func(e manifest.Entry) {
 				if e.Type != manifest.TypeDeleted && (inc.match(e.Path) || linkTargets[e.Path]) {
 					need[e.In]++
 				}
@@ -289,21 +322,19 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			continue
 		}
 		archiveIndex.Store(int64(k))
-		mctx, mcancel := context.WithCancel(ctx) // stops the read-ahead's download
-		mr, mc, err := OpenManifest(mctx, last.Name, last.Manifest, last.ManifestSHA256, o.Identities, o.Download)
+		mr, mc, err := lm.open(last.Name, o.Identities)
 		if err != nil {
-			mcancel()
 			return res, fmt.Errorf("restore: %w", err)
 		}
 		if !pass1 {
 			h = mr.Header
 			res.Header = h
 			if err := checkChain(h, o.Chain); err != nil {
-				mcancel()
 				mc.Close()
 				return res, err
 			}
 		}
+		failedIn, lastChosen = k, ""
 		entries := readAhead(mr)
 		var cur manifest.Entry
 		curOK := false
@@ -328,7 +359,11 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			if cur.Path != name || !wanted(cur) {
 				return archive.Want{}, nil
 			}
+			if err := matches(cur, th); err != nil {
+				return archive.Want{}, err
+			}
 			got++
+			lastChosen = name
 			return archive.Want{Extract: true, SHA256: cur.SHA}, nil
 		})
 		want := ref.SHA256
@@ -349,7 +384,6 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 				listed++
 			}
 		}
-		mcancel()
 		entries.Close()
 		mc.Close()
 		if err != nil {
@@ -360,11 +394,95 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		}
 		report()
 	}
+	failedIn = len(o.Chain)
 	if err := finish(); err != nil {
 		return res, err
 	}
-	res.Files, res.Bytes = x.Files, x.Bytes
 	return res, nil
+}
+
+// matches checks an archive entry's header against its (verified) manifest entry,
+// before the extractor writes it: the archive is trusted for nothing the manifest
+// says otherwise. Content is checked by the extractor against e.SHA.
+func matches(e manifest.Entry, h *tar.Header) error {
+	ok := false
+	switch e.Type {
+	case manifest.TypeDir:
+		ok = h.Typeflag == tar.TypeDir
+	case manifest.TypeFile:
+		ok = (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7') && h.Size == e.Size
+	case manifest.TypeSymlink:
+		ok = h.Typeflag == tar.TypeSymlink && h.Linkname == e.Link
+	case manifest.TypeHardlink:
+		ok = h.Typeflag == tar.TypeLink && h.Linkname == e.Link
+	}
+	if !ok {
+		return fmt.Errorf("restore %s: %w (the archive's entry is of type %q, size %d, link %q; the manifest's a %s of size %d, link %q)",
+			e.Path, archive.ErrContent, h.Typeflag, h.Size, h.Linkname, e.Type, e.Size, e.Link)
+	}
+	return nil
+}
+
+// notRestored describes what a failed restore restored and what not: from the
+// manifest, every wanted entry but directories of the archives before failedIn is in
+// place, and of archive failedIn those up to lastChosen that the extractor did not
+// report as failed.
+func notRestored(lm *localManifest, o RestoreOptions, inc includer, linkTargets map[string]bool, failedIn int, lastChosen string, x *archive.Extractor) string {
+	failed := x.NotRestored()
+	const named = 5
+	var total, missing int64
+	var names []string
+	err := forEach(lm, "", o.Identities, func(e manifest.Entry) {
+		if e.Type == manifest.TypeDeleted || e.Type == manifest.TypeDir || !inc.match(e.Path) && !linkTargets[e.Path] {
+			return
+		}
+		total++
+		ferr, isFailed := failed[e.Path]
+		if e.In < failedIn || e.In == failedIn && lastChosen != "" && manifest.ComparePaths(e.Path, lastChosen) <= 0 && !isFailed {
+			return
+		}
+		missing++
+		if len(names) < named {
+			n := manifest.Display(e.Path)
+			if why := reason(ferr); why != "" {
+				n += " (" + why + ")"
+			}
+			names = append(names, n)
+		}
+	})
+	if err != nil {
+		return fmt.Sprintf("restored %d files", x.Files)
+	}
+	s := fmt.Sprintf("restored %d of %d files", x.Files, total)
+	if missing == 0 {
+		return s
+	}
+	s += "; not restored: " + strings.Join(names, ", ")
+	if more := missing - int64(len(names)); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// reason is a short word on why the extractor did not restore an entry.
+func reason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, archive.ErrContent):
+		return "checksum mismatch"
+	case errors.Is(err, archive.ErrExists):
+		return "already exists"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case strings.Contains(err.Error(), "archive truncated"):
+		return "archive truncated"
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
 }
 
 // checkChain checks that the manifest h is the last of chain.
@@ -383,8 +501,8 @@ func checkChain(h manifest.Header, chain []ArchiveRef) error {
 // syncFS is syncFilesystem; tests see through it that a restore syncs.
 var syncFS = syncFilesystem
 
-func forEach(ctx context.Context, ref ArchiveRef, o RestoreOptions, fn func(manifest.Entry)) error {
-	mr, mc, err := OpenManifest(ctx, ref.Name, ref.Manifest, ref.ManifestSHA256, o.Identities, o.Download)
+func forEach(lm *localManifest, name string, ids []age.Identity, fn func(manifest.Entry)) error {
+	mr, mc, err := lm.open(name, ids)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -395,7 +513,7 @@ func forEach(ctx context.Context, ref ArchiveRef, o RestoreOptions, fn func(mani
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("restore: manifest of %s: %w", ref.Name, err)
+			return fmt.Errorf("restore: manifest of %s: %w", name, err)
 		}
 		fn(e)
 	}

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -53,6 +54,21 @@ type ExtractOptions struct {
 	// OnSkip is called for entries not restored for a reason other than Select (device
 	// files, which backapp never writes).
 	OnSkip func(name, reason string)
+	// TempPrefix starts the names of the temporary files the extractor creates beside
+	// the entries it restores (see NewTempPrefix); "" picks a fresh one. A caller that
+	// records it before the restore can remove what a crash left (SweepTemp).
+	TempPrefix string
+}
+
+// TempPrefixBase starts every temporary name an extractor uses.
+const TempPrefixBase = ".backapp-tmp-"
+
+// NewTempPrefix returns a fresh prefix for ExtractOptions.TempPrefix: TempPrefixBase,
+// 16 random hex digits and a dash.
+func NewTempPrefix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return TempPrefixBase + hex.EncodeToString(b[:]) + "-"
 }
 
 type dirMeta struct {
@@ -65,14 +81,20 @@ type dirMeta struct {
 
 // Extractor restores tar streams under one directory. Every file operation goes through
 // an os.Root, so neither `..`, nor absolute names, nor symlinks (archived or already
-// there) can make it write outside the target. Large files are written under a
-// temporary name and renamed into place only once complete and verified.
+// there) can make it write outside the target.
+//
+// Nothing that exists is removed before its replacement is complete and verified: a
+// file, symlink or hard link is made under a temporary name (TempPrefix) beside its
+// final one and renamed over what is there, so at every instant a path holds either
+// what was there before or the verified new entry, whatever fails or when the process
+// dies. Temporary names are removed when an entry fails; only a crash leaves them.
 //
 // Creating a file costs several system calls, and creating files is most of a restore's
 // time. Small files are therefore read into memory by Extract, verified, and written by
-// a few worker goroutines; on Linux straight under their final name with O_EXCL and
-// their metadata set through the descriptor (createSmall). Directories, links, large
-// files and, when overwriting, every check on what already exists stay in archive order.
+// a few worker goroutines; on Linux, where nothing exists under the name, straight under
+// their final name with O_EXCL and their metadata set through the descriptor
+// (createSmall). Directories, links, large files and, when overwriting, every check on
+// what already exists stay in archive order.
 type Extractor struct {
 	target  string
 	root    *os.Root
@@ -97,6 +119,9 @@ type Extractor struct {
 	mu      sync.Mutex
 	pending map[string]bool // names being written by workers
 	err     error           // first worker error
+	// failed holds the entries Select chose that were not restored, with their error
+	// (nil: not written because of another entry's error or a cancel).
+	failed map[string]error
 	// Files (every entry but directories: regular files, links), Dirs and Bytes count
 	// what was restored (read them after Extract returns).
 	Files, Dirs, Bytes int64
@@ -133,11 +158,17 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 		root.Close()
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
+	tmp := o.TempPrefix
+	if tmp == "" {
+		tmp = NewTempPrefix()
+	}
+	if !strings.HasPrefix(tmp, TempPrefixBase) || strings.ContainsAny(tmp, `/\`) {
+		rootDir.Close()
+		root.Close()
+		return nil, fmt.Errorf("restore target: temporary prefix %q does not start with %s or holds a separator", tmp, TempPrefixBase)
+	}
 	return &Extractor{target: abs, root: root, rootDir: rootDir, umask: processUmask(), o: o, buf: make([]byte, 1<<20),
-		tmpBase: ".backapp-tmp-" + hex.EncodeToString(b[:]) + "-",
-		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
+		tmpBase: tmp, pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
 }
 
 // openDir is a cached directory root. users counts the workers' jobs that still use
@@ -287,6 +318,29 @@ func (x *Extractor) isPending(name string) bool {
 // wait returns once every queued file is written.
 func (x *Extractor) wait() { x.busy.Wait() }
 
+func (x *Extractor) notRestored(name string, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.notRestoredLocked(name, err)
+}
+
+func (x *Extractor) notRestoredLocked(name string, err error) {
+	if x.failed == nil {
+		x.failed = map[string]error{}
+	}
+	x.failed[name] = err
+}
+
+// NotRestored returns, after Extract returned an error, the entries it chose (Select)
+// but did not restore, each with its own error or nil when it was left unwritten
+// because another entry failed or the context was cancelled. Entries after those were
+// not read at all.
+func (x *Extractor) NotRestored() map[string]error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return maps.Clone(x.failed)
+}
+
 func (x *Extractor) workerErr() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -376,6 +430,7 @@ func (x *Extractor) extract(ctx context.Context, r io.Reader) error {
 		want := Want{Extract: true}
 		if x.o.Select != nil {
 			if want, err = x.o.Select(name, h); err != nil {
+				x.notRestored(name, err)
 				return err
 			}
 		}
@@ -383,6 +438,7 @@ func (x *Extractor) extract(ctx context.Context, r io.Reader) error {
 			continue
 		}
 		if err := x.entry(name, h, tr, want); err != nil {
+			x.notRestored(name, err)
 			return err
 		}
 	}
@@ -405,7 +461,7 @@ func (x *Extractor) entry(name string, h *tar.Header, tr io.Reader, want Want) e
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
-		return x.dir(pr, name, base, h)
+		return x.dir(d, pr, name, base, h)
 	case tar.TypeReg, tar.TypeGNUSparse, '7':
 		if h.Size <= smallFile {
 			return x.queueFile(d, pr, name, base, h, tr, want)
@@ -432,40 +488,55 @@ func unsafeErr(err error) error {
 	return err
 }
 
-// clear makes room for name (base in its directory's root pr): it fails when something
-// exists and Overwrite is off, and removes a non-directory otherwise. It reports whether
-// name is an existing directory.
-func (x *Extractor) clear(pr *os.Root, name, base string, keepDir bool) (bool, error) {
+// existing says what is in the way of restoring name (base in its directory's root pr).
+type existing int
+
+const (
+	nothing existing = iota
+	aDir             // a directory, kept for a directory entry
+	replace          // a non-directory, to be replaced (Overwrite is on)
+)
+
+// check looks at what is under name: it fails when something exists and Overwrite is
+// off, and when a directory is where a non-directory goes (keepDir off). It removes
+// nothing: what is there is replaced by a rename once its successor is ready.
+func (x *Extractor) check(pr *os.Root, name, base string, keepDir bool) (existing, error) {
 	fi, err := pr.Lstat(base)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nothing, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("restore %s: %w", name, unsafeErr(err))
+		return nothing, fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
 	if fi.IsDir() && keepDir {
-		return true, nil
+		return aDir, nil
 	}
 	if !x.o.Overwrite {
-		return false, fmt.Errorf("restore %s: %w", name, ErrExists)
+		return nothing, fmt.Errorf("restore %s: %w", name, ErrExists)
 	}
 	if fi.IsDir() {
-		return false, fmt.Errorf("restore %s: a directory is in the way", name)
+		return nothing, fmt.Errorf("restore %s: a directory is in the way", name)
 	}
 	x.forget(name) // a symlink to a directory may have been cached as one
-	if err := pr.Remove(base); err != nil {
-		return false, fmt.Errorf("restore %s: %w", name, err)
-	}
-	return false, nil
+	return replace, nil
 }
 
-func (x *Extractor) dir(pr *os.Root, name, base string, h *tar.Header) error {
-	exists, err := x.clear(pr, name, base, true)
+func (x *Extractor) dir(d *openDir, pr *os.Root, name, base string, h *tar.Header) error {
+	ex, err := x.check(pr, name, base, true)
 	if err != nil {
 		return err
 	}
-	if !exists {
+	switch ex {
+	case nothing:
 		if err := pr.Mkdir(base, 0o700); err != nil {
+			return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
+		}
+	case replace:
+		dir := x.rootDir
+		if d != nil {
+			dir = d.dir
+		}
+		if err := x.replaceWithDir(pr, dir, base); err != nil {
 			return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 		}
 	}
@@ -495,8 +566,36 @@ func (x *Extractor) tmpName() string {
 	return x.tmpBase + strconv.FormatUint(x.tmpN.Add(1), 10)
 }
 
+// replaceWithDir puts an empty directory in the place of the non-directory base of pr
+// (dir, the same directory opened). Where the system can swap two names at once the old
+// entry is swapped out for a new directory made under a temporary name, then removed;
+// elsewhere it is renamed to a temporary name, the directory made and the old entry
+// removed: for the instant between the two the path holds neither.
+func (x *Extractor) replaceWithDir(pr *os.Root, dir *os.File, base string) error {
+	tmp := x.tmpName()
+	if err := pr.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	if err := exchange(dir, tmp, base); err == nil {
+		return pr.Remove(tmp) // the old entry, now under tmp
+	}
+	if err := pr.Remove(tmp); err != nil {
+		return err
+	}
+	if err := pr.Rename(base, tmp); err != nil {
+		return err
+	}
+	if err := pr.Mkdir(base, 0o700); err != nil {
+		if rerr := pr.Rename(tmp, base); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	return pr.Remove(tmp)
+}
+
 func (x *Extractor) file(pr *os.Root, name, base string, h *tar.Header, tr io.Reader, want Want) error {
-	if _, err := x.clear(pr, name, base, false); err != nil {
+	if _, err := x.check(pr, name, base, false); err != nil {
 		return err
 	}
 	return x.writeFile(pr, name, base, h, want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
@@ -512,12 +611,15 @@ type fileJob struct {
 	h          *tar.Header
 	want       Want
 	data       []byte
+	replace    bool // something is under the name: write a temporary file and rename it over
 }
 
 // queueFile reads a small file's content and hands it to a worker.
 func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar.Header, tr io.Reader, want Want) error {
+	ex := nothing
 	if x.o.Overwrite || !smallFast { // else createSmall's O_EXCL does the check
-		if _, err := x.clear(pr, name, base, false); err != nil {
+		var err error
+		if ex, err = x.check(pr, name, base, false); err != nil {
 			return err
 		}
 	}
@@ -543,7 +645,7 @@ func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar
 	x.mu.Unlock()
 	x.busy.Add(1)
 	hc := *h
-	x.jobs <- fileJob{dir: d, root: pr, name: name, base: base, h: &hc, want: want, data: buf[:n]}
+	x.jobs <- fileJob{dir: d, root: pr, name: name, base: base, h: &hc, want: want, data: buf[:n], replace: ex == replace}
 	return nil
 }
 
@@ -558,23 +660,34 @@ func (x *Extractor) putBuf(b []byte) {
 func (x *Extractor) worker(ctx context.Context) {
 	defer x.workers.Done()
 	for j := range x.jobs {
+		// After another entry's error the files queued are still written: their
+		// content is read and verified, and Extract returns once they are in place.
 		err := ctx.Err()
-		if err == nil && x.workerErr() == nil {
-			if smallFast {
+		written := false
+		if err == nil {
+			if smallFast && !j.replace {
 				err = x.writeSmall(j)
-			} else {
+				if errors.Is(err, ErrExists) && x.o.Overwrite { // it appeared since check
+					j.replace = true
+				}
+			}
+			if !smallFast || j.replace {
 				err = x.writeFile(j.root, j.name, j.base, j.h, j.want, func(f *os.File, sum hash.Hash) (int64, bool, error) {
 					sum.Write(j.data)
 					tail, err := writeBlocks(f.WriteAt, 0, j.data)
 					return int64(len(j.data)), tail, err
 				})
 			}
+			written = err == nil
 		}
 		x.putBuf(j.data)
 		x.mu.Lock()
 		delete(x.pending, j.name)
 		if err != nil && x.err == nil {
 			x.err = err
+		}
+		if x.err != nil && (err != nil || !written) {
+			x.notRestoredLocked(j.name, err)
 		}
 		x.mu.Unlock()
 		if j.dir != nil {
@@ -585,7 +698,7 @@ func (x *Extractor) worker(ctx context.Context) {
 }
 
 // writeSmall checks a small file's content against its manifest hash, then writes it
-// with createSmall.
+// with createSmall: only where nothing exists under its name.
 func (x *Extractor) writeSmall(j fileJob) error {
 	if j.want.SHA256 != "" {
 		sum := sha256.Sum256(j.data)
@@ -622,7 +735,8 @@ func checkSum(name string, sum []byte, want string) error {
 
 // writeFile writes a file under a temporary name in pr through content (which returns the
 // bytes written and whether the last block was written), checks its hash, sets its
-// metadata and renames it to base.
+// metadata and renames it to base, over whatever is there. On any error the temporary
+// file is removed and base is untouched.
 func (x *Extractor) writeFile(pr *os.Root, name, base string, h *tar.Header, want Want, content func(*os.File, hash.Hash) (int64, bool, error)) error {
 	tmp := x.tmpName()
 	f, err := pr.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -736,35 +850,72 @@ var zeroBlock = make([]byte, 64<<10)
 // allZero uses bytes.Equal (assembly) so that even race-instrumented builds scan fast.
 func allZero(b []byte) bool { return bytes.Equal(b, zeroBlock[:len(b)]) }
 
-func (x *Extractor) symlink(pr *os.Root, name, base string, h *tar.Header) error {
-	if _, err := x.clear(pr, name, base, false); err != nil {
+// symlink makes a symlink under base, or, when something is there, under a temporary
+// name renamed over it once its owner and times are set.
+func (x *Extractor) symlink(pr *os.Root, name, base string, h *tar.Header) (err error) {
+	ex, err := x.check(pr, name, base, false)
+	if err != nil {
 		return err
 	}
-	if err := pr.Symlink(h.Linkname, base); err != nil {
+	at := base
+	if ex == replace {
+		at = x.tmpName()
+		defer func() {
+			if err != nil {
+				_ = pr.Remove(at)
+			}
+		}()
+	}
+	if err := pr.Symlink(h.Linkname, at); err != nil {
 		return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
 	if x.o.Owners {
-		if err := pr.Lchown(base, h.Uid, h.Gid); err != nil {
+		if err := pr.Lchown(at, h.Uid, h.Gid); err != nil {
 			return fmt.Errorf("restore %s: chown: %w", name, err)
 		}
 	}
-	if err := lchtimes(filepath.Join(x.target, filepath.FromSlash(name)), h.ModTime); err != nil {
+	if err := lchtimes(filepath.Join(x.target, filepath.FromSlash(path.Dir(name)), at), h.ModTime); err != nil {
 		return fmt.Errorf("restore %s: set times: %w", name, err)
+	}
+	if at != base {
+		if err := pr.Rename(at, base); err != nil {
+			return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
+		}
 	}
 	x.done(name, 0)
 	return nil
 }
 
+// hardlink links name to its target, or, when something is there, links a temporary
+// name and renames it over.
 func (x *Extractor) hardlink(pr *os.Root, name, base string, h *tar.Header) error {
 	target, err := CleanName(h.Linkname)
 	if err != nil || target == "" {
 		return fmt.Errorf("restore %s: hard link to %q: %w", name, h.Linkname, ErrUnsafePath)
 	}
-	if _, err := x.clear(pr, name, base, false); err != nil {
+	ex, err := x.check(pr, name, base, false)
+	if err != nil {
 		return err
 	}
-	if err := x.root.Link(target, name); err != nil {
+	if ex == nothing {
+		if err := x.root.Link(target, name); err != nil {
+			return fmt.Errorf("restore %s: hard link to %s: %w", name, target, unsafeErr(err))
+		}
+		x.done(name, 0)
+		return nil
+	}
+	tmp := path.Join(path.Dir(name), x.tmpName())
+	if err := x.root.Link(target, tmp); err != nil {
 		return fmt.Errorf("restore %s: hard link to %s: %w", name, target, unsafeErr(err))
+	}
+	err = pr.Rename(path.Base(tmp), base)
+	// Renaming a link over another link to the same file does nothing (POSIX): the
+	// temporary name is then still there.
+	if rerr := x.root.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 	}
 	x.done(name, 0)
 	return nil
