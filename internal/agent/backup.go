@@ -149,8 +149,10 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		creq.Errors = append(creq.Errors, agentproto.FileError{Path: is.Path, Message: is.Op + ": " + errString(is.Err)})
 	}
 	// The outcome is reported even when ctx was cancelled (that is how the server learns
-	// to abort the uploads), on a context of its own.
-	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// to abort the uploads), on a context of its own that outlasts the client's
+	// patience, so a control-plane outage shorter than the server's stale timer is
+	// waited out.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.Client.Patience()+time.Minute)
 	defer ccancel()
 	if status == agentproto.StatusCompleted && out.catalog != nil {
 		// Catalog first, while the run is open, so a completed run always has one when

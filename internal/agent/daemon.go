@@ -128,6 +128,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if resp.NextHeartbeatSeconds > 0 {
 				wait = time.Duration(resp.NextHeartbeatSeconds) * time.Second
 			}
+			if resp.StaleAfterSeconds > 0 {
+				d.Runner.Client.SetPatience(time.Duration(resp.StaleAfterSeconds) * time.Second)
+			}
 			d.take(ctx, resp.Commands)
 			if !d.Runner.now().Before(nextConfigs) {
 				if cs, err := d.Runner.Client.Configs(ctx); err == nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentkey"
@@ -76,6 +77,9 @@ type API struct {
 	mux  *http.ServeMux
 	lim  *failLimiter
 	wake *notifier
+	// dbDown is when (unix ns) a request or the reaper last found the database
+	// unreachable; see Reap.
+	dbDown atomic.Int64
 }
 
 // New checks cfg, fills in defaults and returns the API.
@@ -187,9 +191,23 @@ func (a *API) authed(h agentHandler) http.Handler {
 			err = h(w, r, ag)
 		}
 		if err != nil {
-			httpx.WriteError(w, r, a.log, err)
+			httpx.WriteError(w, r, a.log, a.unavailable(err))
 		}
 	})
+}
+
+// unavailable turns a database outage into 503 (agents retry it, and a 500 would say
+// the server is broken) and remembers when it happened, so the reaper does not blame
+// runs for progress the outage kept from being recorded.
+func (a *API) unavailable(err error) error {
+	if !store.Unavailable(err) {
+		return err
+	}
+	a.dbDown.Store(a.now().UnixNano())
+	if k := apperr.KindOf(err); k != apperr.Internal {
+		return err
+	}
+	return apperr.Wrap(apperr.Unavailable, err, "the server's database is unreachable; try again shortly")
 }
 
 func (a *API) authenticate(r *http.Request) (store.Agent, error) {

@@ -102,6 +102,11 @@ type HeartbeatResponse struct {
 	Commands   []Command `json:"commands,omitempty"`
 	// NextHeartbeat is how long to wait before the next heartbeat.
 	NextHeartbeatSeconds int `json:"nextHeartbeatSeconds"`
+	// StaleAfterSeconds is how long the server lets a running run, restore or estimate
+	// stay silent before it fails it (its --run-stale-after). The agent keeps retrying
+	// the calls a run depends on for that long while the server is unreachable or
+	// answers 5xx; absent (older servers): 10 minutes.
+	StaleAfterSeconds int `json:"staleAfterSeconds,omitempty"`
 }
 
 // Command kinds.
