@@ -118,9 +118,9 @@ type Options struct {
 	OnPart      func(Part)
 	Resume      *Resume
 	Backoff     func(attempt int) time.Duration // nil: exponential with full jitter
-	Sleep      func(ctx context.Context, d time.Duration) error
-	Now        func() time.Time
-	Log        *slog.Logger
+	Sleep       func(ctx context.Context, d time.Duration) error
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // NewLimiter returns a limiter of bytesPerSec (nil when bytesPerSec <= 0).
@@ -331,6 +331,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+// minS3Part is S3's smallest part but the last: an aligned part is never cut shorter.
+const minS3Part = 5 << 20
+
 // writeAligned puts p whole into the current part and cuts the part when the next
 // Write might not fit.
 func (w *Writer) writeAligned(p []byte) (int, error) {
@@ -348,7 +351,7 @@ func (w *Writer) writeAligned(p []byte) (int, error) {
 	w.cur = append(w.cur, p...)
 	w.sum.Write(p)
 	w.size += int64(len(p))
-	if cap(w.cur)-len(w.cur) < w.o.AlignWrites {
+	if cap(w.cur)-len(w.cur) < w.o.AlignWrites && len(w.cur) >= minS3Part {
 		n := w.n
 		if err := w.dispatch(); err != nil {
 			return len(p), err
