@@ -537,6 +537,14 @@ func (c *Client) BackupStart(ctx context.Context, req agentproto.BackupStartRequ
 	return out, err
 }
 
+// BackupResume continues a run the agent was executing before it restarted. It is
+// patient: the checkpoint is worth waiting for.
+func (c *Client) BackupResume(ctx context.Context, runID string) (agentproto.BackupStartResponse, error) {
+	var out agentproto.BackupStartResponse
+	err := c.postPatient(ctx, "backup/resume", agentproto.PathBackupResume, agentproto.BackupResumeRequest{RunID: runID}, &out)
+	return out, err
+}
+
 // BackupParts asks for part URLs of an open run.
 func (c *Client) BackupParts(ctx context.Context, req agentproto.PartsRequest) ([]agentproto.PartURL, error) {
 	var out agentproto.PartsResponse

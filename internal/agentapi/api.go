@@ -131,6 +131,7 @@ func New(cfg Config) (*API, error) {
 	m.Handle("POST "+agentproto.PathBackupParts, a.authed(a.backupParts))
 	m.Handle("POST "+agentproto.PathBackupProgress, a.authed(a.backupProgress))
 	m.Handle("POST "+agentproto.PathBackupComplete, a.authed(a.backupComplete))
+	m.Handle("POST "+agentproto.PathBackupResume, a.authed(a.backupResume))
 	m.Handle("PUT "+agentproto.PathBackupCatalog, a.authed(a.putCatalog))
 	m.Handle("GET "+agentproto.PathBackupCatalog, a.authed(a.getCatalog))
 	m.Handle("POST "+agentproto.PathLog, a.authed(a.logs))
@@ -177,7 +178,7 @@ var allowed = map[string]string{
 	agentproto.PathBackupStart: "POST", agentproto.PathBackupParts: "POST", agentproto.PathBackupProgress: "POST",
 	agentproto.PathBackupComplete: "POST", agentproto.PathBackupCatalog: "GET, PUT", agentproto.PathLog: "POST",
 	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST", agentproto.PathEstimateDone: "POST",
-	agentproto.PathRestoreProgress: "POST",
+	agentproto.PathRestoreProgress: "POST", agentproto.PathBackupResume: "POST",
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error

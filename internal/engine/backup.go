@@ -407,22 +407,22 @@ type linkInfo struct {
 }
 
 type backup struct {
-	o       BackupOptions
-	hdr     manifest.Header
+	o   BackupOptions
+	hdr manifest.Header
 	// resumeAt is the entry a resumed backup stopped in: entries before it are
 	// skipped (they are in the archive already).
 	resumeAt string
-	c       *counters
-	tw      *archive.Writer
-	mw      *manifest.Writer
-	in      int
-	prev    *manifest.Reader
-	pe      manifest.Entry // current entry of prev
-	peOK    bool
-	links   map[[2]uint64]linkInfo // inodes with several links stored in this archive
-	kept    map[[2]uint64]string   // inodes with several links kept unchanged: first path
-	trailer manifest.Trailer
-	issues  []scan.Issue
+	c        *counters
+	tw       *archive.Writer
+	mw       *manifest.Writer
+	in       int
+	prev     *manifest.Reader
+	pe       manifest.Entry // current entry of prev
+	peOK     bool
+	links    map[[2]uint64]linkInfo // inodes with several links stored in this archive
+	kept     map[[2]uint64]string   // inodes with several links kept unchanged: first path
+	trailer  manifest.Trailer
+	issues   []scan.Issue
 }
 
 // issue applies the error policy to a file that cannot be backed up.
