@@ -37,7 +37,7 @@ func startPartCounter(t *testing.T, endpoint string) *partCounter {
 	}
 	pc := &partCounter{ok: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u) // keeps the Host header the URLs were signed for
-	rp.ErrorLog = log.New(io.Discard, "", 0) // the kills cut uploads short: expected
+	rp.ErrorLog = log.New(io.Discard, "", 0)    // the kills cut uploads short: expected
 	rp.ModifyResponse = func(resp *http.Response) error {
 		q := resp.Request.URL.Query()
 		if resp.Request.Method == http.MethodPut && resp.StatusCode == http.StatusOK && q.Get("partNumber") != "" {
