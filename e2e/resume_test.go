@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	mrand "math/rand/v2"
 	"net/http"
@@ -99,16 +101,18 @@ func TestResumeAfterKills(t *testing.T) {
 	})
 	ag := app.enroll("agent")
 
+	// The tree is written as it is generated and compared by digests, so even the
+	// 2 GiB case needs little memory.
 	src := t.TempDir()
-	files := map[string][]byte{}
+	files := map[string][]byte{} // name → SHA-256
 	for i := 0; int64(i)*(24<<20) < size; i++ {
-		n := min(24<<20, size-int64(i)*(24<<20))
-		b := make([]byte, n)
-		rand.Read(b)
-		files[fmt.Sprintf("d%d/f%03d.bin", i%3, i)] = b
+		name := fmt.Sprintf("d%d/f%03d.bin", i%3, i)
+		files[name] = writeRandom(t, filepath.Join(src, name), min(24<<20, size-int64(i)*(24<<20)))
 	}
-	files["small/a.txt"] = []byte("a small file among large ones\n")
-	writeTree(t, src, files)
+	small := []byte("a small file among large ones\n")
+	writeTree(t, src, map[string][]byte{"small/a.txt": small})
+	sum := sha256.Sum256(small)
+	files["small/a.txt"] = sum[:]
 	var cfg struct {
 		ID string `json:"id"`
 	}
@@ -153,7 +157,8 @@ func TestResumeAfterKills(t *testing.T) {
 		ag.p.kill()
 		ag.p = start(t, "agent", cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
 	}
-	waitUntil(t, "the backup to complete", 5*time.Minute, func() bool { return status().Status == "completed" })
+	// 12 MB/s, with room for a slow machine.
+	waitUntil(t, "the backup to complete", 2*time.Minute+time.Duration(size/(6<<20))*time.Second, func() bool { return status().Status == "completed" })
 	run := status()
 	parts, again := counter.stored()
 	t.Logf("%d MiB backed up in run %s with %d kills: %d parts stored, %d of them again", size>>20, run.ID, killed, parts, again)
@@ -168,8 +173,8 @@ func TestResumeAfterKills(t *testing.T) {
 	}
 
 	// Identical through the agent's restore and with plain tar.
-	dst := app.restore(run.ID, ag.id, 5*time.Minute)
-	if d := sameTree(readTree(t, filepath.Join(dst, strings.TrimPrefix(src, "/"))), files); d != "" {
+	dst := app.restore(run.ID, ag.id, 2*time.Minute+time.Duration(size/(4<<20))*time.Second)
+	if d := sameTree(hashTree(t, filepath.Join(dst, strings.TrimPrefix(src, "/"))), files); d != "" {
 		t.Errorf("restored: %s", d)
 	}
 	rc, err := s3.Get(context.Background(), run.ObjectKey)
@@ -184,7 +189,53 @@ func TestResumeAfterKills(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tar --zstd -xf: %v\n%s", err, out)
 	}
-	if d := sameTree(readTree(t, filepath.Join(plain, strings.TrimPrefix(src, "/"))), files); d != "" {
+	if d := sameTree(hashTree(t, filepath.Join(plain, strings.TrimPrefix(src, "/"))), files); d != "" {
 		t.Errorf("extracted with tar: %s", d)
 	}
+}
+
+// writeRandom writes n random bytes to path (creating its directory) and returns
+// their SHA-256.
+func writeRandom(t *testing.T, path string, n int64) []byte {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, n); err != nil {
+		t.Fatal(err)
+	}
+	return h.Sum(nil)
+}
+
+// hashTree is readTree with each file's SHA-256 instead of its content.
+func hashTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = h.Sum(nil)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +61,7 @@ func BenchmarkResumedBackup(b *testing.B) {
 	}
 	ctx := context.Background()
 	n := 0
+	var lastCPU time.Duration // of the last backup call
 	backup := func(b *testing.B, checkpoints bool, stopAt int64, resume *engine.Checkpoint, as, ms upload.Session, spool *os.File, k string) (*engine.Checkpoint, time.Duration, error) {
 		o := engine.BackupOptions{Name: k, Sources: []string{src}, Archive: killable{as}, Manifest: killable{ms},
 			Upload: upload.Options{Client: &http.Client{Transport: http.DefaultTransport}}}
@@ -78,9 +80,10 @@ func BenchmarkResumedBackup(b *testing.B) {
 				return nil
 			}}
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		_, err := engine.Backup(rctx, o)
 		d := time.Since(start)
+		lastCPU = cpuTime() - cpu0
 		mu.Lock()
 		defer mu.Unlock()
 		return last, d, err
@@ -105,7 +108,7 @@ func BenchmarkResumedBackup(b *testing.B) {
 	}
 	for b.Loop() {
 		var plains, wholes, totals []time.Duration
-		var ratios []float64
+		var ratios, cpuRatios []float64
 		for r := range rounds() {
 			as, ms, spool, k := session(b)
 			_, plain, err := backup(b, false, 0, nil, as, ms, spool, k)
@@ -117,6 +120,7 @@ func BenchmarkResumedBackup(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			wholeCPU := lastCPU
 			as, ms, spool, k = session(b)
 			// Stopped about halfway: the stored archive is about half the tree (the
 			// text compresses to almost nothing).
@@ -124,19 +128,32 @@ func BenchmarkResumedBackup(b *testing.B) {
 			if err == nil || cp == nil {
 				b.Fatalf("the interrupted backup: %v, checkpoint %v", err, cp != nil)
 			}
+			firstCPU := lastCPU
 			_, second, err := backup(b, true, 0, cp, as, ms, spool, k)
 			if err != nil {
 				b.Fatalf("resume: %v", err)
 			}
 			total := first + second
+			cpuRatio := (firstCPU + lastCPU).Seconds() / wholeCPU.Seconds()
+			cpuRatios = append(cpuRatios, cpuRatio)
 			plains, wholes, totals = append(plains, plain), append(wholes, whole), append(totals, total)
 			ratios = append(ratios, total.Seconds()/whole.Seconds())
-			b.Logf("round %d, %d MiB: without checkpoints %.1fs, uninterrupted %.1fs, interrupted at part %d (%.1fs) + resumed (%.1fs) = %.1fs: %.2fx",
-				r+1, mb, plain.Seconds(), whole.Seconds(), cp.Next, first.Seconds(), second.Seconds(), total.Seconds(), total.Seconds()/whole.Seconds())
+			b.Logf("round %d, %d MiB: without checkpoints %.1fs, uninterrupted %.1fs, interrupted at part %d (%.1fs) + resumed (%.1fs) = %.1fs: %.2fx wall, %.2fx CPU",
+				r+1, mb, plain.Seconds(), whole.Seconds(), cp.Next, first.Seconds(), second.Seconds(), total.Seconds(), total.Seconds()/whole.Seconds(), cpuRatio)
 		}
 		b.ReportMetric(median(plains).Seconds(), "plain-s")
 		b.ReportMetric(median(wholes).Seconds(), "uninterrupted-s")
 		b.ReportMetric(median(totals).Seconds(), "resumed-total-s")
 		b.ReportMetric(medianF(ratios), "resumed/uninterrupted")
+		b.ReportMetric(medianF(cpuRatios), "resumed/uninterrupted-cpu")
 	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
