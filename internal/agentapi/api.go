@@ -192,23 +192,19 @@ func (a *API) authed(h agentHandler) http.Handler {
 			err = h(w, r, ag)
 		}
 		if err != nil {
-			httpx.WriteError(w, r, a.log, a.unavailable(err))
+			httpx.WriteError(w, r, a.log, a.noteOutage(err))
 		}
 	})
 }
 
-// unavailable turns a database outage into 503 (agents retry it, and a 500 would say
-// the server is broken) and remembers when it happened, so the reaper does not blame
-// runs for progress the outage kept from being recorded.
-func (a *API) unavailable(err error) error {
-	if !store.Unavailable(err) {
-		return err
+// noteOutage remembers when a request found the database unreachable, so the reaper
+// does not blame runs for progress the outage kept from being recorded (httpx answers
+// such errors with 503).
+func (a *API) noteOutage(err error) error {
+	if store.Unavailable(err) {
+		a.dbDown.Store(a.now().UnixNano())
 	}
-	a.dbDown.Store(a.now().UnixNano())
-	if k := apperr.KindOf(err); k != apperr.Internal {
-		return err
-	}
-	return apperr.Wrap(apperr.Unavailable, err, "the server's database is unreachable; try again shortly")
+	return err
 }
 
 func (a *API) authenticate(r *http.Request) (store.Agent, error) {
