@@ -552,6 +552,13 @@ func (c *Client) BackupParts(ctx context.Context, req agentproto.PartsRequest) (
 	return out.Parts, err
 }
 
+// BackupPartsOnce asks for part URLs ahead of need, trying once.
+func (c *Client) BackupPartsOnce(ctx context.Context, req agentproto.PartsRequest) ([]agentproto.PartURL, error) {
+	var out agentproto.PartsResponse
+	err := c.postJSON(ctx, "backup/parts", agentproto.PathBackupParts, req, &out, 1)
+	return out.Parts, err
+}
+
 // BackupProgress reports progress; the answer says whether to cancel.
 func (c *Client) BackupProgress(ctx context.Context, p agentproto.Progress) (agentproto.ProgressResponse, error) {
 	var out agentproto.ProgressResponse

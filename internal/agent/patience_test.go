@@ -97,3 +97,35 @@ func TestRunCheckpoints(t *testing.T) {
 		t.Errorf("after DropRun: %+v", got)
 	}
 }
+
+// Part URLs are asked for half a batch ahead, so an upload holds URLs for the next
+// parts when the server becomes unreachable; while it is, the URLs held are handed
+// out at once (the early request is not retried), and the upload waits only when
+// they run out.
+func TestPartURLsAhead(t *testing.T) {
+	f := newFakeServer(t)
+	f.runs["r1"] = &fakeRun{id: "r1", archiveKey: "k", manifestKey: "k.manifest", status: agentproto.StatusRunning}
+	s := newPartSession(f.client(t), "r1", agentproto.ObjectArchive, nil, time.Now)
+	ctx := context.Background()
+	if _, err := s.PartURL(ctx, 1, false); err != nil { // parts 1–8
+		t.Fatal(err)
+	}
+	if _, err := s.PartURL(ctx, 5, false); err != nil { // and 9–16, ahead
+		t.Fatal(err)
+	}
+	if !s.cached(16) || s.requests != 2 {
+		t.Fatalf("after part 5: %d requests, part 16 cached %v; want 2 and the next batch", s.requests, s.cached(16))
+	}
+	f.mu.Lock()
+	f.down = true
+	f.mu.Unlock()
+	start := time.Now()
+	for n := 6; n <= 16; n++ {
+		if _, err := s.PartURL(ctx, n, false); err != nil {
+			t.Fatalf("part %d while the server is down: %v", n, err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("handing out held URLs took %s while the server was down", d)
+	}
+}
