@@ -279,7 +279,12 @@ type app struct {
 // until it is ready and signs an administrator in.
 func startApp(t *testing.T, args ...string) *app {
 	t.Helper()
-	dbURL := pgtest.New(t)
+	return startAppOn(t, pgtest.New(t), args...)
+}
+
+// startAppOn is startApp on the PostgreSQL database dbURL.
+func startAppOn(t *testing.T, dbURL string, args ...string) *app {
+	t.Helper()
 	a := &app{t: t, data: t.TempDir()}
 	a.serverBin, a.agentBin = build(t)
 	addr := freePort(t)
@@ -314,14 +319,25 @@ func startApp(t *testing.T, args ...string) *app {
 // returns its id and direct access to the bucket.
 func (a *app) s3Destination(name string) (string, *storage.S3) {
 	a.t.Helper()
+	return a.s3DestinationVia(name, nil)
+}
+
+// s3DestinationVia is s3Destination with the destination's endpoint changed by via
+// (a fault proxy's URL in front of the S3 server, say); nil leaves it.
+func (a *app) s3DestinationVia(name string, via func(endpoint string) string) (string, *storage.S3) {
+	a.t.Helper()
 	cfg := s3test.NewConfig(a.t)
+	direct := cfg
+	if via != nil {
+		cfg.Endpoint = via(cfg.Endpoint)
+	}
 	var dest struct {
 		ID string `json:"id"`
 	}
 	a.w.do("POST", "/api/destinations", map[string]any{"name": name, "kind": "s3", "endpoint": cfg.Endpoint,
 		"region": cfg.Region, "bucket": cfg.Bucket, "pathStyle": true,
 		"accessKeyId": cfg.AccessKey, "secretAccessKey": cfg.SecretKey}, &dest)
-	s3, err := storage.NewS3(cfg)
+	s3, err := storage.NewS3(direct)
 	if err != nil {
 		a.t.Fatal(err)
 	}

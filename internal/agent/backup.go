@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -51,6 +52,9 @@ type Runner struct {
 	// CheckRestore, when set, vets a restore's absolute target directory before
 	// anything is downloaded or written.
 	CheckRestore func(ctx context.Context, target string) error
+	// NoCheckpoints turns resumable backups off (the server's built-in agent, whose
+	// runs end with the server process).
+	NoCheckpoints bool
 }
 
 func (r *Runner) now() time.Time {
@@ -75,6 +79,9 @@ type BackupRequest struct {
 	Started func(agentproto.BackupStartResponse)
 	// OnProgress is called about every second (for a progress bar).
 	OnProgress func(agentproto.Progress)
+	// Resume continues run Resume.Start.RunID from its checkpoint instead of opening
+	// a run (the daemon's runs interrupted by a restart).
+	Resume *RunCheckpoint
 }
 
 // BackupResult is the outcome of a run as recorded by the server.
@@ -97,7 +104,23 @@ type BackupResult struct {
 func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, error) {
 	start := r.now()
 	res := BackupResult{RunID: req.RunID}
-	st, err := r.Client.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: req.ConfigID, RunID: req.RunID})
+	var st agentproto.BackupStartResponse
+	var err error
+	if rc := req.Resume; rc != nil {
+		res.RunID, req.ConfigID, start = rc.Start.RunID, rc.ConfigID, rc.Started
+		if _, err := r.Client.BackupResume(ctx, rc.Start.RunID); err != nil {
+			if ctx.Err() == nil {
+				// Refused (the run ended meanwhile, an older server) or unreachable
+				// for longer than the server waits: the checkpoint is of no use.
+				r.State.DropRun(rc.Start.RunID)
+			}
+			return res, fmt.Errorf("resume backup run %s: %w", rc.Start.RunID, err)
+		}
+		// The run goes on as it was opened: same keys, uploads and configuration.
+		st = rc.Start
+	} else {
+		st, err = r.Client.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: req.ConfigID, RunID: req.RunID})
+	}
 	if err != nil {
 		if ctx.Err() != nil && req.RunID != "" {
 			// Cancelled (or stopping) while the start was on its way: the server may
@@ -119,11 +142,35 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		req.Started(st)
 	}
 	log := r.log().With("run", st.RunID, "config", req.ConfigID)
-	log.Info("backup started", "name", st.Config.Name, "key", st.ArchiveKey, "full", st.Full)
+	if req.Resume != nil {
+		log.Info("backup resumed", "name", st.Config.Name, "key", st.ArchiveKey, "part", req.Resume.Engine.Next,
+			"tarOffset", req.Resume.Engine.TarOffset)
+	} else {
+		log.Info("backup started", "name", st.Config.Name, "key", st.ArchiveKey, "full", st.Full)
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out, runErr := r.backup(ctx, cancel, st, req, log)
+	out, runErr := r.backup(ctx, cancel, st, req, start, log)
+	if errors.Is(runErr, engine.ErrCheckpointStale) && ctx.Err() == nil {
+		// The sources changed where the checkpoint stopped: back up again from the
+		// start, in the same run and uploads.
+		log.Warn("backup: cannot resume exactly, starting the run over", "err", runErr)
+		if out.catalog != nil {
+			out.catalog.Close()
+		}
+		req.Resume = nil
+		out, runErr = r.backup(ctx, cancel, st, req, start, log)
+	}
+	if runErr != nil && errors.Is(context.Cause(ctx), ErrShutdown) && out.checkpointed() {
+		// The agent is stopping (a reboot, say): leave the run running on the server
+		// and resume it from its checkpoint at the next start.
+		if out.catalog != nil {
+			out.catalog.Close()
+		}
+		log.Info("backup interrupted by the agent stopping; it resumes from its checkpoint at the next start")
+		return res, fmt.Errorf("backup run %s: %w (resumes at the next start)", st.RunID, context.Cause(ctx))
+	}
 	res.Progress = out.progress
 	res.Issues = out.issues
 
@@ -149,8 +196,10 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		creq.Errors = append(creq.Errors, agentproto.FileError{Path: is.Path, Message: is.Op + ": " + errString(is.Err)})
 	}
 	// The outcome is reported even when ctx was cancelled (that is how the server learns
-	// to abort the uploads), on a context of its own.
-	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// to abort the uploads), on a context of its own that outlasts the client's
+	// patience, so a control-plane outage shorter than the server's stale timer is
+	// waited out.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.Client.Patience()+time.Minute)
 	defer ccancel()
 	if status == agentproto.StatusCompleted && out.catalog != nil {
 		// Catalog first, while the run is open, so a completed run always has one when
@@ -170,6 +219,9 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		} else {
 			r.State.DiscardCatalog(out.catalog)
 		}
+	}
+	if out.resumable {
+		r.State.DropRun(st.RunID) // reported (or given up): nothing left to resume
 	}
 	if err != nil {
 		res.Status = agentproto.StatusFailed
@@ -207,9 +259,20 @@ type backupOut struct {
 	catalog           *os.File
 	progress          agentproto.Progress
 	issues            []scan.Issue
+	// resumable: the run kept checkpoints in the state; saved counts them.
+	resumable bool
+	saved     *atomic.Int64
 }
 
-func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st agentproto.BackupStartResponse, req BackupRequest, log *slog.Logger) (out backupOut, err error) {
+func (o backupOut) checkpointed() bool { return o.resumable && o.saved != nil && o.saved.Load() > 0 }
+
+// resumable reports whether a config's backups can resume after a restart: zstd
+// without encryption (see engine.CheckpointOptions).
+func resumable(cfg agentproto.Config) bool {
+	return (cfg.Options.Compression == "" || cfg.Options.Compression == "zstd") && !cfg.Options.Encryption
+}
+
+func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st agentproto.BackupStartResponse, req BackupRequest, started time.Time, log *slog.Logger) (out backupOut, err error) {
 	cfg := st.Config
 	if r.CheckBackup != nil {
 		if err := r.CheckBackup(ctx, cfg); err != nil {
@@ -286,11 +349,33 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 		}
 	}
 
-	out.catalog, err = r.State.CatalogTemp(cfg.ID)
-	if err != nil {
-		return out, err
+	if resumable(cfg) && !r.NoCheckpoints {
+		out.resumable, out.saved = true, &atomic.Int64{}
+		if req.Resume == nil {
+			r.State.DropRun(st.RunID) // a checkpoint of an earlier attempt no longer applies
+		}
+		if out.catalog, err = r.State.RunSpool(st.RunID); err != nil {
+			return out, err
+		}
+		ck := &engine.CheckpointOptions{Spool: out.catalog, Save: func(cp engine.Checkpoint) error {
+			if err := r.State.SaveCheckpoint(RunCheckpoint{ConfigID: req.ConfigID, Start: st, Started: started, Engine: cp}); err != nil {
+				return err
+			}
+			out.saved.Add(1)
+			return nil
+		}}
+		if req.Resume != nil {
+			cp := req.Resume.Engine
+			ck.Resume = &cp
+			out.saved.Add(1)
+		}
+		o.Checkpoint = ck
+	} else {
+		if out.catalog, err = r.State.CatalogTemp(cfg.ID); err != nil {
+			return out, err
+		}
+		o.Catalog = out.catalog
 	}
-	o.Catalog = out.catalog
 
 	as := newPartSession(r.Client, st.RunID, agentproto.ObjectArchive, st.Parts, r.now)
 	ms := newPartSession(r.Client, st.RunID, agentproto.ObjectManifest, st.Parts, r.now)

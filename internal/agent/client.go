@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -214,7 +215,17 @@ type ClientOptions struct {
 	Backoff  func(attempt int) time.Duration
 	// Timeout bounds one JSON request; 0 means one minute.
 	Timeout time.Duration
+	// Patience is how long the calls a run depends on (part URLs, completion, restore
+	// reports) keep retrying while the server is unreachable or answers 5xx (its
+	// database down, say): as long as the server waits before it fails a silent run.
+	// 0 means DefaultPatience; the server's heartbeat answers replace it with its own
+	// stale timer (HeartbeatResponse.StaleAfterSeconds).
+	Patience time.Duration
 }
+
+// DefaultPatience is the server's default stale timer (--run-stale-after): a control
+// plane outage shorter than that costs no run.
+const DefaultPatience = 10 * time.Minute
 
 // Client calls the server's agent API. It is safe for concurrent use.
 type Client struct {
@@ -225,6 +236,7 @@ type Client struct {
 	attempts int
 	backoff  func(int) time.Duration
 	timeout  time.Duration
+	patience atomic.Int64 // nanoseconds
 }
 
 // NewClient checks the server URL (see ParseServerURL) and returns a client.
@@ -252,6 +264,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if c.timeout <= 0 {
 		c.timeout = time.Minute
 	}
+	c.SetPatience(o.Patience)
 	return c, nil
 }
 
@@ -285,6 +298,17 @@ func Backoff(base, limit time.Duration) func(attempt int) time.Duration {
 	}
 }
 
+// SetPatience sets how long run calls retry an unreachable server (0: DefaultPatience).
+func (c *Client) SetPatience(d time.Duration) {
+	if d <= 0 {
+		d = DefaultPatience
+	}
+	c.patience.Store(int64(d))
+}
+
+// Patience returns how long run calls retry an unreachable server.
+func (c *Client) Patience() time.Duration { return time.Duration(c.patience.Load()) }
+
 // Server returns the server's base URL.
 func (c *Client) Server() string { return c.base.String() }
 
@@ -302,7 +326,10 @@ type request struct {
 	contentType string
 	out         any // JSON answer decoded into out; nil: ignored
 	attempts    int // 0: the client's
-	raw         bool
+	// patient requests retry transient failures for the client's Patience instead of
+	// attempts times: the calls a run cannot do without.
+	patient bool
+	raw     bool
 }
 
 // do sends r, retrying transient failures; for raw requests it returns the open
@@ -312,15 +339,29 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	if attempts <= 0 {
 		attempts = c.attempts
 	}
+	var deadline time.Time
+	if r.patient {
+		deadline = time.Now().Add(c.Patience())
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		var resp *http.Response
 		var wait time.Duration
 		resp, wait, err = c.once(ctx, r)
-		if err == nil || !errors.Is(err, ErrUnreachable) || attempt >= attempts || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, ErrUnreachable) || ctx.Err() != nil {
+			return resp, err
+		}
+		if r.patient {
+			if !time.Now().Before(deadline) {
+				return resp, fmt.Errorf("%w (retried for %s)", err, c.Patience().Round(time.Second))
+			}
+		} else if attempt >= attempts {
 			return resp, err
 		}
 		d := max(wait, c.backoff(attempt))
+		if r.patient {
+			d = min(d, max(time.Until(deadline), 0))
+		}
 		c.log.Debug("agent api: retrying", "op", r.op, "attempt", attempt, "wait", d, "err", err)
 		t := time.NewTimer(d)
 		select {
@@ -451,6 +492,13 @@ func (c *Client) postJSON(ctx context.Context, op, path string, in, out any, att
 	return err
 }
 
+// postPatient is postJSON for the calls a run depends on: they retry for the
+// client's Patience.
+func (c *Client) postPatient(ctx context.Context, op, path string, in, out any) error {
+	_, err := c.do(ctx, request{op: op, method: http.MethodPost, path: path, body: jsonBody(in), out: out, patient: true})
+	return err
+}
+
 // Register enrolls the agent: the server checks the key and answers who the agent is.
 // It tries only twice, so a wrong URL or key is reported at once.
 func (c *Client) Register(ctx context.Context, h agentproto.Host) (agentproto.RegisterResponse, error) {
@@ -489,10 +537,25 @@ func (c *Client) BackupStart(ctx context.Context, req agentproto.BackupStartRequ
 	return out, err
 }
 
+// BackupResume continues a run the agent was executing before it restarted. It is
+// patient: the checkpoint is worth waiting for.
+func (c *Client) BackupResume(ctx context.Context, runID string) (agentproto.BackupStartResponse, error) {
+	var out agentproto.BackupStartResponse
+	err := c.postPatient(ctx, "backup/resume", agentproto.PathBackupResume, agentproto.BackupResumeRequest{RunID: runID}, &out)
+	return out, err
+}
+
 // BackupParts asks for part URLs of an open run.
 func (c *Client) BackupParts(ctx context.Context, req agentproto.PartsRequest) ([]agentproto.PartURL, error) {
 	var out agentproto.PartsResponse
-	err := c.postJSON(ctx, "backup/parts", agentproto.PathBackupParts, req, &out, 8)
+	err := c.postPatient(ctx, "backup/parts", agentproto.PathBackupParts, req, &out)
+	return out.Parts, err
+}
+
+// BackupPartsOnce asks for part URLs ahead of need, trying once.
+func (c *Client) BackupPartsOnce(ctx context.Context, req agentproto.PartsRequest) ([]agentproto.PartURL, error) {
+	var out agentproto.PartsResponse
+	err := c.postJSON(ctx, "backup/parts", agentproto.PathBackupParts, req, &out, 1)
 	return out.Parts, err
 }
 
@@ -503,18 +566,18 @@ func (c *Client) BackupProgress(ctx context.Context, p agentproto.Progress) (age
 	return out, err
 }
 
-// BackupComplete ends a run. It is tried harder than other calls: the run's outcome
+// BackupComplete ends a run. It retries for the client's Patience: the run's outcome
 // and the multipart uploads' fate depend on it.
 func (c *Client) BackupComplete(ctx context.Context, req agentproto.BackupCompleteRequest) (agentproto.BackupCompleteResponse, error) {
 	var out agentproto.BackupCompleteResponse
-	err := c.postJSON(ctx, "backup/complete", agentproto.PathBackupComplete, req, &out, 10)
+	err := c.postPatient(ctx, "backup/complete", agentproto.PathBackupComplete, req, &out)
 	return out, err
 }
 
 // PutCatalog sends a run's catalog (the zstd-compressed, unencrypted manifest).
 func (c *Client) PutCatalog(ctx context.Context, runID string, body io.ReadSeeker) error {
 	resp, err := c.do(ctx, request{op: "backup/catalog", method: http.MethodPut, path: agentproto.PathBackupCatalog,
-		query: url.Values{"runId": {runID}}, contentType: "application/zstd", raw: true,
+		query: url.Values{"runId": {runID}}, contentType: "application/zstd", raw: true, patient: true,
 		body: func() (io.Reader, error) {
 			_, err := body.Seek(0, io.SeekStart)
 			return io.NopCloser(body), err
@@ -557,7 +620,7 @@ func (c *Client) Download(ctx context.Context, runID string, pointInTime *time.T
 		q.Set("pointInTime", pointInTime.UTC().Format(time.RFC3339))
 	}
 	var out agentproto.DownloadResponse
-	_, err := c.do(ctx, request{op: "download", method: http.MethodGet, path: agentproto.PathDownload, query: q, out: &out})
+	_, err := c.do(ctx, request{op: "download", method: http.MethodGet, path: agentproto.PathDownload, query: q, out: &out, patient: true})
 	if err == nil && len(out.Chain) == 0 {
 		err = fmt.Errorf("download: the server gave no archives for run %s", runID)
 	}
@@ -566,7 +629,7 @@ func (c *Client) Download(ctx context.Context, runID string, pointInTime *time.T
 
 // RestoreComplete reports a restore's outcome.
 func (c *Client) RestoreComplete(ctx context.Context, req agentproto.RestoreCompleteRequest) error {
-	return c.postJSON(ctx, "restore/complete", agentproto.PathRestoreDone, req, nil, 10)
+	return c.postPatient(ctx, "restore/complete", agentproto.PathRestoreDone, req, nil)
 }
 
 // RestoreProgress reports a running restore's progress; the answer says whether the
@@ -579,7 +642,7 @@ func (c *Client) RestoreProgress(ctx context.Context, p agentproto.RestoreProgre
 
 // EstimateComplete reports a size estimate's outcome.
 func (c *Client) EstimateComplete(ctx context.Context, req agentproto.EstimateCompleteRequest) error {
-	return c.postJSON(ctx, "estimate/complete", agentproto.PathEstimateDone, req, nil, 10)
+	return c.postPatient(ctx, "estimate/complete", agentproto.PathEstimateDone, req, nil)
 }
 
 // LoadCACert returns the system's certificate authorities plus those in the PEM file

@@ -103,6 +103,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		log.Info("agent stopped")
 	}()
 
+	// Backups interrupted by a restart resume from their checkpoints; they are jobs
+	// before the first heartbeat, so it lists them as running and the server keeps
+	// them.
+	d.mu.Lock()
+	for _, rc := range d.Runner.State.Checkpoints() {
+		log.Info("resuming the backup interrupted by the restart", "run", rc.Start.RunID, "config", rc.ConfigID)
+		d.startLocked(ctx, agentproto.Command{Type: agentproto.CommandRun, RunID: rc.Start.RunID, ConfigID: rc.ConfigID}, &rc)
+	}
+	d.mu.Unlock()
+
 	var failures int
 	var nextConfigs time.Time
 	for {
@@ -137,6 +147,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			st.LastHeartbeat = d.Runner.now()
 			if resp.NextHeartbeatSeconds > 0 {
 				wait = time.Duration(resp.NextHeartbeatSeconds) * time.Second
+			}
+			if resp.StaleAfterSeconds > 0 {
+				d.Runner.Client.SetPatience(time.Duration(resp.StaleAfterSeconds) * time.Second)
 			}
 			d.take(ctx, resp.Commands)
 			if !d.Runner.now().Before(nextConfigs) {
@@ -232,7 +245,7 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 			if _, ok := d.jobs[c.Restore.RestoreID]; ok {
 				continue
 			}
-			d.startLocked(ctx, c)
+			d.startLocked(ctx, c, nil)
 		case agentproto.CommandEstimate:
 			if c.Estimate == nil || c.Estimate.EstimateID == "" {
 				log.Warn("estimate command without an estimate")
@@ -241,7 +254,7 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 			if _, ok := d.jobs[c.Estimate.EstimateID]; ok {
 				continue
 			}
-			d.startLocked(ctx, c)
+			d.startLocked(ctx, c, nil)
 		default:
 			log.Warn("unknown command from the server; is the agent older than the server?", "type", c.Type)
 		}
@@ -253,7 +266,7 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 			keep = append(keep, c)
 			continue
 		}
-		d.startLocked(ctx, c)
+		d.startLocked(ctx, c, nil)
 	}
 	d.pending = keep
 }
@@ -292,7 +305,7 @@ func (d *Daemon) configBusyLocked(configID string) bool {
 	return false
 }
 
-func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command) {
+func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command, resume *RunCheckpoint) {
 	jctx, cancel := context.WithCancelCause(ctx)
 	id := c.RunID
 	switch c.Type {
@@ -328,7 +341,7 @@ func (d *Daemon) startLocked(ctx context.Context, c agentproto.Command) {
 		switch c.Type {
 		case agentproto.CommandRun:
 			// The error is logged by Runner.Backup and reported to the server.
-			_, _ = d.Runner.Backup(jctx, BackupRequest{ConfigID: c.ConfigID, RunID: c.RunID})
+			_, _ = d.Runner.Backup(jctx, BackupRequest{ConfigID: c.ConfigID, RunID: c.RunID, Resume: resume})
 		case agentproto.CommandRestore:
 			if err := d.Runner.restoreCommand(jctx, *c.Restore); err != nil {
 				d.log().Error("restore failed", "restore", c.Restore.RestoreID, "err", err)

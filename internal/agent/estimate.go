@@ -107,7 +107,7 @@ func (r *Runner) estimateCommand(ctx context.Context, spec agentproto.EstimateSp
 		log.Info("estimate done", "files", rep.Files, "bytes", rep.Bytes, "issues", rep.Issues,
 			"duration", r.now().Sub(start).Round(time.Millisecond))
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.Client.Patience()+time.Minute)
 	defer cancel()
 	if rerr := r.Client.EstimateComplete(cctx, rep); rerr != nil {
 		return fmt.Errorf("report estimate %s: %w", spec.EstimateID, rerr)

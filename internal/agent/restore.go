@@ -173,7 +173,7 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 	case err != nil:
 		rep.Status, rep.Error = agentproto.StatusFailed, err.Error()
 	}
-	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.Client.Patience()+time.Minute)
 	defer ccancel()
 	if rerr := r.Client.RestoreComplete(cctx, rep); rerr != nil {
 		return errors.Join(err, fmt.Errorf("report restore %s: %w", spec.RestoreID, rerr))

@@ -32,6 +32,8 @@ type partSession struct {
 	result   *agentproto.UploadedObject
 	aborted  bool
 	requests int // backup/parts calls made (for tests)
+	// nextAhead: no early batch request before this (the last one failed).
+	nextAhead time.Time
 }
 
 func newPartSession(c *Client, runID, object string, first []agentproto.PartURL, now func() time.Time) *partSession {
@@ -53,31 +55,62 @@ func (s *partSession) fresh(p agentproto.PartURL) bool {
 func (s *partSession) PartURL(ctx context.Context, n int, refresh bool) (upload.URL, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.urls, n-partBatch) // parts far behind are done
 	if p, ok := s.urls[n]; ok && !refresh && s.fresh(p) {
+		// Ask for the next batch while half of this one is left, once, without
+		// waiting on an unreachable server: during a control-plane outage the upload
+		// goes on with the URLs it holds.
+		if ahead := n + partBatch/2; ahead <= upload.MaxParts && !s.cached(ahead) && !s.now().Before(s.nextAhead) {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := s.fetch(actx, ahead, false); err != nil {
+				s.nextAhead = s.now().Add(30 * time.Second)
+			}
+			cancel()
+		}
 		return toUploadURL(p), nil
 	}
+	if err := s.fetch(ctx, n, true); err != nil {
+		return upload.URL{}, fmt.Errorf("part %d of the %s of run %s: %w", n, s.object, s.runID, err)
+	}
+	p, ok := s.urls[n]
+	if !ok {
+		return upload.URL{}, fmt.Errorf("part %d of the %s of run %s: the server sent no URL for it", n, s.object, s.runID)
+	}
+	return toUploadURL(p), nil
+}
+
+func (s *partSession) cached(n int) bool {
+	p, ok := s.urls[n]
+	return ok && s.fresh(p)
+}
+
+// fetch asks the server for the URLs of parts n.. (a batch); patient retries while
+// the server is unreachable for the client's patience, else it tries once.
+func (s *partSession) fetch(ctx context.Context, n int, patient bool) error {
 	want := []int{n}
 	for i := n + 1; i < n+partBatch && i <= upload.MaxParts; i++ {
-		if p, ok := s.urls[i]; !ok || !s.fresh(p) {
+		if !s.cached(i) {
 			want = append(want, i)
 		}
 	}
 	s.requests++
-	parts, err := s.c.BackupParts(ctx, agentproto.PartsRequest{RunID: s.runID, Object: s.object, PartNumbers: want})
+	req := agentproto.PartsRequest{RunID: s.runID, Object: s.object, PartNumbers: want}
+	var parts []agentproto.PartURL
+	var err error
+	if patient {
+		parts, err = s.c.BackupParts(ctx, req)
+	} else {
+		parts, err = s.c.BackupPartsOnce(ctx, req)
+	}
 	if err != nil {
-		return upload.URL{}, fmt.Errorf("part %d of the %s of run %s: %w", n, s.object, s.runID, err)
+		return err
 	}
 	for _, p := range parts {
 		if p.Object == "" || p.Object == s.object {
 			s.urls[p.PartNumber] = p
 		}
 	}
-	p, ok := s.urls[n]
-	if !ok {
-		return upload.URL{}, fmt.Errorf("part %d of the %s of run %s: the server sent no URL for it", n, s.object, s.runID)
-	}
-	delete(s.urls, n-partBatch) // parts far behind are done
-	return toUploadURL(p), nil
+	return nil
 }
 
 func toUploadURL(p agentproto.PartURL) upload.URL {

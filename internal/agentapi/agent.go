@@ -128,7 +128,8 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 	if wait > 0 {
 		next = 1 // the poll itself waited; come back at once
 	}
-	httpx.WriteJSON(w, http.StatusOK, agentproto.HeartbeatResponse{ServerTime: a.now(), Commands: cmds, NextHeartbeatSeconds: next})
+	httpx.WriteJSON(w, http.StatusOK, agentproto.HeartbeatResponse{ServerTime: a.now(), Commands: cmds, NextHeartbeatSeconds: next,
+		StaleAfterSeconds: int(a.cfg.StaleAfter / time.Second)})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentkey"
@@ -82,6 +83,9 @@ type API struct {
 	wake *notifier
 
 	events Publisher
+	// dbDown is when (unix ns) a request or the reaper last found the database
+	// unreachable; see Reap.
+	dbDown atomic.Int64
 }
 
 // New checks cfg, fills in defaults and returns the API.
@@ -136,6 +140,7 @@ func New(cfg Config) (*API, error) {
 	m.Handle("POST "+agentproto.PathBackupParts, a.authed(a.backupParts))
 	m.Handle("POST "+agentproto.PathBackupProgress, a.authed(a.backupProgress))
 	m.Handle("POST "+agentproto.PathBackupComplete, a.authed(a.backupComplete))
+	m.Handle("POST "+agentproto.PathBackupResume, a.authed(a.backupResume))
 	m.Handle("PUT "+agentproto.PathBackupCatalog, a.authed(a.putCatalog))
 	m.Handle("GET "+agentproto.PathBackupCatalog, a.authed(a.getCatalog))
 	m.Handle("POST "+agentproto.PathLog, a.authed(a.logs))
@@ -182,7 +187,7 @@ var allowed = map[string]string{
 	agentproto.PathBackupStart: "POST", agentproto.PathBackupParts: "POST", agentproto.PathBackupProgress: "POST",
 	agentproto.PathBackupComplete: "POST", agentproto.PathBackupCatalog: "GET, PUT", agentproto.PathLog: "POST",
 	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST", agentproto.PathEstimateDone: "POST",
-	agentproto.PathRestoreProgress: "POST",
+	agentproto.PathRestoreProgress: "POST", agentproto.PathBackupResume: "POST",
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error
@@ -196,9 +201,19 @@ func (a *API) authed(h agentHandler) http.Handler {
 			err = h(w, r, ag)
 		}
 		if err != nil {
-			httpx.WriteError(w, r, a.log, err)
+			httpx.WriteError(w, r, a.log, a.noteOutage(err))
 		}
 	})
+}
+
+// noteOutage remembers when a request found the database unreachable, so the reaper
+// does not blame runs for progress the outage kept from being recorded (httpx answers
+// such errors with 503).
+func (a *API) noteOutage(err error) error {
+	if store.Unavailable(err) {
+		a.dbDown.Store(a.now().UnixNano())
+	}
+	return err
 }
 
 // authenticate returns the agent of the request's key. The key is checked first (a

@@ -173,6 +173,54 @@ func (a *API) archiveKey(ctx context.Context, ag store.Agent, run *store.Run, pc
 	}
 }
 
+// backupResume lets an agent that restarted continue a run from its checkpoint: the
+// run must still be running, on this agent, with both multipart uploads open. Its
+// progress is refreshed, so the reaper counts its silence from now.
+func (a *API) backupResume(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
+	var req agentproto.BackupResumeRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := a.ownRun(ctx, ag, req.RunID)
+	if err != nil {
+		return err
+	}
+	if run.Status != agentproto.StatusRunning || run.ArchiveUploadID == "" || run.ManifestUpload == "" {
+		return apperr.New(apperr.Conflict, "run %s is %s; it cannot be resumed", run.ID, run.Status)
+	}
+	cfg, err := a.st.GetConfig(ctx, run.ConfigID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !ownConfig(cfg, ag) {
+		return errNoConfig(run.ConfigID)
+	}
+	if err != nil {
+		return err
+	}
+	pc, err := a.agentConfig(cfg)
+	if err != nil {
+		return apperr.Wrap(apperr.Conflict, err, "configuration %s is not valid; edit it in the web interface", cfg.ID)
+	}
+	if err := a.st.RecordRunProgress(ctx, run.ID, store.RunProgress{Time: a.now(), FilesProcessed: run.FilesProcessed,
+		FilesSkipped: run.FilesSkipped, TotalBytes: run.TotalBytes, BytesTransfer: run.BytesTransfer}); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.New(apperr.Conflict, "run %s finished meanwhile; it cannot be resumed", run.ID)
+		}
+		return err
+	}
+	resp := agentproto.BackupStartResponse{RunID: run.ID, ArchiveKey: run.S3Path, ManifestKey: run.ManifestKey,
+		Full: run.Full, Config: pc.proto}
+	if !run.Full {
+		prev, err := a.st.GetRun(ctx, run.PreviousRunID)
+		if err != nil {
+			return err
+		}
+		resp.Previous = &agentproto.PreviousRun{RunID: prev.ID, ManifestSHA256: prev.ManifestSHA256}
+	}
+	a.log.Info("backup run resumed", "run", run.ID, "config", cfg.ID, "agent", ag.ID, "key", run.S3Path)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
 // openRun returns the run to execute, as running: the queued one (taken over), or a new
 // one. A run of the config still running on this same agent is from before the agent
 // restarted: it is failed and its uploads aborted. Running elsewhere: 409.

@@ -15,8 +15,22 @@ import (
 // run looking alive and no upload behind; and likewise the running restores and size
 // estimates that their agent has stopped listing in its heartbeats. It returns how
 // many runs, restores and estimates it failed.
-func (a *API) Reap(ctx context.Context) (int, error) {
-	n, err := a.reapRuns(ctx)
+//
+// Silence is counted from the end of the last database outage this server saw (a
+// request or a reaper pass that could not reach it), not only from the last recorded
+// report: agents retry their reports through an outage, and what they could not
+// record then must not fail their runs afterwards. So no pass fails anything until
+// StaleAfter has passed since the database was last found unreachable.
+func (a *API) Reap(ctx context.Context) (n int, err error) {
+	defer func() {
+		if store.Unavailable(err) {
+			a.dbDown.Store(a.now().UnixNano())
+		}
+	}()
+	if down := a.dbDown.Load(); down != 0 && a.now().Sub(time.Unix(0, down)) < a.cfg.StaleAfter {
+		return 0, nil
+	}
+	n, err = a.reapRuns(ctx)
 	if err != nil {
 		return n, err
 	}

@@ -35,10 +35,14 @@ const (
 	PathBackupParts    = "/api/agent/backup/parts"
 	PathBackupProgress = "/api/agent/backup/progress"
 	PathBackupComplete = "/api/agent/backup/complete"
-	PathBackupCatalog  = "/api/agent/backup/catalog" // PUT ?runId=…, body: zstd manifest (not encrypted)
-	PathLog            = "/api/agent/log"
-	PathDownload       = "/api/agent/download" // GET ?runId=… [&pointInTime=RFC3339]
-	PathRestoreDone    = "/api/agent/restore/complete"
+	// PathBackupResume continues a run the agent was executing before it restarted
+	// (BackupResumeRequest → BackupStartResponse); servers before it answer 404, and
+	// the agent then drops its checkpoint.
+	PathBackupResume  = "/api/agent/backup/resume"
+	PathBackupCatalog = "/api/agent/backup/catalog" // PUT ?runId=…, body: zstd manifest (not encrypted)
+	PathLog           = "/api/agent/log"
+	PathDownload      = "/api/agent/download" // GET ?runId=… [&pointInTime=RFC3339]
+	PathRestoreDone   = "/api/agent/restore/complete"
 	// PathRestoreProgress takes a running restore's progress (RestoreProgressRequest);
 	// servers before it answer 404, which agents take as "not wanted".
 	PathRestoreProgress = "/api/agent/restore/progress"
@@ -110,6 +114,11 @@ type HeartbeatResponse struct {
 	Commands   []Command `json:"commands,omitempty"`
 	// NextHeartbeat is how long to wait before the next heartbeat.
 	NextHeartbeatSeconds int `json:"nextHeartbeatSeconds"`
+	// StaleAfterSeconds is how long the server lets a running run, restore or estimate
+	// stay silent before it fails it (its --run-stale-after). The agent keeps retrying
+	// the calls a run depends on for that long while the server is unreachable or
+	// answers 5xx; absent (older servers): 10 minutes.
+	StaleAfterSeconds int `json:"staleAfterSeconds,omitempty"`
 }
 
 // Command kinds.
@@ -238,6 +247,15 @@ type BackupStartResponse struct {
 	Previous *PreviousRun `json:"previous,omitempty"`
 	Parts    []PartURL    `json:"parts,omitempty"` // first URLs of the archive upload
 	Config   Config       `json:"config"`
+}
+
+// BackupResumeRequest asks to continue run RunID, still running on the server, from
+// the agent's checkpoint: same run, same object keys, same multipart uploads (the
+// parts already stored are kept). The answer is the run as backup/start gave it,
+// without part URLs (backup/parts gives them); 409 when the run is no longer
+// running, 404 when it is not this agent's.
+type BackupResumeRequest struct {
+	RunID string `json:"runId"`
 }
 
 // PreviousRun names the run an incremental builds on.

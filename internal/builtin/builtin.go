@@ -305,9 +305,12 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	}
 	transfers := &http.Client{Transport: &Transport{Routes: routes}}
 	runner := &agent.Runner{Client: client, State: state, Log: log, Now: s.cfg.Now,
-		Upload:       upload.Options{Client: transfers, Log: log},
-		CheckBackup:  s.guard.CheckBackup,
-		CheckRestore: func(ctx context.Context, target string) error { return s.guard.CheckRestore(ctx, userID, target) }}
+		Upload:      upload.Options{Client: transfers, Log: log},
+		CheckBackup: s.guard.CheckBackup,
+		// Server-mode runs are not resumed: the server fails its own runs when it
+		// restarts.
+		NoCheckpoints: true,
+		CheckRestore:  func(ctx context.Context, target string) error { return s.guard.CheckRestore(ctx, userID, target) }}
 	host, _ := os.Hostname()
 	d := &agent.Daemon{Runner: runner, Log: log,
 		Host: agentproto.Host{Hostname: host, Platform: runtime.GOOS, Arch: runtime.GOARCH, Version: version.String()}}

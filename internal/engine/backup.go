@@ -68,6 +68,10 @@ type BackupOptions struct {
 	// Catalog, when set, also receives the manifest zstd-compressed but not encrypted
 	// (the copy the agent sends to the server's catalog and keeps for the next run).
 	Catalog io.Writer
+	// Checkpoint, when set, makes the backup resumable after the process dies (see
+	// checkpoint.go): it needs zstd without encryption, and no Catalog (the spool is
+	// the catalog copy).
+	Checkpoint *CheckpointOptions
 
 	Upload upload.Options // HTTP client, concurrency, retries, bandwidth limit
 	// Progress is called about every ProgressEvery and once at the end.
@@ -157,12 +161,42 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		chain = append(append([]string{}, o.Previous.Header.Chain...), o.Name)
 	}
 	hdr := manifest.Header{Name: o.Name, Chain: chain, Created: o.Now().UTC(), Codec: sopts.Codec, Sources: sources}
+	var ck *checkpointer
+	var resume *Checkpoint
+	if o.Checkpoint != nil {
+		if sopts.Codec != seal.Zstd || sopts.Encrypted() || o.Catalog != nil || o.Checkpoint.Spool == nil || o.Checkpoint.Save == nil {
+			return res, errors.New("backup: a resumable backup needs zstd without encryption, a spool, a Save function and no Catalog")
+		}
+		sopts.Frames = true
+		ck = newCheckpointer(*o.Checkpoint)
+		if err := ck.openSpool(); err != nil {
+			return res, fmt.Errorf("backup: %w", err)
+		}
+		if resume = o.Checkpoint.Resume; resume != nil {
+			hdr = resume.Header
+			if hdr.Name != o.Name {
+				return res, fmt.Errorf("backup: checkpoint of %q given to resume %q", hdr.Name, o.Name)
+			}
+			ck.frame = resume.TarOffset / seal.FrameSize
+			for _, p := range resume.Parts {
+				if p.Number < resume.Next {
+					ck.done[p.Number] = p
+				}
+			}
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var c counters
 	uo := o.Upload
 	uo.OnProgress = func(n int64) { c.bytesUploaded.Add(n) }
+	if ck != nil {
+		uo.AlignWrites, uo.OnCut, uo.OnPart = seal.MaxFrame, ck.cut, ck.stored
+		if resume != nil {
+			uo.Resume = &upload.Resume{Next: resume.Next, Size: resume.Size, Sum: resume.Sum, Done: resume.Parts}
+		}
+	}
 	arch := upload.NewWriter(ctx, o.Archive, uo)
 	mo := o.Upload
 	mo.FirstPart, mo.Concurrency, mo.OnProgress = 5<<20, 1, nil
@@ -216,34 +250,73 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 	}()
 
-	sealed, err = seal.NewWriter(arch, sopts)
+	var sealDst io.Writer = arch
+	if ck != nil {
+		sealDst = frameSink{k: ck, w: arch}
+	}
+	sealed, err = seal.NewWriter(sealDst, sopts)
 	if err != nil {
 		return res, abort(fmt.Errorf("backup: %w", err))
 	}
 	mopts := seal.Options{Codec: seal.Zstd, Level: 3, Recipients: sopts.Recipients, Passphrase: sopts.Passphrase,
 		ScryptWorkFactor: sopts.ScryptWorkFactor, Concurrency: 1}
-	msealed, err := seal.NewWriter(mup, mopts)
-	if err != nil {
-		return res, abort(fmt.Errorf("backup: manifest: %w", err))
-	}
-	var mdst io.Writer = msealed
+	var msealed io.WriteCloser
+	var mw *manifest.Writer
 	var catalog *zstd.Encoder
-	if o.Catalog != nil {
-		catalog, err = zstd.NewWriter(o.Catalog, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return res, abort(fmt.Errorf("backup: catalog: %w", err))
+	switch {
+	case ck != nil && resume != nil:
+		mw = manifest.ResumeWriter(ck.enc, resume.ManifestLast, resume.ManifestN)
+	case ck != nil:
+		// The manifest is spooled and sealed at the end (see checkpoint.go).
+		if mw, err = manifest.NewWriter(ck.enc, hdr); err != nil {
+			return res, abort(fmt.Errorf("backup: %w", err))
 		}
-		mdst = io.MultiWriter(msealed, catalog)
+	default:
+		if msealed, err = seal.NewWriter(mup, mopts); err != nil {
+			return res, abort(fmt.Errorf("backup: manifest: %w", err))
+		}
+		var mdst io.Writer = msealed
+		if o.Catalog != nil {
+			catalog, err = zstd.NewWriter(o.Catalog, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+			if err != nil {
+				return res, abort(fmt.Errorf("backup: catalog: %w", err))
+			}
+			mdst = io.MultiWriter(msealed, catalog)
+		}
+		if mw, err = manifest.NewWriter(mdst, hdr); err != nil {
+			return res, abort(fmt.Errorf("backup: %w", err))
+		}
 	}
-	mw, err := manifest.NewWriter(mdst, hdr)
-	if err != nil {
-		return res, abort(fmt.Errorf("backup: %w", err))
-	}
-	tw := archive.NewWriter(sealed)
+	tap := &tarTap{w: sealed}
+	tw := archive.NewWriter(tap)
 	tw.OnRead = func(n int64) { c.bytesRead.Add(n) }
 
-	b := &backup{o: o, c: &c, tw: tw, mw: mw, in: len(chain) - 1, prev: o.Previous,
+	b := &backup{o: o, c: &c, tw: tw, mw: mw, in: len(chain) - 1, prev: o.Previous, hdr: hdr,
 		links: map[[2]uint64]linkInfo{}, kept: map[[2]uint64]string{}}
+	if ck != nil {
+		tw.OnEntry = tap.begin
+		tap.snapshot = func(off int64, entry string, start int64, crc uint32) error {
+			if err := ck.err(); err != nil {
+				return err
+			}
+			if err := b.mw.Flush(); err != nil {
+				return err
+			}
+			size, err := ck.cutSpool()
+			if err != nil {
+				return err
+			}
+			cp := b.state(off, entry, start, crc)
+			cp.SpoolSize = size
+			ck.addSnapshot(cp)
+			return nil
+		}
+		if resume != nil {
+			b.restore(resume)
+			tap.off, tap.entry, tap.start = resume.EntryStart, resume.Entry, resume.EntryStart
+			tap.skipTo, tap.wantCRC = resume.TarOffset, resume.EntryCRC
+		}
+	}
 	if b.prev != nil {
 		if err := b.advance(); err != nil {
 			return res, abort(fmt.Errorf("backup: previous manifest: %w", err))
@@ -253,11 +326,17 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	if readAhead == 0 {
 		readAhead = 4
 	}
-	if o.Previous != nil {
+	if o.Previous != nil || resume != nil {
 		readAhead = 0
 	}
 	err = walkAhead(ctx, sources, scan.Options{Matcher: matcher, SourceMatchers: perSource, FollowSymlinks: o.FollowSymlinks},
 		readAhead, b.node, b.issue)
+	if err == nil && b.resumeAt != "" {
+		err = fmt.Errorf("%w: %s is gone", ErrCheckpointStale, b.resumeAt)
+	}
+	if err == nil && resume != nil && !tap.skipped {
+		err = fmt.Errorf("%w: %s is shorter than before the interruption", ErrCheckpointStale, resume.Entry)
+	}
 	if err == nil {
 		err = b.deleteUntil("")
 	}
@@ -279,10 +358,20 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		return res, errors.Join(fmt.Errorf("backup: upload archive: %w", err), mup.Abort(err))
 	}
 	res.Archive = ares
+	if ck != nil {
+		if err := ck.err(); err != nil {
+			return res, abort(fmt.Errorf("backup: %w", err))
+		}
+	}
 	b.trailer.ArchiveSHA256, b.trailer.ArchiveSize = ares.SHA256, ares.Size
 	b.trailer.Issues = c.issues.Load()
 	if err := mw.Close(b.trailer); err != nil {
 		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	if ck != nil {
+		if msealed, err = sealSpool(ck, mup, mopts); err != nil {
+			return res, abort(fmt.Errorf("backup: manifest: %w", err))
+		}
 	}
 	if err := msealed.Close(); err != nil {
 		return res, abort(fmt.Errorf("backup: finish manifest: %w", err))
@@ -318,22 +407,29 @@ type linkInfo struct {
 }
 
 type backup struct {
-	o       BackupOptions
-	c       *counters
-	tw      *archive.Writer
-	mw      *manifest.Writer
-	in      int
-	prev    *manifest.Reader
-	pe      manifest.Entry // current entry of prev
-	peOK    bool
-	links   map[[2]uint64]linkInfo // inodes with several links stored in this archive
-	kept    map[[2]uint64]string   // inodes with several links kept unchanged: first path
-	trailer manifest.Trailer
-	issues  []scan.Issue
+	o   BackupOptions
+	hdr manifest.Header
+	// resumeAt is the entry a resumed backup stopped in: entries before it are
+	// skipped (they are in the archive already).
+	resumeAt string
+	c        *counters
+	tw       *archive.Writer
+	mw       *manifest.Writer
+	in       int
+	prev     *manifest.Reader
+	pe       manifest.Entry // current entry of prev
+	peOK     bool
+	links    map[[2]uint64]linkInfo // inodes with several links stored in this archive
+	kept     map[[2]uint64]string   // inodes with several links kept unchanged: first path
+	trailer  manifest.Trailer
+	issues   []scan.Issue
 }
 
 // issue applies the error policy to a file that cannot be backed up.
 func (b *backup) issue(i scan.Issue) error {
+	if b.resumeAt != "" {
+		return nil // before the checkpoint: reported when first met
+	}
 	b.c.issues.Add(1)
 	if len(b.issues) < 1000 {
 		b.issues = append(b.issues, i)
@@ -387,6 +483,21 @@ func sameStat(p manifest.Entry, e manifest.Entry) bool {
 }
 
 func (b *backup) node(n scan.Node) error {
+	if b.resumeAt != "" {
+		switch c := manifest.ComparePaths(n.Name, b.resumeAt); {
+		case c < 0:
+			return nil
+		case c > 0:
+			return fmt.Errorf("%w: %s is gone", ErrCheckpointStale, b.resumeAt)
+		}
+		b.resumeAt = ""
+		// The previous manifest's entries before this one were merged already.
+		for b.prev != nil && b.peOK && manifest.ComparePaths(b.pe.Path, n.Name) < 0 {
+			if err := b.advance(); err != nil {
+				return fmt.Errorf("previous manifest: %w", err)
+			}
+		}
+	}
 	b.c.filesScanned.Add(1)
 	if n.Type == manifest.TypeFile {
 		b.c.bytesScanned.Add(n.Info.Size())
@@ -492,4 +603,29 @@ func sourceMatchers(o BackupOptions) (map[string]*scan.Matcher, error) {
 		out[abs] = m
 	}
 	return out, nil
+}
+
+// sealSpool ends the spool and writes the manifest it holds, sealed, to the manifest
+// upload; the caller closes the returned writer.
+func sealSpool(k *checkpointer, mup io.Writer, mopts seal.Options) (io.WriteCloser, error) {
+	if err := k.enc.Close(); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if _, err := k.o.Spool.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	zr, err := zstd.NewReader(k.o.Spool, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	defer zr.Close()
+	msealed, err := seal.NewWriter(mup, mopts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(msealed, zr); err != nil {
+		msealed.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return msealed, nil
 }

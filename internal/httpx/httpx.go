@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/store"
 )
 
 type ridKey struct{}
@@ -165,9 +166,14 @@ type ErrorDetail struct {
 }
 
 // WriteError writes err as JSON with the status of its kind. Internal causes are
-// logged (when log is not nil), never sent.
+// logged (when log is not nil), never sent. An unclassified error that says the
+// database is unreachable (store.Unavailable) is a 503, not a 500.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := apperr.From(err)
+	if e.Kind == apperr.Internal && store.Unavailable(err) {
+		// The database is down or restarting: a passing condition, worth retrying.
+		e = apperr.Wrap(apperr.Unavailable, err, "the server's database is unreachable; try again shortly")
+	}
 	status := apperr.Status(e.Kind)
 	if log != nil && (status >= 500 || e.Cause != nil) {
 		log.Error("request failed", "request_id", RequestID(r.Context()), "path", r.URL.Path, "status", status, "err", err)

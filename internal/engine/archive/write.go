@@ -29,6 +29,25 @@ type Writer struct {
 	groups map[int]string
 	// OnRead is called with the number of content bytes read from disk.
 	OnRead func(n int64)
+	// OnEntry is called with an entry's name just before its first byte is written.
+	// Each entry's bytes (header, content, padding) are written before the next
+	// entry's, so a resumable backup knows which entry any offset of the stream is in.
+	OnEntry func(name string)
+}
+
+func (w *Writer) begin(name string) {
+	if w.OnEntry != nil {
+		w.OnEntry(name)
+	}
+}
+
+// end pads the entry to a whole block now rather than with the next header, so that
+// no entry's bytes are written while another is being written.
+func (w *Writer) end(name string) error {
+	if err := w.tw.Flush(); err != nil {
+		return fmt.Errorf("tar %s: %w", name, err)
+	}
+	return nil
 }
 
 // NewWriter returns a Writer writing to w. Close ends the tar stream, not w.
@@ -132,30 +151,33 @@ func Entry(n scan.Node) manifest.Entry {
 func (w *Writer) WriteDir(n scan.Node) error {
 	h := w.header(n, tar.TypeDir)
 	h.Name += "/"
+	w.begin(n.Name)
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("tar %s: %w", n.Name, err)
 	}
-	return nil
+	return w.end(n.Name)
 }
 
 // WriteSymlink writes a symlink entry.
 func (w *Writer) WriteSymlink(n scan.Node) error {
 	h := w.header(n, tar.TypeSymlink)
 	h.Linkname = n.Link
+	w.begin(n.Name)
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("tar %s: %w", n.Name, err)
 	}
-	return nil
+	return w.end(n.Name)
 }
 
 // WriteHardlink writes n as a hard link to target, an earlier entry of this archive.
 func (w *Writer) WriteHardlink(n scan.Node, target string) error {
 	h := w.header(n, tar.TypeLink)
 	h.Linkname = target
+	w.begin(n.Name)
 	if err := w.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("tar %s: %w", n.Name, err)
 	}
-	return nil
+	return w.end(n.Name)
 }
 
 // FileResult is what WriteFile stored.
@@ -200,6 +222,7 @@ func (w *Writer) WriteFile(n scan.Node) (FileResult, error) {
 	res.Node = n
 	h := w.header(n, tar.TypeReg)
 	h.Size = fi.Size()
+	w.begin(n.Name)
 	if err := w.tw.WriteHeader(h); err != nil {
 		return res, fmt.Errorf("tar %s: %w", n.Name, err)
 	}
@@ -219,6 +242,9 @@ func (w *Writer) WriteFile(n scan.Node) (FileResult, error) {
 		if rerr == nil {
 			rerr = fmt.Errorf("%w: shrank from %d to %d bytes", errChanged, h.Size, got)
 		}
+	}
+	if err := w.end(n.Name); err != nil {
+		return res, err
 	}
 	res.Size = h.Size
 	res.SHA256 = hex.EncodeToString(sum.Sum(nil))

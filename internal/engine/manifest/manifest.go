@@ -153,6 +153,27 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	return mw, nil
 }
 
+// ResumeWriter continues a manifest of which n entries, the last being last, were
+// written to an earlier writer (flushed with Flush); it writes no header.
+func ResumeWriter(w io.Writer, last string, n int64) *Writer {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	mw := &Writer{w: bw, enc: json.NewEncoder(bw), last: last, n: n}
+	mw.enc.SetEscapeHTML(false)
+	return mw
+}
+
+// Position returns the last entry's path and the number of entries written, for
+// ResumeWriter.
+func (w *Writer) Position() (last string, n int64) { return w.last, w.n }
+
+// Flush writes what is buffered to the underlying writer.
+func (w *Writer) Flush() error {
+	if err := w.w.Flush(); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
 // Add appends e; it fails when e is out of order.
 func (w *Writer) Add(e Entry) error {
 	if w.n > 0 && ComparePaths(w.last, e.Path) >= 0 {

@@ -16,6 +16,11 @@ import (
 // — zstd(1), tar --zstd, this package — reads concatenated frames as one stream.
 const FrameSize = 4 << 20
 
+// MaxFrame is the most bytes one compressed frame of FrameSize input can take (zstd
+// stores an incompressible chunk raw, with a small header per 128 KiB block), and so
+// the most one Write of the frame writer passes on.
+const MaxFrame = FrameSize + FrameSize/1024 + 1024
+
 // frameWriter compresses FrameSize chunks into independent zstd frames on up to
 // workers goroutines and writes the frames to w in order. Memory stays at about
 // 2×(workers+1) frames: the chunk being filled, the ones being compressed, and the
@@ -129,7 +134,7 @@ func (fw *frameWriter) submit() {
 	default:
 		// Room for an incompressible chunk: zstd stores it raw, with a small header
 		// per 128 KiB block.
-		out = make([]byte, 0, FrameSize+FrameSize/1024+1024)
+		out = make([]byte, 0, MaxFrame)
 	}
 	go func() {
 		f.out = fw.enc.EncodeAll(f.in, out)

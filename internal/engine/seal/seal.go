@@ -49,6 +49,9 @@ type Options struct {
 	// Concurrency is the number of compressor goroutines; 0 means GOMAXPROCS. zstd with
 	// more than one writes independent frames of FrameSize (see FrameSize).
 	Concurrency int
+	// Frames makes zstd write independent frames of FrameSize even with one goroutine,
+	// each in one Write of at most MaxFrame bytes: a backup that can resume needs them.
+	Frames bool
 }
 
 // Encrypted reports whether o encrypts.
@@ -177,7 +180,7 @@ func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
 	}
 	switch o.Codec {
 	case Zstd:
-		if o.Concurrency > 1 {
+		if o.Concurrency > 1 || o.Frames {
 			fw, err := newFrameWriter(s.w, zstd.EncoderLevelFromZstd(o.Level), o.Concurrency)
 			if err != nil {
 				return nil, fmt.Errorf("zstd: %w", err)

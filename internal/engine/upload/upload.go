@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,6 +40,27 @@ type Part struct {
 	Number int // 1-based
 	ETag   string
 	Size   int64
+	// SHA256 is the hex digest of the part's bytes, set when Options.OnPart is: a
+	// resumed upload skips a part it would send again with the same bytes.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Resume continues an interrupted upload at a part boundary: parts 1..Next-1 are
+// stored (Done lists them, and may list later parts stored before the interruption),
+// and Size bytes with the running SHA-256 state Sum (crypto/sha256's MarshalBinary)
+// were written before part Next.
+type Resume struct {
+	Next int
+	Size int64
+	Sum  []byte
+	Done []Part
+}
+
+// Cut describes a part boundary as Write passed it (see Options.OnCut).
+type Cut struct {
+	Part int    // the part that ends here
+	Size int64  // bytes written up to here
+	Sum  []byte // SHA-256 state of those bytes (MarshalBinary)
 }
 
 // Session is one multipart upload, driven by whoever holds the credentials.
@@ -86,10 +108,19 @@ type Options struct {
 	// OnProgress is called with the bytes of each part once it is stored, or of each
 	// read during a download.
 	OnProgress func(n int64)
-	Backoff    func(attempt int) time.Duration // nil: exponential with full jitter
-	Sleep      func(ctx context.Context, d time.Duration) error
-	Now        func() time.Time
-	Log        *slog.Logger
+	// AlignWrites, when > 0, keeps each Write (of at most AlignWrites bytes) whole in
+	// one part, and cuts a part as soon as the next such Write might not fit: part
+	// boundaries then fall between Writes (zstd frames, say), where a backup can
+	// resume. OnCut is called in Write at each such boundary; OnPart with each part
+	// once stored, with its SHA256 set. Resume continues an interrupted upload.
+	AlignWrites int
+	OnCut       func(Cut)
+	OnPart      func(Part)
+	Resume      *Resume
+	Backoff     func(attempt int) time.Duration // nil: exponential with full jitter
+	Sleep       func(ctx context.Context, d time.Duration) error
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // NewLimiter returns a limiter of bytesPerSec (nil when bytesPerSec <= 0).
@@ -175,6 +206,7 @@ type Writer struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	parts []Part
+	known map[int]Part // parts stored before a resume, beyond its boundary
 	err   error
 	done  bool
 	once  sync.Once // closes jobs
@@ -188,6 +220,23 @@ func NewWriter(ctx context.Context, s Session, o Options) *Writer {
 	ctx, cancel := context.WithCancelCause(ctx)
 	w := &Writer{s: s, o: o, ctx: ctx, cancel: cancel, sum: sha256.New(), n: 1,
 		pool: make(chan []byte, o.Concurrency+1), jobs: make(chan job)}
+	if r := o.Resume; r != nil && r.Next > 1 {
+		if err := w.sum.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.Sum); err != nil {
+			w.fail(fmt.Errorf("upload: resume: %w", err))
+		}
+		w.n, w.size = r.Next, r.Size
+		w.known = map[int]Part{}
+		for _, p := range r.Done {
+			if p.Number < r.Next {
+				w.parts = append(w.parts, p)
+			} else {
+				w.known[p.Number] = p
+			}
+		}
+		if len(w.parts) != r.Next-1 {
+			w.fail(fmt.Errorf("upload: resume at part %d with %d parts stored before it", r.Next, len(w.parts)))
+		}
+	}
 	for range o.Concurrency + 1 {
 		w.pool <- nil // tokens; buffers are allocated on first use
 	}
@@ -223,15 +272,28 @@ func (w *Writer) worker() {
 	defer w.wg.Done()
 	for j := range w.jobs {
 		if w.ctx.Err() == nil {
-			etag, err := w.putPart(j.n, j.data)
+			p := Part{Number: j.n, Size: int64(len(j.data))}
+			if w.o.OnPart != nil {
+				s := sha256.Sum256(j.data)
+				p.SHA256 = hex.EncodeToString(s[:])
+			}
+			var err error
+			if k, ok := w.known[j.n]; ok && k.SHA256 != "" && k.SHA256 == p.SHA256 && k.Size == p.Size {
+				p.ETag = k.ETag // stored before the interruption with these very bytes
+			} else {
+				p.ETag, err = w.putPart(j.n, j.data)
+			}
 			if err != nil {
 				w.fail(err)
 			} else {
 				w.mu.Lock()
-				w.parts = append(w.parts, Part{Number: j.n, ETag: etag, Size: int64(len(j.data))})
+				w.parts = append(w.parts, p)
 				w.mu.Unlock()
 				if w.o.OnProgress != nil {
-					w.o.OnProgress(int64(len(j.data)))
+					w.o.OnProgress(p.Size)
+				}
+				if w.o.OnPart != nil {
+					w.o.OnPart(p)
 				}
 			}
 		}
@@ -241,6 +303,9 @@ func (w *Writer) worker() {
 
 // Write buffers p into parts and hands full parts to the workers.
 func (w *Writer) Write(p []byte) (int, error) {
+	if a := w.o.AlignWrites; a > 0 && len(p) <= a {
+		return w.writeAligned(p)
+	}
 	written := 0
 	for len(p) > 0 {
 		if err := w.failed(); err != nil {
@@ -264,6 +329,39 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// minS3Part is S3's smallest part but the last: an aligned part is never cut shorter.
+const minS3Part = 5 << 20
+
+// writeAligned puts p whole into the current part and cuts the part when the next
+// Write might not fit.
+func (w *Writer) writeAligned(p []byte) (int, error) {
+	if err := w.failed(); err != nil {
+		return 0, err
+	}
+	if w.cur == nil {
+		if err := w.take(); err != nil {
+			return 0, err
+		}
+	}
+	if cap(w.cur)-len(w.cur) < len(p) { // a part smaller than AlignWrites: grow it
+		w.cur = append(w.cur[:len(w.cur):len(w.cur)], make([]byte, 0, len(p))...)
+	}
+	w.cur = append(w.cur, p...)
+	w.sum.Write(p)
+	w.size += int64(len(p))
+	if cap(w.cur)-len(w.cur) < w.o.AlignWrites && len(w.cur) >= minS3Part {
+		n := w.n
+		if err := w.dispatch(); err != nil {
+			return len(p), err
+		}
+		if w.o.OnCut != nil {
+			st, _ := w.sum.(encoding.BinaryMarshaler).MarshalBinary()
+			w.o.OnCut(Cut{Part: n, Size: w.size, Sum: st})
+		}
+	}
+	return len(p), nil
 }
 
 func (w *Writer) take() error {
