@@ -51,8 +51,12 @@ type ExtractOptions struct {
 	// OnFile is called after each entry is restored, with its content size.
 	OnFile func(name string, size int64)
 	// OnSkip is called for entries not restored for a reason other than Select (device
-	// files, which backapp never writes).
+	// files, which backapp never writes; names the target cannot hold, when skipped).
 	OnSkip func(name, reason string)
+	// Unportable says what to do with names the target's file system cannot hold
+	// (winnames.go); OnRename is called for each entry written under another name.
+	Unportable UnportableNames
+	OnRename   func(name, as string)
 }
 
 type dirMeta struct {
@@ -93,6 +97,8 @@ type Extractor struct {
 	workers sync.WaitGroup
 	busy    sync.WaitGroup // jobs queued or being written
 	free    chan []byte    // buffers for small files
+
+	names *hostNames // archive names → names the target can hold (winnames.go)
 
 	mu      sync.Mutex
 	pending map[string]bool // names being written by workers
@@ -136,7 +142,7 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return &Extractor{target: abs, root: root, rootDir: rootDir, umask: processUmask(), o: o, buf: make([]byte, 1<<20),
-		tmpBase: ".backapp-tmp-" + hex.EncodeToString(b[:]) + "-",
+		tmpBase: ".backapp-tmp-" + hex.EncodeToString(b[:]) + "-", names: newHostNames(hostRules(), o.Unportable),
 		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
 }
 
@@ -310,10 +316,14 @@ func (x *Extractor) Close() error {
 // relative, no trailing slash); "" for the archive root ("./").
 func CleanName(name string) (string, error) {
 	n := strings.TrimPrefix(name, "./")
-	if strings.ContainsRune(n, 0) || strings.Contains(n, `\`) && filepath.Separator == '\\' {
+	// A backslash is no separator in an archive name: on Windows the restore escapes it
+	// (winnames.go), so it is a name Windows cannot hold, not a path escape.
+	if strings.ContainsRune(n, 0) {
 		return "", fmt.Errorf("archive entry %q: %w", name, ErrUnsafePath)
 	}
-	if strings.HasPrefix(n, "/") || filepath.IsAbs(n) || filepath.VolumeName(n) != "" {
+	// "C:x" or "\\srv\x" are names here, not volumes: on Windows their ':' and '\' are
+	// escaped before any file is opened (winnames.go), and os.Root refuses escapes.
+	if strings.HasPrefix(n, "/") {
 		return "", fmt.Errorf("archive entry %q: absolute name: %w", name, ErrUnsafePath)
 	}
 	for _, c := range strings.Split(n, "/") {
@@ -380,6 +390,11 @@ func (x *Extractor) extract(ctx context.Context, r io.Reader) error {
 			}
 		}
 		if !want.Extract {
+			continue
+		}
+		if name, err = x.hostName(name, h); err != nil {
+			return err
+		} else if name == "" {
 			continue
 		}
 		if err := x.entry(name, h, tr, want); err != nil {

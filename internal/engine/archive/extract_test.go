@@ -123,7 +123,10 @@ func TestHostileArchives(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("keep"), 0o644))
 			x := newExtractor(t, target, ExtractOptions{})
 			err := x.Extract(context.Background(), bytes.NewReader(tarOf(t, tc.ents(outside)...)))
-			if !errors.Is(err, ErrUnsafePath) {
+			// On Windows "C:\…\x" is one name holding ':' and '\', restored escaped
+			// inside the target (winnames.go); what matters is that nothing is outside.
+			escaped := runtime.GOOS == "windows" && tc.name == "absolute" && err == nil
+			if !errors.Is(err, ErrUnsafePath) && !escaped {
 				t.Errorf("got %v, want ErrUnsafePath", err)
 			}
 			if got := listAll(t, outside); len(got) != 1 || got[0] != "/secret" {
