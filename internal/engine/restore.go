@@ -49,6 +49,11 @@ type RestoreOptions struct {
 	// SkipOwners leaves files owned by the restoring user even when running as root;
 	// otherwise ownership is restored when the process runs as root.
 	SkipOwners bool
+	// Unportable says what to do with names the target's file system cannot hold
+	// (on Windows CON, a:b, q?, …; names differing only in case): restore them under
+	// escaped names (the default) or skip them. Either way they are listed in the
+	// result, and the rest is restored.
+	Unportable archive.UnportableNames
 
 	Download upload.Options
 	// Progress is called after each archive and about every ProgressEvery (0: half a
@@ -70,7 +75,22 @@ type RestoreProgress struct {
 type RestoreResult struct {
 	Files, Bytes int64
 	Header       manifest.Header // of the last manifest (zero without manifests)
+	// Renamed lists entries written under another name (Path → RestoredAs, relative
+	// to the target), Skipped those left out (Path, Reason): the first maxNotes of
+	// each; RenamedCount and SkippedCount count them all.
+	Renamed, Skipped           []NameNote
+	RenamedCount, SkippedCount int
 }
+
+// NameNote is an archive entry restored under another name, or skipped, and why.
+type NameNote struct {
+	Path       string // archive name
+	RestoredAs string // written name, relative to the target ("" when skipped)
+	Reason     string
+}
+
+// maxNotes bounds the renamed and skipped entries a result lists.
+const maxNotes = 1000
 
 // ErrChainMismatch is returned (wrapped) when the archives given do not form the chain
 // that the last manifest names.
@@ -187,11 +207,24 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 			}
 		}
 	}
+	var notes RestoreResult // Renamed and Skipped, filled by the extractor's callbacks
 	x, err = archive.NewExtractor(o.Target, archive.ExtractOptions{
 		Overwrite: o.Overwrite,
 		Owners:    !o.SkipOwners && os.Geteuid() == 0,
-		OnSkip:    func(name, why string) { o.Log.Warn("restore: entry skipped", "path", name, "why", why) },
-		OnFile:    onFile,
+		OnSkip: func(name, why string) {
+			o.Log.Warn("restore: entry skipped", "path", name, "why", why)
+			if notes.SkippedCount++; len(notes.Skipped) < maxNotes {
+				notes.Skipped = append(notes.Skipped, NameNote{Path: name, Reason: why})
+			}
+		},
+		Unportable: o.Unportable,
+		OnRename: func(name, as string) {
+			o.Log.Warn("restore: entry renamed: the target's file system cannot hold its name", "path", name, "as", as)
+			if notes.RenamedCount++; len(notes.Renamed) < maxNotes {
+				notes.Renamed = append(notes.Renamed, NameNote{Path: name, RestoredAs: as})
+			}
+		},
+		OnFile: onFile,
 	})
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
@@ -228,7 +261,8 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		if err := finish(); err != nil {
 			return res, err
 		}
-		return RestoreResult{Files: x.Files, Bytes: x.Bytes}, nil
+		notes.Files, notes.Bytes = x.Files, x.Bytes
+		return notes, nil
 	}
 
 	// Pass 1 reads the whole manifest: to count what each archive of a chain must give
@@ -364,6 +398,7 @@ func Restore(ctx context.Context, o RestoreOptions) (RestoreResult, error) {
 		return res, err
 	}
 	res.Files, res.Bytes = x.Files, x.Bytes
+	res.Renamed, res.Skipped, res.RenamedCount, res.SkippedCount = notes.Renamed, notes.Skipped, notes.RenamedCount, notes.SkippedCount
 	return res, nil
 }
 
