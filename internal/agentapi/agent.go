@@ -358,8 +358,12 @@ func namesNote(req agentproto.RestoreCompleteRequest) string {
 		b.WriteString(".")
 	}
 	list(max(req.RenamedCount, len(req.Renamed)), len(req.Renamed), "names the target cannot hold were restored under other names",
-		func(i int) string { return fmt.Sprintf("%q as %q", clip(req.Renamed[i].Path, 256), clip(req.Renamed[i].RestoredAs, 256)) })
+		func(i int) string {
+			return fmt.Sprintf("%q as %q", clip(req.Renamed[i].Path, 256), clip(req.Renamed[i].RestoredAs, 256))
+		})
 	list(max(req.SkippedCount, len(req.Skipped)), len(req.Skipped), "entries were skipped",
-		func(i int) string { return fmt.Sprintf("%q (%s)", clip(req.Skipped[i].Path, 256), clip(req.Skipped[i].Message, 256)) })
+		func(i int) string {
+			return fmt.Sprintf("%q (%s)", clip(req.Skipped[i].Path, 256), clip(req.Skipped[i].Message, 256))
+		})
 	return b.String()
 }
