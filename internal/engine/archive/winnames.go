@@ -8,13 +8,16 @@ import (
 	"runtime"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/backapp/backapp/internal/winname"
 )
 
 // UnportableNames chooses what a restore does with an archive entry whose name the
 // target's file system cannot hold: on Windows `CON`, `nul.txt`, `a:b`, `a|b`, `q?`,
 // `star*`, `"`, `<>`, a backslash, a trailing dot or space; on Windows and macOS two
-// names that differ only in case.
+// names that differ only in case; on macOS two that differ only in Unicode
+// normalization (NFC and NFD spellings of "é").
 type UnportableNames string
 
 const (
@@ -43,13 +46,17 @@ func ParseUnportableNames(s string) (UnportableNames, error) {
 type nameRules struct {
 	windows bool // the characters and device names Windows refuses
 	fold    bool // names that differ only in case are one file
+	// unicode: names that differ only in Unicode normalization (NFC "é", NFD "é")
+	// are one file, as on APFS and HFS+.
+	unicode bool
 }
 
 // hostRules are the rules of the file systems this program runs on by default: NTFS
 // on Windows, case-insensitive APFS on macOS (a case-sensitive APFS volume gets
 // names renamed it could have held, and the rename is reported).
 func hostRules() nameRules {
-	return nameRules{windows: runtime.GOOS == "windows", fold: runtime.GOOS == "windows" || runtime.GOOS == "darwin"}
+	return nameRules{windows: runtime.GOOS == "windows", fold: runtime.GOOS == "windows" || runtime.GOOS == "darwin",
+		unicode: runtime.GOOS == "darwin"}
 }
 
 // hostNames maps archive names to names the target can hold. The mapping is a function
@@ -155,7 +162,11 @@ func (n *hostNames) mapPath(name string) (out, changedAt string) {
 func (n *hostNames) claim(name, outDir, m, full string) string {
 	orig := maphash.String(n.seed, name)
 	for i := 2; ; i++ {
-		key := maphash.String(n.seed, strings.ToLower(full))
+		folded := strings.ToLower(full)
+		if n.rules.unicode {
+			folded = norm.NFC.String(folded)
+		}
+		key := maphash.String(n.seed, folded)
 		if c, ok := n.claimed[key]; !ok || c == orig {
 			n.claimed[key] = orig
 			return full

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -162,5 +163,31 @@ func TestParseUnportableNames(t *testing.T) {
 	}
 	if _, err := ParseUnportableNames("drop"); err == nil {
 		t.Error("ParseUnportableNames(drop): no error")
+	}
+}
+
+// On macOS (APFS, HFS+) names that differ only in case or in Unicode normalization are
+// one file: the second is renamed, not written over the first.
+func TestRestoreNormalizationCollision(t *testing.T) {
+	target := t.TempDir()
+	renamed := map[string]string{}
+	x := newExtractor(t, target, ExtractOptions{OnRename: func(name, as string) { renamed[name] = as }})
+	x.names = newHostNames(nameRules{windows: runtime.GOOS == "windows", fold: true, unicode: true}, RenameUnportable)
+	nfc, nfd := "caf\u00e9", "cafe\u0301"
+	data := tarOf(t, ent{name: nfc, body: "nfc", typ: tar.TypeReg}, ent{name: nfd, body: "nfd", typ: tar.TypeReg},
+		ent{name: "a:b", body: "colon is fine on macOS", typ: tar.TypeReg})
+	if err := x.Extract(context.Background(), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{nfd: nfd + " (2)"}; !maps.Equal(renamed, want) {
+		t.Errorf("renamed %q, want %q", renamed, want)
+	}
+	for name, body := range map[string]string{nfc: "nfc", nfd + " (2)": "nfd", "a:b": "colon is fine on macOS"} {
+		if runtime.GOOS == "windows" && name == "a:b" {
+			continue // the host's own rules escape it there
+		}
+		if b, err := os.ReadFile(filepath.Join(target, name)); err != nil || string(b) != body {
+			t.Errorf("%q: %q, %v; want %q", name, b, err, body)
+		}
 	}
 }
