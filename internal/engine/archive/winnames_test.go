@@ -179,7 +179,11 @@ func TestRestoreNormalizationCollision(t *testing.T) {
 	if err := x.Extract(context.Background(), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]string{nfd: nfd + " (2)"}; !maps.Equal(renamed, want) {
+	want := map[string]string{nfd: nfd + " (2)"}
+	if runtime.GOOS == "windows" {
+		want["a:b"] = "a%3Ab"
+	}
+	if !maps.Equal(renamed, want) {
 		t.Errorf("renamed %q, want %q", renamed, want)
 	}
 	for name, body := range map[string]string{nfc: "nfc", nfd + " (2)": "nfd", "a:b": "colon is fine on macOS"} {
