@@ -14,7 +14,8 @@ import (
 
 // TestWindowsAgentUnderWine: the agent built for Windows, run under wine, enrols with
 // the real server, backs up a tree with nested directories, Unicode names and a 5 MB
-// file, and restores it byte for byte. Wine stands in for Windows with its own
+// file, plus C:\data and D:\data (one path on two drives), and restores it byte for
+// byte. Wine stands in for Windows with its own
 // ntdll/kernel32, so the Windows code paths (file identity, volumes, paths) run for
 // real; what wine cannot stand in for is listed in docs/platforms.md.
 func TestWindowsAgentUnderWine(t *testing.T) {
@@ -55,13 +56,18 @@ func TestWindowsAgentUnderWine(t *testing.T) {
 	}
 	rand.Read(files["big/five-megabytes.bin"])
 	writeTree(t, src, files)
+	// The same path on two drives: two trees in the archive (C/data, D/data).
+	onC, onD := map[string][]byte{"same.txt": []byte("on C\n"), "only-c/x": []byte("c")}, map[string][]byte{"same.txt": []byte("on D\n")}
+	writeTree(t, filepath.Join(w.driveC, "data"), onC)
+	writeTree(t, filepath.Join(w.driveD, "data"), onD)
 
 	var cfg struct {
 		ID string `json:"id"`
 	}
 	app.w.do("POST", "/api/configs", map[string]any{"name": "windows home", "enabled": true, "executionMode": "agent", "agentId": created.ID,
-		"sources": []map[string]any{{"path": winPath(src)}}, "destination": map[string]string{"destinationId": destID},
-		"options": map[string]any{"type": "full", "compression": "zstd", "encryption": false}}, &cfg)
+		"sources":     []map[string]any{{"path": winPath(src)}, {"path": `C:\data`}, {"path": `D:\data`}},
+		"destination": map[string]string{"destinationId": destID},
+		"options":     map[string]any{"type": "full", "compression": "zstd", "encryption": false}}, &cfg)
 	var queued, run struct {
 		backupLog
 		FilesProcessed int64 `json:"filesProcessed"`
@@ -97,12 +103,18 @@ func TestWindowsAgentUnderWine(t *testing.T) {
 	if diff := sameTree(readTree(t, filepath.Join(dst, "Z", src)), files); diff != "" {
 		t.Errorf("the tree restored under wine differs from the source: %s", diff)
 	}
+	for drive, want := range map[string]map[string][]byte{"C": onC, "D": onD} {
+		if diff := sameTree(readTree(t, filepath.Join(dst, drive, "data")), want); diff != "" {
+			t.Errorf("%s:\\data restored differs: %s", drive, diff)
+		}
+	}
 }
 
 // wine is a prepared wine prefix with the Windows agent built into it.
 type wine struct {
-	env []string
-	exe string
+	env            []string
+	exe            string
+	driveC, driveD string // where C: and D: are on this machine
 }
 
 // winePrefix prepares a prefix (scripts/wine/prefix.sh) and builds the agent for
@@ -114,7 +126,14 @@ func winePrefix(t *testing.T) *wine {
 		t.Fatalf("prepare the wine prefix: %v\n%s", err, out)
 	}
 	w := &wine{env: cleanEnv("WINEPREFIX="+filepath.Join(dir, "prefix"), "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree=;mshtml="),
-		exe: filepath.Join(dir, "backapp-agent.exe")}
+		exe: filepath.Join(dir, "backapp-agent.exe"), driveC: filepath.Join(dir, "prefix", "drive_c"), driveD: filepath.Join(dir, "drive_d")}
+	// D: is a directory of the test, as wine maps drives: a link in dosdevices.
+	if err := os.MkdirAll(w.driveD, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(w.driveD, filepath.Join(dir, "prefix", "dosdevices", "d:")); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		k := exec.Command("wineserver", "-k")
 		k.Env = w.env
