@@ -86,8 +86,9 @@ func newHostNames(rules nameRules, mode UnportableNames) *hostNames {
 func (n *hostNames) active() bool { return n.rules.windows || n.rules.fold }
 
 // hostName maps name (and a hard link's target) for entry h: the name to write, or ""
-// to skip the entry, which is then reported through OnSkip. Renames are reported
-// through OnRename, once for the topmost entry renamed.
+// to skip the entry, which is then reported through OnSkip (once, for the topmost
+// element skipped). Renames are reported through OnRename, once per entry whose own
+// name changed and once for the topmost renamed directory.
 func (x *Extractor) hostName(name string, h *tar.Header) (string, error) {
 	n := x.names
 	if n == nil || !n.active() {
@@ -104,12 +105,11 @@ func (x *Extractor) hostName(name string, h *tar.Header) (string, error) {
 		return "", nil
 	}
 	if changedAt != "" {
-		if _, done := n.changed[changedAt]; !done {
-			as := out[:len(out)-(len(name)-len(changedAt))]
-			n.changed[changedAt] = as
-			if x.o.OnRename != nil {
-				x.o.OnRename(changedAt, as)
-			}
+		// The topmost renamed element (a directory whose entry may be in an earlier
+		// archive of the chain), and the entry itself when its own name changed.
+		x.renamed(changedAt)
+		if path.Base(out) != path.Base(name) {
+			x.renamed(name)
 		}
 	}
 	if h.Typeflag == tar.TypeLink {
@@ -127,6 +127,19 @@ func (x *Extractor) hostName(name string, h *tar.Header) (string, error) {
 		h.Linkname = t
 	}
 	return out, nil
+}
+
+// renamed reports archive path p as renamed, once.
+func (x *Extractor) renamed(p string) {
+	n := x.names
+	if _, done := n.changed[p]; done {
+		return
+	}
+	as, _ := n.mapPath(p)
+	n.changed[p] = as
+	if x.o.OnRename != nil {
+		x.o.OnRename(p, as)
+	}
 }
 
 // mapPath maps each element of name; changedAt is the archive path of the topmost

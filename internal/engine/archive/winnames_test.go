@@ -57,6 +57,7 @@ func unportableArchive(t *testing.T) []byte {
 		ent{name: "d:x/", typ: tar.TypeDir},
 		ent{name: "d:x/inner.txt", body: "inner", typ: tar.TypeReg},
 		ent{name: "d:x/sub/deep.txt", body: "deep", typ: tar.TypeReg},
+		ent{name: "e:y/q|z", body: "no entry for its directory", typ: tar.TypeReg},
 		ent{name: "end.", body: "dot", typ: tar.TypeReg},
 		ent{name: "link-to-colon", link: "a:b", typ: tar.TypeLink},
 		ent{name: "nul.txt", body: "nul", typ: tar.TypeReg},
@@ -106,7 +107,7 @@ func TestRestoreUnportableNamesRenamed(t *testing.T) {
 	files, renamed, skipped := extractUnportable(t, RenameUnportable, nil)
 	want := map[string]string{
 		"CO%4E": "con", "README": "upper", "a%3Ab": "colon", "a%7Cb": "pipe", "back%5Cslash": "backslash",
-		"d%3Ax/inner.txt": "inner", "d%3Ax/sub/deep.txt": "deep", "end%2E": "dot", "link-to-colon": "colon",
+		"d%3Ax/inner.txt": "inner", "d%3Ax/sub/deep.txt": "deep", "e%3Ay/q%7Cz": "no entry for its directory", "end%2E": "dot", "link-to-colon": "colon",
 		"nu%6C.txt": "nul", "ok.txt": "fine", "q%3F": "question", "readme (2)": "lower", "star%2A": "star",
 		"sub/%22": "quote", "sub/%3C%3E": "angles", "sub/fine.txt": "fine too",
 	}
@@ -115,6 +116,7 @@ func TestRestoreUnportableNamesRenamed(t *testing.T) {
 	}
 	wantRenamed := map[string]string{
 		"CON": "CO%4E", "a:b": "a%3Ab", "a|b": "a%7Cb", `back\slash`: "back%5Cslash", "d:x": "d%3Ax", "end.": "end%2E",
+		"e:y": "e%3Ay", "e:y/q|z": "e%3Ay/q%7Cz",
 		"nul.txt": "nu%6C.txt", "q?": "q%3F", "readme": "readme (2)", "star*": "star%2A", `sub/"`: "sub/%22", "sub/<>": "sub/%3C%3E",
 	}
 	if !maps.Equal(renamed, wantRenamed) {
@@ -131,7 +133,7 @@ func TestRestoreUnportableNamesSkipped(t *testing.T) {
 	if !maps.Equal(files, want) {
 		t.Errorf("restored files:\n got  %v\n want %v", files, want)
 	}
-	wantSkipped := []string{"CON", "a:b", "a|b", `back\slash`, "d:x", "end.", "link-to-colon", "nul.txt", "q?", "readme", "star*", `sub/"`, "sub/<>"}
+	wantSkipped := []string{"CON", "a:b", "a|b", `back\slash`, "d:x", "e:y", "end.", "link-to-colon", "nul.txt", "q?", "readme", "star*", `sub/"`, "sub/<>"}
 	if got := slices.Sorted(maps.Keys(skipped)); !slices.Equal(got, wantSkipped) {
 		t.Errorf("reported skipped:\n got  %v\n want %v", got, wantSkipped)
 	}
