@@ -123,7 +123,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// Restoring again into the same target refuses to overwrite.
-	_, err = engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}, Include: []string{src + "/modes"}})
+	_, err = engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}, Include: []string{scan.ArchiveName(src) + "/modes"}})
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("restore over existing files: got %v, want an 'already exists' error", err)
 	}
