@@ -36,4 +36,9 @@ failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
 rm -f "$log"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
+
+# The agent's and engine's tests built for Windows, under wine (a few minutes).
+if ! bash scripts/wine-test.sh; then
+	status=1
+fi
 exit "$status"

@@ -56,7 +56,11 @@ configuration ids.`,
 				}
 				return err
 			}
-			fmt.Fprintf(out, "%s: %s, %s skipped, %s uploaded in %s\n%s\n", res.Status,
+			status := res.Status
+			if status == "completed" && (res.Progress.FilesSkipped > 0 || len(res.Issues) > 0) {
+				status = "completed with warnings" // something was left out: never plain "completed"
+			}
+			fmt.Fprintf(out, "%s: %s, %s skipped, %s uploaded in %s\n%s\n", status,
 				plural(res.Progress.FilesDone, "file"), plural(res.Progress.FilesSkipped, "file"),
 				humanBytes(res.Progress.BytesUploaded), res.Duration.Round(1e7), res.S3Path)
 			return nil

@@ -152,6 +152,7 @@ func TestEnrollWithPrivateCA(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(t.TempDir()) // on ca's drive: Windows has no relative path from one drive to another
 	rel, err := filepath.Rel(mustGetwd(t), ca)
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,11 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/archive"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
-	var runID, pit, target string
+	var runID, pit, target, unportableFlag string
 	var paths, identityFiles []string
 	var overwrite, passStdin bool
 	cmd := &cobra.Command{
@@ -28,11 +29,17 @@ through URLs the server signs, checks every file's SHA-256 and writes the tree u
 --target. Nothing is written outside the target; existing files are kept unless
 --overwrite. With --point-in-time, the newest run of the configuration of --run at or
 before that time is restored. Encrypted backups need --identity (age identity file) or
---passphrase-stdin.`,
+--passphrase-stdin. Names the target's file system cannot hold (on Windows CON, a:b,
+q?, a backslash, names differing only in case) are restored under escaped names and
+listed, or skipped and listed with --unportable-names skip.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runID == "" {
 				return errors.New("--run is required (with --point-in-time: any run of the configuration)")
+			}
+			unportable, err := archive.ParseUnportableNames(unportableFlag)
+			if err != nil {
+				return fmt.Errorf("--unportable-names: %w", err)
 			}
 			var at *time.Time
 			if pit != "" {
@@ -69,7 +76,7 @@ before that time is restored. Encrypted backups need --identity (age identity fi
 			out := cmd.OutOrStdout()
 			bar := newProgressPrinter(out)
 			res, err := env.runner.Restore(ctx, agent.RestoreRequest{RunID: runID, PointInTime: at, Target: target,
-				Paths: paths, Overwrite: overwrite, Identities: ids,
+				Paths: paths, Overwrite: overwrite, Identities: ids, Unportable: unportable,
 				OnProgress: func(p engine.RestoreProgress) {
 					bar.update(0, 0, fmt.Sprintf("archive %d: %s downloaded, %d files written", p.Archive+1, humanBytes(p.BytesDownloaded), p.Files))
 				}})
@@ -78,6 +85,15 @@ before that time is restored. Encrypted backups need --identity (age identity fi
 				return err
 			}
 			fmt.Fprintf(out, "restored %s (%s) into %s\n", plural(res.Files, "file"), humanBytes(res.Bytes), target)
+			for _, n := range res.Renamed {
+				fmt.Fprintf(out, "renamed: %s as %s (this system cannot hold its name)\n", n.Path, n.RestoredAs)
+			}
+			for _, n := range res.Skipped {
+				fmt.Fprintf(out, "skipped: %s: %s\n", n.Path, n.Reason)
+			}
+			if more := res.RenamedCount + res.SkippedCount - len(res.Renamed) - len(res.Skipped); more > 0 {
+				fmt.Fprintf(out, "and %d more renamed or skipped (the log lists them)\n", more)
+			}
 			return nil
 		},
 	}
@@ -89,6 +105,7 @@ before that time is restored. Encrypted backups need --identity (age identity fi
 	f.BoolVar(&overwrite, "overwrite", false, "replace existing files")
 	f.StringArrayVar(&identityFiles, "identity", nil, "age identity file for encrypted backups (repeatable)")
 	f.BoolVar(&passStdin, "passphrase-stdin", false, "read the encryption passphrase from standard input")
+	f.StringVar(&unportableFlag, "unportable-names", "rename", "names this system cannot hold: rename (escaped, listed) or skip (listed)")
 	_ = cmd.MarkFlagRequired("run")
 	_ = cmd.MarkFlagRequired("target")
 	return cmd

@@ -19,6 +19,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
@@ -118,7 +119,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 	if _, err := r.Restore(ctx, RestoreRequest{RunID: res2.RunID, Target: dst2}); err != nil {
 		t.Fatalf("restore run 2: %v", err)
 	}
-	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
+	rel := scan.ArchiveName(src)
 	sameTree(t, treetest.Read(t, filepath.Join(dst1, rel)), map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.txt": "charlie"})
 	sameTree(t, treetest.Read(t, filepath.Join(dst2, rel)), map[string]string{"a.txt": "alpha v2", "sub/b.txt": "bravo", "new.txt": "november"})
 
@@ -221,7 +222,7 @@ func TestBackupEncryptedNeedsIdentity(t *testing.T) {
 	if _, err := r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: dst, Identities: []age.Identity{id}}); err != nil {
 		t.Fatalf("restore with the key: %v", err)
 	}
-	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
+	rel := scan.ArchiveName(src)
 	sameTree(t, treetest.Read(t, filepath.Join(dst, rel)), map[string]string{"secret.txt": "sierra"})
 }
 

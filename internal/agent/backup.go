@@ -242,7 +242,11 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		log.Error("backup failed", "err", runErr)
 		return res, fmt.Errorf("backup run %s: %w", st.RunID, runErr)
 	}
-	log.Info("backup completed", "key", cres.S3Path, "files", out.progress.FilesDone, "skipped", out.progress.FilesSkipped,
+	done := "backup completed"
+	if len(out.issues) > 0 {
+		done = "backup completed with warnings: files or directories left out"
+	}
+	log.Info(done, "key", cres.S3Path, "files", out.progress.FilesDone, "skipped", out.progress.FilesSkipped,
 		"bytes", out.progress.BytesUploaded, "duration", res.Duration.Round(time.Millisecond))
 	return res, nil
 }

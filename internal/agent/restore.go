@@ -15,6 +15,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/archive"
 	"github.com/backapp/backapp/internal/engine/seal"
 )
 
@@ -25,8 +26,10 @@ type RestoreRequest struct {
 	Target      string     // directory; created if missing
 	Paths       []string   // subset (paths or globs); empty: everything
 	Overwrite   bool
-	Identities  []age.Identity // nil: the Runner's
-	OnProgress  func(engine.RestoreProgress)
+	// Unportable: names the target cannot hold are renamed (default) or skipped.
+	Unportable archive.UnportableNames
+	Identities []age.Identity // nil: the Runner's
+	OnProgress func(engine.RestoreProgress)
 	// ProgressEvery is how often, at most, OnProgress is called while extracting (0:
 	// the engine's default).
 	ProgressEvery time.Duration
@@ -80,13 +83,13 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 	}
 	log.Info("restore started", "archives", len(refs), "paths", strings.Join(req.Paths, ","))
 	res, err := engine.Restore(ctx, engine.RestoreOptions{Target: target, Chain: refs, Identities: ids,
-		Include: req.Paths, Overwrite: req.Overwrite, Download: r.Upload, Progress: req.OnProgress,
+		Include: req.Paths, Overwrite: req.Overwrite, Unportable: req.Unportable, Download: r.Upload, Progress: req.OnProgress,
 		ProgressEvery: req.ProgressEvery, Log: log, TempPrefix: prefix, TempDir: tmpDir})
 	if err != nil {
 		log.Error("restore failed", "err", err, "files", res.Files)
 		return res, fmt.Errorf("restore run %s to %s: %w", req.RunID, target, err)
 	}
-	log.Info("restore completed", "files", res.Files, "bytes", res.Bytes)
+	log.Info("restore completed", "files", res.Files, "bytes", res.Bytes, "renamed", res.RenamedCount, "skipped", res.SkippedCount)
 	return res, nil
 }
 
@@ -153,16 +156,27 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 			return true
 		})
 	}()
-	res, err := r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
-		Paths: spec.Paths, Overwrite: spec.Overwrite, ProgressEvery: min(time.Second, every), OnProgress: func(p engine.RestoreProgress) {
-			mu.Lock()
-			latest = p
-			mu.Unlock()
-		}})
+	unportable, err := archive.ParseUnportableNames(spec.UnportableNames)
+	var res engine.RestoreResult
+	if err == nil {
+		res, err = r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
+			Paths: spec.Paths, Overwrite: spec.Overwrite, Unportable: unportable, ProgressEvery: min(time.Second, every),
+			OnProgress: func(p engine.RestoreProgress) {
+				mu.Lock()
+				latest = p
+				mu.Unlock()
+			}})
+	}
 	close(done)
 	<-reported
 	rep := agentproto.RestoreCompleteRequest{RestoreID: spec.RestoreID, Status: agentproto.StatusCompleted,
-		FilesWritten: res.Files, BytesWritten: res.Bytes}
+		FilesWritten: res.Files, BytesWritten: res.Bytes, RenamedCount: res.RenamedCount, SkippedCount: res.SkippedCount}
+	for _, n := range res.Renamed {
+		rep.Renamed = append(rep.Renamed, agentproto.RenamedFile{Path: n.Path, RestoredAs: n.RestoredAs})
+	}
+	for _, n := range res.Skipped {
+		rep.Skipped = append(rep.Skipped, agentproto.FileError{Path: n.Path, Message: n.Reason})
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rep.Status, rep.Error = agentproto.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()

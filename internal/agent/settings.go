@@ -114,9 +114,14 @@ func LoadSettings(dir string) (Settings, error) {
 }
 
 // SaveSettings writes dir/agent.json with mode 0600 (creating dir 0700), atomically.
+// On Windows both get a protected ACL that only SYSTEM, the Administrators and the
+// current user can read (makePrivate), since agent.json holds the agent's key.
 func SaveSettings(dir string, s Settings) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := makePrivate(dir, true); err != nil {
+		return "", err
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -139,6 +144,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	tmp := f.Name()
 	defer os.Remove(tmp)
 	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return err
+	}
+	// Before any byte is written: the rename keeps the ACL.
+	if err := makePrivate(tmp, false); err != nil {
 		f.Close()
 		return err
 	}

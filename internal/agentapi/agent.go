@@ -309,6 +309,8 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 	level, msg := "info", fmt.Sprintf("restore %s %s: %d files, %d bytes written", clip(req.RestoreID, 64), clip(req.Status, 16), req.FilesWritten, req.BytesWritten)
 	if req.Error != "" {
 		level, msg = "error", msg+": "+clip(req.Error, 4<<10)
+	} else if note := namesNote(req); note != "" {
+		level, msg = "warning", msg+": "+clip(note, 4<<10)
 	}
 	if rs, ok := a.st.(store.Restores); ok {
 		rr, err := agentRestore(r.Context(), rs, ag, req.RestoreID)
@@ -320,7 +322,11 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 		default:
 			return apperr.Invalidf("status", "status must be completed, failed or cancelled, not %q", clip(req.Status, 16))
 		}
-		err = rs.FinishRestore(r.Context(), rr.ID, store.RestoreResult{Status: req.Status, Error: clip(req.Error, 4<<10),
+		note := req.Error
+		if req.Status == store.RestoreCompleted {
+			note = namesNote(req)
+		}
+		err = rs.FinishRestore(r.Context(), rr.ID, store.RestoreResult{Status: req.Status, Error: clip(note, 4<<10),
 			FilesWritten: max(req.FilesWritten, 0), BytesWritten: max(req.BytesWritten, 0), At: a.now()})
 		if err != nil && !errors.Is(err, store.ErrConflict) { // a repeated report changes nothing
 			return err
@@ -336,4 +342,40 @@ func (a *API) restoreDone(w http.ResponseWriter, r *http.Request, ag store.Agent
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// namesNote is what a completed restore records in its error column (no column of its
+// own, so no schema change): the entries restored under other names or skipped because
+// the target's file system cannot hold their names; "" when there are none. The
+// restore page and the API show it as warnings.
+func namesNote(req agentproto.RestoreCompleteRequest) string {
+	var b strings.Builder
+	list := func(n, listed int, what string, item func(i int) string) {
+		if n <= 0 {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%d %s:", n, what)
+		for i := range min(listed, 20) {
+			if i > 0 {
+				b.WriteString(";")
+			}
+			b.WriteString(" " + item(i))
+		}
+		if n > min(listed, 20) {
+			fmt.Fprintf(&b, "; and %d more (the agent's log lists them)", n-min(listed, 20))
+		}
+		b.WriteString(".")
+	}
+	list(max(req.RenamedCount, len(req.Renamed)), len(req.Renamed), "names the target cannot hold were restored under other names",
+		func(i int) string {
+			return fmt.Sprintf("%q as %q", clip(req.Renamed[i].Path, 256), clip(req.Renamed[i].RestoredAs, 256))
+		})
+	list(max(req.SkippedCount, len(req.Skipped)), len(req.Skipped), "entries were skipped",
+		func(i int) string {
+			return fmt.Sprintf("%q (%s)", clip(req.Skipped[i].Path, 256), clip(req.Skipped[i].Message, 256))
+		})
+	return b.String()
 }

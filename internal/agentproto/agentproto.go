@@ -177,6 +177,9 @@ type RestoreSpec struct {
 	Paths       []string   `json:"paths,omitempty"`       // subset (paths or globs); empty: everything
 	Overwrite   bool       `json:"overwrite,omitempty"`   // replace existing files
 	PointInTime *time.Time `json:"pointInTime,omitempty"` // alternative to RunID: newest run at or before
+	// UnportableNames: what to do with names the target's file system cannot hold
+	// (Windows: CON, a:b, q?, …): "rename" (also when empty) or "skip".
+	UnportableNames string `json:"unportableNames,omitempty"`
 }
 
 // ConfigsResponse lists the configurations assigned to the agent.
@@ -405,4 +408,17 @@ type RestoreCompleteRequest struct {
 	Error        string `json:"error,omitempty"`
 	FilesWritten int64  `json:"filesWritten"`
 	BytesWritten int64  `json:"bytesWritten"`
+	// Renamed lists entries restored under another name because the target's file
+	// system cannot hold theirs, Skipped those left out (the first 1000 of each);
+	// the counts count them all. Absent from agents before 2026-12.
+	Renamed      []RenamedFile `json:"renamed,omitempty"`
+	Skipped      []FileError   `json:"skipped,omitempty"`
+	RenamedCount int           `json:"renamedCount,omitempty"`
+	SkippedCount int           `json:"skippedCount,omitempty"`
+}
+
+// RenamedFile is an archive entry restored under another name.
+type RenamedFile struct {
+	Path       string `json:"path"`       // archive name
+	RestoredAs string `json:"restoredAs"` // written name, relative to the target directory
 }

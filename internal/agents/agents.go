@@ -24,7 +24,8 @@ const OfflineAfter = 5 * time.Minute
 // MaxNameLen is the longest agent name, in characters.
 const MaxNameLen = 100
 
-// InstallCommand registers an enrolled agent as a system service.
+// InstallCommand registers an enrolled agent as a system service on Linux and macOS;
+// Setups gives the command of each platform (Windows has no sudo).
 const InstallCommand = "sudo backapp-agent install"
 
 // Store is what the service needs from the database.
@@ -88,7 +89,18 @@ type Created struct {
 	Agent          Agent
 	Key            string
 	EnrollCommand  string
-	InstallCommand string
+	InstallCommand string // for the agent's platform when known, else Linux's and macOS's
+	Setups         []Setup
+}
+
+// created is the answer with key for agent a.
+func (s *Service) created(ctx context.Context, a store.Agent, key string) Created {
+	c := Created{Agent: s.view(ctx, a), Key: key, EnrollCommand: s.EnrollCommand(key), InstallCommand: InstallCommand,
+		Setups: s.Setups(a.Platform, key)}
+	if len(c.Setups) == 1 {
+		c.EnrollCommand, c.InstallCommand = c.Setups[0].EnrollCommand, c.Setups[0].InstallCommand
+	}
+	return c
 }
 
 // State computes an agent's status at now: offline when revoked, never seen or
@@ -167,7 +179,7 @@ func (s *Service) Create(ctx context.Context, actor store.User, name string, m a
 		return Created{}, fmt.Errorf("create agent %q: %w", name, err)
 	}
 	s.audit(ctx, actor.ID, "agent.create", a.ID, m, fmt.Sprintf("name %q, key %s…", a.Name, a.KeyPrefix))
-	return Created{Agent: s.view(ctx, a), Key: key, EnrollCommand: s.EnrollCommand(key), InstallCommand: InstallCommand}, nil
+	return s.created(ctx, a, key), nil
 }
 
 // nameConflict is the answer when the database refused a duplicate (two requests
@@ -327,7 +339,7 @@ func (s *Service) RotateKey(ctx context.Context, actor store.User, id string, m 
 	}
 	s.audit(ctx, actor.ID, "agent.rotate", a.ID, m, fmt.Sprintf("name %q, key %s… replaces %s…", a.Name, prefix, a.KeyPrefix))
 	a.KeyHash, a.KeyPrefix, a.UpdatedAt = hash, prefix, now
-	return Created{Agent: s.view(ctx, a), Key: key, EnrollCommand: s.EnrollCommand(key), InstallCommand: InstallCommand}, nil
+	return s.created(ctx, a, key), nil
 }
 
 // Revoke refuses agent id's key from now on. The agent stays listed with its history;

@@ -95,10 +95,24 @@ type agentWithKey struct {
 	APIKey         string `json:"apiKey"`
 	EnrollCommand  string `json:"enrollCommand"`
 	InstallCommand string `json:"installCommand"`
+	// Setup holds the commands per platform: the agent's own once it reported one,
+	// else Linux, macOS and Windows (whose commands differ: no sudo, an elevated prompt).
+	Setup []setupJSON `json:"setup"`
+}
+
+type setupJSON struct {
+	Platform       string `json:"platform"` // linux, darwin, windows
+	Where          string `json:"where"`
+	EnrollCommand  string `json:"enrollCommand"`
+	InstallCommand string `json:"installCommand"`
 }
 
 func withKey(c agents.Created) agentWithKey {
-	return agentWithKey{Agent: agentJSON(c.Agent), APIKey: c.Key, EnrollCommand: c.EnrollCommand, InstallCommand: c.InstallCommand}
+	out := agentWithKey{Agent: agentJSON(c.Agent), APIKey: c.Key, EnrollCommand: c.EnrollCommand, InstallCommand: c.InstallCommand}
+	for _, s := range c.Setups {
+		out.Setup = append(out.Setup, setupJSON{Platform: s.Platform, Where: s.Where, EnrollCommand: s.EnrollCommand, InstallCommand: s.InstallCommand})
+	}
+	return out
 }
 
 type agentInput struct {

@@ -30,15 +30,17 @@ func (a *API) RegisterBackups(mux *http.ServeMux, svc *runs.Service) {
 // BackupLog is the seed's BackupLog with what backapp adds (queued and expired
 // statuses, the agent, the objects, the late flag).
 type BackupLog struct {
-	ID               string          `json:"id"`
-	ConfigID         string          `json:"configId"`
-	ConfigName       string          `json:"configName"`
-	UserID           string          `json:"userId"`
-	AgentID          string          `json:"agentId,omitempty"`
-	AgentName        string          `json:"agentName,omitempty"`
-	StartTime        time.Time       `json:"startTime"`
-	EndTime          *time.Time      `json:"endTime,omitempty"`
-	Status           string          `json:"status"`
+	ID         string     `json:"id"`
+	ConfigID   string     `json:"configId"`
+	ConfigName string     `json:"configName"`
+	UserID     string     `json:"userId"`
+	AgentID    string     `json:"agentId,omitempty"`
+	AgentName  string     `json:"agentName,omitempty"`
+	StartTime  time.Time  `json:"startTime"`
+	EndTime    *time.Time `json:"endTime,omitempty"`
+	Status     string     `json:"status"`
+	// WithWarnings: completed, but files or directories were skipped (see errors).
+	WithWarnings     bool            `json:"withWarnings"`
 	CancelRequested  bool            `json:"cancelRequested"`
 	Late             bool            `json:"late"`
 	DueAt            *time.Time      `json:"dueAt,omitempty"`
@@ -66,7 +68,7 @@ func backupJSON(r runs.Run) BackupLog {
 		FilesSkipped: r.FilesSkipped, TotalBytes: r.TotalBytes, BytesTransferred: r.BytesTransfer,
 		Errors: r.Errors, Duration: r.DurationMS, Full: r.Full, PreviousRunID: r.PreviousRunID,
 		ObjectKey: r.S3Path, ManifestKey: r.ManifestKey, Checksum: r.ArchiveSHA256, ArchiveSize: r.ArchiveSize,
-		Encrypted: r.Encrypted, ExpiredAt: r.ExpiredAt,
+		Encrypted: r.Encrypted, ExpiredAt: r.ExpiredAt, WithWarnings: runs.WithWarnings(r.RunRecord.Run),
 	}
 	if out.Duration == nil && r.EndTime != nil {
 		d := r.EndTime.Sub(r.StartTime).Milliseconds()

@@ -32,21 +32,24 @@ func (a *API) RegisterRestores(mux *http.ServeMux, svc *restores.Service) {
 
 // Restore is the API's view of a restore.
 type Restore struct {
-	ID              string     `json:"id"`
-	UserID          string     `json:"userId"`
-	RunID           string     `json:"runId"`
-	AgentID         string     `json:"agentId"` // "" once the agent was deleted
-	TargetDir       string     `json:"targetDir"`
-	Paths           []string   `json:"paths"` // absolute; [] is everything
-	Overwrite       bool       `json:"overwrite"`
-	Status          string     `json:"status"` // queued | running | completed | failed | cancelled
-	CancelRequested bool       `json:"cancelRequested"`
-	Error           string     `json:"error,omitempty"`
-	FilesWritten    int64      `json:"filesWritten"`
-	BytesWritten    int64      `json:"bytesWritten"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	StartedAt       *time.Time `json:"startedAt,omitempty"`
-	FinishedAt      *time.Time `json:"finishedAt,omitempty"`
+	ID              string   `json:"id"`
+	UserID          string   `json:"userId"`
+	RunID           string   `json:"runId"`
+	AgentID         string   `json:"agentId"` // "" once the agent was deleted
+	TargetDir       string   `json:"targetDir"`
+	Paths           []string `json:"paths"` // absolute; [] is everything
+	Overwrite       bool     `json:"overwrite"`
+	Status          string   `json:"status"` // queued | running | completed | failed | cancelled
+	CancelRequested bool     `json:"cancelRequested"`
+	Error           string   `json:"error,omitempty"`
+	// Warnings: of a completed restore, the entries restored under other names or
+	// skipped because the target's file system cannot hold their names.
+	Warnings     string     `json:"warnings,omitempty"`
+	FilesWritten int64      `json:"filesWritten"`
+	BytesWritten int64      `json:"bytesWritten"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	StartedAt    *time.Time `json:"startedAt,omitempty"`
+	FinishedAt   *time.Time `json:"finishedAt,omitempty"`
 }
 
 func restoreJSON(r store.Restore) Restore {
@@ -54,10 +57,14 @@ func restoreJSON(r store.Restore) Restore {
 	for i, p := range r.Paths {
 		paths[i] = "/" + p
 	}
-	return Restore{ID: r.ID, UserID: r.UserID, RunID: r.RunID, AgentID: r.AgentID, TargetDir: r.TargetDir,
+	out := Restore{ID: r.ID, UserID: r.UserID, RunID: r.RunID, AgentID: r.AgentID, TargetDir: r.TargetDir,
 		Paths: paths, Overwrite: r.Overwrite, Status: r.Status, CancelRequested: r.CancelRequested, Error: r.Error,
 		FilesWritten: r.FilesWritten, BytesWritten: r.BytesWritten, CreatedAt: r.CreatedAt,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+	if r.Status == store.RestoreCompleted {
+		out.Warnings, out.Error = r.Error, ""
+	}
+	return out
 }
 
 type restoreInput struct {

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
@@ -67,5 +67,5 @@ func TestFaults(t *testing.T) {
 	if st2.ResponseBodyResets == 0 {
 		t.Errorf("no download was cut: the test proves nothing")
 	}
-	compareTrees(t, want, describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+	compareTrees(t, want, describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
 }

@@ -13,13 +13,16 @@ import (
 
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/wine"
 )
 
 // TestIncrementalChain changes, adds and deletes files over several runs and restores
 // every point in time, which must give exactly the tree of that time.
 func TestIncrementalChain(t *testing.T) {
+	wine.Skip(t, "the chain turns files into symbolic links, which it cannot create")
 	dest := s3test.New(t)
 	src := filepath.Join(t.TempDir(), "src")
 	genTree(t, src, treeOpts{smallFiles: 300})
@@ -94,7 +97,7 @@ func TestIncrementalChain(t *testing.T) {
 			if _, err := engine.Restore(context.Background(), o); err != nil {
 				t.Fatalf("restore: %v", err)
 			}
-			compareTrees(t, wants[i], describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+			compareTrees(t, wants[i], describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
 		})
 	}
 	t.Run("wrong chain", func(t *testing.T) {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
+	"runtime"
 	"testing"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/testenv/treetest"
@@ -17,6 +18,9 @@ import (
 // old systems, copies from other encodings). Such files are backed up, restored under
 // the same bytes, and kept unchanged by an incremental.
 func TestNonUTF8Names(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows file names hold neither control characters nor bytes that are not UTF-16")
+	}
 	dest := s3test.New(t)
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.WriteFile(filepath.Join(t.TempDir(), "caf\xe9"), nil, 0o644); err != nil {
@@ -43,7 +47,7 @@ func TestNonUTF8Names(t *testing.T) {
 	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	compareTrees(t, want, describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+	compareTrees(t, want, describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
 
 	// A subset named as the pages show such names (U+FFFD for each invalid byte)
 	// restores the files behind it: both names that display alike.
@@ -53,7 +57,7 @@ func TestNonUTF8Names(t *testing.T) {
 		t.Fatalf("subset restore: %v", err)
 	}
 	for _, n := range []string{"caf\xe9", "caf\xe8"} {
-		if b, err := os.ReadFile(filepath.Join(sub, strings.TrimPrefix(src, "/"), n)); err != nil || string(b) != files[n] {
+		if b, err := os.ReadFile(filepath.Join(sub, filepath.FromSlash(scan.ArchiveName(src)), n)); err != nil || string(b) != files[n] {
 			t.Errorf("subset restore of %q: %q, %v", n, b, err)
 		}
 	}
@@ -67,5 +71,5 @@ func TestNonUTF8Names(t *testing.T) {
 	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target2, Chain: []engine.ArchiveRef{ref(dest, s), ref(dest, inc)}}); err != nil {
 		t.Fatalf("restore of the incremental: %v", err)
 	}
-	compareTrees(t, want, describe(t, filepath.Join(target2, strings.TrimPrefix(src, "/"))))
+	compareTrees(t, want, describe(t, filepath.Join(target2, filepath.FromSlash(scan.ArchiveName(src)))))
 }

@@ -54,6 +54,11 @@ type RestoreOptions struct {
 	TempPrefix string
 	// TempDir holds a large manifest while the restore runs; "": the system's.
 	TempDir string
+	// Unportable says what to do with names the target's file system cannot hold
+	// (on Windows CON, a:b, q?, …; names differing only in case): restore them under
+	// escaped names (the default) or skip them. Either way they are listed in the
+	// result, and the rest is restored.
+	Unportable archive.UnportableNames
 
 	Download upload.Options
 	// Progress is called after each archive and about every ProgressEvery (0: half a
@@ -76,7 +81,22 @@ type RestoreProgress struct {
 type RestoreResult struct {
 	Files, Bytes int64
 	Header       manifest.Header // of the last manifest (zero without manifests)
+	// Renamed lists entries written under another name (Path → RestoredAs, relative
+	// to the target), Skipped those left out (Path, Reason): the first maxNotes of
+	// each; RenamedCount and SkippedCount count them all.
+	Renamed, Skipped           []NameNote
+	RenamedCount, SkippedCount int
 }
+
+// NameNote is an archive entry restored under another name, or skipped, and why.
+type NameNote struct {
+	Path       string // archive name
+	RestoredAs string // written name, relative to the target ("" when skipped)
+	Reason     string
+}
+
+// maxNotes bounds the renamed and skipped entries a result lists.
+const maxNotes = 1000
 
 // ErrChainMismatch is returned (wrapped) when the archives given do not form the chain
 // that the last manifest names.
@@ -203,10 +223,23 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 			}
 		}
 	}
+	var notes RestoreResult // Renamed and Skipped, filled by the extractor's callbacks
 	x, err = archive.NewExtractor(o.Target, archive.ExtractOptions{
-		Overwrite:  o.Overwrite,
-		Owners:     !o.SkipOwners && os.Geteuid() == 0,
-		OnSkip:     func(name, why string) { o.Log.Warn("restore: entry skipped", "path", name, "why", why) },
+		Overwrite: o.Overwrite,
+		Owners:    !o.SkipOwners && os.Geteuid() == 0,
+		OnSkip: func(name, why string) {
+			o.Log.Warn("restore: entry skipped", "path", name, "why", why)
+			if notes.SkippedCount++; len(notes.Skipped) < maxNotes {
+				notes.Skipped = append(notes.Skipped, NameNote{Path: name, Reason: why})
+			}
+		},
+		Unportable: o.Unportable,
+		OnRename: func(name, as string) {
+			o.Log.Warn("restore: entry renamed: the target's file system cannot hold its name", "path", name, "as", as)
+			if notes.RenamedCount++; len(notes.Renamed) < maxNotes {
+				notes.Renamed = append(notes.Renamed, NameNote{Path: name, RestoredAs: as})
+			}
+		},
 		OnFile:     onFile,
 		TempPrefix: o.TempPrefix,
 	})
@@ -222,6 +255,7 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 	var linkTargets map[string]bool
 	defer func() {
 		res.Files, res.Bytes = x.Files, x.Bytes
+		res.Renamed, res.Skipped, res.RenamedCount, res.SkippedCount = notes.Renamed, notes.Skipped, notes.RenamedCount, notes.SkippedCount
 		if err != nil && lm != nil && failedIn >= 0 {
 			err = fmt.Errorf("%w; %s", err, notRestored(lm, o, inc, linkTargets, failedIn, lastChosen, x))
 		} else if err != nil && failedIn >= 0 {

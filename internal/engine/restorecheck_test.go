@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/testenv/treetest"
@@ -75,7 +76,7 @@ func TestRestoreSyncs(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	treetest.Write(t, src, map[string]string{"d/f": "content"})
 	s := mustBackup(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
-	restored := filepath.Join(strings.TrimPrefix(src, "/"), "d", "f")
+	restored := filepath.Join(filepath.FromSlash(scan.ArchiveName(src)), "d", "f")
 	for i, include := range [][]string{nil, {"**/f"}, nil} {
 		r := ref(dest, s)
 		if i == 2 { // an archive restored without its manifest

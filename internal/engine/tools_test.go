@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
@@ -102,7 +103,7 @@ func TestStandardTools(t *testing.T) {
 				args = append([]string{tc.tarFlag}, args...)
 			}
 			run(t, "tar", nil, args...)
-			compareTrees(t, want, describe(t, filepath.Join(out, strings.TrimPrefix(src, "/"))))
+			compareTrees(t, want, describe(t, filepath.Join(out, filepath.FromSlash(scan.ArchiveName(src)))))
 		})
 	}
 
@@ -127,6 +128,6 @@ func TestStandardTools(t *testing.T) {
 		if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}, Identities: []age.Identity{good}}); err != nil {
 			t.Fatalf("restore with the passphrase: %v", err)
 		}
-		compareTrees(t, want, describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+		compareTrees(t, want, describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
 	})
 }

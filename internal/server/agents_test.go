@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -642,4 +643,51 @@ func TestAgentBadInput(t *testing.T) {
 	}
 	want(t, e.client().json("GET", "/api/agents", nil), http.StatusUnauthorized)
 	want(t, e.client().json("POST", "/api/agents", map[string]string{"name": "x"}), http.StatusUnauthorized)
+}
+
+// TestAgentSetupPerPlatform: the set-up commands are each platform's own. A new agent
+// gets Linux's, macOS's and Windows' (no sudo there: an elevated prompt runs the .exe);
+// a key rotated on an agent that reported Windows gets Windows' only.
+func TestAgentSetupPerPlatform(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		e := startAgents(t, db)
+		c := e.client()
+		c.register("win@example.com")
+		id, key, r := c.createAgent("desk")
+		type setup struct{ platform, enroll, install string }
+		setups := func(r response) []setup {
+			t.Helper()
+			var out []setup
+			list, _ := r.body["setup"].([]any)
+			for _, s := range list {
+				m := s.(map[string]any)
+				out = append(out, setup{m["platform"].(string), m["enrollCommand"].(string), m["installCommand"].(string)})
+			}
+			return out
+		}
+		want1 := []setup{
+			{"linux", "backapp-agent enroll --server " + e.srv.URL + " --key " + key, "sudo backapp-agent install"},
+			{"darwin", "backapp-agent enroll --server " + e.srv.URL + " --key " + key, "sudo backapp-agent install"},
+			{"windows", `.\backapp-agent.exe enroll --server ` + e.srv.URL + " --key " + key, `.\backapp-agent.exe install`},
+		}
+		if got := setups(r); !slices.Equal(got, want1) {
+			t.Errorf("setup of a new agent:\n got  %v\n want %v", got, want1)
+		}
+
+		host := agentproto.Host{Hostname: "desk", Platform: "windows", Arch: "amd64", Version: "1.0.0"}
+		want(t, e.client().agentCall(agentproto.PathRegister, key, agentproto.RegisterRequest{Host: host}), http.StatusOK)
+		rotated := c.json("POST", "/api/agents/"+id+"/rotate-key", nil)
+		want(t, rotated, http.StatusOK)
+		key2, _ := rotated.body["apiKey"].(string)
+		if got := setups(rotated); len(got) != 1 || got[0].platform != "windows" || strings.Contains(got[0].install, "sudo") {
+			t.Errorf("setup after rotating a Windows agent's key: %v", got)
+		}
+		if rotated.body["installCommand"] != `.\backapp-agent.exe install` || rotated.body["enrollCommand"] != `.\backapp-agent.exe enroll --server `+e.srv.URL+" --key "+key2 {
+			t.Errorf("commands for a Windows agent: %s", rotated.raw)
+		}
+		pg := c.send("POST", "/agents/"+id+"/rotate-key", "application/x-www-form-urlencoded", url.Values{"csrf_token": {c.csrf}, "confirm": {"yes"}}.Encode())
+		if txt := visible(pg.raw); pg.status != http.StatusOK || strings.Contains(txt, "sudo") || !strings.Contains(txt, "backapp-agent.exe enroll") {
+			t.Errorf("the key page of a Windows agent: %s", txt)
+		}
+	})
 }

@@ -641,6 +641,13 @@ func TestBackupsAPI(t *testing.T) {
 		if !strings.Contains(r.raw, "permission denied") {
 			t.Errorf("details lack the errors: %s", r.raw)
 		}
+		// Files skipped: completed with warnings, never plain completed.
+		if r.body["withWarnings"] != true {
+			t.Errorf("withWarnings = %v for a run that skipped files", r.body["withWarnings"])
+		}
+		if pg := visible(alice.send("GET", "/backups/"+second, "", nil).raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "Warnings") {
+			t.Errorf("the page of a run that skipped files: %s", pg)
+		}
 		if _, ok := r.body["logs"].([]any); !ok {
 			t.Errorf("details lack the agent's log lines: %s", r.raw)
 		}

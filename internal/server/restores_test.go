@@ -556,5 +556,27 @@ func TestRestoreProtocol(t *testing.T) {
 			t.Errorf("commands after the restore finished: %v", cmds)
 		}
 		want(t, a.json("POST", "/api/restores/"+id+"/cancel", nil), http.StatusConflict)
+
+		// A restore onto Windows that renamed and skipped names it cannot hold:
+		// completed with warnings, each one listed.
+		r = a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": `C:\restore`})
+		want(t, r, http.StatusCreated)
+		id = r.body["id"].(string)
+		if cmds := heartbeat(e.keyB); len(cmds) != 1 {
+			t.Fatalf("agent B's commands: %v", cmds)
+		}
+		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "completed",
+			FilesWritten: 9, RenamedCount: 2, SkippedCount: 1,
+			Renamed: []agentproto.RenamedFile{{Path: "home/a:b", RestoredAs: "home/a%3Ab"}, {Path: "home/CON", RestoredAs: "home/CO%4E"}},
+			Skipped: []agentproto.FileError{{Path: "home/dev", Message: "device file"}}}), http.StatusNoContent)
+		r = a.json("GET", "/api/restores/"+id, nil)
+		warnings, _ := r.body["warnings"].(string)
+		if r.body["status"] != "completed" || r.body["error"] != nil || !strings.Contains(warnings, `"home/a:b" as "home/a%3Ab"`) ||
+			!strings.Contains(warnings, `"home/CON" as "home/CO%4E"`) || !strings.Contains(warnings, `1 entries were skipped: "home/dev" (device file)`) {
+			t.Errorf("restore that renamed names: %s", r.raw)
+		}
+		if pg := visible(a.send("GET", "/restores/"+id, "", nil).raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "home/a%3Ab") {
+			t.Errorf("the page of a restore that renamed names: %s", pg)
+		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/backapp/backapp/internal/winname"
 )
 
 // The local destination stores each key as a path under its directory, so a key must
@@ -21,16 +23,6 @@ const maxNameLength = 255
 // windowsForbidden are the printable characters Windows refuses in file names
 // (backslash and control characters are refused for every destination).
 const windowsForbidden = `<>:"|?*`
-
-// windowsReserved are device names that Windows resolves to a device instead of a file,
-// whatever the case and whatever extension follows ("nul.tar.gz" is the NUL device).
-var windowsReserved = map[string]bool{
-	"CON": true, "PRN": true, "AUX": true, "NUL": true, "CONIN$": true, "CONOUT$": true,
-	"COM0": true, "COM1": true, "COM2": true, "COM3": true, "COM4": true, "COM5": true, "COM6": true, "COM7": true, "COM8": true, "COM9": true,
-	"COM¹": true, "COM²": true, "COM³": true,
-	"LPT0": true, "LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true,
-	"LPT¹": true, "LPT²": true, "LPT³": true,
-}
 
 // validateLocalKey checks that key is a valid object key (ValidateKey) that can also be
 // stored as a file under the local destination's directory on any file system: no
@@ -90,11 +82,9 @@ func checkLocalName(name string, whole bool) error {
 	case ' ':
 		return fmt.Errorf("segment %q ends in a space, which Windows strips from file names", name)
 	}
-	// Windows ignores what follows the first dot, and spaces before it, when it
-	// recognises a device name: "NUL .tar.gz" opens NUL too.
-	base, _, _ := strings.Cut(name, ".")
-	if windowsReserved[strings.ToUpper(strings.TrimRight(base, " "))] {
-		return fmt.Errorf("segment %q is the Windows device name %s", name, strings.ToUpper(strings.TrimRight(base, " ")))
+	// "NUL .tar.gz" opens NUL too.
+	if d := winname.Device(name); d != "" {
+		return fmt.Errorf("segment %q is the Windows device name %s", name, d)
 	}
 	return nil
 }

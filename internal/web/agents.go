@@ -8,6 +8,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -102,7 +103,7 @@ func (a agentView) LastBackupStatus() statusView {
 	if a.LastRun == nil {
 		return statusView{}
 	}
-	return runStatus(a.LastRun.Status)
+	return runStatusOf(*a.LastRun)
 }
 
 // LastBackupTime is when the newest run ended, or started while it has not.
@@ -132,6 +133,15 @@ func runStatus(s string) statusView {
 		return statusView{"Cancelled", "○", "off"}
 	}
 	return statusView{s, "?", "off"}
+}
+
+// runStatusOf is runStatus, but a completed run that skipped files or directories (or
+// had another problem) is "Completed with warnings", never plain "Completed".
+func runStatusOf(r store.Run) statusView {
+	if runs.WithWarnings(r) {
+		return statusView{"Completed with warnings", "!", "warn"}
+	}
+	return runStatus(r.Status)
 }
 
 // logLevel is a log level as a word and a shape.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,12 +124,19 @@ func TestAgentPages(t *testing.T) {
 		t.Errorf("key page Cache-Control %q, want no-store", cc)
 	}
 	got := pres(r)
-	if len(got) != 3 || !agentkey.WellFormed(got[0]) {
-		t.Fatalf("key page <pre>s %q: want key, enroll command, install command", got)
+	if len(got) != 7 || !agentkey.WellFormed(got[0]) {
+		t.Fatalf("key page <pre>s %q: want key, then enroll and install commands for Linux, macOS and Windows", got)
 	}
 	key := got[0]
-	if got[1] != "backapp-agent enroll --server http://backapp.test --key "+key || got[2] != "sudo backapp-agent install" {
-		t.Errorf("commands %q", got[1:])
+	unix := "backapp-agent enroll --server http://backapp.test --key " + key
+	if want := []string{unix, "sudo backapp-agent install", unix, "sudo backapp-agent install",
+		`.\backapp-agent.exe enroll --server http://backapp.test --key ` + key, `.\backapp-agent.exe install`}; !slices.Equal(got[1:], want) {
+		t.Errorf("commands %q, want %q", got[1:], want)
+	}
+	for _, p := range []string{"Linux", "macOS", "Windows", "run as Administrator"} {
+		if !strings.Contains(mainText(r), p) {
+			t.Errorf("key page lacks %q", p)
+		}
 	}
 	if !strings.Contains(mainText(r), "shown only this once") {
 		t.Error("key page does not warn that the key is shown once")

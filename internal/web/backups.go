@@ -50,7 +50,12 @@ type runView struct {
 }
 
 // StatusView is the status word and shape (never colour alone).
-func (v runView) StatusView() statusView { return runStatusView(v.Run.Status) }
+func (v runView) StatusView() statusView {
+	if runs.WithWarnings(v.RunRecord.Run) {
+		return runStatusOf(v.RunRecord.Run)
+	}
+	return runStatusView(v.Run.Status)
+}
 
 func runStatusView(s string) statusView {
 	if s == runs.StatusExpired {

@@ -58,7 +58,7 @@ type configRow struct {
 }
 
 // LastStatus is the last run's status as a word and a shape.
-func (c configRow) LastStatus() statusView { return runStatus(c.LastRun.Status) }
+func (c configRow) LastStatus() statusView { return runStatusOf(*c.LastRun) }
 
 // NextText is the next run time in the schedule's timezone.
 func (c configRow) NextText() string { return configs.FormatRunTime(*c.NextRun) }

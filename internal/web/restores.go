@@ -34,6 +34,9 @@ func (v restoreView) Status() statusView {
 	if v.Restore.Status == store.RestoreRunning && v.CancelRequested {
 		return statusView{"Cancelling", "●", "warn"}
 	}
+	if v.Restore.Status == store.RestoreCompleted && v.Error != "" {
+		return statusView{"Completed with warnings", "!", "warn"}
+	}
 	return runStatus(v.Restore.Status)
 }
 

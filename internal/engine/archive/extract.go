@@ -52,12 +52,16 @@ type ExtractOptions struct {
 	// OnFile is called after each entry is restored, with its content size.
 	OnFile func(name string, size int64)
 	// OnSkip is called for entries not restored for a reason other than Select (device
-	// files, which backapp never writes).
+	// files, which backapp never writes; names the target cannot hold, when skipped).
 	OnSkip func(name, reason string)
 	// TempPrefix starts the names of the temporary files the extractor creates beside
 	// the entries it restores (see NewTempPrefix); "" picks a fresh one. A caller that
 	// records it before the restore can remove what a crash left (SweepTemp).
 	TempPrefix string
+	// Unportable says what to do with names the target's file system cannot hold
+	// (winnames.go); OnRename is called for each entry written under another name.
+	Unportable UnportableNames
+	OnRename   func(name, as string)
 }
 
 // TempPrefixBase starts every temporary name an extractor uses.
@@ -116,6 +120,8 @@ type Extractor struct {
 	busy    sync.WaitGroup // jobs queued or being written
 	free    chan []byte    // buffers for small files
 
+	names *hostNames // archive names → names the target can hold (winnames.go)
+
 	mu      sync.Mutex
 	pending map[string]bool // names being written by workers
 	err     error           // first worker error
@@ -168,7 +174,8 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 		return nil, fmt.Errorf("restore target: temporary prefix %q does not start with %s or holds a separator", tmp, TempPrefixBase)
 	}
 	return &Extractor{target: abs, root: root, rootDir: rootDir, umask: processUmask(), o: o, buf: make([]byte, 1<<20),
-		tmpBase: tmp, pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
+		tmpBase: tmp, names: newHostNames(hostRules(), o.Unportable),
+		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
 }
 
 // openDir is a cached directory root. users counts the workers' jobs that still use
@@ -364,10 +371,14 @@ func (x *Extractor) Close() error {
 // relative, no trailing slash); "" for the archive root ("./").
 func CleanName(name string) (string, error) {
 	n := strings.TrimPrefix(name, "./")
-	if strings.ContainsRune(n, 0) || strings.Contains(n, `\`) && filepath.Separator == '\\' {
+	// A backslash is no separator in an archive name: on Windows the restore escapes it
+	// (winnames.go), so it is a name Windows cannot hold, not a path escape.
+	if strings.ContainsRune(n, 0) {
 		return "", fmt.Errorf("archive entry %q: %w", name, ErrUnsafePath)
 	}
-	if strings.HasPrefix(n, "/") || filepath.IsAbs(n) || filepath.VolumeName(n) != "" {
+	// "C:x" or "\\srv\x" are names here, not volumes: on Windows their ':' and '\' are
+	// escaped before any file is opened (winnames.go), and os.Root refuses escapes.
+	if strings.HasPrefix(n, "/") {
 		return "", fmt.Errorf("archive entry %q: absolute name: %w", name, ErrUnsafePath)
 	}
 	for _, c := range strings.Split(n, "/") {
@@ -435,6 +446,11 @@ func (x *Extractor) extract(ctx context.Context, r io.Reader) error {
 			}
 		}
 		if !want.Extract {
+			continue
+		}
+		if name, err = x.hostName(name, h); err != nil {
+			return err
+		} else if name == "" {
 			continue
 		}
 		if err := x.entry(name, h, tr, want); err != nil {

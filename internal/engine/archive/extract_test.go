@@ -7,11 +7,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/testenv/wine"
 )
 
 // newExtractor is NewExtractor, closed when the test ends.
@@ -70,7 +73,7 @@ func listAll(t *testing.T, dir string) []string {
 	var out []string
 	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if p != dir {
-			out = append(out, strings.TrimPrefix(p, dir))
+			out = append(out, filepath.ToSlash(strings.TrimPrefix(p, dir)))
 		}
 		return nil
 	})
@@ -110,6 +113,9 @@ func TestHostileArchives(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "symlink") {
+				wine.Skip(t, "it cannot create symbolic links")
+			}
 			base := t.TempDir()
 			outside := filepath.Join(base, "outside")
 			target := filepath.Join(base, "target")
@@ -117,7 +123,10 @@ func TestHostileArchives(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("keep"), 0o644))
 			x := newExtractor(t, target, ExtractOptions{})
 			err := x.Extract(context.Background(), bytes.NewReader(tarOf(t, tc.ents(outside)...)))
-			if !errors.Is(err, ErrUnsafePath) {
+			// On Windows "C:\…\x" is one name holding ':' and '\', restored escaped
+			// inside the target (winnames.go); what matters is that nothing is outside.
+			escaped := runtime.GOOS == "windows" && tc.name == "absolute" && err == nil
+			if !errors.Is(err, ErrUnsafePath) && !escaped {
 				t.Errorf("got %v, want ErrUnsafePath", err)
 			}
 			if got := listAll(t, outside); len(got) != 1 || got[0] != "/secret" {
@@ -168,6 +177,9 @@ func TestExtractNoPartialFiles(t *testing.T) {
 // existing name is refused unless overwriting is asked, and then replaced, a symlink in
 // the way included (never followed); nothing temporary remains.
 func TestExtractFiles(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows files have no Unix permission bits")
+	}
 	big := strings.Repeat("0123456789abcdef", 20000)
 	data := tarOf(t, ent{name: "d/", typ: tar.TypeDir}, ent{name: "d/small", body: "tiny", typ: tar.TypeReg},
 		ent{name: "d/big", body: big, typ: tar.TypeReg}, ent{name: "top", body: "at the top", typ: tar.TypeReg},
@@ -245,6 +257,9 @@ func TestExtractFiles(t *testing.T) {
 // sticky bits included), and directories at every depth get theirs and their times
 // once everything inside them is written.
 func TestExtractModesAndTimes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows files have no Unix permission bits")
+	}
 	t.Cleanup(func() { syscallUmask(syscallUmask(0o027)) })
 	t1, t2 := time.Unix(1.5e9, 123456789), time.Unix(1.2e9, 0)
 	var ents []ent
@@ -317,6 +332,7 @@ func setBits(m os.FileMode) int64 {
 // TestExtractThroughInnerSymlinks: an archived symlink to a directory inside the target
 // may be written through, wherever the directory is; one leading out never.
 func TestExtractThroughInnerSymlinks(t *testing.T) {
+	wine.Skip(t, "it cannot create symbolic links")
 	target := t.TempDir()
 	x := newExtractor(t, target, ExtractOptions{})
 	must(t, x.Extract(context.Background(), bytes.NewReader(tarOf(t,

@@ -13,6 +13,10 @@
 //     source directory being walked;
 //   - a trailing slash (`cache/`) makes the pattern match directories only.
 //
+// On Windows a pattern may name a drive (`C:\Users\*\AppData`), and a leading slash
+// without one means any drive. On Windows and macOS, whose file systems ignore case by
+// default, patterns ignore case too.
+//
 // An excluded directory is not descended into. When include patterns are given, only
 // files that match one of them (or lie under a directory that matches one) are kept,
 // together with the directories that lead to them; excludes win over includes. A
@@ -27,6 +31,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -65,10 +70,11 @@ func NewMatcher(include, exclude []string) (*Matcher, error) {
 func compile(globs []string) ([]pattern, error) {
 	var ps []pattern
 	for _, g := range globs {
-		g = strings.TrimSpace(filepath.ToSlash(g))
+		g = absPattern(strings.TrimSpace(filepath.ToSlash(g)))
 		if g == "" {
 			continue
 		}
+		g = foldCase(g)
 		p := pattern{}
 		if strings.HasSuffix(g, "/") {
 			p.dirOnly = true
@@ -100,8 +106,24 @@ func (p pattern) match(rel, abs string, dir bool) bool {
 	case p.abs:
 		name = abs
 	}
-	ok, _ := doublestar.Match(p.glob, name)
+	ok, _ := doublestar.Match(p.glob, foldCase(name))
 	return ok
+}
+
+// absPattern gives a pattern that names a Windows volume the form absolute paths have
+// when matched ("C:/Users/*/AppData" → "/C/Users/*/AppData", see ArchiveName); on
+// Windows a leading slash without a volume means any drive ("/Users" → "/*/Users").
+func absPattern(g string) string {
+	if runtime.GOOS != "windows" {
+		return g
+	}
+	if vol := filepath.VolumeName(g); vol != "" {
+		return "/" + volumeElement(filepath.ToSlash(vol)) + "/" + strings.TrimLeft(g[len(vol):], "/")
+	}
+	if strings.HasPrefix(g, "/") {
+		return "/*" + g
+	}
+	return g
 }
 
 func matchAny(ps []pattern, rel, abs string, dir bool) bool {
@@ -166,7 +188,11 @@ type Options struct {
 // ErrSourceMissing is returned (wrapped) when a source path does not exist.
 var ErrSourceMissing = errors.New("source path does not exist")
 
-// Sources cleans, validates and sorts source paths and drops those inside another.
+// Sources cleans, validates and sorts source paths and drops those inside another. On
+// Windows and macOS, where file systems ignore case by default, two spellings of one
+// directory ("Z:\tmp\x", "z:\TMP\X") are one source: a path is dropped when it names
+// the same directory as a kept one, or lies inside it, by file identity (so a
+// case-sensitive volume keeps "/a" and "/A" apart).
 func Sources(paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no source paths")
@@ -188,25 +214,92 @@ func Sources(paths []string) ([]string, error) {
 		}
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(a, b string) int { return manifest.ComparePaths(ArchiveName(a), ArchiveName(b)) })
+	// Shorter first among spellings of one path, so an ancestor is kept before what
+	// lies inside it, then in archive order.
+	slices.SortStableFunc(out, func(a, b string) int {
+		if c := manifest.ComparePaths(foldCase(ArchiveName(a)), foldCase(ArchiveName(b))); c != 0 && caseInsensitive {
+			return c
+		}
+		return manifest.ComparePaths(ArchiveName(a), ArchiveName(b))
+	})
 	var kept []string
 	for _, p := range out {
-		if n := len(kept); n > 0 {
-			last := kept[n-1]
-			if p == last || strings.HasPrefix(p, strings.TrimSuffix(last, string(filepath.Separator))+string(filepath.Separator)) {
-				continue
-			}
+		if !slices.ContainsFunc(kept, func(k string) bool { return within(p, k) }) {
+			kept = append(kept, p)
 		}
-		kept = append(kept, p)
 	}
+	slices.SortFunc(kept, func(a, b string) int { return manifest.ComparePaths(ArchiveName(a), ArchiveName(b)) })
 	return kept, nil
 }
 
+// caseInsensitive is true where file systems ignore case by default (NTFS, APFS).
+var caseInsensitive = runtime.GOOS == "windows" || runtime.GOOS == "darwin"
+
+// foldCase lower-cases s where file names ignore case.
+func foldCase(s string) string {
+	if caseInsensitive {
+		return strings.ToLower(s)
+	}
+	return s
+}
+
+// within reports whether p is dir or lies inside it. Where case is ignored, a prefix
+// that matches only when folded counts when it is the same directory on disk.
+func within(p, dir string) bool {
+	sep := string(filepath.Separator)
+	dir = strings.TrimSuffix(dir, sep)
+	if p == dir || strings.HasPrefix(p, dir+sep) {
+		return true
+	}
+	if !caseInsensitive || len(p) < len(dir) || !strings.EqualFold(p[:len(dir)], dir) ||
+		(len(p) > len(dir) && p[len(dir):len(dir)+1] != sep) {
+		return false
+	}
+	a, err1 := os.Stat(dir)
+	b, err2 := os.Stat(p[:len(dir)])
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
 // ArchiveName is the name of an absolute path inside archives: slash-separated, without
-// volume and leading slash ("/home/a" → "home/a").
+// leading slash ("/home/a" → "home/a"). A Windows volume becomes the first element, so
+// sources on two drives stay apart and plain tar still extracts the archive:
+// "C:\data\a" → "C/data/a", "\\srv\share\a" → "UNC/srv/share/a".
 func ArchiveName(abs string) string {
-	abs = filepath.ToSlash(strings.TrimPrefix(abs, filepath.VolumeName(abs)))
-	return strings.TrimLeft(abs, "/")
+	vol := filepath.VolumeName(abs)
+	rest := strings.TrimLeft(filepath.ToSlash(abs[len(vol):]), "/")
+	v := volumeElement(filepath.ToSlash(vol))
+	if v == "" {
+		return rest
+	}
+	if rest == "" {
+		return v
+	}
+	return v + "/" + rest
+}
+
+// volumeElement is the archive form of a slash-separated Windows volume name: "C:" →
+// "C" (upper case: drive letters ignore case), "//srv/share" → "UNC/srv/share", "" → "".
+func volumeElement(vol string) string {
+	switch {
+	case vol == "":
+		return ""
+	case len(vol) == 2 && vol[1] == ':':
+		return strings.ToUpper(vol[:1])
+	}
+	vol = strings.TrimLeft(vol, "/")
+	// \\?\C: and \\.\C: device paths name a drive too.
+	if rest, ok := strings.CutPrefix(vol, "?/"); ok {
+		vol = rest
+	} else if rest, ok := strings.CutPrefix(vol, "./"); ok {
+		vol = rest
+	}
+	if len(vol) == 2 && vol[1] == ':' {
+		return strings.ToUpper(vol[:1])
+	}
+	if rest, ok := strings.CutPrefix(vol, "UNC/"); ok {
+		vol = rest
+	}
+	return "UNC/" + vol
 }
 
 type walker struct {
@@ -323,12 +416,15 @@ func (w *walker) walk(n Node, rel string, included bool) error {
 	if n.Type != manifest.TypeDir {
 		return w.emit(n)
 	}
-	key := [2]uint64{n.Stat.Dev, n.Stat.Ino}
-	if w.visit[key] {
-		return w.issue(Issue{Path: n.Path, Op: "symlink loop", Err: errors.New("directory already on the path; not descended")})
+	// A directory whose identity cannot be read is descended all the same: a backup
+	// that leaves data out must never be the price of a failed loop check.
+	if key, err := dirID(n); err == nil {
+		if w.visit[key] {
+			return w.issue(Issue{Path: n.Path, Op: "symlink loop", Err: errors.New("directory already on the path; not descended")})
+		}
+		w.visit[key] = true
+		defer delete(w.visit, key)
 	}
-	w.visit[key] = true
-	defer delete(w.visit, key)
 
 	ents, err := os.ReadDir(n.Path)
 	if err != nil {
