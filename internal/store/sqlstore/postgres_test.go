@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,28 +9,19 @@ import (
 	"github.com/backapp/backapp/internal/store/storetest"
 )
 
-func openT(t *testing.T, url string) *Store {
+func openPostgres(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), url)
+	s, _, err := OpenPostgres(context.Background(), url)
 	if err != nil {
-		t.Fatalf("Open = %v", err)
+		t.Fatalf("OpenPostgres = %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
 func TestPostgresSchema(t *testing.T) {
-	s := openT(t, pgtest.New(t))
-	storetest.RunSchema(t, s, storetest.SQL{
-		Exec: func(ctx context.Context, q string) error {
-			_, err := s.pool.Exec(ctx, q)
-			return err
-		},
-		Count: func(ctx context.Context, q string) (n int, err error) {
-			err = s.pool.QueryRow(ctx, q).Scan(&n)
-			return n, err
-		},
-	})
+	s := openPostgres(t, pgtest.New(t))
+	storetest.RunSchema(t, s, rawSQL(s))
 }
 
 // TestPostgresReplicasMigrate opens one fresh database from several "replicas" at once:
@@ -43,7 +34,7 @@ func TestPostgresReplicasMigrate(t *testing.T) {
 	errs := make([]error, replicas)
 	var wg sync.WaitGroup
 	for i := range replicas {
-		wg.Go(func() { stores[i], errs[i] = Open(ctx, url) })
+		wg.Go(func() { stores[i], _, errs[i] = OpenPostgres(ctx, url) })
 	}
 	wg.Wait()
 	for i := range replicas {
