@@ -13,7 +13,7 @@ import (
 // CreateResetToken stores a password-reset token; ErrConflict when the hash exists.
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
 	op := "create reset token for user " + t.UserID
-	if !validID(t.UserID) {
+	if !s.validID(t.UserID) {
 		return notFound(op)
 	}
 	_, err := s.exec(ctx,
@@ -46,7 +46,7 @@ func (s *Store) AddAudit(ctx context.Context, e store.AuditEntry) error {
 		}
 		e.ID = id.String()
 	}
-	if e.ActorID != "" && !validID(e.ActorID) {
+	if e.ActorID != "" && !s.validID(e.ActorID) {
 		return fmt.Errorf("add audit %s: invalid actor id %q", e.Action, e.ActorID)
 	}
 	if e.Time.IsZero() {

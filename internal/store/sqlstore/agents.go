@@ -33,7 +33,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 		}
 		v.ID = id
 	}
-	if !validID(v.ID) || !validID(v.UserID) {
+	if !s.validID(v.ID) || !s.validID(v.UserID) {
 		return fmt.Errorf("%s: invalid id %q or user id %q", op, v.ID, v.UserID)
 	}
 	if v.Status == "" {
@@ -56,7 +56,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 
 // GetAgent returns the agent with the given id.
 func (s *Store) GetAgent(ctx context.Context, id string) (store.Agent, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Agent{}, notFound("get agent " + id)
 	}
 	var a store.Agent
@@ -82,7 +82,7 @@ func (s *Store) ListAgents(ctx context.Context, userID string) ([]store.Agent, e
 	q := `SELECT ` + agentColumns + ` FROM agents`
 	var args []any
 	if userID != "" {
-		if !validID(userID) {
+		if !s.validID(userID) {
 			return nil, nil
 		}
 		q += ` WHERE user_id = ?`
@@ -154,7 +154,7 @@ func (s *Store) AddAgentLogs(ctx context.Context, logs []store.AgentLog) error {
 				return err
 			}
 		}
-		if !validID(l.ID) || !validID(l.AgentID) {
+		if !s.validID(l.ID) || !s.validID(l.AgentID) {
 			return fmt.Errorf("%s: invalid id %q or agent id %q", op, l.ID, l.AgentID)
 		}
 		var meta any
@@ -181,7 +181,7 @@ func (s *Store) AddAgentLogs(ctx context.Context, logs []store.AgentLog) error {
 // ListAgentLogs lists an agent's log lines, newest first.
 func (s *Store) ListAgentLogs(ctx context.Context, f store.AgentLogFilter) ([]store.AgentLog, error) {
 	op := "list logs of agent " + f.AgentID
-	if !validID(f.AgentID) {
+	if !s.validID(f.AgentID) {
 		return nil, nil
 	}
 	q := `SELECT id, agent_id, level, message, metadata, timestamp FROM agent_logs WHERE agent_id = ?`
@@ -248,7 +248,7 @@ func (s *Store) CreateConfig(ctx context.Context, c *store.BackupConfig) error {
 		}
 		v.ID = id
 	}
-	if !validID(v.ID) || !validID(v.UserID) || v.AgentID != "" && !validID(v.AgentID) {
+	if !s.validID(v.ID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return fmt.Errorf("%s: invalid id %q, user id %q or agent id %q", op, v.ID, v.UserID, v.AgentID)
 	}
 	if v.ExecutionMode == "" {
@@ -274,7 +274,7 @@ func (s *Store) CreateConfig(ctx context.Context, c *store.BackupConfig) error {
 
 // GetConfig returns the config with the given id.
 func (s *Store) GetConfig(ctx context.Context, id string) (store.BackupConfig, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.BackupConfig{}, notFound("get config " + id)
 	}
 	var c store.BackupConfig
@@ -294,7 +294,7 @@ func (s *Store) ListConfigs(ctx context.Context, userID string) ([]store.BackupC
 	if userID == "" {
 		return s.listConfigs(ctx, "list configs", "")
 	}
-	if !validID(userID) {
+	if !s.validID(userID) {
 		return nil, nil
 	}
 	return s.listConfigs(ctx, "list configs of user "+userID, ` WHERE user_id = ?`, userID)
@@ -302,7 +302,7 @@ func (s *Store) ListConfigs(ctx context.Context, userID string) ([]store.BackupC
 
 // ListAgentConfigs lists the configs assigned to an agent, enabled or not, oldest first.
 func (s *Store) ListAgentConfigs(ctx context.Context, agentID string) ([]store.BackupConfig, error) {
-	if !validID(agentID) {
+	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.listConfigs(ctx, "list configs of agent "+agentID, ` WHERE agent_id = ?`, agentID)
@@ -311,7 +311,7 @@ func (s *Store) ListAgentConfigs(ctx context.Context, agentID string) ([]store.B
 // UpdateConfig writes c's name, enabled, mode, agent, JSON documents and UpdatedAt.
 func (s *Store) UpdateConfig(ctx context.Context, c *store.BackupConfig) error {
 	op := "update config " + c.ID
-	if c.AgentID != "" && !validID(c.AgentID) {
+	if c.AgentID != "" && !s.validID(c.AgentID) {
 		return fmt.Errorf("%s: invalid agent id %q", op, c.AgentID)
 	}
 	if c.ExecutionMode == "" {
@@ -374,17 +374,17 @@ var runSetColumns = []string{"config_id", "user_id", "agent_id", "start_time", "
 	"errors", "duration", "progress_at"}
 
 // checkRun checks r's status and ids and normalises its times.
-func checkRun(op string, r *store.Run) error {
+func (s *Store) checkRun(op string, r *store.Run) error {
 	if !runStatuses[r.Status] {
 		return fmt.Errorf("%s: invalid status %q", op, r.Status)
 	}
 	for _, id := range []string{r.ConfigID, r.UserID} {
-		if !validID(id) {
+		if !s.validID(id) {
 			return fmt.Errorf("%s: invalid id %q", op, id)
 		}
 	}
 	for _, id := range []string{r.AgentID, r.PreviousRunID} {
-		if id != "" && !validID(id) {
+		if id != "" && !s.validID(id) {
 			return fmt.Errorf("%s: invalid id %q", op, id)
 		}
 	}
@@ -396,11 +396,9 @@ func checkRun(op string, r *store.Run) error {
 	return nil
 }
 
-// CreateRun inserts r. An empty ID gets a new UUID v7, a zero CreatedAt StartTime.
-// A second queued or running run of one config gives ErrConflict.
-func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
-	v := *r
-	op := "create run of config " + v.ConfigID
+// newRun gives a run to insert its ID (a new UUID v7 when empty) and CreatedAt
+// (StartTime when zero), and checks it.
+func (s *Store) newRun(op string, v *store.Run) error {
 	if v.ID == "" {
 		id, err := newUUID(op)
 		if err != nil {
@@ -411,16 +409,28 @@ func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
 	if v.CreatedAt.IsZero() {
 		v.CreatedAt = v.StartTime
 	}
-	if err := checkRun(op, &v); err != nil {
+	if err := s.checkRun(op, v); err != nil {
 		return err
 	}
-	if !validID(v.ID) {
+	if !s.validID(v.ID) {
 		return fmt.Errorf("%s: invalid id %q", op, v.ID)
 	}
-	args := append([]any{v.ID}, s.runArgs(&v)...)
-	args = append(args, s.t(v.CreatedAt))
-	_, err := s.exec(ctx, `INSERT INTO backup_logs (id, `+strings.Join(runSetColumns, ", ")+`, created_at)
-		VALUES (?`+strings.Repeat(", ?", len(runSetColumns)+1)+`)`, args...)
+	return nil
+}
+
+// insertRun inserts a run: runArgs, then created_at and id.
+var insertRun = `INSERT INTO backup_logs (` + strings.Join(runSetColumns, ", ") + `, created_at, id)
+	VALUES (?` + strings.Repeat(", ?", len(runSetColumns)+1) + `)`
+
+// CreateRun inserts r. An empty ID gets a new UUID v7, a zero CreatedAt StartTime.
+// A second queued or running run of one config gives ErrConflict.
+func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
+	v := *r
+	op := "create run of config " + v.ConfigID
+	if err := s.newRun(op, &v); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, insertRun, append(s.runArgs(&v), s.t(v.CreatedAt), v.ID)...)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -430,7 +440,7 @@ func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
 
 // GetRun returns the run with the given id.
 func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Run{}, notFound("get run " + id)
 	}
 	var r store.Run
@@ -466,7 +476,7 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 // config to queued or running gives ErrConflict.
 func (s *Store) UpdateRun(ctx context.Context, r *store.Run) error {
 	op := "update run " + r.ID
-	if err := checkRun(op, r); err != nil {
+	if err := s.checkRun(op, r); err != nil {
 		return err
 	}
 	set := make([]string, len(runSetColumns))
@@ -488,7 +498,7 @@ func (s *Store) RecordRunProgress(ctx context.Context, id string, p store.RunPro
 // LastCompletedRun is the newest completed run of a config.
 func (s *Store) LastCompletedRun(ctx context.Context, configID string) (store.Run, error) {
 	op := "last completed run of config " + configID
-	if !validID(configID) {
+	if !s.validID(configID) {
 		return store.Run{}, notFound(op)
 	}
 	runs, err := s.queryRuns(ctx, op,
@@ -510,7 +520,7 @@ func (s *Store) StaleRuns(ctx context.Context, cutoff time.Time) ([]store.Run, e
 
 // ActiveRuns lists an agent's queued and running runs, oldest first.
 func (s *Store) ActiveRuns(ctx context.Context, agentID string) ([]store.Run, error) {
-	if !validID(agentID) {
+	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.queryRuns(ctx, "list active runs of agent "+agentID,
@@ -542,7 +552,7 @@ func (s *Store) runFilter(w *where, userID, configID, agentID string, since, unt
 		if c.id == "" {
 			continue
 		}
-		if !validID(c.id) {
+		if !s.validID(c.id) {
 			return false
 		}
 		w.add(c.col+" = ?", c.id)

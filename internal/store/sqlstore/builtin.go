@@ -14,7 +14,7 @@ import (
 // agree on one row.
 func (s *Store) EnsureBuiltinAgent(ctx context.Context, userID, name, keyHash, keyPrefix string, now time.Time) (store.Agent, error) {
 	op := "ensure built-in agent of user " + userID
-	if !validID(userID) {
+	if !s.validID(userID) {
 		return store.Agent{}, notFound(op)
 	}
 	for attempt := 0; attempt < 2; attempt++ {

@@ -122,19 +122,22 @@ func newUUID(op string) (string, error) {
 	return id.String(), nil
 }
 
-// validID reports whether id can name a row. Ids come from URLs; one that is not a
-// UUID names no row, so callers get ErrNotFound (PostgreSQL's uuid columns would
-// refuse it with a type error instead).
-func validID(id string) bool {
+// validID reports whether id can name a row. Ids come from URLs; on PostgreSQL one
+// that is not a UUID names no row, so callers get ErrNotFound (the uuid columns would
+// refuse it with a type error instead). SQLite keeps ids as text and takes any.
+func (s *Store) validID(id string) bool {
+	if !s.d.uuidIDs {
+		return true
+	}
 	_, err := uuid.Parse(id)
 	return err == nil
 }
 
 // validIDs keeps the ids that can name a row.
-func validIDs(ids []string) []string {
+func (s *Store) validIDs(ids []string) []string {
 	var out []string
 	for _, id := range ids {
-		if validID(id) {
+		if s.validID(id) {
 			out = append(out, id)
 		}
 	}

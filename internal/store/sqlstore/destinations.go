@@ -53,7 +53,7 @@ func credentialsValue(b []byte) any {
 // CreateDestination inserts d.
 func (s *Store) CreateDestination(ctx context.Context, d store.Destination) error {
 	op := "create destination " + d.Name
-	if !validID(d.ID) || (d.UserID != "" && !validID(d.UserID)) {
+	if !s.validID(d.ID) || (d.UserID != "" && !s.validID(d.UserID)) {
 		return fmt.Errorf("%s: invalid id %q or owner %q", op, d.ID, d.UserID)
 	}
 	settings, err := settingsText(op, d.Settings)
@@ -67,7 +67,7 @@ func (s *Store) CreateDestination(ctx context.Context, d store.Destination) erro
 
 // GetDestination returns the destination with the given id.
 func (s *Store) GetDestination(ctx context.Context, id string) (store.Destination, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Destination{}, notFound("get destination " + id)
 	}
 	var d store.Destination
@@ -81,7 +81,7 @@ func (s *Store) GetDestination(ctx context.Context, id string) (store.Destinatio
 // ListDestinations returns the shared destinations and userID's own.
 func (s *Store) ListDestinations(ctx context.Context, userID string) ([]store.Destination, error) {
 	op := "list destinations of user " + userID
-	if !validID(userID) {
+	if !s.validID(userID) {
 		// No user has this id: only the shared destinations.
 		return s.listDestinations(ctx, op, `SELECT `+destinationColumns+` FROM storage_destinations WHERE user_id IS NULL`+destinationOrder)
 	}
@@ -101,7 +101,7 @@ func (s *Store) listDestinations(ctx context.Context, op, query string, args ...
 // UpdateDestination replaces d's name, settings, credentials and UpdatedAt.
 func (s *Store) UpdateDestination(ctx context.Context, d store.Destination) error {
 	op := "update destination " + d.ID
-	if !validID(d.ID) {
+	if !s.validID(d.ID) {
 		return notFound(op)
 	}
 	settings, err := settingsText(op, d.Settings)

@@ -22,6 +22,9 @@ type dialect struct {
 	goose goose.Dialect
 	// numbered: placeholders are $1, $2, … (PostgreSQL) instead of ?.
 	numbered bool
+	// uuidIDs: id columns are uuid (PostgreSQL), so a string that is not a UUID
+	// cannot be stored and names no row; SQLite's are text and take any string.
+	uuidIDs bool
 	// textTime: times are stored as fixed-width UTC text (SQLite, which has no time
 	// type) instead of timestamptz.
 	textTime bool

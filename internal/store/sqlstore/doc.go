@@ -27,7 +27,8 @@
 // To add a store method: add it to the interface in store/, write it once here in
 // the domain's file (s.exec, s.query, s.queryRow, s.writeQuery, s.begin; times
 // through s.t and s.tp, scanned with timeCol and nullTimeCol; ids checked with
-// validID, which turns a non-UUID into ErrNotFound on both), and test it in storetest.
+// s.validID, which on PostgreSQL turns a non-UUID into ErrNotFound as SQLite finds
+// no row for it), and test it in storetest.
 // To add a migration: one shared file migrations/NNNNN_name.sql when the SQL is the
 // same with the type names filled in, else one file of that version in each dialect's
 // folder. Never edit an applied migration (upgrade_test.go checks 1–7).

@@ -48,7 +48,7 @@ func (s *Store) PutEstimate(ctx context.Context, e *store.Estimate) error {
 		}
 		v.ID = id
 	}
-	if !validID(v.ID) || !validID(v.ConfigID) || !validID(v.UserID) || v.AgentID != "" && !validID(v.AgentID) {
+	if !s.validID(v.ID) || !s.validID(v.ConfigID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return notFound(op)
 	}
 	v.Status = store.EstimatePending
@@ -70,7 +70,7 @@ func (s *Store) PutEstimate(ctx context.Context, e *store.Estimate) error {
 
 // GetEstimate returns the estimate with the given id.
 func (s *Store) GetEstimate(ctx context.Context, id string) (store.Estimate, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Estimate{}, notFound("get estimate " + id)
 	}
 	var e store.Estimate
@@ -83,7 +83,7 @@ func (s *Store) GetEstimate(ctx context.Context, id string) (store.Estimate, err
 
 // ConfigEstimate returns a configuration's estimate.
 func (s *Store) ConfigEstimate(ctx context.Context, configID string) (store.Estimate, error) {
-	if !validID(configID) {
+	if !s.validID(configID) {
 		return store.Estimate{}, notFound("estimate of config " + configID)
 	}
 	var e store.Estimate
@@ -100,7 +100,7 @@ func (s *Store) queryEstimates(ctx context.Context, op, rest string, args ...any
 
 // PendingEstimates lists an agent's pending estimates, oldest first.
 func (s *Store) PendingEstimates(ctx context.Context, agentID string) ([]store.Estimate, error) {
-	if !validID(agentID) {
+	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.queryEstimates(ctx, "pending estimates of agent "+agentID,
@@ -110,7 +110,7 @@ func (s *Store) PendingEstimates(ctx context.Context, agentID string) ([]store.E
 // StartEstimate moves a pending estimate to running, or gives ErrConflict.
 func (s *Store) StartEstimate(ctx context.Context, id string, at time.Time) error {
 	op := "start estimate " + id
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	res, err := s.exec(ctx, `UPDATE config_estimates SET status = 'running', started_at = ?, reported_at = ?
@@ -134,7 +134,7 @@ func (s *Store) FinishEstimate(ctx context.Context, id string, r store.EstimateR
 	default:
 		return fmt.Errorf("%s: invalid status %q", op, r.Status)
 	}
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	samples, err := samplesJSON(r.Samples)
@@ -160,8 +160,8 @@ func (s *Store) FinishEstimate(ctx context.Context, id string, r store.EstimateR
 // TouchEstimates records agentID's report of its running estimates ids and returns
 // those that are running on it.
 func (s *Store) TouchEstimates(ctx context.Context, agentID string, ids []string, at time.Time) ([]string, error) {
-	ids = validIDs(ids)
-	if len(ids) == 0 || !validID(agentID) {
+	ids = s.validIDs(ids)
+	if len(ids) == 0 || !s.validID(agentID) {
 		return nil, nil
 	}
 	op := "touch estimates of agent " + agentID

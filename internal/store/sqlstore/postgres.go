@@ -31,6 +31,7 @@ func postgresDialect() *dialect {
 		name:     "postgres",
 		goose:    goose.DialectPostgres,
 		numbered: true,
+		uuidIDs:  true,
 		// Held until commit: a racing registration waits here, and then (READ
 		// COMMITTED takes a new snapshot per statement) sees this user.
 		lockFirstUser: func(ctx context.Context, t *tx) error {

@@ -40,7 +40,7 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 		}
 		v.ID = id
 	}
-	if !validID(v.ID) || !validID(v.RunID) || !validID(v.UserID) || v.AgentID != "" && !validID(v.AgentID) {
+	if !s.validID(v.ID) || !s.validID(v.RunID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return notFound(op)
 	}
 	if v.Status == "" {
@@ -71,7 +71,7 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 
 // GetRestore returns the restore with the given id.
 func (s *Store) GetRestore(ctx context.Context, id string) (store.Restore, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Restore{}, notFound("get restore " + id)
 	}
 	var r store.Restore
@@ -94,7 +94,7 @@ func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset i
 	if userID == "" {
 		return s.queryRestores(ctx, "list restores", `ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, limit, max(offset, 0))
 	}
-	if !validID(userID) {
+	if !s.validID(userID) {
 		return nil, nil
 	}
 	return s.queryRestores(ctx, "list restores", `WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
@@ -103,7 +103,7 @@ func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset i
 
 // PendingRestores lists an agent's queued restores and running ones to cancel.
 func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Restore, error) {
-	if !validID(agentID) {
+	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.queryRestores(ctx, "pending restores of agent "+agentID, `WHERE agent_id = ? AND status IN ('queued', 'running')
@@ -113,7 +113,7 @@ func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Re
 // StartRestore moves a queued restore to running, or gives ErrConflict.
 func (s *Store) StartRestore(ctx context.Context, id string, at time.Time) error {
 	op := "start restore " + id
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	res, err := s.exec(ctx, `UPDATE restores SET status = 'running', started_at = ?
@@ -137,7 +137,7 @@ func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreRes
 	default:
 		return fmt.Errorf("%s: invalid status %q", op, r.Status)
 	}
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	res, err := s.exec(ctx, `UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
@@ -157,7 +157,7 @@ func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreRes
 
 // CancelRestore cancels a queued restore or asks a running one to stop.
 func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (store.Restore, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Restore{}, notFound("cancel restore " + id)
 	}
 	_, err := s.exec(ctx, `UPDATE restores SET
@@ -173,8 +173,8 @@ func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (sto
 
 // TouchRestores records that agentID reported its running restores ids at at.
 func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error {
-	ids = validIDs(ids)
-	if len(ids) == 0 || !validID(agentID) {
+	ids = s.validIDs(ids)
+	if len(ids) == 0 || !s.validID(agentID) {
 		return nil
 	}
 	args := []any{s.t(at), agentID}
@@ -189,7 +189,7 @@ func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string,
 // ProgressRestore records a running restore's progress.
 func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error {
 	op := "progress of restore " + id
-	if !validID(id) || !validID(agentID) {
+	if !s.validID(id) || !s.validID(agentID) {
 		return notFound(op)
 	}
 	res, err := s.exec(ctx, `UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?

@@ -47,7 +47,7 @@ func (s *Store) insertAlert(ctx context.Context, tx *tx, a *store.Alert) error {
 		}
 		a.ID = id
 	}
-	if !validID(a.UserID) || a.ConfigID != "" && !validID(a.ConfigID) {
+	if !s.validID(a.UserID) || a.ConfigID != "" && !s.validID(a.ConfigID) {
 		return fmt.Errorf("%s: invalid user or config id", op)
 	}
 	a.Timestamp = norm(a.Timestamp)
@@ -60,21 +60,8 @@ func (s *Store) insertAlert(ctx context.Context, tx *tx, a *store.Alert) error {
 func (s *Store) QueueScheduledRun(ctx context.Context, q store.ScheduledRun) error {
 	v := *q.Run
 	op := "queue scheduled run of config " + v.ConfigID
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
-	}
-	if v.CreatedAt.IsZero() {
-		v.CreatedAt = v.StartTime
-	}
-	if err := checkRun(op, &v); err != nil {
+	if err := s.newRun(op, &v); err != nil {
 		return err
-	}
-	if !validID(v.ID) {
-		return fmt.Errorf("%s: invalid id %q", op, v.ID)
 	}
 	tx, err := s.begin(ctx)
 	if err != nil {
@@ -109,7 +96,7 @@ func (s *Store) QueueScheduledRun(ctx context.Context, q store.ScheduledRun) err
 // SkipSlot records slot without a run and flags a waiting queued run late.
 func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert store.Alert) (bool, error) {
 	op := "skip slot of config " + configID
-	if !validID(configID) {
+	if !s.validID(configID) {
 		return false, notFound(op)
 	}
 	tx, err := s.begin(ctx)
@@ -182,7 +169,7 @@ func (s *Store) flagLate(ctx context.Context, r store.RunRecord, alert func(stor
 // CancelRun cancels a queued run or asks a running one to stop.
 func (s *Store) CancelRun(ctx context.Context, id string, at time.Time) (store.Run, error) {
 	op := "cancel run " + id
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.Run{}, notFound(op)
 	}
 	_, err := s.exec(ctx, `UPDATE backup_logs SET
@@ -198,7 +185,7 @@ func (s *Store) CancelRun(ctx context.Context, id string, at time.Time) (store.R
 
 // GetRunRecord returns the run with its late flag and names.
 func (s *Store) GetRunRecord(ctx context.Context, id string) (store.RunRecord, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.RunRecord{}, notFound("get run " + id)
 	}
 	var r store.RunRecord
@@ -242,7 +229,7 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 // ExpireRun marks a finished run expired.
 func (s *Store) ExpireRun(ctx context.Context, id string, at time.Time) error {
 	op := "expire run " + id
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	res, err := s.exec(ctx, `UPDATE backup_logs SET status = 'expired', expired_at = COALESCE(expired_at, ?)
@@ -284,7 +271,7 @@ func (s *Store) ListAlerts(ctx context.Context, userID string, limit int) ([]sto
 	if userID == "" {
 		return queryAll(ctx, s, op, q+`ORDER BY timestamp DESC, id DESC LIMIT ?`, scan, limit)
 	}
-	if !validID(userID) {
+	if !s.validID(userID) {
 		return nil, nil
 	}
 	return queryAll(ctx, s, op, q+`WHERE user_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?`, scan, userID, limit)

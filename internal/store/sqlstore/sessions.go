@@ -10,7 +10,7 @@ import (
 // CreateSession stores s; ErrConflict when the token hash exists.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	op := "create session for user " + sess.UserID
-	if !validID(sess.UserID) {
+	if !s.validID(sess.UserID) {
 		return notFound(op)
 	}
 	_, err := s.exec(ctx, `INSERT INTO sessions
@@ -54,7 +54,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions deletes all of a user's sessions except keepTokenHash (may be "").
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepTokenHash string) error {
-	if !validID(userID) {
+	if !s.validID(userID) {
 		return nil
 	}
 	_, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, keepTokenHash)

@@ -186,7 +186,7 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 
 // execID is execOne for a statement whose last argument is a row id.
 func (s *Store) execID(ctx context.Context, op, id, query string, args ...any) error {
-	if !validID(id) {
+	if !s.validID(id) {
 		return notFound(op)
 	}
 	return s.execOne(ctx, op, query, append(args, id)...)

@@ -44,7 +44,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User, firstIsAdmin bool
 	if err := checkRole(v.Role); err != nil {
 		return fmt.Errorf("create user %s: %w", v.Email, err)
 	}
-	if !validID(v.ID) {
+	if !s.validID(v.ID) {
 		return fmt.Errorf("create user %s: invalid id %q", v.Email, v.ID)
 	}
 	v.CreatedAt, v.UpdatedAt = norm(v.CreatedAt), norm(v.UpdatedAt)
@@ -86,7 +86,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User, firstIsAdmin bool
 
 // GetUser returns the user with the given id.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	if !validID(id) {
+	if !s.validID(id) {
 		return store.User{}, notFound("get user " + id)
 	}
 	var u store.User
