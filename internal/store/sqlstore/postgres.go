@@ -72,9 +72,12 @@ func OpenPostgres(ctx context.Context, url string) (*Store, *pgxpool.Pool, error
 		pool.Close()
 		return nil, nil, fmt.Errorf("open postgres: migration lock: %w", err)
 	}
-	// database/sql borrows connections from the pool; its own idle list holds as
-	// many as the pool has, so it does not hand them back and forth.
+	// database/sql holds a pool connection for each of its own. It must not open
+	// more than the pool has: a caller over the limit would wait in the pool for a
+	// connection that database/sql keeps idle, for ever. At the limit, database/sql
+	// queues callers and hands them connections as they come free.
 	db := stdlib.OpenDBFromPool(pool)
+	db.SetMaxOpenConns(int(cfg.MaxConns))
 	db.SetMaxIdleConns(int(cfg.MaxConns))
 	s, err := open(ctx, postgresDialect(), db, db, pool.Close, goose.WithSessionLocker(locker))
 	if err != nil {

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/store/storetest"
@@ -50,5 +52,39 @@ func TestPostgresReplicasMigrate(t *testing.T) {
 			t.Errorf("replica %d: Migrate on an up-to-date database = %v", i, err)
 		}
 		_ = stores[i].Close()
+	}
+}
+
+// TestPostgresMoreCallersThanConnections has many goroutines query through a pool of
+// two connections: each must get its turn (database/sql must not wait in pgx's pool
+// for a connection it holds itself).
+func TestPostgresMoreCallersThanConnections(t *testing.T) {
+	u, err := url.Parse(pgtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
+	s := openPostgres(t, u.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := s.ListUsers(ctx); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
+		}
 	}
 }
