@@ -72,13 +72,12 @@ func OpenPostgres(ctx context.Context, url string) (*Store, *pgxpool.Pool, error
 		pool.Close()
 		return nil, nil, fmt.Errorf("open postgres: migration lock: %w", err)
 	}
-	// database/sql holds a pool connection for each of its own. It must not open
-	// more than the pool has: a caller over the limit would wait in the pool for a
-	// connection that database/sql keeps idle, for ever. At the limit, database/sql
-	// queues callers and hands them connections as they come free.
+	// database/sql keeps no idle connections of its own (OpenDBFromPool's setting;
+	// keep it): each statement takes a connection from pgx's pool and gives it back,
+	// so callers queue in pgx's pool, first come first served. Idle connections held
+	// by database/sql would leave a caller over the pool's limit waiting for them
+	// for ever.
 	db := stdlib.OpenDBFromPool(pool)
-	db.SetMaxOpenConns(int(cfg.MaxConns))
-	db.SetMaxIdleConns(int(cfg.MaxConns))
 	s, err := open(ctx, postgresDialect(), db, db, pool.Close, goose.WithSessionLocker(locker))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open postgres %s: %w", where, err)
