@@ -1,11 +1,15 @@
 // Package sqlstore implements store.Store once for both databases, SQLite
-// (modernc.org/sqlite) and PostgreSQL (pgx through its database/sql adapter).
+// (modernc.org/sqlite through database/sql) and PostgreSQL (pgx's pool).
 //
 // Layout:
 //
 //   - accounts.go, agents.go, builtin.go, destinations.go, estimates.go, restores.go,
 //     runs.go, sessions.go, users.go: the store's methods by domain, as store/ names
 //     them. Each statement is written once, with ? placeholders.
+//   - store.go: the Store, and conn, the four calls every statement goes through
+//     (exec, query, queryRow, begin), on database/sql for SQLite and on pgx's own
+//     interface for PostgreSQL (postgres.go), which costs fewer allocations per
+//     statement than pgx's database/sql adapter.
 //   - dialect.go: what differs, in one struct: placeholders (rebound to $n for
 //     PostgreSQL), time encoding (Store.t: text on SQLite, timestamptz on PostgreSQL),
 //     the first-user lock, and the migrations each database sees.

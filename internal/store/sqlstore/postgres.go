@@ -7,15 +7,18 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
 
-// PostgreSQL's part: pgx's pool under database/sql (pgx's stdlib adapter), so every
-// statement is prepared once per connection and cached, as with pgx's own interface.
+// PostgreSQL's part: statements run on pgx's pool through pgx's own interface, each
+// prepared once per connection and cached; goose's migrations run on database/sql
+// over the same pool (pgx's stdlib adapter).
 
 // Advisory lock keys the store takes. Other packages that take advisory locks (the
 // scheduler's leader lock) must pick different keys.
@@ -72,13 +75,16 @@ func OpenPostgres(ctx context.Context, url string) (*Store, *pgxpool.Pool, error
 		pool.Close()
 		return nil, nil, fmt.Errorf("open postgres: migration lock: %w", err)
 	}
-	// database/sql keeps no idle connections of its own (OpenDBFromPool's setting;
-	// keep it): each statement takes a connection from pgx's pool and gives it back,
-	// so callers queue in pgx's pool, first come first served. Idle connections held
-	// by database/sql would leave a caller over the pool's limit waiting for them
-	// for ever.
+	// For goose. database/sql keeps no idle connections of its own (OpenDBFromPool's
+	// setting; keep it): idle ones would hold the pool's connections.
 	db := stdlib.OpenDBFromPool(pool)
-	s, err := open(ctx, postgresDialect(), db, db, pool.Close, goose.WithSessionLocker(locker))
+	c := pgxConn{pool}
+	closeAll := func() error {
+		err := db.Close()
+		pool.Close()
+		return err
+	}
+	s, err := open(ctx, postgresDialect(), c, c, db, closeAll, goose.WithSessionLocker(locker))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open postgres %s: %w", where, err)
 	}
@@ -88,4 +94,88 @@ func OpenPostgres(ctx context.Context, url string) (*Store, *pgxpool.Pool, error
 func postgresUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+}
+
+// pgxConn is a conn on pgx's pool.
+type pgxConn struct{ pool *pgxpool.Pool }
+
+type pgxResult int64
+
+func (n pgxResult) RowsAffected() (int64, error) { return int64(n), nil }
+
+func (c pgxConn) exec(ctx context.Context, query string, args ...any) (result, error) {
+	tag, err := c.pool.Exec(ctx, query, args...)
+	return pgxResult(tag.RowsAffected()), err
+}
+
+func (c pgxConn) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := c.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgxRows{r}, nil
+}
+
+func (c pgxConn) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return c.pool.QueryRow(ctx, query, args...)
+}
+
+func (c pgxConn) begin(ctx context.Context) (txConn, error) {
+	t, err := c.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pgxTx{t, ctx}, nil
+}
+
+type pgxRows struct{ pgx.Rows }
+
+func (r pgxRows) Close() error {
+	r.Rows.Close()
+	return nil
+}
+
+// pgxTx keeps its context for Commit and Rollback, as database/sql's Tx does.
+type pgxTx struct {
+	t   pgx.Tx
+	ctx context.Context
+}
+
+func (t pgxTx) exec(ctx context.Context, query string, args ...any) (result, error) {
+	tag, err := t.t.Exec(ctx, query, args...)
+	return pgxResult(tag.RowsAffected()), err
+}
+
+func (t pgxTx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return t.t.QueryRow(ctx, query, args...)
+}
+
+func (t pgxTx) commit() error { return t.t.Commit(t.ctx) }
+
+func (t pgxTx) rollback() error {
+	if err := t.t.Rollback(t.ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
+}
+
+// PostgreSQL's timestamps scan straight into the time columns, without the boxing
+// of database/sql's Scanner path (pgx prefers these methods).
+
+func (c timeCol) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		return errors.New("scan time: NULL")
+	}
+	*c.t = v.Time.UTC()
+	return nil
+}
+
+func (c nullTimeCol) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*c.t = nil
+		return nil
+	}
+	t := v.Time.UTC()
+	*c.t = &t
+	return nil
 }

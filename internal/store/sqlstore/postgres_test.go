@@ -56,8 +56,8 @@ func TestPostgresReplicasMigrate(t *testing.T) {
 }
 
 // TestPostgresMoreCallersThanConnections has many goroutines query through a pool of
-// two connections: each must get its turn (database/sql must not wait in pgx's pool
-// for a connection it holds itself).
+// two connections: each must get its turn (no layer may wait in pgx's pool for a
+// connection another layer holds idle).
 func TestPostgresMoreCallersThanConnections(t *testing.T) {
 	u, err := url.Parse(pgtest.New(t))
 	if err != nil {

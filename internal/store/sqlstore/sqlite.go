@@ -79,7 +79,8 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 
-	s, err := open(ctx, sqliteDialect(), w, r, nil)
+	closeAll := func() error { return errors.Join(r.Close(), w.Close()) }
+	s, err := open(ctx, sqliteDialect(), sqlConn{w}, sqlConn{r}, w, closeAll)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

@@ -26,11 +26,11 @@ func openSQLite(t *testing.T, path string) *Store {
 func rawSQL(s *Store) storetest.SQL {
 	return storetest.SQL{
 		Exec: func(ctx context.Context, q string) error {
-			_, err := s.w.ExecContext(ctx, q)
+			_, err := s.w.exec(ctx, q)
 			return err
 		},
 		Count: func(ctx context.Context, q string) (n int, err error) {
-			err = s.r.QueryRowContext(ctx, q).Scan(&n)
+			err = s.r.queryRow(ctx, q).Scan(&n)
 			return n, err
 		},
 	}
@@ -95,7 +95,7 @@ func TestSQLitePragmas(t *testing.T) {
 	}()
 	want := map[string]string{"foreign_keys": "1", "journal_mode": "wal", "busy_timeout": "10000", "synchronous": "1"}
 	for i := range 3 {
-		c, err := s.r.Conn(ctx) // held, so the next one is a new connection
+		c, err := s.r.(sqlConn).Conn(ctx) // held, so the next one is a new connection
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestSQLitePragmas(t *testing.T) {
 		}
 	}
 	var fk string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
+	if err := s.w.queryRow(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
 		t.Errorf("writer: PRAGMA foreign_keys = %s, %v; want 1", fk, err)
 	}
 }

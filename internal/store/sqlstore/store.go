@@ -6,30 +6,33 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 
 	"github.com/backapp/backapp/internal/store"
 )
 
-// Store implements store.Store on either database through database/sql. It is safe
-// for concurrent use. Open it with OpenSQLite or OpenPostgres; close it when done.
+// Store implements store.Store on either database. It is safe for concurrent use.
+// Open it with OpenSQLite or OpenPostgres; close it when done.
 type Store struct {
 	d *dialect
 	// w takes every write, r every read. PostgreSQL: one pool for both. SQLite: one
 	// writer connection, and a pool of read-only connections beside it.
-	w, r     *sql.DB
+	w, r conn
+	// migrator runs goose on database/sql: SQLite's writer, or a database/sql view
+	// of PostgreSQL's pool.
 	migrator *goose.Provider
-	// closeDriver closes what the dialect opened under the pools (pgxpool), or nil.
-	closeDriver func()
+	// closeAll closes the connections.
+	closeAll func() error
 }
 
 var _ store.Store = (*Store)(nil)
 
 // open finishes an Open: checks the database answers and applies pending migrations.
 // On error it closes what it was given.
-func open(ctx context.Context, d *dialect, w, r *sql.DB, closeDriver func(), opts ...goose.ProviderOption) (*Store, error) {
-	s := &Store{d: d, w: w, r: r, closeDriver: closeDriver}
-	if err := w.PingContext(ctx); err != nil {
+func open(ctx context.Context, d *dialect, w, r conn, db *sql.DB, closeAll func() error, opts ...goose.ProviderOption) (*Store, error) {
+	s := &Store{d: d, w: w, r: r, closeAll: closeAll}
+	if err := db.PingContext(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -38,7 +41,7 @@ func open(ctx context.Context, d *dialect, w, r *sql.DB, closeDriver func(), opt
 		_ = s.Close()
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	s.migrator, err = goose.NewProvider(d.goose, w, migrations, opts...)
+	s.migrator, err = goose.NewProvider(d.goose, db, migrations, opts...)
 	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("migrations: %w", err)
@@ -75,7 +78,7 @@ func (s *Store) Dialect() string { return s.d.name }
 // Ping checks that the database answers to a read.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := s.r.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping %s: %w", s.d.name, err)
 	}
 	return nil
@@ -87,13 +90,7 @@ func (s *Store) Close() error {
 	if s.migrator != nil {
 		errs = append(errs, s.migrator.Close())
 	}
-	if s.r != s.w {
-		errs = append(errs, s.r.Close())
-	}
-	errs = append(errs, s.w.Close())
-	if s.closeDriver != nil {
-		s.closeDriver()
-	}
+	errs = append(errs, s.closeAll())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close %s: %w", s.d.name, err)
 	}
@@ -105,7 +102,7 @@ func mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 		return notFound(op)
 	}
 	if isUnique(err) {
@@ -116,54 +113,124 @@ func mapErr(op string, err error) error {
 
 func notFound(op string) error { return fmt.Errorf("%s: %w", op, store.ErrNotFound) }
 
+// conn runs statements: database/sql for SQLite, pgx's pool for PostgreSQL (its own
+// interface, which allocates less per statement than its database/sql adapter).
+type conn interface {
+	exec(ctx context.Context, query string, args ...any) (result, error)
+	query(ctx context.Context, query string, args ...any) (rows, error)
+	queryRow(ctx context.Context, query string, args ...any) scanner
+	begin(ctx context.Context) (txConn, error)
+}
+
+// txConn is a transaction of a conn.
+type txConn interface {
+	exec(ctx context.Context, query string, args ...any) (result, error)
+	queryRow(ctx context.Context, query string, args ...any) scanner
+	commit() error
+	rollback() error
+}
+
+type result interface{ RowsAffected() (int64, error) }
+
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
 // The statements below are written once with "?" placeholders; the dialect rebinds them.
 
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.w.ExecContext(ctx, s.d.rebind(query), args...)
+func (s *Store) exec(ctx context.Context, query string, args ...any) (result, error) {
+	return s.w.exec(ctx, s.d.rebind(query), args...)
 }
 
 // query and queryRow read; writeQuery and writeRow run statements that write and
 // return rows (UPDATE … RETURNING), or reads that must see the writer's own writes.
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.r.QueryContext(ctx, s.d.rebind(query), args...)
+func (s *Store) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return s.r.query(ctx, s.d.rebind(query), args...)
 }
 
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.r.QueryRowContext(ctx, s.d.rebind(query), args...)
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return s.r.queryRow(ctx, s.d.rebind(query), args...)
 }
 
-func (s *Store) writeQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.w.QueryContext(ctx, s.d.rebind(query), args...)
+func (s *Store) writeQuery(ctx context.Context, query string, args ...any) (rows, error) {
+	return s.w.query(ctx, s.d.rebind(query), args...)
 }
 
-func (s *Store) writeRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.w.QueryRowContext(ctx, s.d.rebind(query), args...)
+func (s *Store) writeRow(ctx context.Context, query string, args ...any) scanner {
+	return s.w.queryRow(ctx, s.d.rebind(query), args...)
 }
 
 // tx is a write transaction whose statements are rebound like the Store's.
 type tx struct {
-	*sql.Tx
+	t txConn
 	d *dialect
 }
 
 func (s *Store) begin(ctx context.Context) (*tx, error) {
-	t, err := s.w.BeginTx(ctx, nil)
+	t, err := s.w.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &tx{t, s.d}, nil
 }
 
-func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.ExecContext(ctx, t.d.rebind(query), args...)
+func (t *tx) exec(ctx context.Context, query string, args ...any) (result, error) {
+	return t.t.exec(ctx, t.d.rebind(query), args...)
 }
 
-func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.QueryRowContext(ctx, t.d.rebind(query), args...)
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return t.t.queryRow(ctx, t.d.rebind(query), args...)
 }
+
+// Commit commits; Rollback after Commit does nothing.
+func (t *tx) Commit() error   { return t.t.commit() }
+func (t *tx) Rollback() error { return t.t.rollback() }
+
+// sqlConn is a conn on database/sql.
+type sqlConn struct{ *sql.DB }
+
+func (c sqlConn) exec(ctx context.Context, query string, args ...any) (result, error) {
+	return c.ExecContext(ctx, query, args...)
+}
+
+func (c sqlConn) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := c.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (c sqlConn) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return c.QueryRowContext(ctx, query, args...)
+}
+
+func (c sqlConn) begin(ctx context.Context) (txConn, error) {
+	t, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sqlTx{t}, nil
+}
+
+type sqlTx struct{ *sql.Tx }
+
+func (t sqlTx) exec(ctx context.Context, query string, args ...any) (result, error) {
+	return t.ExecContext(ctx, query, args...)
+}
+
+func (t sqlTx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return t.QueryRowContext(ctx, query, args...)
+}
+
+func (t sqlTx) commit() error   { return t.Commit() }
+func (t sqlTx) rollback() error { return t.Rollback() }
 
 // affected is how many rows res changed; a driver error counts as an error of op.
-func affected(op string, res sql.Result, err error) (int64, error) {
+func affected(op string, res result, err error) (int64, error) {
 	if err != nil {
 		return 0, mapErr(op, err)
 	}
