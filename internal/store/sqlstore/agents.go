@@ -204,26 +204,18 @@ func (s *Store) ListAgentLogs(ctx context.Context, f store.AgentLogFilter) ([]st
 	}
 	q += ` ORDER BY timestamp DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.AgentLog
-	for rows.Next() {
-		var l store.AgentLog
+	return queryAll(ctx, s, op, q, func(row scanner, l *store.AgentLog) error {
 		var meta json.RawMessage
-		if err := rows.Scan(&l.ID, &l.AgentID, &l.Level, &l.Message, jsonCol{&meta}, timeCol{&l.Timestamp}); err != nil {
-			return nil, mapErr(op, err)
+		if err := row.Scan(&l.ID, &l.AgentID, &l.Level, &l.Message, jsonCol{&meta}, timeCol{&l.Timestamp}); err != nil {
+			return err
 		}
 		if len(meta) > 0 {
 			if err := json.Unmarshal(meta, &l.Metadata); err != nil {
-				return nil, fmt.Errorf("%s: metadata of %s: %w", op, l.ID, err)
+				return fmt.Errorf("metadata of %s: %w", l.ID, err)
 			}
 		}
-		out = append(out, l)
-	}
-	return out, mapErr(op, rows.Err())
+		return nil
+	}, args...)
 }
 
 const configColumns = `id, user_id, name, enabled, execution_mode, COALESCE(CAST(agent_id AS TEXT), ''),

@@ -113,17 +113,9 @@ func (s *Store) StartEstimate(ctx context.Context, id string, at time.Time) erro
 	if !s.validID(id) {
 		return notFound(op)
 	}
-	res, err := s.exec(ctx, `UPDATE config_estimates SET status = 'running', started_at = ?, reported_at = ?
+	return s.execState(ctx, op, "not pending", func() error { _, err := s.GetEstimate(ctx, id); return err },
+		`UPDATE config_estimates SET status = 'running', started_at = ?, reported_at = ?
 		WHERE id = ? AND status = 'pending'`, s.t(at), s.t(at), id)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.GetEstimate(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: not pending: %w", op, store.ErrConflict)
-	}
-	return nil
 }
 
 // FinishEstimate records the outcome of an estimate that has not finished yet.
@@ -142,19 +134,10 @@ func (s *Store) FinishEstimate(ctx context.Context, id string, r store.EstimateR
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	at := s.t(r.At)
-	res, err := s.exec(ctx, `UPDATE config_estimates SET status = ?, files = ?, dirs = ?, bytes = ?, issues = ?,
+	return s.execState(ctx, op, "already finished", func() error { _, err := s.GetEstimate(ctx, id); return err },
+		`UPDATE config_estimates SET status = ?, files = ?, dirs = ?, bytes = ?, issues = ?,
 		samples = ?, error = ?, finished_at = ?, started_at = COALESCE(started_at, ?)
-		WHERE id = ? AND status IN ('pending', 'running')`,
-		r.Status, r.Files, r.Dirs, r.Bytes, r.Issues, samples, r.Error, at, at, id)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.GetEstimate(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: already finished: %w", op, store.ErrConflict)
-	}
-	return nil
+		WHERE id = ? AND status IN ('pending', 'running')`, r.Status, r.Files, r.Dirs, r.Bytes, r.Issues, samples, r.Error, at, at, id)
 }
 
 // TouchEstimates records agentID's report of its running estimates ids and returns

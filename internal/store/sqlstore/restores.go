@@ -116,17 +116,9 @@ func (s *Store) StartRestore(ctx context.Context, id string, at time.Time) error
 	if !s.validID(id) {
 		return notFound(op)
 	}
-	res, err := s.exec(ctx, `UPDATE restores SET status = 'running', started_at = ?
+	return s.execState(ctx, op, "not queued", func() error { _, err := s.GetRestore(ctx, id); return err },
+		`UPDATE restores SET status = 'running', started_at = ?
 		WHERE id = ? AND status = 'queued'`, s.t(at), id)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.GetRestore(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: not queued: %w", op, store.ErrConflict)
-	}
-	return nil
 }
 
 // FinishRestore records the outcome of a restore that has not finished yet.
@@ -140,19 +132,10 @@ func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreRes
 	if !s.validID(id) {
 		return notFound(op)
 	}
-	res, err := s.exec(ctx, `UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
+	return s.execState(ctx, op, "already finished", func() error { _, err := s.GetRestore(ctx, id); return err },
+		`UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
 		finished_at = ?, started_at = COALESCE(started_at, ?)
-		WHERE id = ? AND status IN ('queued', 'running')`,
-		r.Status, r.Error, r.FilesWritten, r.BytesWritten, s.t(r.At), s.t(r.At), id)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.GetRestore(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: already finished: %w", op, store.ErrConflict)
-	}
-	return nil
+		WHERE id = ? AND status IN ('queued', 'running')`, r.Status, r.Error, r.FilesWritten, r.BytesWritten, s.t(r.At), s.t(r.At), id)
 }
 
 // CancelRestore cancels a queued restore or asks a running one to stop.
@@ -192,14 +175,9 @@ func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, 
 	if !s.validID(id) || !s.validID(agentID) {
 		return notFound(op)
 	}
-	res, err := s.exec(ctx, `UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
+	return s.execState(ctx, op, "not running on agent "+agentID, func() error { return nil },
+		`UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
 		WHERE id = ? AND agent_id = ? AND status = 'running'`, max(files, 0), max(bytes, 0), s.t(at), id, agentID)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		return fmt.Errorf("%s: not running on agent %s: %w", op, agentID, store.ErrConflict)
-	}
-	return nil
 }
 
 // StaleRestores lists running restores last reported before before.

@@ -232,17 +232,9 @@ func (s *Store) ExpireRun(ctx context.Context, id string, at time.Time) error {
 	if !s.validID(id) {
 		return notFound(op)
 	}
-	res, err := s.exec(ctx, `UPDATE backup_logs SET status = 'expired', expired_at = COALESCE(expired_at, ?)
+	return s.execState(ctx, op, "it is queued or running", func() error { _, err := s.GetRun(ctx, id); return err },
+		`UPDATE backup_logs SET status = 'expired', expired_at = COALESCE(expired_at, ?)
 		WHERE id = ? AND status NOT IN ('queued', 'running')`, s.t(at), id)
-	if n, err := affected(op, res, err); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.GetRun(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: it is queued or running: %w", op, store.ErrConflict)
-	}
-	return nil
 }
 
 // AddAlert stores a. An empty ID gets a new UUID v7.

@@ -251,6 +251,21 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 	return nil
 }
 
+// execState runs an update that must touch one row in the state it names. When it
+// touches none, exists (nil unless the row is gone) decides between its error and
+// ErrConflict because of why.
+func (s *Store) execState(ctx context.Context, op, why string, exists func() error, query string, args ...any) error {
+	res, err := s.exec(ctx, query, args...)
+	n, err := affected(op, res, err)
+	if err != nil || n > 0 {
+		return err
+	}
+	if err := exists(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %s: %w", op, why, store.ErrConflict)
+}
+
 // execID is execOne for a statement whose last argument is a row id.
 func (s *Store) execID(ctx context.Context, op, id, query string, args ...any) error {
 	if !s.validID(id) {
