@@ -26,12 +26,8 @@ func scanAgent(row scanner, a *store.Agent) error {
 func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 	v := *a
 	op := "create agent " + v.Name
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
 	}
 	if !s.validID(v.ID) || !s.validID(v.UserID) {
 		return fmt.Errorf("%s: invalid id %q or user id %q", op, v.ID, v.UserID)
@@ -233,12 +229,8 @@ func scanConfig(row scanner, c *store.BackupConfig) error {
 func (s *Store) CreateConfig(ctx context.Context, c *store.BackupConfig) error {
 	v := *c
 	op := "create config " + v.Name
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
 	}
 	if !s.validID(v.ID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return fmt.Errorf("%s: invalid id %q, user id %q or agent id %q", op, v.ID, v.UserID, v.AgentID)
@@ -391,12 +383,8 @@ func (s *Store) checkRun(op string, r *store.Run) error {
 // newRun gives a run to insert its ID (a new UUID v7 when empty) and CreatedAt
 // (StartTime when zero), and checks it.
 func (s *Store) newRun(op string, v *store.Run) error {
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
 	}
 	if v.CreatedAt.IsZero() {
 		v.CreatedAt = v.StartTime

@@ -114,6 +114,16 @@ func jsonOr(m json.RawMessage, def string) string {
 	return string(m)
 }
 
+// newID gives an empty *id a new UUID v7.
+func newID(op string, id *string) error {
+	if *id != "" {
+		return nil
+	}
+	v, err := newUUID(op)
+	*id = v
+	return err
+}
+
 func newUUID(op string) (string, error) {
 	id, err := uuid.NewV7()
 	if err != nil {

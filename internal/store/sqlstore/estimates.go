@@ -41,12 +41,8 @@ func samplesJSON(s []store.EstimateIssue) (string, error) {
 func (s *Store) PutEstimate(ctx context.Context, e *store.Estimate) error {
 	v := *e
 	op := "put estimate of config " + v.ConfigID
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
 	}
 	if !s.validID(v.ID) || !s.validID(v.ConfigID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return notFound(op)

@@ -33,12 +33,8 @@ func scanRestore(row scanner, r *store.Restore) error {
 func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	v := *r
 	op := "create restore of run " + v.RunID
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
 	}
 	if !s.validID(v.ID) || !s.validID(v.RunID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
 		return notFound(op)

@@ -40,12 +40,8 @@ func (s *Store) ScheduledConfigs(ctx context.Context) ([]store.ScheduledConfig, 
 
 func (s *Store) insertAlert(ctx context.Context, tx *tx, a *store.Alert) error {
 	op := "add alert " + a.Type
-	if a.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		a.ID = id
+	if err := newID(op, &a.ID); err != nil {
+		return err
 	}
 	if !s.validID(a.UserID) || a.ConfigID != "" && !s.validID(a.ConfigID) {
 		return fmt.Errorf("%s: invalid user or config id", op)
