@@ -1,6 +1,7 @@
 // Package store defines backapp's persistent data (users, sessions, audit log, …) and
-// the Store interface that the sqlite and postgres packages implement. The shared
-// test suite in storetest runs against both.
+// the Store interface, implemented once for SQLite and PostgreSQL by sqlstore (opened
+// through the sqlite and postgres packages). The shared test suite in storetest runs
+// against both.
 package store
 
 import (
@@ -24,7 +25,7 @@ const (
 // Store is backapp's persistence. All times are UTC. Methods return ErrNotFound for
 // missing rows and ErrConflict for uniqueness violations, wrapped with context. Each
 // domain's methods are in their own interface and file (accounts.go, destinations.go,
-// agents.go, runs.go), implemented in files of the same names in sqlite/ and postgres/.
+// agents.go, runs.go), implemented in files of the same names in sqlstore/.
 type Store interface {
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string

@@ -1,3 +1,4 @@
-// Package postgres implements store.Store on PostgreSQL (pgx, pgxpool): the database
-// of production installations, shared by every server replica.
+// Package postgres opens the store on PostgreSQL (pgx): the database of production
+// installations, shared by every server replica. The implementation, shared with
+// SQLite, is sqlstore's.
 package postgres

@@ -29,3 +29,9 @@ func TestPostgres(t *testing.T) {
 		return open(t, pgtest.New(t))
 	})
 }
+
+func TestPostgresRuns(t *testing.T) {
+	storetest.RunRuns(t, func(t *testing.T) store.Store {
+		return open(t, pgtest.New(t))
+	})
+}

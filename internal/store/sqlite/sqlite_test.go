@@ -30,3 +30,9 @@ func TestSQLite(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "data", "backapp.db"))
 	})
 }
+
+func TestSQLiteRuns(t *testing.T) {
+	storetest.RunRuns(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "backapp.db"))
+	})
+}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,35 +12,40 @@ import (
 	"github.com/backapp/backapp/internal/store/storetest"
 )
 
-func openT(t *testing.T, path string) *Store {
+func openSQLite(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	s, err := OpenSQLite(context.Background(), path)
 	if err != nil {
-		t.Fatalf("Open(%s) = %v", path, err)
+		t.Fatalf("OpenSQLite(%s) = %v", path, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
-func TestSQLiteSchema(t *testing.T) {
-	s := openT(t, filepath.Join(t.TempDir(), "schema.db"))
-	storetest.RunSchema(t, s, storetest.SQL{
+// rawSQL runs storetest's literal statements on s's database.
+func rawSQL(s *Store) storetest.SQL {
+	return storetest.SQL{
 		Exec: func(ctx context.Context, q string) error {
-			_, err := s.w.ExecContext(ctx, q)
+			_, err := s.w.exec(ctx, q)
 			return err
 		},
 		Count: func(ctx context.Context, q string) (n int, err error) {
-			err = s.r.QueryRowContext(ctx, q).Scan(&n)
+			err = s.r.queryRow(ctx, q).Scan(&n)
 			return n, err
 		},
-	})
+	}
+}
+
+func TestSQLiteSchema(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "schema.db"))
+	storetest.RunSchema(t, s, rawSQL(s))
 }
 
 func TestSQLiteMigrateAndReopen(t *testing.T) {
 	ctx := context.Background()
 	// Characters a URI would mangle.
 	path := filepath.Join(t.TempDir(), "new dir", "100%25 data", "backapp.db")
-	s := openT(t, path)
+	s := openSQLite(t, path)
 
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -66,7 +71,7 @@ func TestSQLiteMigrateAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := openT(t, path)
+	s2 := openSQLite(t, path)
 	got, err := s2.GetSetting(ctx, "k")
 	if err != nil || got != "kept" {
 		t.Errorf("GetSetting after reopening = %q, %v; want kept", got, err)
@@ -81,7 +86,7 @@ func TestSQLiteMigrateAndReopen(t *testing.T) {
 // settings: they come from the DSN.
 func TestSQLitePragmas(t *testing.T) {
 	ctx := context.Background()
-	s := openT(t, filepath.Join(t.TempDir(), "p.db"))
+	s := openSQLite(t, filepath.Join(t.TempDir(), "p.db"))
 	var conns []interface{ Close() error }
 	defer func() {
 		for _, c := range conns {
@@ -90,7 +95,7 @@ func TestSQLitePragmas(t *testing.T) {
 	}()
 	want := map[string]string{"foreign_keys": "1", "journal_mode": "wal", "busy_timeout": "10000", "synchronous": "1"}
 	for i := range 3 {
-		c, err := s.r.Conn(ctx) // held, so the next one is a new connection
+		c, err := s.r.(sqlConn).Conn(ctx) // held, so the next one is a new connection
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +114,7 @@ func TestSQLitePragmas(t *testing.T) {
 		}
 	}
 	var fk string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
+	if err := s.w.queryRow(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != "1" {
 		t.Errorf("writer: PRAGMA foreign_keys = %s, %v; want 1", fk, err)
 	}
 }
@@ -120,7 +125,7 @@ func TestSQLitePragmas(t *testing.T) {
 func TestSQLiteTwoProcesses(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "shared.db")
-	a, b := openT(t, path), openT(t, path)
+	a, b := openSQLite(t, path), openSQLite(t, path)
 	now := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, 8)

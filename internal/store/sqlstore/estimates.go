@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-const estimateColumns = `id, config_id, user_id, COALESCE(agent_id, ''), status, files, dirs, bytes, issues, samples,
+const estimateColumns = `id, config_id, user_id, COALESCE(CAST(agent_id AS TEXT), ''), status, files, dirs, bytes, issues, samples,
 	error, requested_at, started_at, finished_at, reported_at`
 
 func scanEstimate(row scanner, e *store.Estimate) error {
@@ -41,30 +41,23 @@ func samplesJSON(s []store.EstimateIssue) (string, error) {
 func (s *Store) PutEstimate(ctx context.Context, e *store.Estimate) error {
 	v := *e
 	op := "put estimate of config " + v.ConfigID
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
+	}
+	if !s.validID(v.ID) || !s.validID(v.ConfigID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
+		return notFound(op)
 	}
 	v.Status = store.EstimatePending
 	v.Files, v.Dirs, v.Bytes, v.Issues, v.Samples, v.Error = 0, 0, 0, 0, nil, ""
 	v.RequestedAt = norm(v.RequestedAt)
 	v.StartedAt, v.FinishedAt, v.ReportedAt = nil, nil, nil
-	tx, err := s.w.BeginTx(ctx, nil)
+	_, err := s.exec(ctx, `INSERT INTO config_estimates (id, config_id, user_id, agent_id, status, requested_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (config_id) DO UPDATE SET id = excluded.id, user_id = excluded.user_id, agent_id = excluded.agent_id,
+			status = excluded.status, files = 0, dirs = 0, bytes = 0, issues = 0, samples = '[]', error = '',
+			requested_at = excluded.requested_at, started_at = NULL, finished_at = NULL, reported_at = NULL`,
+		v.ID, v.ConfigID, v.UserID, nullStr(v.AgentID), v.Status, s.t(v.RequestedAt))
 	if err != nil {
-		return mapErr(op, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM config_estimates WHERE config_id = ?`, v.ConfigID); err != nil {
-		return mapErr(op, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO config_estimates (id, config_id, user_id, agent_id, status, requested_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, v.ID, v.ConfigID, v.UserID, nullStr(v.AgentID), v.Status, fmtTime(v.RequestedAt)); err != nil {
-		return mapErr(op, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return mapErr(op, err)
 	}
 	*e = v
@@ -73,8 +66,11 @@ func (s *Store) PutEstimate(ctx context.Context, e *store.Estimate) error {
 
 // GetEstimate returns the estimate with the given id.
 func (s *Store) GetEstimate(ctx context.Context, id string) (store.Estimate, error) {
+	if !s.validID(id) {
+		return store.Estimate{}, notFound("get estimate " + id)
+	}
 	var e store.Estimate
-	row := s.r.QueryRowContext(ctx, `SELECT `+estimateColumns+` FROM config_estimates WHERE id = ?`, id)
+	row := s.queryRow(ctx, `SELECT `+estimateColumns+` FROM config_estimates WHERE id = ?`, id)
 	if err := scanEstimate(row, &e); err != nil {
 		return store.Estimate{}, mapErr("get estimate "+id, err)
 	}
@@ -83,8 +79,11 @@ func (s *Store) GetEstimate(ctx context.Context, id string) (store.Estimate, err
 
 // ConfigEstimate returns a configuration's estimate.
 func (s *Store) ConfigEstimate(ctx context.Context, configID string) (store.Estimate, error) {
+	if !s.validID(configID) {
+		return store.Estimate{}, notFound("estimate of config " + configID)
+	}
 	var e store.Estimate
-	row := s.r.QueryRowContext(ctx, `SELECT `+estimateColumns+` FROM config_estimates WHERE config_id = ?`, configID)
+	row := s.queryRow(ctx, `SELECT `+estimateColumns+` FROM config_estimates WHERE config_id = ?`, configID)
 	if err := scanEstimate(row, &e); err != nil {
 		return store.Estimate{}, mapErr("estimate of config "+configID, err)
 	}
@@ -97,6 +96,9 @@ func (s *Store) queryEstimates(ctx context.Context, op, rest string, args ...any
 
 // PendingEstimates lists an agent's pending estimates, oldest first.
 func (s *Store) PendingEstimates(ctx context.Context, agentID string) ([]store.Estimate, error) {
+	if !s.validID(agentID) {
+		return nil, nil
+	}
 	return s.queryEstimates(ctx, "pending estimates of agent "+agentID,
 		`WHERE agent_id = ? AND status = 'pending' ORDER BY requested_at, id`, agentID)
 }
@@ -104,20 +106,12 @@ func (s *Store) PendingEstimates(ctx context.Context, agentID string) ([]store.E
 // StartEstimate moves a pending estimate to running, or gives ErrConflict.
 func (s *Store) StartEstimate(ctx context.Context, id string, at time.Time) error {
 	op := "start estimate " + id
-	res, err := s.w.ExecContext(ctx, `UPDATE config_estimates SET status = 'running', started_at = ?, reported_at = ?
-		WHERE id = ? AND status = 'pending'`, fmtTime(at), fmtTime(at), id)
-	if err != nil {
-		return mapErr(op, err)
+	if !s.validID(id) {
+		return notFound(op)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(op, err)
-	} else if n == 0 {
-		if _, err := s.GetEstimate(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: not pending: %w", op, store.ErrConflict)
-	}
-	return nil
+	return s.execState(ctx, op, "not pending", func() error { _, err := s.GetEstimate(ctx, id); return err },
+		`UPDATE config_estimates SET status = 'running', started_at = ?, reported_at = ?
+		WHERE id = ? AND status = 'pending'`, s.t(at), s.t(at), id)
 }
 
 // FinishEstimate records the outcome of an estimate that has not finished yet.
@@ -128,59 +122,39 @@ func (s *Store) FinishEstimate(ctx context.Context, id string, r store.EstimateR
 	default:
 		return fmt.Errorf("%s: invalid status %q", op, r.Status)
 	}
+	if !s.validID(id) {
+		return notFound(op)
+	}
 	samples, err := samplesJSON(r.Samples)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	at := fmtTime(r.At)
-	res, err := s.w.ExecContext(ctx, `UPDATE config_estimates SET status = ?, files = ?, dirs = ?, bytes = ?, issues = ?,
+	at := s.t(r.At)
+	return s.execState(ctx, op, "already finished", func() error { _, err := s.GetEstimate(ctx, id); return err },
+		`UPDATE config_estimates SET status = ?, files = ?, dirs = ?, bytes = ?, issues = ?,
 		samples = ?, error = ?, finished_at = ?, started_at = COALESCE(started_at, ?)
-		WHERE id = ? AND status IN ('pending', 'running')`,
-		r.Status, r.Files, r.Dirs, r.Bytes, r.Issues, samples, r.Error, at, at, id)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(op, err)
-	} else if n == 0 {
-		if _, err := s.GetEstimate(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: already finished: %w", op, store.ErrConflict)
-	}
-	return nil
+		WHERE id = ? AND status IN ('pending', 'running')`, r.Status, r.Files, r.Dirs, r.Bytes, r.Issues, samples, r.Error, at, at, id)
 }
 
 // TouchEstimates records agentID's report of its running estimates ids and returns
 // those that are running on it.
 func (s *Store) TouchEstimates(ctx context.Context, agentID string, ids []string, at time.Time) ([]string, error) {
-	if len(ids) == 0 {
+	ids = s.validIDs(ids)
+	if len(ids) == 0 || !s.validID(agentID) {
 		return nil, nil
 	}
 	op := "touch estimates of agent " + agentID
-	args := []any{fmtTime(at), agentID}
+	args := []any{s.t(at), agentID}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := s.w.QueryContext(ctx, `UPDATE config_estimates SET reported_at = ?
+	rows, err := s.writeQuery(ctx, `UPDATE config_estimates SET reported_at = ?
 		WHERE agent_id = ? AND status = 'running' AND id IN (`+placeholders(len(ids))+`) RETURNING id`, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, id)
-	}
-	return out, mapErr(op, rows.Err())
+	return scanIDs(op, rows, err)
 }
 
 // StaleEstimates lists running estimates last reported before before.
 func (s *Store) StaleEstimates(ctx context.Context, before time.Time) ([]store.Estimate, error) {
 	return s.queryEstimates(ctx, "stale estimates", `WHERE status = 'running' AND reported_at < ?
-		ORDER BY reported_at, id`, fmtTime(before))
+		ORDER BY reported_at, id`, s.t(before))
 }

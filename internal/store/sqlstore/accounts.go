@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -11,17 +11,27 @@ import (
 )
 
 // CreateResetToken stores a password-reset token and ends the user's older unused
-// ones, in one statement; ErrConflict when the hash exists.
+// ones, in one transaction; ErrConflict when the hash exists.
 func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
 	op := "create reset token for user " + t.UserID
-	if !validID(t.UserID) {
+	if !s.validID(t.UserID) {
 		return notFound(op)
 	}
-	_, err := s.pool.Exec(ctx, `WITH older AS (
-			UPDATE password_resets SET used_at = $3 WHERE user_id = $2 AND used_at IS NULL)
-		INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		t.TokenHash, t.UserID, norm(t.CreatedAt), norm(t.ExpiresAt))
-	return mapErr(op, err)
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.exec(ctx, `UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
+		s.t(t.CreatedAt), t.UserID); err != nil {
+		return mapErr(op, err)
+	}
+	if _, err := tx.exec(ctx,
+		`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		t.TokenHash, t.UserID, s.t(t.CreatedAt), s.t(t.ExpiresAt)); err != nil {
+		return mapErr(op, err)
+	}
+	return mapErr(op, tx.Commit())
 }
 
 // ConsumeResetToken marks the token and every other unused token of its user used and
@@ -29,10 +39,10 @@ func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error 
 // two of one user) cannot both succeed. A missing, used or expired (ExpiresAt <= now)
 // token gives ErrNotFound.
 func (s *Store) ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE password_resets SET used_at = $1
-		WHERE user_id = (SELECT user_id FROM password_resets WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1)
+	rows, err := s.writeQuery(ctx, `UPDATE password_resets SET used_at = ?
+		WHERE user_id = (SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?)
 		AND used_at IS NULL
-		RETURNING token_hash, user_id`, norm(now), tokenHash)
+		RETURNING token_hash, user_id`, s.t(now), tokenHash, s.t(now))
 	if err != nil {
 		return "", mapErr("consume reset token", err)
 	}
@@ -59,27 +69,26 @@ func (s *Store) ConsumeResetToken(ctx context.Context, tokenHash string, now tim
 // AddAudit appends an entry. An empty ID gets a new UUID v7 and a zero Time the
 // current time.
 func (s *Store) AddAudit(ctx context.Context, e store.AuditEntry) error {
-	op := "add audit " + e.Action
 	if e.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+			return fmt.Errorf("add audit %s: %w", e.Action, err)
 		}
 		e.ID = id.String()
+	}
+	if e.ActorID != "" && !s.validID(e.ActorID) {
+		return fmt.Errorf("add audit %s: invalid actor id %q", e.Action, e.ActorID)
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	var actor any
 	if e.ActorID != "" {
-		if !validID(e.ActorID) {
-			return fmt.Errorf("%s: invalid actor id %q", op, e.ActorID)
-		}
 		actor = e.ActorID
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (id, time, actor_id, action, target, ip, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, norm(e.Time), actor, e.Action, e.Target, e.IP, e.Detail)
-	return mapErr(op, err)
+	_, err := s.exec(ctx, `INSERT INTO audit_log (id, time, actor_id, action, target, ip, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, s.t(e.Time), actor, e.Action, e.Target, e.IP, e.Detail)
+	return mapErr("add audit "+e.Action, err)
 }
 
 // ListAudit returns at most limit entries, newest first.
@@ -87,31 +96,17 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]store.AuditEntry, e
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, time, coalesce(actor_id::text, ''), action, target, ip, detail
-		FROM audit_log ORDER BY time DESC, id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, mapErr("list audit", err)
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		if err := rows.Scan(&e.ID, &e.Time, &e.ActorID, &e.Action, &e.Target, &e.IP, &e.Detail); err != nil {
-			return nil, mapErr("list audit", err)
-		}
-		e.Time = e.Time.UTC()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr("list audit", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list audit", `SELECT id, time, COALESCE(CAST(actor_id AS TEXT), ''), action, target, ip, detail
+		FROM audit_log ORDER BY time DESC, id DESC LIMIT ?`,
+		func(row scanner, e *store.AuditEntry) error {
+			return row.Scan(&e.ID, timeCol{&e.Time}, &e.ActorID, &e.Action, &e.Target, &e.IP, &e.Detail)
+		}, limit)
 }
 
 // GetSetting returns the value of key; ErrNotFound for a key never set.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
-	if err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
 		return "", mapErr("get setting "+key, err)
 	}
 	return v, nil
@@ -119,7 +114,8 @@ func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 
 // SetSetting creates or replaces the value of key.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, now())
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value)
+	_, err := s.exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		key, value, s.t(time.Now()))
 	return mapErr("set setting "+key, err)
 }

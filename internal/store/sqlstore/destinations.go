@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -31,14 +31,6 @@ func scanDestination(row scanner, d *store.Destination) error {
 	return nil
 }
 
-// nullable stores "" as NULL (shared destinations have no owner).
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // settingsText is the settings column's value: "{}" for none.
 func settingsText(op string, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 {
@@ -61,19 +53,25 @@ func credentialsValue(b []byte) any {
 // CreateDestination inserts d.
 func (s *Store) CreateDestination(ctx context.Context, d store.Destination) error {
 	op := "create destination " + d.Name
+	if !s.validID(d.ID) || (d.UserID != "" && !s.validID(d.UserID)) {
+		return fmt.Errorf("%s: invalid id %q or owner %q", op, d.ID, d.UserID)
+	}
 	settings, err := settingsText(op, d.Settings)
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO storage_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, nullable(d.UserID), d.Name, d.Kind, settings, credentialsValue(d.Credentials), fmtTime(d.CreatedAt), fmtTime(d.UpdatedAt))
+	_, err = s.exec(ctx, `INSERT INTO storage_destinations (`+destinationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, nullStr(d.UserID), d.Name, d.Kind, settings, credentialsValue(d.Credentials), s.t(d.CreatedAt), s.t(d.UpdatedAt))
 	return mapErr(op, err)
 }
 
 // GetDestination returns the destination with the given id.
 func (s *Store) GetDestination(ctx context.Context, id string) (store.Destination, error) {
+	if !s.validID(id) {
+		return store.Destination{}, notFound("get destination " + id)
+	}
 	var d store.Destination
-	row := s.r.QueryRowContext(ctx, `SELECT `+destinationColumns+` FROM storage_destinations WHERE id = ?`, id)
+	row := s.queryRow(ctx, `SELECT `+destinationColumns+` FROM storage_destinations WHERE id = ?`, id)
 	if err := scanDestination(row, &d); err != nil {
 		return store.Destination{}, mapErr("get destination "+id, err)
 	}
@@ -82,7 +80,12 @@ func (s *Store) GetDestination(ctx context.Context, id string) (store.Destinatio
 
 // ListDestinations returns the shared destinations and userID's own.
 func (s *Store) ListDestinations(ctx context.Context, userID string) ([]store.Destination, error) {
-	return s.listDestinations(ctx, "list destinations of user "+userID,
+	op := "list destinations of user " + userID
+	if !s.validID(userID) {
+		// No user has this id: only the shared destinations.
+		return s.listDestinations(ctx, op, `SELECT `+destinationColumns+` FROM storage_destinations WHERE user_id IS NULL`+destinationOrder)
+	}
+	return s.listDestinations(ctx, op,
 		`SELECT `+destinationColumns+` FROM storage_destinations WHERE user_id IS NULL OR user_id = ?`+destinationOrder, userID)
 }
 
@@ -92,35 +95,25 @@ func (s *Store) ListAllDestinations(ctx context.Context) ([]store.Destination, e
 }
 
 func (s *Store) listDestinations(ctx context.Context, op, query string, args ...any) ([]store.Destination, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.Destination
-	for rows.Next() {
-		var d store.Destination
-		if err := scanDestination(rows, &d); err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, d)
-	}
-	return out, mapErr(op, rows.Err())
+	return queryAll(ctx, s, op, query, scanDestination, args...)
 }
 
 // UpdateDestination replaces d's name, settings, credentials and UpdatedAt.
 func (s *Store) UpdateDestination(ctx context.Context, d store.Destination) error {
 	op := "update destination " + d.ID
+	if !s.validID(d.ID) {
+		return notFound(op)
+	}
 	settings, err := settingsText(op, d.Settings)
 	if err != nil {
 		return err
 	}
 	return s.execOne(ctx, op,
 		`UPDATE storage_destinations SET name = ?, settings = ?, credentials = ?, updated_at = ? WHERE id = ?`,
-		d.Name, settings, credentialsValue(d.Credentials), fmtTime(d.UpdatedAt), d.ID)
+		d.Name, settings, credentialsValue(d.Credentials), s.t(d.UpdatedAt), d.ID)
 }
 
 // DeleteDestination deletes the destination with the given id.
 func (s *Store) DeleteDestination(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete destination "+id, `DELETE FROM storage_destinations WHERE id = ?`, id)
+	return s.execID(ctx, "delete destination "+id, id, `DELETE FROM storage_destinations WHERE id = ?`)
 }

@@ -1,16 +1,15 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/store"
 )
 
-const restoreColumns = `id, user_id, run_id, COALESCE(agent_id, ''), target_dir, paths, overwrite, status,
+const restoreColumns = `id, user_id, run_id, COALESCE(CAST(agent_id AS TEXT), ''), target_dir, paths, overwrite, status,
 	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at, reported_at`
 
 func scanRestore(row scanner, r *store.Restore) error {
@@ -34,12 +33,11 @@ func scanRestore(row scanner, r *store.Restore) error {
 func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	v := *r
 	op := "create restore of run " + v.RunID
-	if v.ID == "" {
-		id, err := newUUID(op)
-		if err != nil {
-			return err
-		}
-		v.ID = id
+	if err := newID(op, &v.ID); err != nil {
+		return err
+	}
+	if !s.validID(v.ID) || !s.validID(v.RunID) || !s.validID(v.UserID) || v.AgentID != "" && !s.validID(v.AgentID) {
+		return notFound(op)
 	}
 	if v.Status == "" {
 		v.Status = store.RestoreQueued
@@ -54,12 +52,12 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	}
 	v.CreatedAt = norm(v.CreatedAt)
 	v.StartedAt, v.FinishedAt = normPtr(v.StartedAt), normPtr(v.FinishedAt)
-	_, err = s.w.ExecContext(ctx, `INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite,
+	_, err = s.exec(ctx, `INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite,
 		status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.UserID, v.RunID, nullStr(v.AgentID), v.TargetDir, string(pj), v.Overwrite, v.Status,
-		v.CancelRequested, v.Error, v.FilesWritten, v.BytesWritten, fmtTime(v.CreatedAt),
-		nullTime(v.StartedAt), nullTime(v.FinishedAt))
+		v.CancelRequested, v.Error, v.FilesWritten, v.BytesWritten, s.t(v.CreatedAt),
+		s.tp(v.StartedAt), s.tp(v.FinishedAt))
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -69,8 +67,11 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 
 // GetRestore returns the restore with the given id.
 func (s *Store) GetRestore(ctx context.Context, id string) (store.Restore, error) {
+	if !s.validID(id) {
+		return store.Restore{}, notFound("get restore " + id)
+	}
 	var r store.Restore
-	row := s.r.QueryRowContext(ctx, `SELECT `+restoreColumns+` FROM restores WHERE id = ?`, id)
+	row := s.queryRow(ctx, `SELECT `+restoreColumns+` FROM restores WHERE id = ?`, id)
 	if err := scanRestore(row, &r); err != nil {
 		return store.Restore{}, mapErr("get restore "+id, err)
 	}
@@ -86,33 +87,34 @@ func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset i
 	if limit <= 0 {
 		limit = 50
 	}
-	return s.queryRestores(ctx, "list restores", `WHERE (? = '' OR user_id = ?)
-		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, userID, userID, limit, max(offset, 0))
+	if userID == "" {
+		return s.queryRestores(ctx, "list restores", `ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, limit, max(offset, 0))
+	}
+	if !s.validID(userID) {
+		return nil, nil
+	}
+	return s.queryRestores(ctx, "list restores", `WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+		userID, limit, max(offset, 0))
 }
 
 // PendingRestores lists an agent's queued restores and running ones to cancel.
 func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Restore, error) {
+	if !s.validID(agentID) {
+		return nil, nil
+	}
 	return s.queryRestores(ctx, "pending restores of agent "+agentID, `WHERE agent_id = ? AND status IN ('queued', 'running')
-		AND (status = 'queued' OR cancel_requested = 1) ORDER BY created_at, id`, agentID)
+		AND (status = 'queued' OR cancel_requested) ORDER BY created_at, id`, agentID)
 }
 
 // StartRestore moves a queued restore to running, or gives ErrConflict.
 func (s *Store) StartRestore(ctx context.Context, id string, at time.Time) error {
 	op := "start restore " + id
-	res, err := s.w.ExecContext(ctx, `UPDATE restores SET status = 'running', started_at = ?
-		WHERE id = ? AND status = 'queued'`, fmtTime(at), id)
-	if err != nil {
-		return mapErr(op, err)
+	if !s.validID(id) {
+		return notFound(op)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(op, err)
-	} else if n == 0 {
-		if _, err := s.GetRestore(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: not queued: %w", op, store.ErrConflict)
-	}
-	return nil
+	return s.execState(ctx, op, "not queued", func() error { _, err := s.GetRestore(ctx, id); return err },
+		`UPDATE restores SET status = 'running', started_at = ?
+		WHERE id = ? AND status = 'queued'`, s.t(at), id)
 }
 
 // FinishRestore records the outcome of a restore that has not finished yet.
@@ -123,52 +125,42 @@ func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreRes
 	default:
 		return fmt.Errorf("%s: invalid status %q", op, r.Status)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
+	if !s.validID(id) {
+		return notFound(op)
+	}
+	return s.execState(ctx, op, "already finished", func() error { _, err := s.GetRestore(ctx, id); return err },
+		`UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
 		finished_at = ?, started_at = COALESCE(started_at, ?)
-		WHERE id = ? AND status IN ('queued', 'running')`,
-		r.Status, r.Error, r.FilesWritten, r.BytesWritten, fmtTime(r.At), fmtTime(r.At), id)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(op, err)
-	} else if n == 0 {
-		if _, err := s.GetRestore(ctx, id); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: already finished: %w", op, store.ErrConflict)
-	}
-	return nil
+		WHERE id = ? AND status IN ('queued', 'running')`, r.Status, r.Error, r.FilesWritten, r.BytesWritten, s.t(r.At), s.t(r.At), id)
 }
 
 // CancelRestore cancels a queued restore or asks a running one to stop.
 func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (store.Restore, error) {
-	_, err := s.w.ExecContext(ctx, `UPDATE restores SET
+	if !s.validID(id) {
+		return store.Restore{}, notFound("cancel restore " + id)
+	}
+	_, err := s.exec(ctx, `UPDATE restores SET
 		status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
 		finished_at = CASE status WHEN 'queued' THEN ? ELSE finished_at END,
-		cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END
-		WHERE id = ? AND status IN ('queued', 'running')`, fmtTime(at), id)
+		cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
+		WHERE id = ? AND status IN ('queued', 'running')`, s.t(at), id)
 	if err != nil {
 		return store.Restore{}, mapErr("cancel restore "+id, err)
 	}
 	return s.GetRestore(ctx, id)
 }
 
-// placeholders returns "?, ?, …" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
 // TouchRestores records that agentID reported its running restores ids at at.
 func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error {
-	if len(ids) == 0 {
+	ids = s.validIDs(ids)
+	if len(ids) == 0 || !s.validID(agentID) {
 		return nil
 	}
-	args := []any{fmtTime(at), agentID}
+	args := []any{s.t(at), agentID}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE restores SET reported_at = ?
+	_, err := s.exec(ctx, `UPDATE restores SET reported_at = ?
 		WHERE agent_id = ? AND status = 'running' AND id IN (`+placeholders(len(ids))+`)`, args...)
 	return mapErr("touch restores of agent "+agentID, err)
 }
@@ -176,21 +168,16 @@ func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string,
 // ProgressRestore records a running restore's progress.
 func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error {
 	op := "progress of restore " + id
-	res, err := s.w.ExecContext(ctx, `UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
-		WHERE id = ? AND agent_id = ? AND status = 'running'`, max(files, 0), max(bytes, 0), fmtTime(at), id, agentID)
-	if err != nil {
-		return mapErr(op, err)
+	if !s.validID(id) || !s.validID(agentID) {
+		return notFound(op)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(op, err)
-	} else if n == 0 {
-		return fmt.Errorf("%s: not running on agent %s: %w", op, agentID, store.ErrConflict)
-	}
-	return nil
+	return s.execState(ctx, op, "not running on agent "+agentID, func() error { return nil },
+		`UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
+		WHERE id = ? AND agent_id = ? AND status = 'running'`, max(files, 0), max(bytes, 0), s.t(at), id, agentID)
 }
 
 // StaleRestores lists running restores last reported before before.
 func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
 	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL
-		AND reported_at < ? ORDER BY reported_at, id`, fmtTime(before))
+		AND reported_at < ? ORDER BY reported_at, id`, s.t(before))
 }
