@@ -12,18 +12,10 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// The catalog copy of a run's manifest (zstd, as the agent sends it: names, sizes,
-// times and hashes, never contents) is sealed under the server's master key and kept in
-// the run's own destination, under the user's prefix but outside every agent's prefix,
-// so no agent can get a URL for it and every replica reaches it:
-//
-//	users/{userId}/catalog/{configId}/{runId}.manifest.zst.sealed
+// The catalog copy of a run's manifest (zstd, as the agent sends it) is sealed under
+// the server's master key and kept in the run's own destination at
+// storage.CatalogKey, where every replica reaches it.
 const catalogPurpose = "agent-catalog"
-
-// CatalogKey is the object key of a run's sealed catalog copy.
-func CatalogKey(run store.Run) string {
-	return storage.UserPrefix(run.UserID) + "catalog/" + run.ConfigID + "/" + run.ID + ".manifest.zst.sealed"
-}
 
 // putCatalog stores the catalog of a run of this agent that is running or completed.
 func (a *API) putCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
@@ -54,7 +46,7 @@ func (a *API) putCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent)
 	if err != nil {
 		return err
 	}
-	if err := dest.Put(ctx, CatalogKey(run), bytes.NewReader(sealed), int64(len(sealed))); err != nil {
+	if err := dest.Put(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID), bytes.NewReader(sealed), int64(len(sealed))); err != nil {
 		return storageErr("store the catalog", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -80,7 +72,7 @@ func (a *API) getCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent)
 	if err != nil {
 		return err
 	}
-	rc, err := dest.Get(ctx, CatalogKey(run))
+	rc, err := dest.Get(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID))
 	if errors.Is(err, storage.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "no catalog of run %q", id)
 	}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/seal"
@@ -247,7 +246,7 @@ func (s *Service) catalog(ctx context.Context, run store.Run) (*catalog, error) 
 		if err != nil {
 			return nil, err
 		}
-		rc, err := dest.Get(ctx, agentapi.CatalogKey(run))
+		rc, err := dest.Get(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID))
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, errNoCatalog(run)
 		}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/retention"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -54,7 +53,7 @@ func policyOf(c store.BackupConfig) retention.Policy {
 
 // Retain runs one retention pass over every config with a policy: for each run the
 // plan deletes, dependents first, it deletes the archive and manifest objects and
-// the server's sealed catalog copy (agentapi.CatalogKey) through the run's
+// the server's sealed catalog copy (storage.CatalogKey) through the run's
 // destination (objects already gone are fine), marks the run expired and records a
 // "retention.delete" audit entry naming the keys. A failure stops that config's pass
 // (what is left is still whole: deletions go dependents first) and is returned,
@@ -105,7 +104,7 @@ func (s *Service) retainConfig(ctx context.Context, c store.BackupConfig, p rete
 		}
 		if r.S3Path != "" {
 			// The server's sealed copy of the manifest goes with the run's objects.
-			keys = append(keys, agentapi.CatalogKey(r))
+			keys = append(keys, storage.CatalogKey(r.UserID, r.ConfigID, r.ID))
 		}
 		runs = append(runs, retention.Run{ID: r.ID, Time: r.StartTime, Status: r.Status, Full: r.Full,
 			PreviousRunID: r.PreviousRunID, Keys: keys})
