@@ -11,6 +11,7 @@ import (
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
@@ -102,10 +103,6 @@ func New(cfg Config) (*Service, error) {
 
 var errNotFound = apperr.New(apperr.NotFound, "no such backup run")
 
-func errNoConfig(id string) error {
-	return apperr.New(apperr.NotFound, "no configuration %q", id)
-}
-
 // Run is a run as people see it.
 type Run struct {
 	store.RunRecord
@@ -139,11 +136,11 @@ type Queued struct {
 
 func (s *Service) loadConfig(ctx context.Context, actor store.User, id string) (store.BackupConfig, error) {
 	if id == "" {
-		return store.BackupConfig{}, errNoConfig(id)
+		return store.BackupConfig{}, configs.NotFoundError(id)
 	}
 	c, err := s.st.GetConfig(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(c.UserID) {
-		return store.BackupConfig{}, errNoConfig(id)
+		return store.BackupConfig{}, configs.NotFoundError(id)
 	}
 	if err != nil {
 		return store.BackupConfig{}, fmt.Errorf("load config %s: %w", id, err)
