@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/store"
@@ -264,14 +265,7 @@ func describe(c Config, generated bool) string {
 }
 
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
-	e := store.AuditEntry{Time: s.now().UTC(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	if id, err := uuid.NewV7(); err == nil {
-		e.ID = id.String()
-	}
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }
 
 // PreviewCount is how many run times a schedule preview shows.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/events"
@@ -346,12 +347,5 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (Details
 }
 
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
-	e := store.AuditEntry{Time: s.now(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	if id, err := uuid.NewV7(); err == nil {
-		e.ID = id.String()
-	}
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }
