@@ -119,7 +119,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		next = 1 // the poll itself waited; come back at once
 	}
 	httpx.WriteJSON(w, http.StatusOK, agentproto.HeartbeatResponse{ServerTime: a.now(), Commands: cmds, NextHeartbeatSeconds: next,
-		StaleAfterSeconds: int(a.cfg.StaleAfter / time.Second)})
+		StaleAfterSeconds: int(a.runs.StaleAfter() / time.Second)})
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package agentapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,15 +16,12 @@ import (
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/runs"
-	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
 
 // Destinations resolves a destination id of a user ("" is the built-in local one) to a
 // storage.Destination; internal/destinations implements it.
-type Destinations interface {
-	Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error)
-}
+type Destinations = runs.Resolver
 
 // Sealer seals catalog copies and opens configs' passphrases under the server's
 // master key (secrets.Keys).
@@ -39,13 +35,10 @@ type Config struct {
 	Logger       *slog.Logger
 	Now          func() time.Time // time.Now when nil
 
-	// URLTTL is the lifetime of pre-signed URLs (default 15 min, at most
-	// storage.MaxURLLifetime).
-	URLTTL time.Duration
-	// FirstParts is how many archive part URLs backup/start hands out (default 4).
+	// URLTTL, FirstParts and StaleAfter configure the run lifecycle (see
+	// runs.LifecycleConfig for their defaults).
+	URLTTL     time.Duration
 	FirstParts int
-	// StaleAfter is how long a running run, restore or size estimate may stay silent
-	// before the reaper fails it (default 10 min).
 	StaleAfter time.Duration
 	// HeartbeatEvery is the interval the server asks agents to heartbeat at (default 10 s).
 	HeartbeatEvery time.Duration
@@ -100,16 +93,10 @@ func New(cfg Config) (*API, error) {
 			*d = v
 		}
 	}
-	def(&cfg.URLTTL, 15*time.Minute)
-	cfg.URLTTL = min(cfg.URLTTL, storage.MaxURLLifetime)
-	def(&cfg.StaleAfter, 10*time.Minute)
 	def(&cfg.HeartbeatEvery, 10*time.Second)
 	def(&cfg.PollEvery, 5*time.Second)
 	def(&cfg.MaxWait, 30*time.Second)
 	def(&cfg.AuthWindow, time.Minute)
-	if cfg.FirstParts <= 0 {
-		cfg.FirstParts = 4
-	}
 	if cfg.AuthFailures <= 0 {
 		cfg.AuthFailures = 20
 	}
