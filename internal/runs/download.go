@@ -42,7 +42,7 @@ func (l *Lifecycle) Download(ctx context.Context, ag store.Agent, runID string, 
 	if run.Status != agentproto.StatusCompleted {
 		return none, apperr.New(apperr.Conflict, "run %s is %s; only completed runs can be restored", run.ID, run.Status)
 	}
-	chain, err := l.chain(ctx, run)
+	chain, err := Chain(ctx, l.st, run)
 	if err != nil {
 		return none, apperr.Wrap(apperr.Conflict, err, "run %s cannot be restored: its chain of incremental backups is incomplete", run.ID)
 	}

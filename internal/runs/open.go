@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentproto"
@@ -13,9 +12,6 @@ import (
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
-
-// maxChain is the longest incremental chain followed.
-const maxChain = 1000
 
 // Start opens a run of one of agent ag's configs: it takes over the queued run (or
 // creates one), decides full or incremental, names the archive, starts the multipart
@@ -250,7 +246,7 @@ func (l *Lifecycle) chooseBase(ctx context.Context, run *store.Run, pc AgentConf
 		return nil
 	}
 	if pc.Options.FullEvery > 0 || pc.Options.FullEveryDays > 0 {
-		chain, err := l.chain(ctx, last)
+		chain, err := Chain(ctx, l.st, last)
 		if err != nil {
 			return nil // a broken chain gets a new full backup
 		}
@@ -265,23 +261,3 @@ func (l *Lifecycle) chooseBase(ctx context.Context, run *store.Run, pc AgentConf
 	return nil
 }
 
-// chain returns the runs from the full backup up to last, oldest first.
-func (l *Lifecycle) chain(ctx context.Context, last store.Run) ([]store.Run, error) {
-	out := []store.Run{last}
-	for cur := last; !cur.Full; {
-		if len(out) >= maxChain || cur.PreviousRunID == "" {
-			return nil, fmt.Errorf("run %s: incremental chain broken or longer than %d", last.ID, maxChain)
-		}
-		prev, err := l.st.GetRun(ctx, cur.PreviousRunID)
-		if err != nil {
-			return nil, fmt.Errorf("run %s: previous run %s: %w", cur.ID, cur.PreviousRunID, err)
-		}
-		if prev.Status != agentproto.StatusCompleted || prev.UserID != last.UserID || prev.ConfigID != last.ConfigID {
-			return nil, fmt.Errorf("run %s: previous run %s is %s", cur.ID, prev.ID, prev.Status)
-		}
-		out = append(out, prev)
-		cur = prev
-	}
-	slices.Reverse(out)
-	return out, nil
-}
