@@ -260,4 +260,3 @@ func (l *Lifecycle) chooseBase(ctx context.Context, run *store.Run, pc AgentConf
 	run.Full, run.PreviousRunID = false, last.ID
 	return nil
 }
-
