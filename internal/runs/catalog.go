@@ -11,10 +11,11 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// The catalog copy of a run's manifest (zstd, as the agent sends it) is sealed under
-// the server's master key and kept in the run's own destination at
-// storage.CatalogKey, where every replica reaches it.
-const catalogPurpose = "agent-catalog"
+// CatalogPurpose is the key purpose a run's catalog copy (its manifest, zstd, as the
+// agent sends it) is sealed under with the server's master key (the run id as
+// context). It is kept in the run's own destination at storage.CatalogKey, where
+// every replica, and the browser's restores (internal/restores), reach it.
+const CatalogPurpose = "agent-catalog"
 
 // PutCatalog stores the catalog of a run of agent ag that is running or completed.
 // read returns the catalog; it is called once the run is known to take one.
@@ -33,7 +34,7 @@ func (l *Lifecycle) PutCatalog(ctx context.Context, ag store.Agent, runID string
 	if len(body) < 4 || !bytes.Equal(body[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
 		return apperr.New(apperr.Invalid, "catalog must be the zstd-compressed manifest")
 	}
-	sealed, err := l.cfg.Keys.Seal(catalogPurpose, body, []byte(run.ID))
+	sealed, err := l.cfg.Keys.Seal(CatalogPurpose, body, []byte(run.ID))
 	if err != nil {
 		return err
 	}
@@ -77,5 +78,5 @@ func (l *Lifecycle) Catalog(ctx context.Context, ag store.Agent, runID string, m
 	if err != nil {
 		return nil, storageErr("read the catalog", err)
 	}
-	return l.cfg.Keys.Open(catalogPurpose, sealed, []byte(run.ID))
+	return l.cfg.Keys.Open(CatalogPurpose, sealed, []byte(run.ID))
 }
