@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
-	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/storage"
 )
 
 // TestScheduledRunsAndRetention: a real agent with an incremental configuration
@@ -294,7 +293,7 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 // browse).
 func runObjects(r backupLog) []string {
 	return []string{r.ObjectKey, r.ManifestKey,
-		agentapi.CatalogKey(store.Run{ID: r.ID, UserID: r.UserID, ConfigID: r.ConfigID})}
+		storage.CatalogKey(r.UserID, r.ConfigID, r.ID)}
 }
 
 // expectKept is keep-last-n by the rules of internal/retention, for runs that all

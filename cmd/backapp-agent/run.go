@@ -36,14 +36,8 @@ reported cancelled before it exits.`,
 				ship := agent.NewLogShipper(env.client)
 				log := slog.New(ship.Handler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}), slog.LevelInfo))
 				env.runner.Log = log
-				sctx, stopShip := context.WithCancel(context.WithoutCancel(ctx))
-				shipped := make(chan struct{})
-				go func() { defer close(shipped); ship.Run(sctx) }()
 				d := &agent.Daemon{Runner: env.runner, Host: host(), Log: log.With("agent", env.settings.AgentID), MaxConcurrent: concurrent}
-				err := d.Run(ctx)
-				stopShip()
-				<-shipped
-				return err
+				return agent.RunDaemon(ctx, d, ship)
 			}
 			if service.Interactive() {
 				ctx, stop := signal.NotifyContext(ctxOf(cmd), os.Interrupt, syscall.SIGTERM)

@@ -329,13 +329,11 @@ func TestDaemon(t *testing.T) {
 	addConfig(f, "slow", bigTree(t, 2), agentproto.Options{Compression: "none", Bandwidth: 256})
 
 	ctx, stop := context.WithCancel(context.Background())
-	shipCtx, stopShip := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	var runErr error
-	go func() { defer wg.Done(); runErr = d.Run(ctx) }()
-	go func() { defer wg.Done(); ship.Run(shipCtx) }()
-	defer func() { stop(); stopShip(); wg.Wait() }()
+	go func() { defer wg.Done(); runErr = RunDaemon(ctx, d, ship) }()
+	defer func() { stop(); wg.Wait() }()
 
 	waitFor(t, "a heartbeat", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > 0 })
 	f.set(func(f *fakeServer) {
@@ -448,14 +446,22 @@ func TestDaemon(t *testing.T) {
 	})
 	waitFor(t, "r4 running", func() bool { return f.run("r4").status == agentproto.StatusRunning })
 	stop()
-	stopShip()
 	wg.Wait()
 	if runErr != nil {
-		t.Errorf("Run: %v", runErr)
+		t.Errorf("RunDaemon: %v", runErr)
 	}
 	if st := f.run("r4").status; st != agentproto.StatusCancelled {
 		t.Errorf("r4 after shutdown: %q, want cancelled", st)
 	}
+	// The shipper outlives the daemon: what it logged while stopping reached the server.
+	f.set(func(f *fakeServer) {
+		for _, e := range f.logs {
+			if e.Message == "backup cancelled" && e.Metadata["run"] == "r4" {
+				return
+			}
+		}
+		t.Errorf("no \"backup cancelled\" line of r4 shipped before RunDaemon returned")
+	})
 	if st, ok := r.State.LoadStatus(); !ok || st.LastHeartbeat.IsZero() {
 		t.Errorf("status file: %+v, %v", st, ok)
 	}

@@ -187,3 +187,17 @@ func (h *shipHandler) WithGroup(name string) slog.Handler {
 	c.prefix = h.prefix + name + "."
 	return &c
 }
+
+// RunDaemon runs d until ctx ends with ship sending its log lines beside it: the one
+// way the agent's daemon is started, by `backapp-agent run` and by the server's
+// built-in agents. The shipper stops (and flushes) only after the daemon has reported
+// its last runs, so their final lines reach the server too.
+func RunDaemon(ctx context.Context, d *Daemon, ship *LogShipper) error {
+	sctx, stopShip := context.WithCancel(context.WithoutCancel(ctx))
+	shipped := make(chan struct{})
+	go func() { defer close(shipped); ship.Run(sctx) }()
+	err := d.Run(ctx)
+	stopShip()
+	<-shipped
+	return err
+}

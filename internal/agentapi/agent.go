@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/apperr"
@@ -17,16 +16,7 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// clip shortens agent-provided text to n bytes at a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+var clip = agentproto.Clip
 
 func heartbeatOf(h agentproto.Host, now time.Time) store.AgentHeartbeat {
 	return store.AgentHeartbeat{Time: now, Platform: clip(h.Platform, 32), Arch: clip(h.Arch, 32),
@@ -90,7 +80,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 	if err != nil {
 		return err
 	}
-	if err := a.settleOrphans(ctx, ag, req); err != nil {
+	if err := a.runs.SettleRestarted(ctx, ag, req); err != nil {
 		return err
 	}
 	var wake <-chan struct{}
@@ -129,7 +119,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		next = 1 // the poll itself waited; come back at once
 	}
 	httpx.WriteJSON(w, http.StatusOK, agentproto.HeartbeatResponse{ServerTime: a.now(), Commands: cmds, NextHeartbeatSeconds: next,
-		StaleAfterSeconds: int(a.cfg.StaleAfter / time.Second)})
+		StaleAfterSeconds: int(a.runs.StaleAfter() / time.Second)})
 	return nil
 }
 

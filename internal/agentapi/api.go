@@ -1,7 +1,6 @@
 package agentapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,28 +9,23 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/backapp/backapp/internal/agentkey"
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/httpx"
-	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
 
 // Destinations resolves a destination id of a user ("" is the built-in local one) to a
 // storage.Destination; internal/destinations implements it.
-type Destinations interface {
-	Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error)
-}
+type Destinations = runs.Resolver
 
-// Sealer seals catalog copies under the server's master key (secrets.Keys).
-type Sealer interface {
-	Seal(purpose string, plaintext, context []byte) ([]byte, error)
-	Open(purpose string, sealed, context []byte) ([]byte, error)
-}
+// Sealer seals catalog copies and opens configs' passphrases under the server's
+// master key (secrets.Keys).
+type Sealer = runs.Sealer
 
 // Config configures the API. Store, Destinations and Keys are required.
 type Config struct {
@@ -41,13 +35,10 @@ type Config struct {
 	Logger       *slog.Logger
 	Now          func() time.Time // time.Now when nil
 
-	// URLTTL is the lifetime of pre-signed URLs (default 15 min, at most
-	// storage.MaxURLLifetime).
-	URLTTL time.Duration
-	// FirstParts is how many archive part URLs backup/start hands out (default 4).
+	// URLTTL, FirstParts and StaleAfter configure the run lifecycle (see
+	// runs.LifecycleConfig for their defaults).
+	URLTTL     time.Duration
 	FirstParts int
-	// StaleAfter is how long a running run, restore or size estimate may stay silent
-	// before the reaper fails it (default 10 min).
 	StaleAfter time.Duration
 	// HeartbeatEvery is the interval the server asks agents to heartbeat at (default 10 s).
 	HeartbeatEvery time.Duration
@@ -83,9 +74,7 @@ type API struct {
 	wake *notifier
 
 	events Publisher
-	// dbDown is when (unix ns) a request or the reaper last found the database
-	// unreachable; see Reap.
-	dbDown atomic.Int64
+	runs   *runs.Lifecycle
 }
 
 // New checks cfg, fills in defaults and returns the API.
@@ -104,16 +93,10 @@ func New(cfg Config) (*API, error) {
 			*d = v
 		}
 	}
-	def(&cfg.URLTTL, 15*time.Minute)
-	cfg.URLTTL = min(cfg.URLTTL, storage.MaxURLLifetime)
-	def(&cfg.StaleAfter, 10*time.Minute)
 	def(&cfg.HeartbeatEvery, 10*time.Second)
 	def(&cfg.PollEvery, 5*time.Second)
 	def(&cfg.MaxWait, 30*time.Second)
 	def(&cfg.AuthWindow, time.Minute)
-	if cfg.FirstParts <= 0 {
-		cfg.FirstParts = 4
-	}
 	if cfg.AuthFailures <= 0 {
 		cfg.AuthFailures = 20
 	}
@@ -129,8 +112,14 @@ func New(cfg Config) (*API, error) {
 	if cfg.Events == nil {
 		cfg.Events = noEvents{}
 	}
+	lc, err := runs.NewLifecycle(runs.LifecycleConfig{Store: cfg.Store, Destinations: cfg.Destinations, Keys: cfg.Keys,
+		Logger: cfg.Logger, Now: cfg.Now, Events: cfg.Events, URLTTL: cfg.URLTTL, FirstParts: cfg.FirstParts,
+		StaleAfter: cfg.StaleAfter})
+	if err != nil {
+		return nil, err
+	}
 	a := &API{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: func() time.Time { return cfg.Now().UTC() },
-		wake: newNotifier(), events: cfg.Events}
+		wake: newNotifier(), events: cfg.Events, runs: lc}
 	a.lim = newFailLimiter(cfg.AuthFailures, cfg.AuthWindow, a.now)
 	m := http.NewServeMux()
 	m.Handle("POST "+agentproto.PathRegister, a.authed(a.register))
@@ -201,20 +190,16 @@ func (a *API) authed(h agentHandler) http.Handler {
 			err = h(w, r, ag)
 		}
 		if err != nil {
-			httpx.WriteError(w, r, a.log, a.noteOutage(err))
+			// An unreachable database (answered 503) is noted, so the reaper does
+			// not blame runs for progress the outage kept from being recorded.
+			httpx.WriteError(w, r, a.log, a.runs.NoteOutage(err))
 		}
 	})
 }
 
-// noteOutage remembers when a request found the database unreachable, so the reaper
-// does not blame runs for progress the outage kept from being recorded (httpx answers
-// such errors with 503).
-func (a *API) noteOutage(err error) error {
-	if store.Unavailable(err) {
-		a.dbDown.Store(a.now().UnixNano())
-	}
-	return err
-}
+// Runs is the run lifecycle the API serves; the server runs its reaper
+// (runs.Lifecycle.RunReaper).
+func (a *API) Runs() *runs.Lifecycle { return a.runs }
 
 // authenticate returns the agent of the request's key. The key is checked first (a
 // hash lookup), so a valid key always passes: one agent's bad key behind a shared

@@ -197,11 +197,11 @@ func TestKilledAgentRunReaped(t *testing.T) {
 		}
 
 		e.clock.Add(9 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 			t.Fatalf("Reap after 9 min = %d, %v; want 0", n, err)
 		}
 		e.clock.Add(2 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 1 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 1 {
 			t.Fatalf("Reap after 11 min = %d, %v; want 1", n, err)
 		}
 		run := e.run(start.RunID)

@@ -1,98 +1,39 @@
 package agentapi
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/backapp/backapp/internal/apperr"
-	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
 
-// The catalog copy of a run's manifest (zstd, as the agent sends it: names, sizes,
-// times and hashes, never contents) is sealed under the server's master key and kept in
-// the run's own destination, under the user's prefix but outside every agent's prefix,
-// so no agent can get a URL for it and every replica reaches it:
-//
-//	users/{userId}/catalog/{configId}/{runId}.manifest.zst.sealed
-const catalogPurpose = "agent-catalog"
-
-// CatalogKey is the object key of a run's sealed catalog copy.
-func CatalogKey(run store.Run) string {
-	return storage.UserPrefix(run.UserID) + "catalog/" + run.ConfigID + "/" + run.ID + ".manifest.zst.sealed"
-}
-
-// putCatalog stores the catalog of a run of this agent that is running or completed.
+// putCatalog stores the catalog of a run of this agent (runs.Lifecycle.PutCatalog).
 func (a *API) putCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
-	ctx := r.Context()
-	run, err := a.ownRun(ctx, ag, r.URL.Query().Get("runId"))
-	if err != nil {
-		return err
-	}
-	if run.Status != "running" && run.Status != "completed" {
-		return apperr.New(apperr.Conflict, "run %s is %s; its catalog is not kept", run.ID, run.Status)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxCatalogBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return apperr.New(apperr.TooLarge, "catalog is larger than the limit of %d bytes", a.cfg.MaxCatalogBytes)
+	read := func() ([]byte, error) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxCatalogBytes))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, apperr.New(apperr.TooLarge, "catalog is larger than the limit of %d bytes", a.cfg.MaxCatalogBytes)
+			}
+			return nil, apperr.Wrap(apperr.Invalid, err, "read the catalog")
 		}
-		return apperr.Wrap(apperr.Invalid, err, "read the catalog")
+		return body, nil
 	}
-	if len(body) < 4 || !bytes.Equal(body[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
-		return apperr.New(apperr.Invalid, "catalog must be the zstd-compressed manifest")
-	}
-	sealed, err := a.cfg.Keys.Seal(catalogPurpose, body, []byte(run.ID))
-	if err != nil {
+	if err := a.runs.PutCatalog(r.Context(), ag, r.URL.Query().Get("runId"), read); err != nil {
 		return err
-	}
-	dest, err := a.resolve(ctx, run.UserID, run.DestinationID)
-	if err != nil {
-		return err
-	}
-	if err := dest.Put(ctx, CatalogKey(run), bytes.NewReader(sealed), int64(len(sealed))); err != nil {
-		return storageErr("store the catalog", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// getCatalog returns the catalog of a completed run the agent mayRead (an agent that
-// lost its local state needs its previous manifest for the next incremental).
+// getCatalog returns the catalog of a completed run the agent may read
+// (runs.Lifecycle.Catalog).
 func (a *API) getCatalog(w http.ResponseWriter, r *http.Request, ag store.Agent) error {
-	ctx := r.Context()
-	id := r.URL.Query().Get("runId")
-	run, err := a.st.GetRun(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (run.UserID != ag.UserID || run.Status != "completed") {
-		return apperr.New(apperr.NotFound, "no catalog of run %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	if err := a.mayRead(ctx, ag, run); err != nil {
-		return err
-	}
-	dest, err := a.resolve(ctx, run.UserID, run.DestinationID)
-	if err != nil {
-		return err
-	}
-	rc, err := dest.Get(ctx, CatalogKey(run))
-	if errors.Is(err, storage.ErrNotFound) {
-		return apperr.New(apperr.NotFound, "no catalog of run %q", id)
-	}
-	if err != nil {
-		return storageErr("read the catalog", err)
-	}
-	defer rc.Close()
-	sealed, err := io.ReadAll(io.LimitReader(rc, a.cfg.MaxCatalogBytes+1<<10))
-	if err != nil {
-		return storageErr("read the catalog", err)
-	}
-	plain, err := a.cfg.Keys.Open(catalogPurpose, sealed, []byte(run.ID))
+	plain, err := a.runs.Catalog(r.Context(), ag, r.URL.Query().Get("runId"), a.cfg.MaxCatalogBytes)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
-// Package agentapi is the server side of the agent protocol (/api/agent/…, wire types in
-// agentproto): key authentication, heartbeats with work, configs, backup runs whose
-// archives the agent uploads straight to the destination through pre-signed part URLs
-// for its own keys only, completion checks, the catalog, logs, restore downloads, and the
-// reaper that fails runs whose agent stopped reporting.
+// Package agentapi is the HTTP adapter of the agent protocol (/api/agent/…, wire types
+// in agentproto): it authenticates agent keys, decodes requests, calls the run
+// lifecycle (internal/runs.Lifecycle: opening, uploading, completing, resuming and
+// reaping backup runs, the catalog and restore downloads) and encodes its answers. It
+// also serves heartbeats with their work, logs, and restore and estimate reports.
 package agentapi

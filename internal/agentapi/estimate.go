@@ -8,6 +8,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -71,15 +72,15 @@ func (a *API) estimateSpec(ctx context.Context, ag store.Agent, e store.Estimate
 	if err != nil {
 		return spec, "", err
 	}
-	if !ownConfig(c, ag) {
+	if !runs.RunsOn(c, ag) {
 		return spec, "the configuration is no longer run by this agent; ask for a new estimate", nil
 	}
-	pc, err := parseConfig(c)
+	pc, err := runs.ParseAgentConfig(c)
 	if err != nil {
 		a.log.Warn("estimate: unreadable configuration", "config", c.ID, "err", err)
 		return spec, "the configuration cannot be read: " + err.Error(), nil
 	}
-	cfg := pc.proto
+	cfg := pc.Proto
 	// A scan needs no secret.
 	cfg.Options.Passphrase, cfg.Options.Recipients = "", nil
 	return agentproto.EstimateSpec{EstimateID: e.ID, Config: cfg}, "", nil

@@ -6,13 +6,12 @@ import (
 
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/events"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
 
 // Publisher takes the events of what agents report (internal/events' buses).
-type Publisher interface {
-	Publish(events.Event)
-}
+type Publisher = runs.Publisher
 
 type noEvents struct{}
 

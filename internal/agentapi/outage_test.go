@@ -58,20 +58,20 @@ func TestDatabaseOutageSparesRuns(t *testing.T) {
 	ds.down.Store(true)
 	code, msg := a.call("POST", agentproto.PathBackupProgress, agentproto.Progress{RunID: start.RunID}, nil)
 	wantStatus(t, "progress while the database is down", code, msg, http.StatusServiceUnavailable)
-	if n, _ := e.api.Reap(ctx); n != 0 {
+	if n, _ := e.api.Runs().Reap(ctx); n != 0 {
 		t.Errorf("Reap while the database is down = %d; want 0", n)
 	}
 
 	e.clock.Add(6 * time.Minute) // 11 min after the last recorded progress
 	ds.down.Store(false)
-	if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+	if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 		t.Fatalf("Reap 6 min after the outage = %d, %v; want 0 (the outage kept the progress out)", n, err)
 	}
 	if run := e.run(start.RunID); run.Status != agentproto.StatusRunning {
 		t.Fatalf("run after the outage: %s, want running", run.Status)
 	}
 	e.clock.Add(5 * time.Minute) // silent for 11 min since the outage
-	if n, err := e.api.Reap(ctx); err != nil || n != 1 {
+	if n, err := e.api.Runs().Reap(ctx); err != nil || n != 1 {
 		t.Fatalf("Reap 11 min after the outage = %d, %v; want 1", n, err)
 	}
 	if run := e.run(start.RunID); run.Status != agentproto.StatusFailed || !strings.Contains(string(run.Errors), "agent stopped reporting") {

@@ -61,11 +61,11 @@ func TestKilledAgentRestoreReaped(t *testing.T) {
 		e.clock.Add(6 * time.Minute)
 		a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats, Restores: []string{lives}})
 		e.clock.Add(3 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 			t.Fatalf("Reap after 9 min = %d, %v; want 0", n, err)
 		}
 		e.clock.Add(2 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 1 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 1 {
 			t.Fatalf("Reap after 11 min = %d, %v; want 1", n, err)
 		}
 		got := e.restore(dies)
@@ -84,7 +84,7 @@ func TestKilledAgentRestoreReaped(t *testing.T) {
 		}
 
 		e.clock.Add(time.Hour)
-		if n, err := e.api.Reap(ctx); err != nil || n != 1 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 1 {
 			t.Fatalf("Reap an hour later = %d, %v; want 1 (the restore no longer listed)", n, err)
 		}
 		if got := e.restore(lives); got.Status != store.RestoreFailed {
@@ -166,11 +166,11 @@ func TestEstimateCommands(t *testing.T) {
 			t.Errorf("commands while the estimate runs = %+v, want none", cmds)
 		}
 		e.clock.Add(9 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 			t.Fatalf("Reap 9 min after the last listing = %d, %v; want 0", n, err)
 		}
 		e.clock.Add(2 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 1 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 1 {
 			t.Fatalf("Reap 11 min after the last listing = %d, %v; want 1", n, err)
 		}
 		if got := get(e3.ID); got.Status != store.EstimateFailed || !strings.Contains(got.Error, "agent stopped reporting this estimate") {
@@ -227,7 +227,7 @@ func TestRestoreProgressReports(t *testing.T) {
 			t.Errorf("restore after progress = %+v", got)
 		}
 		e.clock.Add(4 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 			t.Errorf("Reap 4 min after a progress report = %d, %v; want 0", n, err)
 		}
 

@@ -29,7 +29,7 @@ func TestBackupResume(t *testing.T) {
 			t.Errorf("resume = %+v, want the run as started: %+v", res, start)
 		}
 		e.clock.Add(2 * time.Minute)
-		if n, err := e.api.Reap(ctx); err != nil || n != 0 {
+		if n, err := e.api.Runs().Reap(ctx); err != nil || n != 0 {
 			t.Errorf("Reap 2 min after the resume = %d, %v; want 0", n, err)
 		}
 		if ups, _ := e.dests[dest].ListUploads(ctx, storage.AgentPrefix(u.ID, a.ID)); len(ups) != 2 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentkey"
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -380,13 +381,5 @@ func (s *Service) Delete(ctx context.Context, actor store.User, id string, m aut
 
 // audit writes an audit entry. It never carries a key, only its display prefix.
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
-	e := store.AuditEntry{Time: s.now().UTC(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	if id, err := uuid.NewV7(); err == nil {
-		e.ID = id.String()
-	}
-	// The audit row must not be lost because the request was cancelled mid-way.
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }

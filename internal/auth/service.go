@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -626,15 +627,5 @@ func truncate(s string, n int) string {
 }
 
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m Meta, detail string) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		s.log.Error("audit id", "err", err)
-		return
-	}
-	e := store.AuditEntry{ID: id.String(), Time: s.now(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	// The audit row must not be lost because the request was cancelled mid-way.
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }

@@ -324,12 +324,7 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	s.mu.Unlock()
 	s.wg.Go(func() {
 		defer close(dm.done)
-		sctx, stopShip := context.WithCancel(context.WithoutCancel(dctx))
-		shipped := make(chan struct{})
-		go func() { defer close(shipped); ship.Run(sctx) }()
-		_ = d.Run(dctx)
-		stopShip() // after the daemon reported its last runs: the shipper flushes
-		<-shipped
+		_ = agent.RunDaemon(dctx, d, ship)
 	})
 	return nil
 }

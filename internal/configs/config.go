@@ -82,9 +82,10 @@ type Schedule struct {
 	Timezone       string `json:"timezone"`
 }
 
-// Options say how to back up. The field names are the ones internal/agentapi reads
-// (type, compression, compressionLevel, encryption, recipients, passphrase,
-// followSymlinks, onError, bandwidth, fullEvery, hooks); the rest is a superset.
+// Options say how to back up. The field names are the ones the agent reads through
+// runs.ParseAgentConfig (type, compression, compressionLevel, encryption, recipients,
+// passphrase, followSymlinks, onError, bandwidth, fullEvery, hooks); the rest is a
+// superset.
 type Options struct {
 	Type string `json:"type"` // full | incremental
 	// FullEvery: for incrementals, a full backup every N runs (0: only the first).

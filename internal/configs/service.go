@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/store"
@@ -91,14 +92,17 @@ type Saved struct {
 	Identity string
 }
 
-func errNoConfig(id string) error {
+// NotFoundError is the one error for a configuration that does not exist or that the
+// asker may not see or run (an agent asking for another agent's, a user for another
+// user's): NotFound, never saying which.
+func NotFoundError(id string) error {
 	return apperr.New(apperr.NotFound, "no configuration %q: it does not exist or is not yours", id)
 }
 
 func (s *Service) get(ctx context.Context, actor store.User, id string) (Config, error) {
 	r, err := s.st.GetConfig(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !actor.Sees(r.UserID)) {
-		return Config{}, errNoConfig(id)
+		return Config{}, NotFoundError(id)
 	}
 	if err != nil {
 		return Config{}, fmt.Errorf("get config %s: %w", id, err)
@@ -216,7 +220,7 @@ func (s *Service) Update(ctx context.Context, actor store.User, id string, in Co
 	}
 	if err := s.st.UpdateConfig(ctx, &row); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Saved{}, errNoConfig(id)
+			return Saved{}, NotFoundError(id)
 		}
 		return Saved{}, fmt.Errorf("update config %s: %w", id, err)
 	}
@@ -243,7 +247,7 @@ func (s *Service) Delete(ctx context.Context, actor store.User, id string, m aut
 	}
 	if err := s.st.DeleteConfig(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return errNoConfig(id)
+			return NotFoundError(id)
 		}
 		return fmt.Errorf("delete config %s: %w", id, err)
 	}
@@ -261,14 +265,7 @@ func describe(c Config, generated bool) string {
 }
 
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
-	e := store.AuditEntry{Time: s.now().UTC(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	if id, err := uuid.NewV7(); err == nil {
-		e.ID = id.String()
-	}
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }
 
 // PreviewCount is how many run times a schedule preview shows.

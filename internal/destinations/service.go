@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/secrets"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
@@ -381,10 +382,7 @@ func (s *Service) writeErr(err error, name string) error {
 }
 
 func (s *Service) audit(ctx context.Context, actor store.User, action, target, detail string) {
-	e := store.AuditEntry{ID: newID(), Time: s.now().UTC(), ActorID: actor.ID, Action: action, Target: target, Detail: detail}
-	if err := s.store.AddAudit(ctx, e); err != nil {
-		s.log.Warn("audit log", "action", action, "err", err)
-	}
+	audit.Writer{Store: s.store, Log: s.log, Now: s.now}.Write(ctx, actor.ID, action, target, "", detail)
 }
 
 // forget drops a destination from Resolve's cache after it changed here.

@@ -13,17 +13,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
-
-// catalogPurpose is the key purpose the agent API seals catalogs under
-// (agentapi's catalogPurpose; the end-to-end tests read what it stored).
-const catalogPurpose = "agent-catalog"
 
 // Entry is one file, directory or link of a backup as the browser shows it.
 type Entry struct {
@@ -247,7 +243,7 @@ func (s *Service) catalog(ctx context.Context, run store.Run) (*catalog, error) 
 		if err != nil {
 			return nil, err
 		}
-		rc, err := dest.Get(ctx, agentapi.CatalogKey(run))
+		rc, err := dest.Get(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID))
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, errNoCatalog(run)
 		}
@@ -259,7 +255,7 @@ func (s *Service) catalog(ctx context.Context, run store.Run) (*catalog, error) 
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Unavailable, err, "the storage of backup %s cannot be read now; try again later", run.ID)
 		}
-		plain, err := s.keys.Open(catalogPurpose, sealed, []byte(run.ID))
+		plain, err := s.keys.Open(runs.CatalogPurpose, sealed, []byte(run.ID))
 		if err != nil {
 			return nil, fmt.Errorf("open the catalog of run %s: %w", run.ID, err)
 		}

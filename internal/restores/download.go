@@ -6,39 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
-
-// maxChain bounds the walk from an incremental back to its full backup.
-const maxChain = 1000
-
-// chain returns the runs from the full backup up to last, oldest first.
-func (s *Service) chain(ctx context.Context, last store.Run) ([]store.Run, error) {
-	out := []store.Run{last}
-	for cur := last; !cur.Full; {
-		if len(out) >= maxChain || cur.PreviousRunID == "" {
-			return nil, fmt.Errorf("run %s: incremental chain broken or longer than %d", last.ID, maxChain)
-		}
-		prev, err := s.st.GetRun(ctx, cur.PreviousRunID)
-		if err != nil {
-			return nil, fmt.Errorf("run %s: previous run %s: %w", cur.ID, cur.PreviousRunID, err)
-		}
-		if prev.Status != store.RestoreCompleted || prev.UserID != last.UserID || prev.ConfigID != last.ConfigID {
-			return nil, fmt.Errorf("run %s: previous run %s is %s", cur.ID, prev.ID, prev.Status)
-		}
-		out = append(out, prev)
-		cur = prev
-	}
-	slices.Reverse(out)
-	return out, nil
-}
 
 // ErrEncryptedDownload is the message for a download of an encrypted backup's file.
 func errEncrypted(run store.Run) error {
@@ -77,7 +53,7 @@ func (s *Service) OpenFile(ctx context.Context, run store.Run, p string) (*File,
 	default:
 		return nil, apperr.Invalidf("path", "%q is a %s, not a file; only files can be downloaded", "/"+name, e.Type)
 	}
-	chain, err := s.chain(ctx, run)
+	chain, err := runs.Chain(ctx, s.st, run)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Conflict, err, "backup %s cannot be read: its chain of incremental backups is incomplete", run.ID)
 	}

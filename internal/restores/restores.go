@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
@@ -116,7 +117,7 @@ func (s *Service) Run(ctx context.Context, actor store.User, id string) (store.R
 func (s *Service) RunAt(ctx context.Context, actor store.User, configID string, t time.Time) (store.Run, error) {
 	c, err := s.st.GetConfig(ctx, configID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(c.UserID) {
-		return store.Run{}, apperr.New(apperr.NotFound, "no configuration %q", configID)
+		return store.Run{}, configs.NotFoundError(configID)
 	}
 	if err != nil {
 		return store.Run{}, fmt.Errorf("load config %s: %w", configID, err)

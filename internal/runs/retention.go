@@ -2,28 +2,18 @@ package runs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/retention"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
-
-// retentionDoc is the part of a config's options document retention reads.
-type retentionDoc struct {
-	RetentionDays int `json:"retentionDays"`
-	KeepLast      int `json:"keepLast"`
-	KeepDaily     int `json:"keepDaily"`
-	KeepWeekly    int `json:"keepWeekly"`
-	KeepMonthly   int `json:"keepMonthly"`
-}
 
 // RetentionReport says what one retention pass did.
 type RetentionReport struct {
@@ -35,17 +25,19 @@ type RetentionReport struct {
 // maxRuns bounds the runs of one config a pass reads.
 const maxRuns = 1 << 20
 
-// policyOf reads the retention policy of c (the zero Policy when none or unreadable).
+// policyOf reads the retention policy of c through configs.FromStore, the one parser of
+// a configuration's documents (the zero Policy when none or unreadable). The options
+// and the schedule are read apart, as before: a broken document is a config problem
+// that costs its own rule only (no policy keeps all; no timezone counts days in UTC).
 func policyOf(c store.BackupConfig) retention.Policy {
-	var d retentionDoc
-	if len(c.Options) > 0 {
-		_ = json.Unmarshal(c.Options, &d) // a broken document is a config problem: no policy, keep all
+	var p retention.Policy
+	if cfg, err := configs.FromStore(store.BackupConfig{ID: c.ID, Options: c.Options}); err == nil {
+		o := cfg.Options
+		p = retention.Policy{WithinDays: o.RetentionDays, KeepLast: o.KeepLast, KeepDaily: o.KeepDaily,
+			KeepWeekly: o.KeepWeekly, KeepMonthly: o.KeepMonthly}
 	}
-	p := retention.Policy{WithinDays: d.RetentionDays, KeepLast: d.KeepLast, KeepDaily: d.KeepDaily,
-		KeepWeekly: d.KeepWeekly, KeepMonthly: d.KeepMonthly}
-	var sd scheduleDoc
-	if len(c.Schedule) > 0 && json.Unmarshal(c.Schedule, &sd) == nil && sd.Timezone != "" {
-		if loc, err := time.LoadLocation(sd.Timezone); err == nil {
+	if sc, err := scheduleOf(c.ID, c.Schedule); err == nil && sc != nil && sc.Timezone != "" {
+		if loc, err := time.LoadLocation(sc.Timezone); err == nil {
 			p.Location = loc
 		}
 	}
@@ -54,7 +46,7 @@ func policyOf(c store.BackupConfig) retention.Policy {
 
 // Retain runs one retention pass over every config with a policy: for each run the
 // plan deletes, dependents first, it deletes the archive and manifest objects and
-// the server's sealed catalog copy (agentapi.CatalogKey) through the run's
+// the server's sealed catalog copy (storage.CatalogKey) through the run's
 // destination (objects already gone are fine), marks the run expired and records a
 // "retention.delete" audit entry naming the keys. A failure stops that config's pass
 // (what is left is still whole: deletions go dependents first) and is returned,
@@ -105,7 +97,7 @@ func (s *Service) retainConfig(ctx context.Context, c store.BackupConfig, p rete
 		}
 		if r.S3Path != "" {
 			// The server's sealed copy of the manifest goes with the run's objects.
-			keys = append(keys, agentapi.CatalogKey(r))
+			keys = append(keys, storage.CatalogKey(r.UserID, r.ConfigID, r.ID))
 		}
 		runs = append(runs, retention.Run{ID: r.ID, Time: r.StartTime, Status: r.Status, Full: r.Full,
 			PreviousRunID: r.PreviousRunID, Keys: keys})

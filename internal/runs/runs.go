@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/audit"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
@@ -102,10 +104,6 @@ func New(cfg Config) (*Service, error) {
 
 var errNotFound = apperr.New(apperr.NotFound, "no such backup run")
 
-func errNoConfig(id string) error {
-	return apperr.New(apperr.NotFound, "no configuration %q", id)
-}
-
 // Run is a run as people see it.
 type Run struct {
 	store.RunRecord
@@ -139,11 +137,11 @@ type Queued struct {
 
 func (s *Service) loadConfig(ctx context.Context, actor store.User, id string) (store.BackupConfig, error) {
 	if id == "" {
-		return store.BackupConfig{}, errNoConfig(id)
+		return store.BackupConfig{}, configs.NotFoundError(id)
 	}
 	c, err := s.st.GetConfig(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !actor.Sees(c.UserID) {
-		return store.BackupConfig{}, errNoConfig(id)
+		return store.BackupConfig{}, configs.NotFoundError(id)
 	}
 	if err != nil {
 		return store.BackupConfig{}, fmt.Errorf("load config %s: %w", id, err)
@@ -349,12 +347,5 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (Details
 }
 
 func (s *Service) audit(ctx context.Context, actorID, action, target string, m auth.Meta, detail string) {
-	e := store.AuditEntry{Time: s.now(), ActorID: actorID, Action: action, Target: target, IP: m.IP, Detail: detail}
-	if id, err := uuid.NewV7(); err == nil {
-		e.ID = id.String()
-	}
-	if err := s.st.AddAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("write audit log", "action", action, "err", err)
-	}
-	s.log.Info("audit", "action", action, "actor", actorID, "target", target, "ip", m.IP, "detail", detail)
+	audit.Writer{Store: s.st, Log: s.log, Now: s.now}.Write(ctx, actorID, action, target, m.IP, detail)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/store"
@@ -17,10 +18,11 @@ import (
 // AlertLate is the alerts.type of a run that started late or missed slots.
 const AlertLate = "late"
 
-// scheduleDoc is a config's schedule document.
-type scheduleDoc struct {
-	CronExpression string `json:"cronExpression"`
-	Timezone       string `json:"timezone"`
+// scheduleOf reads a config's schedule document through configs.FromStore; nil when
+// the config runs only by hand.
+func scheduleOf(configID string, doc json.RawMessage) (*configs.Schedule, error) {
+	c, err := configs.FromStore(store.BackupConfig{ID: configID, Schedule: doc})
+	return c.Schedule, err
 }
 
 // SchedulerStore adapts the store to what internal/scheduler needs: scheduled slots
@@ -58,8 +60,8 @@ func (ss *schedStore) ScheduledConfigs(ctx context.Context) ([]scheduler.Config,
 	m := make(map[string]store.ScheduledConfig, len(cs))
 	out := make([]scheduler.Config, 0, len(cs))
 	for _, c := range cs {
-		var d scheduleDoc
-		if err := json.Unmarshal(c.Schedule, &d); err != nil || d.CronExpression == "" {
+		d, err := scheduleOf(c.ID, c.Schedule)
+		if err != nil || d == nil {
 			continue // no schedule: run by hand only
 		}
 		m[c.ID] = c

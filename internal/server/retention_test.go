@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
@@ -93,7 +92,7 @@ func TestRetentionOnS3(t *testing.T) {
 				t.Fatal(err)
 			}
 			if s.put { // the server's sealed catalog copy beside them
-				if err := dest.Put(ctx, agentapi.CatalogKey(run), strings.NewReader(s.name), int64(len(s.name))); err != nil {
+				if err := dest.Put(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID), strings.NewReader(s.name), int64(len(s.name))); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -120,7 +119,7 @@ func TestRetentionOnS3(t *testing.T) {
 		keysOf := func(names ...string) []string {
 			var keys []string
 			for _, n := range names {
-				keys = append(keys, runs[n].S3Path, runs[n].ManifestKey, agentapi.CatalogKey(runs[n]))
+				keys = append(keys, runs[n].S3Path, runs[n].ManifestKey, storage.CatalogKey(runs[n].UserID, runs[n].ConfigID, runs[n].ID))
 			}
 			sort.Strings(keys)
 			return keys

@@ -307,7 +307,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go a.sweepSessions(jobs)
 	go a.offline.Run(jobs)
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
-	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
+	go a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
 	defer func() { stopJobs(); sched.Wait() }()
 	sched.Go(func() { _ = a.Scheduler.Run(jobs) })

@@ -56,6 +56,15 @@ func ArchiveKeyN(userID, agentID, configID string, t time.Time, n int, compressi
 // ManifestKey returns the key of the manifest stored beside an archive.
 func ManifestKey(archiveKey string) string { return archiveKey + ".manifest" }
 
+// CatalogKey is the object key of the server's sealed catalog copy of a run's
+// manifest (names, sizes, times and hashes, never contents). It lives under the
+// user's prefix but outside every agent's prefix, so no agent can get a URL for it:
+//
+//	users/{userId}/catalog/{configId}/{runId}.manifest.zst.sealed
+func CatalogKey(userID, configID, runID string) string {
+	return UserPrefix(userID) + "catalog/" + configID + "/" + runID + ".manifest.zst.sealed"
+}
+
 // UserPrefix is the prefix under which every object of a user lives, ending in "/".
 func UserPrefix(userID string) string { return "users/" + userID + "/" }
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/storagetest"
 	"github.com/backapp/backapp/internal/store"
@@ -480,13 +479,13 @@ func TestLocalRefusesNonPortableKeys(t *testing.T) {
 	}
 }
 
-// The sealed catalog copy the server stores beside a run (agentapi.CatalogKey) is a
+// The sealed catalog copy the server stores beside a run (storage.CatalogKey) is a
 // product key too: it must round-trip through a local destination.
 func TestLocalStoresCatalogKeys(t *testing.T) {
 	ctx := context.Background()
 	l, _ := newLocal(t)
 	run := store.Run{ID: uuid.NewString(), ConfigID: uuid.NewString(), UserID: uuid.NewString()}
-	key := agentapi.CatalogKey(run)
+	key := storage.CatalogKey(run.UserID, run.ConfigID, run.ID)
 	if err := l.Put(ctx, key, strings.NewReader("sealed"), 6); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
 	}

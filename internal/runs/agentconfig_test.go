@@ -1,4 +1,4 @@
-package agentapi
+package runs
 
 import (
 	"testing"
@@ -6,9 +6,9 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// TestOwnConfig: agents run their own agent-mode configs; the server's built-in agent
+// TestRunsOn: agents run their own agent-mode configs; the server's built-in agent
 // runs its owner's server-mode configs and nothing else.
-func TestOwnConfig(t *testing.T) {
+func TestRunsOn(t *testing.T) {
 	agent := store.Agent{ID: "a1", UserID: "u1"}
 	builtin := store.Agent{ID: "b1", UserID: "u1", Builtin: true}
 	for _, tc := range []struct {
@@ -28,8 +28,8 @@ func TestOwnConfig(t *testing.T) {
 		{"built-in, server-mode of another agent", builtin, store.BackupConfig{UserID: "u1", AgentID: "a1", ExecutionMode: "server"}, false},
 		{"built-in, agent-mode assigned to it", builtin, store.BackupConfig{UserID: "u1", AgentID: "b1", ExecutionMode: "agent"}, false},
 	} {
-		if got := ownConfig(tc.c, tc.ag); got != tc.want {
-			t.Errorf("%s: ownConfig = %v, want %v", tc.name, got, tc.want)
+		if got := RunsOn(tc.c, tc.ag); got != tc.want {
+			t.Errorf("%s: RunsOn = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package agentapi
+package runs
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // previous process's: it absorbs the clock difference between server replicas.
 const restartSlack = time.Second
 
-// settleOrphans fails the runs and restores that died with the agent's previous
+// SettleRestarted fails the runs and restores that died with the agent's previous
 // process, as soon as a heartbeat says how long the agent process has been up: one
 // recorded running on this agent, started and last reported before the process
 // started, and not listed in the heartbeat, has nobody left to finish it. Its
@@ -23,15 +23,15 @@ const restartSlack = time.Second
 // a run started after the process (a foreground `backapp-agent backup` beside the
 // daemon). Once the process is older than StaleAfter the reaper has settled them
 // already, so older heartbeats skip the check.
-func (a *API) settleOrphans(ctx context.Context, ag store.Agent, req agentproto.HeartbeatRequest) error {
+func (l *Lifecycle) SettleRestarted(ctx context.Context, ag store.Agent, req agentproto.HeartbeatRequest) error {
 	up := time.Duration(req.UptimeMS) * time.Millisecond
-	if up <= 0 || up >= a.cfg.StaleAfter {
+	if up <= 0 || up >= l.cfg.StaleAfter {
 		return nil
 	}
-	now := a.now()
+	now := l.now()
 	started := now.Add(-up)
 	before := started.Add(-restartSlack)
-	runs, err := a.st.ActiveRuns(ctx, ag.ID)
+	runs, err := l.st.ActiveRuns(ctx, ag.ID)
 	if err != nil {
 		return err
 	}
@@ -40,16 +40,16 @@ func (a *API) settleOrphans(ctx context.Context, ag store.Agent, req agentproto.
 			continue
 		}
 		// Re-read, as the reaper does: it may have finished meanwhile.
-		run, err := a.st.GetRun(ctx, r.ID)
+		run, err := l.st.GetRun(ctx, r.ID)
 		if err != nil || run.Status != agentproto.StatusRunning || run.ProgressAt != nil && !run.ProgressAt.Before(started) {
 			continue
 		}
-		if err := a.finish(ctx, nil, &run, agentproto.StatusFailed, msgRestartedBackup, now); err != nil {
+		if err := l.finish(ctx, nil, &run, agentproto.StatusFailed, msgRestartedBackup, now); err != nil {
 			return err
 		}
-		a.log.Warn("run failed: its agent restarted", "run", run.ID, "agent", ag.ID, "uptime", up)
+		l.log.Warn("run failed: its agent restarted", "run", run.ID, "agent", ag.ID, "uptime", up)
 	}
-	rs, ok := a.st.(store.Restores)
+	rs, ok := l.st.(store.Restores)
 	if !ok || !slices.Contains(req.Features, agentproto.FeatureReportRestores) {
 		return nil
 	}
@@ -70,7 +70,7 @@ func (a *API) settleOrphans(ctx context.Context, ag store.Agent, req agentproto.
 		if err != nil {
 			return err
 		}
-		a.log.Warn("restore failed: its agent restarted", "restore", r.ID, "agent", ag.ID, "uptime", up)
+		l.log.Warn("restore failed: its agent restarted", "restore", r.ID, "agent", ag.ID, "uptime", up)
 	}
 	return nil
 }

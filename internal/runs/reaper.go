@@ -1,4 +1,4 @@
-package agentapi
+package runs
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -21,38 +22,38 @@ import (
 // report: agents retry their reports through an outage, and what they could not
 // record then must not fail their runs afterwards. So no pass fails anything until
 // StaleAfter has passed since the database was last found unreachable.
-func (a *API) Reap(ctx context.Context) (n int, err error) {
+func (l *Lifecycle) Reap(ctx context.Context) (n int, err error) {
 	defer func() {
 		if store.Unavailable(err) {
-			a.dbDown.Store(a.now().UnixNano())
+			l.dbDown.Store(l.now().UnixNano())
 		}
 	}()
-	if down := a.dbDown.Load(); down != 0 && a.now().Sub(time.Unix(0, down)) < a.cfg.StaleAfter {
+	if down := l.dbDown.Load(); down != 0 && l.now().Sub(time.Unix(0, down)) < l.cfg.StaleAfter {
 		return 0, nil
 	}
-	n, err = a.reapRuns(ctx)
+	n, err = l.reapRuns(ctx)
 	if err != nil {
 		return n, err
 	}
-	m, err := a.reapRestores(ctx)
+	m, err := l.reapRestores(ctx)
 	n += m
 	if err != nil {
 		return n, err
 	}
-	m, err = a.reapEstimates(ctx)
+	m, err = l.reapEstimates(ctx)
 	return n + m, err
 }
 
-func (a *API) reapRuns(ctx context.Context) (int, error) {
-	now := a.now()
-	stale, err := a.st.StaleRuns(ctx, now.Add(-a.cfg.StaleAfter))
+func (l *Lifecycle) reapRuns(ctx context.Context) (int, error) {
+	now := l.now()
+	stale, err := l.st.StaleRuns(ctx, now.Add(-l.cfg.StaleAfter))
 	if err != nil {
 		return 0, fmt.Errorf("reap stale runs: %w", err)
 	}
 	n := 0
 	for _, r := range stale {
 		// Re-read: the agent may have reported or completed since the list was made.
-		run, err := a.st.GetRun(ctx, r.ID)
+		run, err := l.st.GetRun(ctx, r.ID)
 		if err != nil || run.Status != agentproto.StatusRunning {
 			continue
 		}
@@ -60,15 +61,15 @@ func (a *API) reapRuns(ctx context.Context) (int, error) {
 		if run.ProgressAt != nil {
 			last = *run.ProgressAt
 		}
-		if now.Sub(last) < a.cfg.StaleAfter {
+		if now.Sub(last) < l.cfg.StaleAfter {
 			continue
 		}
 		msg := fmt.Sprintf("agent stopped reporting: no progress for %s", now.Sub(last).Round(time.Second))
-		if err := a.finish(ctx, nil, &run, agentproto.StatusFailed, msg, now); err != nil {
-			a.log.Warn("reap stale run", "run", run.ID, "err", err)
+		if err := l.finish(ctx, nil, &run, agentproto.StatusFailed, msg, now); err != nil {
+			l.log.Warn("reap stale run", "run", run.ID, "err", err)
 			continue
 		}
-		a.log.Warn("run failed: its agent stopped reporting", "run", run.ID, "agent", run.AgentID, "silent", now.Sub(last).Round(time.Second))
+		l.log.Warn("run failed: its agent stopped reporting", "run", run.ID, "agent", run.AgentID, "silent", now.Sub(last).Round(time.Second))
 		n++
 	}
 	return n, nil
@@ -76,13 +77,13 @@ func (a *API) reapRuns(ctx context.Context) (int, error) {
 
 // reapRestores fails running restores last reported more than StaleAfter ago.
 // Restores of agents too old to report them are never reported, so never reaped.
-func (a *API) reapRestores(ctx context.Context) (int, error) {
-	rs, ok := a.st.(store.Restores)
+func (l *Lifecycle) reapRestores(ctx context.Context) (int, error) {
+	rs, ok := l.st.(store.Restores)
 	if !ok {
 		return 0, nil
 	}
-	now := a.now()
-	stale, err := rs.StaleRestores(ctx, now.Add(-a.cfg.StaleAfter))
+	now := l.now()
+	stale, err := rs.StaleRestores(ctx, now.Add(-l.cfg.StaleAfter))
 	if err != nil {
 		return 0, fmt.Errorf("reap stale restores: %w", err)
 	}
@@ -96,24 +97,24 @@ func (a *API) reapRestores(ctx context.Context) (int, error) {
 			continue
 		}
 		if err != nil {
-			a.log.Warn("reap stale restore", "restore", r.ID, "err", err)
+			l.log.Warn("reap stale restore", "restore", r.ID, "err", err)
 			continue
 		}
-		a.restoreChanged(ctx, rs, r.ID)
-		a.log.Warn("restore failed: its agent stopped reporting it", "restore", r.ID, "agent", r.AgentID, "silent", silent)
+		l.restoreChanged(ctx, rs, r.ID)
+		l.log.Warn("restore failed: its agent stopped reporting it", "restore", r.ID, "agent", r.AgentID, "silent", silent)
 		n++
 	}
 	return n, nil
 }
 
 // reapEstimates fails running size estimates last reported more than StaleAfter ago.
-func (a *API) reapEstimates(ctx context.Context) (int, error) {
-	es, ok := a.st.(store.Estimates)
+func (l *Lifecycle) reapEstimates(ctx context.Context) (int, error) {
+	es, ok := l.st.(store.Estimates)
 	if !ok {
 		return 0, nil
 	}
-	now := a.now()
-	stale, err := es.StaleEstimates(ctx, now.Add(-a.cfg.StaleAfter))
+	now := l.now()
+	stale, err := es.StaleEstimates(ctx, now.Add(-l.cfg.StaleAfter))
 	if err != nil {
 		return 0, fmt.Errorf("reap stale estimates: %w", err)
 	}
@@ -126,7 +127,7 @@ func (a *API) reapEstimates(ctx context.Context) (int, error) {
 			continue
 		}
 		if err != nil {
-			a.log.Warn("reap stale estimate", "estimate", e.ID, "err", err)
+			l.log.Warn("reap stale estimate", "estimate", e.ID, "err", err)
 			continue
 		}
 		n++
@@ -135,7 +136,7 @@ func (a *API) reapEstimates(ctx context.Context) (int, error) {
 }
 
 // RunReaper calls Reap every interval (a minute when <= 0) until ctx is cancelled.
-func (a *API) RunReaper(ctx context.Context, every time.Duration) {
+func (l *Lifecycle) RunReaper(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = time.Minute
 	}
@@ -146,9 +147,16 @@ func (a *API) RunReaper(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.Reap(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("reaper", "err", err)
+			if _, err := l.Reap(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("reaper", "err", err)
 			}
 		}
+	}
+}
+
+// restoreChanged publishes the restore's status as it is now stored.
+func (l *Lifecycle) restoreChanged(ctx context.Context, rs store.Restores, id string) {
+	if rr, err := rs.GetRestore(ctx, id); err == nil {
+		l.events.Publish(events.RestoreStatus(rr))
 	}
 }

@@ -1,4 +1,4 @@
-package agentapi
+package runs
 
 import (
 	"context"
@@ -19,14 +19,14 @@ import (
 //
 // Nothing else: another agent's runs are Forbidden, another user's NotFound (never
 // saying whether the run exists).
-func (a *API) mayRead(ctx context.Context, ag store.Agent, run store.Run) error {
+func (l *Lifecycle) mayRead(ctx context.Context, ag store.Agent, run store.Run) error {
 	if run.UserID != ag.UserID {
 		return apperr.New(apperr.NotFound, "no run %q of this agent's user", run.ID)
 	}
 	if run.AgentID == ag.ID {
 		return nil
 	}
-	active, err := a.st.ActiveRuns(ctx, ag.ID)
+	active, err := l.st.ActiveRuns(ctx, ag.ID)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (a *API) mayRead(ctx context.Context, ag store.Agent, run store.Run) error 
 			return nil
 		}
 	}
-	if rs, ok := a.st.(store.Restores); ok {
+	if rs, ok := l.st.(store.Restores); ok {
 		ok, err := restoreAssigned(ctx, rs, ag, run.ID)
 		if ok || err != nil {
 			return err
