@@ -112,7 +112,8 @@ type Options struct {
 	// one part, and cuts a part as soon as the next such Write might not fit: part
 	// boundaries then fall between Writes (zstd frames, say), where a backup can
 	// resume. OnCut is called in Write at each such boundary; OnPart with each part
-	// once stored, with its SHA256 set. Resume continues an interrupted upload.
+	// once stored, with its SHA256 set, from the upload's workers (concurrently).
+	// Resume continues an interrupted upload.
 	AlignWrites int
 	OnCut       func(Cut)
 	OnPart      func(Part)
