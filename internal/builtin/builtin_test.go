@@ -713,17 +713,8 @@ func TestBuiltinAgentFollowsLeader(t *testing.T) {
 
 	e.lead.set(false)
 	leadB.set(true)
-	waitUntil(t, "the lead to move", func() bool { return e.sup.AgentID(e.admin.ID) == "" && supB.AgentID(e.admin.ID) != "" })
+	testenv.Eventually(t, "the lead to move", func() bool { return e.sup.AgentID(e.admin.ID) == "" && supB.AgentID(e.admin.ID) != "" })
 	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
 		t.Fatalf("run after the lead moved: %s: %s", r.Status, runError(r))
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // schedClock is an injected clock whose After waiters fire when it is advanced, for
@@ -227,17 +228,6 @@ func registerID(t *testing.T, c *client, email string) string {
 	return userID(t, c)
 }
 
-// eventually polls cond every 20 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestScheduledRunsByThemselves: a config scheduled every minute gets queued runs
 // from the server's own scheduler loop as the (injected) clock moves, its agent is
 // handed them by heartbeat, and a run still active at the next slot blocks a second.
@@ -254,7 +244,7 @@ func TestScheduledRunsByThemselves(t *testing.T) {
 
 		for minute := 1; minute <= 3; minute++ {
 			clock.Advance(time.Minute)
-			eventually(t, fmt.Sprintf("run %d queued", minute), func() bool { return len(e.runsOf(cfg.ID)) == minute })
+			testenv.Eventually(t, fmt.Sprintf("run %d queued", minute), func() bool { return len(e.runsOf(cfg.ID)) == minute })
 			clock.waitForWaiter(t)
 			rs := e.runsOf(cfg.ID)
 			newest := rs[0]

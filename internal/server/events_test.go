@@ -16,6 +16,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // sseEvent is one event read from GET /api/events.
@@ -280,7 +281,7 @@ func TestEventsClientThatNeverReads(t *testing.T) {
 		_ = tc.SetReadBuffer(4096)
 	}
 	fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, cookie)
-	eventually(t, "the stream subscribed", func() bool { return e.app.Events.Stats().Subscribers == 1 })
+	testenv.Eventually(t, "the stream subscribed", func() bool { return e.app.Events.Stats().Subscribers == 1 })
 
 	big := json.RawMessage(`{"pad":"` + strings.Repeat("x", 64<<10) + `"}`)
 	done := make(chan struct{})
@@ -295,5 +296,5 @@ func TestEventsClientThatNeverReads(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("publishing blocked on a client that does not read")
 	}
-	eventually(t, "the client dropped", func() bool { return e.app.Events.Stats().Subscribers == 0 })
+	testenv.Eventually(t, "the client dropped", func() bool { return e.app.Events.Stats().Subscribers == 0 })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
 )
 
@@ -55,7 +56,7 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	}
 	// The page's stream is open (and its first re-read done) before the agent reports,
 	// so what changes next can only come from an event.
-	eventually(t, "the page's event stream", func() bool { return b.app.Events.Stats().Subscribers == 1 })
+	testenv.Eventually(t, "the page's event stream", func() bool { return b.app.Events.Stats().Subscribers == 1 })
 
 	waitText := func(sel, wantText string) {
 		t.Helper()

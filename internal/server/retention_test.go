@@ -14,6 +14,7 @@ import (
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // TestRetentionOnS3: a retention pass over a real S3 bucket deletes exactly the
@@ -216,21 +217,23 @@ func TestRetentionInBackground(t *testing.T) {
 		}
 		ids = append(ids, run.ID)
 	}
-	eventually(t, "retention in the background", func() bool {
-		objs, err := dest.List(ctx, "users/"+uid+"/")
-		return err == nil && len(objs) == 2
-	})
-	for i, id := range ids {
+	// Retention deletes a run's files before it marks the run expired: wait for the
+	// runs' state, then check the files.
+	status := func(id string) string {
 		r, err := e.app.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "expired"
-		if i == 2 {
-			want = "completed"
-		}
-		if r.Status != want {
-			t.Errorf("run %d: %s, want %s", i, r.Status, want)
-		}
+		return r.Status
+	}
+	testenv.Eventually(t, "retention in the background", func() bool {
+		return status(ids[0]) == "expired" && status(ids[1]) == "expired"
+	})
+	if got := status(ids[2]); got != "completed" {
+		t.Errorf("newest run: %s, want completed", got)
+	}
+	objs, err := dest.List(ctx, "users/"+uid+"/")
+	if err != nil || len(objs) != 2 {
+		t.Errorf("objects left: %v, %v; want the newest run's two", objs, err)
 	}
 }

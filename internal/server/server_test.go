@@ -21,6 +21,7 @@ import (
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/smtptest"
 )
 
@@ -445,17 +446,13 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.app.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String() + "/healthz"
-	var resp *http.Response
-	for range 50 {
-		if resp, err = http.Get(url); err == nil {
-			break
+	testenv.Eventually(t, "the server to answer "+url, func() bool {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+		return err == nil
+	})
 	cancel()
 	select {
 	case err := <-done:
