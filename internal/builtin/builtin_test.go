@@ -25,7 +25,6 @@ import (
 	"github.com/backapp/backapp/internal/builtin"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -37,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/store/postgres"
 	"github.com/backapp/backapp/internal/store/sqlite"
 	"github.com/backapp/backapp/internal/testenv"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -346,7 +346,7 @@ func TestServerModeBackup(t *testing.T) {
 		target := t.TempDir()
 		dl := upload.Options{Client: &http.Client{Transport: &builtin.Transport{Routes: []builtin.Route{{Prefix: localBase, Handler: e.local}}}}}
 		if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Download: dl,
-			Chain: []engine.ArchiveRef{{Archive: destination.GetURL(e.dest, r.S3Path), Manifest: destination.GetURL(e.dest, r.ManifestKey),
+			Chain: []engine.ArchiveRef{{Archive: presigned.GetURL(e.dest, r.S3Path), Manifest: presigned.GetURL(e.dest, r.ManifestKey),
 				SHA256: r.ArchiveSHA256, Size: r.ArchiveSize, ManifestSHA256: r.ManifestSHA256}}}); err != nil {
 			t.Fatalf("engine restore: %v", err)
 		}
