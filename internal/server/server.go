@@ -1,6 +1,13 @@
 // Package server assembles the backapp server from its parts (store, accounts, web
 // pages, JSON API) and runs it: listening, TLS, background jobs and graceful shutdown.
 // cmd/backapp and the end-to-end tests both start the server through it.
+//
+// Its tests are the in-process integration tests: each starts the assembled server
+// (on SQLite and on PostgreSQL) and drives it over HTTP as a browser, the JSON API's
+// clients and the agents do, so they cover how the parts work together (accounts,
+// agents, configurations, runs, the scheduler, retention, restores, live events,
+// several replicas) rather than one package alone. Package api has no tests of its
+// own yet: its handlers are tested here, through the assembled server.
 package server
 
 import (
