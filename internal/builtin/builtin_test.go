@@ -247,38 +247,26 @@ func (e *env) runNow(actor store.User, configID string) store.Run {
 	if err != nil {
 		e.t.Fatalf("queue run: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		r, err := e.st.GetRun(context.Background(), q.Run.ID)
-		if err != nil {
+	var r store.Run
+	testenv.EventuallyWithin(e.t, time.Minute, "run "+q.Run.ID+" to end", func() bool {
+		var err error
+		if r, err = e.st.GetRun(context.Background(), q.Run.ID); err != nil {
 			e.t.Fatal(err)
 		}
-		if r.Status != "queued" && r.Status != "running" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("run %s still %s after 60 s", r.ID, r.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return r.Status != "queued" && r.Status != "running"
+	})
+	return r
 }
 
 func (e *env) builtinAgent(userID string) store.Agent {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if id := e.sup.AgentID(userID); id != "" {
-			a, err := e.st.GetAgent(context.Background(), id)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			return a
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no built-in agent for user %s after 10 s", userID)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var id string
+	testenv.Eventually(e.t, "a built-in agent for user "+userID, func() bool { id = e.sup.AgentID(userID); return id != "" })
+	a, err := e.st.GetAgent(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return a
 }
 
 func runError(r store.Run) string { return string(r.Errors) }
@@ -378,25 +366,18 @@ func TestServerModeBackup(t *testing.T) {
 		equalFiles(t, "tar", treetest.Read(t, filepath.Join(out, strings.TrimPrefix(src, "/"))), files)
 
 		// Its log lines reach the agent's log, as any agent's do.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testenv.Eventually(t, "a \"backup completed\" line in the built-in agent's log", func() bool {
 			logs, err := e.st.ListAgentLogs(context.Background(), store.AgentLogFilter{AgentID: ag.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			found := false
 			for _, l := range logs {
-				found = found || strings.Contains(l.Message, "backup completed")
+				if strings.Contains(l.Message, "backup completed") {
+					return true
+				}
 			}
-			if found {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("no \"backup completed\" line in the built-in agent's log after 10 s: %v", logs)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return false
+		})
 
 		// The built-in agent's state lives under the data directory.
 		if _, err := os.Stat(filepath.Join(e.dataDir, "builtin-agent", ag.ID)); err != nil {
@@ -643,20 +624,15 @@ func TestServerModeRestore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("start restore to %s: %v", target, err)
 			}
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				got, err := e.restore.Get(context.Background(), e.admin, q.ID)
-				if err != nil {
+			var got store.Restore
+			testenv.EventuallyWithin(t, time.Minute, "the restore to "+target+" to end", func() bool {
+				var err error
+				if got, err = e.restore.Get(context.Background(), e.admin, q.ID); err != nil {
 					t.Fatal(err)
 				}
-				if got.Finished() {
-					return got
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("restore to %s still %s after 60 s", target, got.Status)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return got.Finished()
+			})
+			return got
 		}
 
 		target := filepath.Join(e.allowed, "restored")

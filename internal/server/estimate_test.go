@@ -11,6 +11,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -45,16 +46,14 @@ func estimateTree(t *testing.T) (src1, src2 string) {
 func waitEstimate(t *testing.T, c *client, id string) map[string]any {
 	t.Helper()
 	var last map[string]any
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	testenv.EventuallyWithin(t, 30*time.Second, "the estimate of config "+id, func() bool {
 		r := c.json("GET", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusOK)
 		last = r.body
-		if s := last["status"]; s == "done" || s == "failed" {
-			return last
-		}
-	}
-	t.Fatalf("estimate of config %s did not finish: %v", id, last)
-	return nil
+		s := last["status"]
+		return s == "done" || s == "failed"
+	})
+	return last
 }
 
 func checkEstimate(t *testing.T, what string, got map[string]any, files, dirs, bytes int) {

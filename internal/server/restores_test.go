@@ -20,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -128,19 +129,17 @@ func (e *restoreEnv) runDaemon(t *testing.T, key string) {
 func (e *restoreEnv) waitRestore(t *testing.T, c *client, id string) map[string]any {
 	t.Helper()
 	var last map[string]any
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	testenv.EventuallyWithin(t, 30*time.Second, "restore "+id+" to complete", func() bool {
 		r := c.json("GET", "/api/restores/"+id, nil)
 		want(t, r, http.StatusOK)
 		last = r.body
 		switch last["status"] {
-		case "completed":
-			return last
 		case "failed", "cancelled":
 			t.Fatalf("restore %s: %v", id, last)
 		}
-	}
-	t.Fatalf("restore %s did not complete: %v", id, last)
-	return nil
+		return last["status"] == "completed"
+	})
+	return last
 }
 
 // checkTree fails unless dir holds exactly the files wanted (relative to the

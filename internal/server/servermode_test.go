@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/builtin"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // serve starts the app's background jobs (scheduler, built-in agent, …) as `backapp
@@ -39,18 +40,14 @@ func (e *env) serve(t *testing.T) {
 // waitRun polls GET /api/backups/{id} until the run ends.
 func (c *client) waitRun(id string) response {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		r := c.json("GET", "/api/backups/"+id, nil)
+	var r response
+	testenv.EventuallyWithin(c.t, time.Minute, "run "+id+" to end", func() bool {
+		r = c.json("GET", "/api/backups/"+id, nil)
 		want(c.t, r, http.StatusOK)
-		if s, _ := r.body["status"].(string); s != "queued" && s != "running" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("run %s still %v after 60 s", id, r.body["status"])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		s, _ := r.body["status"].(string)
+		return s != "queued" && s != "running"
+	})
+	return r
 }
 
 // TestServerModeThroughTheAPI: an admin allows a directory, saves a server-mode
