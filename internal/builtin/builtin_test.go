@@ -71,8 +71,9 @@ type env struct {
 
 // flipLeader is a leadership a test hands over by hand.
 type flipLeader struct {
-	mu   sync.Mutex
-	held bool
+	mu    sync.Mutex
+	held  bool
+	asked int // TryLead calls: the supervisor's ticks
 }
 
 func (l *flipLeader) set(held bool) { l.mu.Lock(); l.held = held; l.mu.Unlock() }
@@ -80,8 +81,11 @@ func (l *flipLeader) set(held bool) { l.mu.Lock(); l.held = held; l.mu.Unlock() 
 func (l *flipLeader) TryLead(context.Context) (bool, func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.asked++
 	return l.held, func() {}, nil
 }
+
+func (l *flipLeader) ticks() int { l.mu.Lock(); defer l.mu.Unlock(); return l.asked }
 
 // supervisor returns the configuration of a supervisor of this env's server.
 func (e *env) supervisor(leader builtin.Leader, stateDir string) builtin.Config {
@@ -682,7 +686,8 @@ func TestBuiltinAgentFollowsLeader(t *testing.T) {
 	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
 		t.Fatalf("run on the leader: %s: %s", r.Status, runError(r))
 	}
-	time.Sleep(300 * time.Millisecond) // a few of B's ticks
+	ticks := leadB.ticks()
+	testenv.Eventually(t, "a few of the follower's ticks", func() bool { return leadB.ticks() >= ticks+3 })
 	if id := supB.AgentID(e.admin.ID); id != "" {
 		t.Errorf("the follower runs built-in agent %s", id)
 	}
