@@ -61,12 +61,14 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	waitText := func(sel, wantText string) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			got := br.Text(sel)
-			if strings.Contains(got, wantText) {
+			// live.js replaces the element while the browser reads it, and the read
+			// then fails (no node with that id): read again.
+			got, err := chromedp.Run(br.Ctx, chromedp.Text(chromedp.CSS(sel)))
+			if err == nil && strings.Contains(got, wantText) {
 				return
 			}
 			if time.Now().After(deadline) {
-				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q", sel, got))
+				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q (%v)", sel, got, err))
 			}
 		}
 	}
