@@ -28,15 +28,15 @@ func TestRetentionOnS3(t *testing.T) {
 		clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
 		e := startRuns(t, db, clock, false)
 		ctx := context.Background()
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "keep@example.com")
-		agentID, _, _ := c.createAgent("box")
-		r := c.json("POST", "/api/destinations", map[string]any{"name": "bucket", "endpoint": s3cfg.Endpoint,
+		agentID, _, _ := c.CreateAgent("box")
+		r := c.JSON("POST", "/api/destinations", map[string]any{"name": "bucket", "endpoint": s3cfg.Endpoint,
 			"region": s3cfg.Region, "bucket": s3cfg.Bucket, "pathStyle": true,
 			"accessKeyId": s3cfg.AccessKey, "secretAccessKey": s3cfg.SecretKey})
 		want(t, r, http.StatusCreated)
-		destID, _ := r.body["id"].(string)
-		dest, err := e.app.Destinations.Resolve(ctx, uid, destID)
+		destID, _ := r.Body["id"].(string)
+		dest, err := e.App.Destinations.Resolve(ctx, uid, destID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestRetentionOnS3(t *testing.T) {
 			cfg := e.mkScheduled(uid, agentID, name, "0 3 * * *", options)
 			cfg.Destination = json.RawMessage(`{"destinationId":"` + destID + `"}`)
 			cfg.UpdatedAt = clock.Now()
-			if err := e.app.Store.UpdateConfig(ctx, &cfg); err != nil {
+			if err := e.App.Store.UpdateConfig(ctx, &cfg); err != nil {
 				t.Fatal(err)
 			}
 			return cfg
@@ -90,7 +90,7 @@ func TestRetentionOnS3(t *testing.T) {
 					}
 				}
 			}
-			if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+			if err := e.App.Store.CreateRun(ctx, &run); err != nil {
 				t.Fatal(err)
 			}
 			if s.put { // the server's sealed catalog copy beside them
@@ -127,7 +127,7 @@ func TestRetentionOnS3(t *testing.T) {
 			return keys
 		}
 
-		rep, err := e.app.Runs.Retain(ctx)
+		rep, err := e.App.Runs.Retain(ctx)
 		if err != nil {
 			t.Fatalf("Retain: %v", err)
 		}
@@ -147,7 +147,7 @@ func TestRetentionOnS3(t *testing.T) {
 		}
 		for name, wantStatus := range map[string]string{"failed0": "expired", "full1": "expired", "inc2": "expired",
 			"full3": "completed", "inc4": "completed", "inc5": "completed", "photos1": "completed"} {
-			got, err := e.app.Store.GetRun(ctx, runs[name].ID)
+			got, err := e.App.Store.GetRun(ctx, runs[name].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +155,7 @@ func TestRetentionOnS3(t *testing.T) {
 				t.Errorf("%s: status %s, want %s", name, got.Status, wantStatus)
 			}
 		}
-		audit, err := e.app.Store.ListAudit(ctx, 100)
+		audit, err := e.App.Store.ListAudit(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,13 +170,13 @@ func TestRetentionOnS3(t *testing.T) {
 			t.Errorf("retention.delete audit entries = %v", logged)
 		}
 		// The history says what happened.
-		r = c.json("GET", "/api/backups/"+runs["full1"].ID, nil)
-		if r.body["status"] != "expired" || r.body["expiredAt"] == nil {
-			t.Errorf("expired run's details = %s", r.raw)
+		r = c.JSON("GET", "/api/backups/"+runs["full1"].ID, nil)
+		if r.Body["status"] != "expired" || r.Body["expiredAt"] == nil {
+			t.Errorf("expired run's details = %s", r.Raw)
 		}
 
 		// Nothing more to do.
-		rep, err = e.app.Runs.Retain(ctx)
+		rep, err = e.App.Runs.Retain(ctx)
 		if err != nil || len(rep.Expired) != 0 {
 			t.Errorf("second pass: %v, %v; want nothing expired", rep.Expired, err)
 		}
@@ -192,11 +192,11 @@ func TestRetentionInBackground(t *testing.T) {
 	clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
 	e := startRunsWith(t, "", clock, true, func(o *server.Options) { o.RetentionEvery = 20 * time.Millisecond })
 	ctx := context.Background()
-	c := e.client()
+	c := e.Client()
 	uid := registerID(t, c, "bg@example.com")
-	agentID, _, _ := c.createAgent("box")
+	agentID, _, _ := c.CreateAgent("box")
 	cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
-	dest, err := e.app.Destinations.Resolve(ctx, uid, "")
+	dest, err := e.App.Destinations.Resolve(ctx, uid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestRetentionInBackground(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+		if err := e.App.Store.CreateRun(ctx, &run); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, run.ID)
@@ -220,7 +220,7 @@ func TestRetentionInBackground(t *testing.T) {
 	// Retention deletes a run's files before it marks the run expired: wait for the
 	// runs' state, then check the files.
 	status := func(id string) string {
-		r, err := e.app.Store.GetRun(ctx, id)
+		r, err := e.App.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

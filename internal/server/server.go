@@ -6,8 +6,8 @@
 // (on SQLite and on PostgreSQL) and drives it over HTTP as a browser, the JSON API's
 // clients and the agents do, so they cover how the parts work together (accounts,
 // agents, configurations, runs, the scheduler, retention, restores, live events,
-// several replicas) rather than one package alone. Package api has no tests of its
-// own yet: its handlers are tested here, through the assembled server.
+// several replicas) rather than one package alone. The JSON API's own behaviour is
+// tested beside package api, through the same harness (package servertest).
 package server
 
 import (
