@@ -14,6 +14,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // TestAgentsEndToEnd: a server on PostgreSQL with an S3 destination and two enrolled
@@ -47,7 +48,7 @@ func TestAgentsEndToEnd(t *testing.T) {
 	var queued backupLog
 	w.do("POST", "/api/backups/execute/"+cfg.ID, nil, &queued)
 	var run backupLog
-	waitUntil(t, "the run to complete", 2*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 2*time.Minute, "the run to complete", func() bool {
 		w.do("GET", "/api/backups/"+queued.ID, nil, &run)
 		if run.Status == "failed" || run.Status == "cancelled" {
 			t.Fatalf("run %s: %s: %v", run.ID, run.Status, run.Error)
@@ -113,7 +114,7 @@ func TestAgentsEndToEnd(t *testing.T) {
 		var q backupLog
 		w.do("POST", "/api/backups/execute/"+cfg2.ID, nil, &q)
 		var r backupLog
-		waitUntil(t, "bytes uploaded", 2*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 2*time.Minute, "bytes uploaded", func() bool {
 			w.do("GET", "/api/backups/"+q.ID, nil, &r)
 			return r.Status == "running" && r.BytesTransferred > 0
 		})
@@ -128,18 +129,18 @@ func TestAgentsEndToEnd(t *testing.T) {
 		}
 		// The server's reaper fails the silent run and aborts its uploads once it has
 		// been silent for --run-stale-after (15 s here).
-		waitUntil(t, "the reaper to fail the run", 3*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 3*time.Minute, "the reaper to fail the run", func() bool {
 			w.do("GET", "/api/backups/"+q.ID, nil, &r)
 			return r.Status == "failed"
 		})
-		waitUntil(t, "the upload aborted", time.Minute, func() bool {
+		testenv.EventuallyWithin(t, time.Minute, "the upload aborted", func() bool {
 			ups, err := s3dest.ListUploads(ctx, "")
 			return err == nil && len(ups) == 0
 		})
 		a.p = start(t, "agent A again", cleanEnv(), app.agentBin, "run", "--config-dir", a.dir)
 		var q2 backupLog
 		w.do("POST", "/api/backups/execute/"+cfg2.ID, nil, &q2)
-		waitUntil(t, "the next run to complete", 3*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 3*time.Minute, "the next run to complete", func() bool {
 			w.do("GET", "/api/backups/"+q2.ID, nil, &r)
 			return r.Status == "completed"
 		})
@@ -148,20 +149,20 @@ func TestAgentsEndToEnd(t *testing.T) {
 		// settles the dead run, well before the reaper would (15 s of silence).
 		var q3 backupLog
 		w.do("POST", "/api/backups/execute/"+cfg2.ID, nil, &q3)
-		waitUntil(t, "bytes uploaded", 2*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 2*time.Minute, "bytes uploaded", func() bool {
 			w.do("GET", "/api/backups/"+q3.ID, nil, &r)
 			return r.Status == "running" && r.BytesTransferred > 0
 		})
 		a.p.kill()
 		a.p = start(t, "agent A restarted", cleanEnv(), app.agentBin, "run", "--config-dir", a.dir)
-		waitUntil(t, "the restarted agent's run to be failed", time.Minute, func() bool {
+		testenv.EventuallyWithin(t, time.Minute, "the restarted agent's run to be failed", func() bool {
 			w.do("GET", "/api/backups/"+q3.ID, nil, &r)
 			return r.Status != "running"
 		})
 		if msg := fmt.Sprint(r.Error); r.Status != "failed" || !strings.Contains(msg, "the agent restarted during the backup") {
 			t.Errorf("run of the killed and restarted agent: %s %s; want failed: the agent restarted during the backup", r.Status, msg)
 		}
-		waitUntil(t, "the upload aborted", time.Minute, func() bool {
+		testenv.EventuallyWithin(t, time.Minute, "the upload aborted", func() bool {
 			ups, err := s3dest.ListUploads(ctx, "")
 			return err == nil && len(ups) == 0
 		})

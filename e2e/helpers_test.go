@@ -22,6 +22,7 @@ import (
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/testbin"
 )
 
@@ -170,17 +171,6 @@ func (w *web) try(method, path string, in any) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // readTree reads every regular file under dir, by path relative to dir.
 func readTree(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
@@ -291,7 +281,7 @@ func startAppOn(t *testing.T, dbURL string, args ...string) *app {
 	a.base = "http://" + addr
 	a.env = cleanEnv("DATABASE_URL=" + dbURL)
 	a.p = start(t, "server", a.env, a.serverBin, append([]string{"serve", "--listen", addr, "--data-dir", a.data}, args...)...)
-	waitUntil(t, "the server", 60*time.Second, func() bool {
+	testenv.EventuallyWithin(t, 60*time.Second, "the server", func() bool {
 		resp, err := http.Get(a.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
@@ -380,7 +370,7 @@ func (a *app) restore(runID, agentID string, timeout time.Duration) string {
 		Error  string `json:"error"`
 	}
 	a.w.do("POST", "/api/restores", map[string]any{"runId": runID, "agentId": agentID, "targetDir": dst}, &rs)
-	waitUntil(a.t, "the restore of run "+runID, timeout, func() bool {
+	testenv.EventuallyWithin(a.t, timeout, "the restore of run "+runID, func() bool {
 		a.w.do("GET", "/api/restores/"+rs.ID, nil, &rs)
 		if rs.Status == "failed" || rs.Status == "cancelled" {
 			a.t.Fatalf("restore %s of run %s: %s: %s", rs.ID, runID, rs.Status, rs.Error)

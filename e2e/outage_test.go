@@ -12,6 +12,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/faultproxy"
 )
 
@@ -100,7 +101,7 @@ func TestDatabaseOutage(t *testing.T) {
 	// A completed backup to restore during the outage.
 	srcA, filesA := tree(8<<20, 8<<20, 8<<20)
 	runA := run(config("restored during the outage", srcA))
-	waitUntil(t, "the first backup", 2*time.Minute, func() bool { return status(runA).Status == "completed" })
+	testenv.EventuallyWithin(t, 2*time.Minute, "the first backup", func() bool { return status(runA).Status == "completed" })
 
 	// A backup and a restore under way, then the database goes down.
 	srcB, filesB := tree(16<<20, 16<<20, 8<<20)
@@ -108,7 +109,7 @@ func TestDatabaseOutage(t *testing.T) {
 	dst := t.TempDir()
 	var rs restore
 	w.do("POST", "/api/restores", map[string]any{"runId": runA, "agentId": ag.id, "targetDir": dst}, &rs)
-	waitUntil(t, "the backup and the restore to run", time.Minute, func() bool {
+	testenv.EventuallyWithin(t, time.Minute, "the backup and the restore to run", func() bool {
 		return status(runB).Status == "running" && restoreStatus(rs.ID).Status == "running"
 	})
 	pg.Stop()
@@ -128,7 +129,7 @@ func TestDatabaseOutage(t *testing.T) {
 	pg.Start()
 	t.Logf("database down for %s", time.Since(down).Round(time.Second))
 
-	waitUntil(t, "the backup and the restore to complete after the outage", 3*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 3*time.Minute, "the backup and the restore to complete after the outage", func() bool {
 		return status(runB).Status == "completed" && restoreStatus(rs.ID).Status == "completed"
 	})
 	if d := sameTree(readTree(t, filepath.Join(dst, strings.TrimPrefix(srcA, "/"))), filesA); d != "" {

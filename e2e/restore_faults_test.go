@@ -18,6 +18,7 @@ import (
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/faultproxy"
 )
 
@@ -154,7 +155,7 @@ func TestRestoreFaultMatrix(t *testing.T) {
 	}
 	finished := func(id string) restoreState {
 		var rs restoreState
-		waitUntil(t, "restore "+id+" to end", 2*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 2*time.Minute, "restore "+id+" to end", func() bool {
 			w.do("GET", "/api/restores/"+id, nil, &rs)
 			return rs.Status != "queued" && rs.Status != "running"
 		})
@@ -206,7 +207,7 @@ func TestRestoreFaultMatrix(t *testing.T) {
 		Match: func(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Path == archivePath }}))
 	// inPlace waits until at least n files hold their new content.
 	inPlace := func(t *testing.T, dst string, n int) {
-		waitUntil(t, fmt.Sprintf("%d files restored", n), time.Minute, func() bool {
+		testenv.EventuallyWithin(t, time.Minute, fmt.Sprintf("%d files restored", n), func() bool {
 			got, _ := check(t, dst)
 			return got >= n
 		})
@@ -227,7 +228,7 @@ func TestRestoreFaultMatrix(t *testing.T) {
 			dst := prepare()
 			id := startRestore(dst)
 			var rs restoreState
-			waitUntil(t, "the restore to start", time.Minute, func() bool {
+			testenv.EventuallyWithin(t, time.Minute, "the restore to start", func() bool {
 				w.do("GET", "/api/restores/"+id, nil, &rs)
 				return rs.Status == "running"
 			})
@@ -240,7 +241,7 @@ func TestRestoreFaultMatrix(t *testing.T) {
 			plantTemp(t, ag.dir, dst, rel)
 			// Started for the whole test: the next cells use it.
 			ag.p = start(outer, fmt.Sprintf("agent after kill %d", i), cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
-			waitUntil(t, "the restarted agent to remove the temporary files", time.Minute, func() bool {
+			testenv.EventuallyWithin(t, time.Minute, "the restarted agent to remove the temporary files", func() bool {
 				_, temps := check(t, dst)
 				return len(temps) == 0
 			})
@@ -315,7 +316,7 @@ func backupNow(t *testing.T, w *web, name, agentID, destID, src string) backupLo
 		"options": map[string]any{"type": "full", "compression": "none", "encryption": false}}, &cfg)
 	var q, run backupLog
 	w.do("POST", "/api/backups/execute/"+cfg.ID, nil, &q)
-	waitUntil(t, "the run of "+name, 2*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 2*time.Minute, "the run of "+name, func() bool {
 		w.do("GET", "/api/backups/"+q.ID, nil, &run)
 		if run.Status == "failed" || run.Status == "cancelled" {
 			t.Fatalf("run %s: %s: %v", run.ID, run.Status, run.Error)

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // partCounter is a reverse proxy in front of the S3 server that counts, per upload
@@ -145,7 +147,7 @@ func TestResumeAfterKills(t *testing.T) {
 		// At least one more part stored (the first time: and checkpointed), then a
 		// random moment.
 		done := false
-		waitUntil(t, "another stored part", 2*time.Minute, func() bool {
+		testenv.EventuallyWithin(t, 2*time.Minute, "another stored part", func() bool {
 			n, _ := counter.stored()
 			done = status().Status == "completed"
 			return done || (n > parts && checkpoint())
@@ -158,7 +160,7 @@ func TestResumeAfterKills(t *testing.T) {
 		ag.p = start(t, "agent", cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
 	}
 	// 12 MB/s, with room for a slow machine.
-	waitUntil(t, "the backup to complete", 2*time.Minute+time.Duration(size/(6<<20))*time.Second, func() bool { return status().Status == "completed" })
+	testenv.EventuallyWithin(t, 2*time.Minute+time.Duration(size/(6<<20))*time.Second, "the backup to complete", func() bool { return status().Status == "completed" })
 	run := status()
 	parts, again := counter.stored()
 	t.Logf("%d MiB backed up in run %s with %d kills: %d parts stored, %d of them again", size>>20, run.ID, killed, parts, again)

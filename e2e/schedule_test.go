@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // TestScheduledRunsAndRetention: a real agent with an incremental configuration
@@ -170,7 +171,7 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 	saved["enabled"] = false
 	app.w.do("PUT", "/api/configs/"+cfg.ID, saved, nil)
 	var runs []backupLog
-	waitUntil(t, "the configuration's runs to end", 2*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 2*time.Minute, "the configuration's runs to end", func() bool {
 		runs = listRuns()
 		for _, r := range runs {
 			if r.Status == "queued" || r.Status == "running" {

@@ -74,7 +74,7 @@ func TestWindowsAgentUnderWine(t *testing.T) {
 		FilesSkipped   int64 `json:"filesSkipped"`
 	}
 	app.w.do("POST", "/api/backups/execute/"+cfg.ID, nil, &queued)
-	waitUntil(t, "the Windows agent's run to complete", 3*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 3*time.Minute, "the Windows agent's run to complete", func() bool {
 		app.w.do("GET", "/api/backups/"+queued.ID, nil, &run)
 		if run.Status == "failed" || run.Status == "cancelled" {
 			t.Fatalf("run %s: %s: %v", run.ID, run.Status, run.Error)
@@ -92,7 +92,7 @@ func TestWindowsAgentUnderWine(t *testing.T) {
 		Error  string `json:"error"`
 	}
 	app.w.do("POST", "/api/restores", map[string]any{"runId": run.ID, "agentId": created.ID, "targetDir": winPath(dst)}, &rs)
-	waitUntil(t, "the restore under wine", 3*time.Minute, func() bool {
+	testenv.EventuallyWithin(t, 3*time.Minute, "the restore under wine", func() bool {
 		app.w.do("GET", "/api/restores/"+rs.ID, nil, &rs)
 		if rs.Status == "failed" || rs.Status == "cancelled" {
 			t.Fatalf("restore %s: %s: %s", rs.ID, rs.Status, rs.Error)

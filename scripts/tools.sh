@@ -13,6 +13,7 @@ need_go_tool() { # name module@version
 	fi
 }
 need_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2
+need_go_tool deadcode golang.org/x/tools/cmd/deadcode@v0.53.0
 
 apt_updated=
 need_apt() { # command package...

@@ -22,7 +22,7 @@ func TestDeps(t *testing.T) {
 		"github.com/backapp/backapp/internal/server", "github.com/backapp/backapp/internal/web",
 		"github.com/backapp/backapp/internal/api", "github.com/backapp/backapp/internal/store",
 		"github.com/backapp/backapp/internal/agentapi", "github.com/backapp/backapp/internal/storage",
-		"github.com/backapp/backapp/internal/engine/destination",
+		"github.com/backapp/backapp/internal/testenv/",
 	}
 	n := 0
 	for _, pkg := range strings.Fields(string(out)) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/testbin"
 )
 
@@ -60,15 +61,14 @@ func TestServeStartsWithNoConfigAndStopsOnSIGTERM(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	var ready bool
-	for range 100 {
+	testenv.Eventually(t, "the server to answer /readyz", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			ready = resp.StatusCode == 200
-			break
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
 	if !ready {
 		t.Fatalf("server not ready; log:\n%s", logs.String())
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/upload"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -298,20 +298,6 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			// Where everything stands, for a hang that shows only under load.
-			var stacks strings.Builder
-			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-			t.Fatalf("timed out waiting for %s; goroutines:\n%s", what, stacks.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestDaemon(t *testing.T) {
 	f := newFakeServer(t)
 	r := newRunner(t, f)
@@ -335,7 +321,7 @@ func TestDaemon(t *testing.T) {
 	go func() { defer wg.Done(); runErr = RunDaemon(ctx, d, ship) }()
 	defer func() { stop(); wg.Wait() }()
 
-	waitFor(t, "a heartbeat", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > 0 })
+	testenv.Eventually(t, "a heartbeat", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > 0 })
 	f.set(func(f *fakeServer) {
 		if h := f.hosts[len(f.hosts)-1]; h.Hostname != "h1" || h.Platform != "linux" || h.Version != "test" {
 			t.Errorf("heartbeat host = %+v", h)
@@ -347,7 +333,7 @@ func TestDaemon(t *testing.T) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r1", ConfigID: "small"},
 			{Type: agentproto.CommandRun, RunID: "r2", ConfigID: "small"}}
 	})
-	waitFor(t, "both runs of small", func() bool {
+	testenv.Eventually(t, "both runs of small", func() bool {
 		return f.run("r1").status == agentproto.StatusCompleted && f.run("r2").status == agentproto.StatusCompleted
 	})
 	f.set(func(f *fakeServer) {
@@ -360,16 +346,16 @@ func TestDaemon(t *testing.T) {
 	f.set(func(f *fakeServer) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r3", ConfigID: "slow"}}
 	})
-	waitFor(t, "r3 running", func() bool { return f.run("r3").status == agentproto.StatusRunning })
+	testenv.Eventually(t, "r3 running", func() bool { return f.run("r3").status == agentproto.StatusRunning })
 	f.set(func(f *fakeServer) { f.commands = []agentproto.Command{{Type: agentproto.CommandCancel, RunID: "r3"}} })
-	waitFor(t, "r3 cancelled", func() bool { return f.run("r3").status == agentproto.StatusCancelled })
+	testenv.Eventually(t, "r3 cancelled", func() bool { return f.run("r3").status == agentproto.StatusCancelled })
 
 	// A restore command, reported back.
 	dst := t.TempDir()
 	f.set(func(f *fakeServer) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs1", RunID: "r2", TargetDir: dst}}}
 	})
-	waitFor(t, "restore reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) > 0 })
+	testenv.Eventually(t, "restore reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) > 0 })
 	f.set(func(f *fakeServer) {
 		if rs := f.restores[0]; rs.Status != agentproto.StatusCompleted || rs.FilesWritten == 0 {
 			t.Errorf("restore report = %+v", rs)
@@ -389,14 +375,14 @@ func TestDaemon(t *testing.T) {
 		f.holdDownload = make(chan struct{})
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs2", RunID: "r2", TargetDir: t.TempDir()}}}
 	})
-	waitFor(t, "rs2 listed in a heartbeat", func() bool {
+	testenv.Eventually(t, "rs2 listed in a heartbeat", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return slices.Equal(f.hbReqs[len(f.hbReqs)-1].Restores, []string{"rs2"})
 	})
 	f.set(func(f *fakeServer) { close(f.holdDownload); f.holdDownload = nil })
-	waitFor(t, "rs2 reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) == 2 })
-	waitFor(t, "rs2 no longer listed", func() bool {
+	testenv.Eventually(t, "rs2 reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) == 2 })
+	testenv.Eventually(t, "rs2 no longer listed", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.hbReqs[len(f.hbReqs)-1].Restores) == 0
@@ -410,7 +396,7 @@ func TestDaemon(t *testing.T) {
 			Config: agentproto.Config{ID: "small", Sources: []agentproto.Source{
 				{Path: est, ExcludePatterns: []string{"*.log"}}, {Path: small, IncludePatterns: []string{"*.md"}}}}}}}
 	})
-	waitFor(t, "estimate reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.estimates) > 0 })
+	testenv.Eventually(t, "estimate reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.estimates) > 0 })
 	f.set(func(f *fakeServer) {
 		want := agentproto.EstimateCompleteRequest{EstimateID: "e1", Status: agentproto.EstimateDone, Files: 3, Dirs: 2, Bytes: 15}
 		if got := f.estimates[0]; !reflect.DeepEqual(got, want) {
@@ -419,17 +405,16 @@ func TestDaemon(t *testing.T) {
 	})
 
 	// The server goes away and comes back: the daemon carries on.
+	unreachable := strings.Count(logs.String(), "server unreachable")
 	f.set(func(f *fakeServer) { f.down = true })
-	time.Sleep(150 * time.Millisecond)
+	testenv.Eventually(t, "the outage logged", func() bool { return strings.Count(logs.String(), "server unreachable") > unreachable })
 	var before int
 	f.set(func(f *fakeServer) { f.down = false; before = f.heartbeats })
-	waitFor(t, "heartbeats after the outage", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > before+1 })
-	if !strings.Contains(logs.String(), "server unreachable") || !strings.Contains(logs.String(), "server reachable again") {
-		t.Errorf("outage not logged:\n%s", logs.String())
-	}
+	testenv.Eventually(t, "heartbeats after the outage", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.heartbeats > before+1 })
+	testenv.Eventually(t, "the end of the outage logged", func() bool { return strings.Contains(logs.String(), "server reachable again") })
 
 	// Log lines reached the server.
-	waitFor(t, "shipped logs", func() bool {
+	testenv.Eventually(t, "shipped logs", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, e := range f.logs {
@@ -444,7 +429,7 @@ func TestDaemon(t *testing.T) {
 	f.set(func(f *fakeServer) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r4", ConfigID: "slow"}}
 	})
-	waitFor(t, "r4 running", func() bool { return f.run("r4").status == agentproto.StatusRunning })
+	testenv.Eventually(t, "r4 running", func() bool { return f.run("r4").status == agentproto.StatusRunning })
 	stop()
 	wg.Wait()
 	if runErr != nil {

@@ -52,7 +52,13 @@ func TestParseServerURL(t *testing.T) {
 
 func fastClient(t *testing.T, server string) *Client {
 	t.Helper()
-	c, err := NewClient(ClientOptions{Server: server, Key: testKey, Attempts: 3, Timeout: 5 * time.Second,
+	return fastClientWithin(t, server, 5*time.Second)
+}
+
+// fastClientWithin is fastClient with its own per-request timeout.
+func fastClientWithin(t *testing.T, server string, timeout time.Duration) *Client {
+	t.Helper()
+	c, err := NewClient(ClientOptions{Server: server, Key: testKey, Attempts: 3, Timeout: timeout,
 		Backoff: func(int) time.Duration { return time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +80,9 @@ func TestClientErrorsSayWhatToFix(t *testing.T) {
 		t.Errorf("closed port: got %v, want unreachable and 'refused'", err)
 	}
 
-	// A name that does not resolve.
-	_, err = fastClient(t, "https://backapp-agent-test.invalid").Register(ctx, agentproto.Host{})
+	// A name that does not resolve. The system resolver may take seconds to say so on
+	// a loaded machine (5 s was seen to time out): give it a minute.
+	_, err = fastClientWithin(t, "https://backapp-agent-test.invalid", time.Minute).Register(ctx, agentproto.Host{})
 	if err == nil || !strings.Contains(err.Error(), "resolve") || errors.Is(err, ErrUnreachable) {
 		t.Errorf("unknown host: got %v, want a permanent 'cannot resolve'", err)
 	}

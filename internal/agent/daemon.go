@@ -189,13 +189,6 @@ func (d *Daemon) sleep(ctx context.Context, wait time.Duration) bool {
 	}
 }
 
-// Configs returns the configs last fetched.
-func (d *Daemon) Configs() []agentproto.Config {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.configs)
-}
-
 // Features are what this agent tells the server it can do beyond protocol 1 as
 // first released.
 var Features = []string{agentproto.FeatureEstimate, agentproto.FeatureReportRestores}

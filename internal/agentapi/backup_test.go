@@ -13,6 +13,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -56,7 +57,7 @@ func TestBackupAndRestoreWithEngine(t *testing.T) {
 			a.call("POST", agentproto.PathHeartbeat+"?wait=10s", agentproto.HeartbeatRequest{}, &out)
 			hb <- out
 		}()
-		time.Sleep(100 * time.Millisecond)
+		testenv.Eventually(t, "the heartbeat to long-poll", func() bool { return e.api.LongPolls(a.ID) > 0 })
 		queued := store.Run{ConfigID: cfg.ID, UserID: alice.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusQueued}
 		if err := e.st.CreateRun(ctx, &queued); err != nil {
 			t.Fatal(err)

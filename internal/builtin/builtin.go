@@ -127,9 +127,6 @@ func New(cfg Config) (*Supervisor, error) {
 		log: cfg.Logger.With("component", "builtin-agent"), daemons: map[string]*daemon{}}, nil
 }
 
-// Guard returns the checks the built-in agents apply.
-func (s *Supervisor) Guard() *Guard { return s.guard }
-
 // Run keeps the built-in agents and hands them queued server-mode runs until ctx ends;
 // then it stops the daemons, which cancel and report their running work, and waits
 // for them.

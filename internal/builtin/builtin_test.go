@@ -25,7 +25,6 @@ import (
 	"github.com/backapp/backapp/internal/builtin"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -37,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/store/postgres"
 	"github.com/backapp/backapp/internal/store/sqlite"
 	"github.com/backapp/backapp/internal/testenv"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -71,8 +71,9 @@ type env struct {
 
 // flipLeader is a leadership a test hands over by hand.
 type flipLeader struct {
-	mu   sync.Mutex
-	held bool
+	mu    sync.Mutex
+	held  bool
+	asked int // TryLead calls: the supervisor's ticks
 }
 
 func (l *flipLeader) set(held bool) { l.mu.Lock(); l.held = held; l.mu.Unlock() }
@@ -80,8 +81,11 @@ func (l *flipLeader) set(held bool) { l.mu.Lock(); l.held = held; l.mu.Unlock() 
 func (l *flipLeader) TryLead(context.Context) (bool, func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.asked++
 	return l.held, func() {}, nil
 }
+
+func (l *flipLeader) ticks() int { l.mu.Lock(); defer l.mu.Unlock(); return l.asked }
 
 // supervisor returns the configuration of a supervisor of this env's server.
 func (e *env) supervisor(leader builtin.Leader, stateDir string) builtin.Config {
@@ -247,38 +251,26 @@ func (e *env) runNow(actor store.User, configID string) store.Run {
 	if err != nil {
 		e.t.Fatalf("queue run: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		r, err := e.st.GetRun(context.Background(), q.Run.ID)
-		if err != nil {
+	var r store.Run
+	testenv.EventuallyWithin(e.t, time.Minute, "run "+q.Run.ID+" to end", func() bool {
+		var err error
+		if r, err = e.st.GetRun(context.Background(), q.Run.ID); err != nil {
 			e.t.Fatal(err)
 		}
-		if r.Status != "queued" && r.Status != "running" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("run %s still %s after 60 s", r.ID, r.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return r.Status != "queued" && r.Status != "running"
+	})
+	return r
 }
 
 func (e *env) builtinAgent(userID string) store.Agent {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if id := e.sup.AgentID(userID); id != "" {
-			a, err := e.st.GetAgent(context.Background(), id)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			return a
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("no built-in agent for user %s after 10 s", userID)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var id string
+	testenv.Eventually(e.t, "a built-in agent for user "+userID, func() bool { id = e.sup.AgentID(userID); return id != "" })
+	a, err := e.st.GetAgent(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	return a
 }
 
 func runError(r store.Run) string { return string(r.Errors) }
@@ -346,7 +338,7 @@ func TestServerModeBackup(t *testing.T) {
 		target := t.TempDir()
 		dl := upload.Options{Client: &http.Client{Transport: &builtin.Transport{Routes: []builtin.Route{{Prefix: localBase, Handler: e.local}}}}}
 		if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Download: dl,
-			Chain: []engine.ArchiveRef{{Archive: destination.GetURL(e.dest, r.S3Path), Manifest: destination.GetURL(e.dest, r.ManifestKey),
+			Chain: []engine.ArchiveRef{{Archive: presigned.GetURL(e.dest, r.S3Path), Manifest: presigned.GetURL(e.dest, r.ManifestKey),
 				SHA256: r.ArchiveSHA256, Size: r.ArchiveSize, ManifestSHA256: r.ManifestSHA256}}}); err != nil {
 			t.Fatalf("engine restore: %v", err)
 		}
@@ -378,25 +370,18 @@ func TestServerModeBackup(t *testing.T) {
 		equalFiles(t, "tar", treetest.Read(t, filepath.Join(out, strings.TrimPrefix(src, "/"))), files)
 
 		// Its log lines reach the agent's log, as any agent's do.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testenv.Eventually(t, "a \"backup completed\" line in the built-in agent's log", func() bool {
 			logs, err := e.st.ListAgentLogs(context.Background(), store.AgentLogFilter{AgentID: ag.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			found := false
 			for _, l := range logs {
-				found = found || strings.Contains(l.Message, "backup completed")
+				if strings.Contains(l.Message, "backup completed") {
+					return true
+				}
 			}
-			if found {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("no \"backup completed\" line in the built-in agent's log after 10 s: %v", logs)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return false
+		})
 
 		// The built-in agent's state lives under the data directory.
 		if _, err := os.Stat(filepath.Join(e.dataDir, "builtin-agent", ag.ID)); err != nil {
@@ -643,20 +628,15 @@ func TestServerModeRestore(t *testing.T) {
 			if err != nil {
 				t.Fatalf("start restore to %s: %v", target, err)
 			}
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				got, err := e.restore.Get(context.Background(), e.admin, q.ID)
-				if err != nil {
+			var got store.Restore
+			testenv.EventuallyWithin(t, time.Minute, "the restore to "+target+" to end", func() bool {
+				var err error
+				if got, err = e.restore.Get(context.Background(), e.admin, q.ID); err != nil {
 					t.Fatal(err)
 				}
-				if got.Finished() {
-					return got
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("restore to %s still %s after 60 s", target, got.Status)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return got.Finished()
+			})
+			return got
 		}
 
 		target := filepath.Join(e.allowed, "restored")
@@ -706,24 +686,16 @@ func TestBuiltinAgentFollowsLeader(t *testing.T) {
 	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
 		t.Fatalf("run on the leader: %s: %s", r.Status, runError(r))
 	}
-	time.Sleep(300 * time.Millisecond) // a few of B's ticks
+	ticks := leadB.ticks()
+	testenv.Eventually(t, "a few of the follower's ticks", func() bool { return leadB.ticks() >= ticks+3 })
 	if id := supB.AgentID(e.admin.ID); id != "" {
 		t.Errorf("the follower runs built-in agent %s", id)
 	}
 
 	e.lead.set(false)
 	leadB.set(true)
-	waitUntil(t, "the lead to move", func() bool { return e.sup.AgentID(e.admin.ID) == "" && supB.AgentID(e.admin.ID) != "" })
+	testenv.Eventually(t, "the lead to move", func() bool { return e.sup.AgentID(e.admin.ID) == "" && supB.AgentID(e.admin.ID) != "" })
 	if r := e.runNow(e.admin, c.ID); r.Status != "completed" {
 		t.Fatalf("run after the lead moved: %s: %s", r.Status, runError(r))
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -27,17 +28,15 @@ func TestServerModeEstimate(t *testing.T) {
 		builtinID := e.builtinAgent(e.admin.ID).ID
 		wait := func(id string) configs.Estimate {
 			t.Helper()
-			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				got, err := svc.GetEstimate(ctx, e.admin, id)
-				if err != nil {
+			var got configs.Estimate
+			testenv.EventuallyWithin(t, 30*time.Second, "the estimate of config "+id, func() bool {
+				var err error
+				if got, err = svc.GetEstimate(ctx, e.admin, id); err != nil {
 					t.Fatal(err)
 				}
-				if got.Finished() {
-					return got
-				}
-			}
-			t.Fatalf("estimate of config %s did not finish in 30 s", id)
-			return configs.Estimate{}
+				return got.Finished()
+			})
+			return got
 		}
 
 		inside := filepath.Join(e.allowed, "ok")

@@ -1,6 +1,7 @@
-// Package config holds the server's settings, read from command-line flags with
-// BACKAPP_* environment equivalents, and checks them before anything starts. There are
-// no globals: the loaded Config value is passed to whatever needs it.
+// Package config holds the server's own settings (not backup configurations: those
+// are package configs), read from command-line flags with BACKAPP_* environment
+// equivalents, and checks them before anything starts. There are no globals: the
+// loaded Config value is passed to whatever needs it.
 package config
 
 import (

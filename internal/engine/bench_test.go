@@ -34,11 +34,11 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 )
 
 const childEnv = "BACKAPP_BENCH_CHILD"
@@ -122,11 +122,11 @@ func runChild(spec string) error {
 	var out childResult
 	switch s.Op {
 	case "backup":
-		as, err := destination.NewSession(ctx, dest, s.Key)
+		as, err := presigned.NewSession(ctx, dest, s.Key)
 		if err != nil {
 			return err
 		}
-		ms, err := destination.NewSession(ctx, dest, storage.ManifestKey(s.Key))
+		ms, err := presigned.NewSession(ctx, dest, storage.ManifestKey(s.Key))
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func runChild(spec string) error {
 			}
 		}
 		if s.Prev != nil {
-			r, c, err := engine.OpenManifest(ctx, s.Prev.Key, destination.GetURL(dest, storage.ManifestKey(s.Prev.Key)), s.Prev.ManifestSHA256, nil, o.Upload)
+			r, c, err := engine.OpenManifest(ctx, s.Prev.Key, presigned.GetURL(dest, storage.ManifestKey(s.Prev.Key)), s.Prev.ManifestSHA256, nil, o.Upload)
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func runChild(spec string) error {
 	case "restore":
 		p := s.Prev
 		res, err := engine.Restore(ctx, engine.RestoreOptions{Target: s.Target, Chain: []engine.ArchiveRef{{
-			Name: p.Key, Archive: destination.GetURL(dest, p.Key), Manifest: destination.GetURL(dest, storage.ManifestKey(p.Key)),
+			Name: p.Key, Archive: presigned.GetURL(dest, p.Key), Manifest: presigned.GetURL(dest, storage.ManifestKey(p.Key)),
 			SHA256: p.SHA256, Size: p.Size, ManifestSHA256: p.ManifestSHA256}}})
 		if err != nil {
 			return err
@@ -162,7 +162,7 @@ func runChild(spec string) error {
 		out = childResult{Key: p.Key, Files: res.Files, ContentBytes: res.Bytes}
 	case "download", "decompress", "untar": // the restore's phases alone (BENCH_RESTORE_PHASES)
 		p := s.Prev
-		dl := upload.NewDownload(ctx, p.Key, destination.GetURL(dest, p.Key), p.SHA256, p.Size, upload.Options{})
+		dl := upload.NewDownload(ctx, p.Key, presigned.GetURL(dest, p.Key), p.SHA256, p.Size, upload.Options{})
 		defer dl.Close()
 		var r io.Reader = dl
 		if s.Op != "download" {

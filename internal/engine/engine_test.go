@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 )
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -31,11 +31,11 @@ type stored struct {
 func backupTo(t *testing.T, dest storage.Destination, key string, o engine.BackupOptions) (stored, error) {
 	t.Helper()
 	ctx := context.Background()
-	as, err := destination.NewSession(ctx, dest, key)
+	as, err := presigned.NewSession(ctx, dest, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := destination.NewSession(ctx, dest, storage.ManifestKey(key))
+	ms, err := presigned.NewSession(ctx, dest, storage.ManifestKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func mustBackup(t *testing.T, dest storage.Destination, key string, o engine.Bac
 func ref(dest storage.Destination, s stored) engine.ArchiveRef {
 	return engine.ArchiveRef{
 		Name:           s.key,
-		Archive:        destination.GetURL(dest, s.key),
-		Manifest:       destination.GetURL(dest, storage.ManifestKey(s.key)),
+		Archive:        presigned.GetURL(dest, s.key),
+		Manifest:       presigned.GetURL(dest, storage.ManifestKey(s.key)),
 		SHA256:         s.res.Archive.SHA256,
 		Size:           s.res.Archive.Size,
 		ManifestSHA256: s.res.Manifest.SHA256,
@@ -72,7 +72,7 @@ func key(i int, o seal.Options) string {
 // previous opens the manifest of s for an incremental backup.
 func previous(t *testing.T, dest storage.Destination, s stored, o engine.RestoreOptions) *manifest.Reader {
 	t.Helper()
-	r, c, err := engine.OpenManifest(context.Background(), s.key, destination.GetURL(dest, storage.ManifestKey(s.key)), "", o.Identities, upload.Options{})
+	r, c, err := engine.OpenManifest(context.Background(), s.key, presigned.GetURL(dest, storage.ManifestKey(s.key)), "", o.Identities, upload.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +192,8 @@ func TestCancelAborts(t *testing.T) {
 	genTree(t, src, treeOpts{smallFiles: 500})
 	ctx, cancel := context.WithCancel(context.Background())
 	k := key(0, seal.Options{})
-	as, _ := destination.NewSession(ctx, dest, k)
-	ms, _ := destination.NewSession(ctx, dest, storage.ManifestKey(k))
+	as, _ := presigned.NewSession(ctx, dest, k)
+	ms, _ := presigned.NewSession(ctx, dest, storage.ManifestKey(k))
 	n := 0
 	_, err := engine.Backup(ctx, engine.BackupOptions{Name: k, Sources: []string{src}, Archive: as, Manifest: ms,
 		// Now is called once, as the run starts: cancel there.

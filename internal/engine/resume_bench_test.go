@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 )
 
 // BenchmarkResumedBackup compares, on the S3 test server, a resumable backup run
@@ -91,11 +91,11 @@ func BenchmarkResumedBackup(b *testing.B) {
 	session := func(b *testing.B) (upload.Session, upload.Session, *os.File, string) {
 		n++
 		k := key(n, seal.Options{})
-		as, err := destination.NewSession(ctx, dest, k)
+		as, err := presigned.NewSession(ctx, dest, k)
 		if err != nil {
 			b.Fatal(err)
 		}
-		ms, err := destination.NewSession(ctx, dest, storage.ManifestKey(k))
+		ms, err := presigned.NewSession(ctx, dest, storage.ManifestKey(k))
 		if err != nil {
 			b.Fatal(err)
 		}

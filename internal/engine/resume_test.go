@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
-	"github.com/backapp/backapp/internal/engine/destination"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/testenv/presigned"
 )
 
 // killable is an upload session that survives its backup being "killed": Abort does
@@ -80,11 +80,11 @@ func TestResumeAfterInterruption(t *testing.T) {
 
 	ctx := context.Background()
 	k := key(0, seal.Options{})
-	as, err := destination.NewSession(ctx, dest, k)
+	as, err := presigned.NewSession(ctx, dest, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := destination.NewSession(ctx, dest, storage.ManifestKey(k))
+	ms, err := presigned.NewSession(ctx, dest, storage.ManifestKey(k))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"sort"
 	"strings"
@@ -22,8 +21,10 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/server"
+	"github.com/backapp/backapp/internal/server/servertest"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // schedClock is an injected clock whose After waiters fire when it is advanced, for
@@ -91,10 +92,10 @@ func (c *schedClock) waitForWaiter(t *testing.T) {
 // runsEnv is a server on an injected clock; with serve it runs through Serve, so
 // its background jobs (the scheduler) run too.
 type runsEnv struct {
-	t     *testing.T
-	app   *server.App
-	base  string
-	clock *schedClock
+	T     *testing.T
+	App   *server.App
+	Base  string
+	Clock *schedClock
 }
 
 func startRuns(t *testing.T, databaseURL string, clock *schedClock, serve bool) *runsEnv {
@@ -116,7 +117,7 @@ func startRunsWith(t *testing.T, databaseURL string, clock *schedClock, serve bo
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &servertest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -131,7 +132,7 @@ func startRunsWith(t *testing.T, databaseURL string, clock *schedClock, serve bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &runsEnv{t: t, app: app, base: cfg.BaseURL, clock: clock}
+	e := &runsEnv{T: t, App: app, Base: cfg.BaseURL, Clock: clock}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	if serve {
@@ -151,16 +152,13 @@ func startRunsWith(t *testing.T, databaseURL string, clock *schedClock, serve bo
 	return e
 }
 
-func (e *runsEnv) client() *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: e.t, base: e.base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
+func (e *runsEnv) Client() *client { return servertest.NewClient(e.T, e.Base) }
 
 // mkScheduled stores an enabled config of agentID with a schedule (cron "" for none)
 // and options, created at the clock's time.
 func (e *runsEnv) mkScheduled(userID, agentID, name, cron, options string) store.BackupConfig {
-	e.t.Helper()
-	now := e.clock.Now()
+	e.T.Helper()
+	now := e.Clock.Now()
 	c := store.BackupConfig{UserID: userID, Name: name, Enabled: true, ExecutionMode: "agent", AgentID: agentID,
 		Sources:     json.RawMessage(`[{"path":"/srv"}]`),
 		Destination: json.RawMessage(`{"destinationId":""}`),
@@ -169,35 +167,35 @@ func (e *runsEnv) mkScheduled(userID, agentID, name, cron, options string) store
 	if cron != "" {
 		c.Schedule = json.RawMessage(`{"cronExpression":"` + cron + `","timezone":"Europe/Berlin"}`)
 	}
-	if err := e.app.Store.CreateConfig(context.Background(), &c); err != nil {
-		e.t.Fatal(err)
+	if err := e.App.Store.CreateConfig(context.Background(), &c); err != nil {
+		e.T.Fatal(err)
 	}
 	return c
 }
 
 func (e *runsEnv) runsOf(configID string) []store.Run {
-	e.t.Helper()
-	rs, err := e.app.Store.ListRuns(context.Background(), store.RunFilter{ConfigID: configID, Limit: 1000})
+	e.T.Helper()
+	rs, err := e.App.Store.ListRuns(context.Background(), store.RunFilter{ConfigID: configID, Limit: 1000})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return rs
 }
 
 func (e *runsEnv) finish(r store.Run, status string) {
-	e.t.Helper()
-	now := e.clock.Now()
+	e.T.Helper()
+	now := e.Clock.Now()
 	r.Status, r.EndTime = status, &now
-	if err := e.app.Store.UpdateRun(context.Background(), &r); err != nil {
-		e.t.Fatal(err)
+	if err := e.App.Store.UpdateRun(context.Background(), &r); err != nil {
+		e.T.Fatal(err)
 	}
 }
 
 func (e *runsEnv) lateAlerts(userID string) []store.Alert {
-	e.t.Helper()
-	as, err := e.app.Store.ListAlerts(context.Background(), userID, 100)
+	e.T.Helper()
+	as, err := e.App.Store.ListAlerts(context.Background(), userID, 100)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	var out []store.Alert
 	for _, a := range as {
@@ -208,34 +206,11 @@ func (e *runsEnv) lateAlerts(userID string) []store.Alert {
 	return out
 }
 
-// heartbeat is one heartbeat of the agent with key; it returns the commands.
-func (c *client) heartbeat(key, query string) []agentproto.Command {
-	c.t.Helper()
-	r := c.agentCall("/api/agent/heartbeat"+query, key, agentproto.HeartbeatRequest{Host: agentproto.Host{Hostname: "box", Platform: "linux", Arch: "amd64", Version: "test"}})
-	want(c.t, r, http.StatusOK)
-	var resp agentproto.HeartbeatResponse
-	if err := json.Unmarshal([]byte(r.raw), &resp); err != nil {
-		c.t.Fatal(err)
-	}
-	return resp.Commands
-}
-
 // registerID registers c as email and returns the new user's id.
 func registerID(t *testing.T, c *client, email string) string {
 	t.Helper()
-	c.register(email)
+	c.Register(email)
 	return userID(t, c)
-}
-
-// eventually polls cond every 20 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // TestScheduledRunsByThemselves: a config scheduled every minute gets queued runs
@@ -245,23 +220,23 @@ func TestScheduledRunsByThemselves(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		clock := newSchedClock(time.Date(2026, 3, 2, 9, 0, 30, 0, time.UTC))
 		e := startRuns(t, db, clock, true)
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "sched@example.com")
-		agentID, key, _ := c.createAgent("box")
-		c.heartbeat(key, "")
+		agentID, key, _ := c.CreateAgent("box")
+		c.Heartbeat(key, "")
 		cfg := e.mkScheduled(uid, agentID, "every minute", "* * * * *", `{"type":"full"}`)
 		clock.waitForWaiter(t) // the loop's first pass ran before the config existed, or saw no slot yet
 
 		for minute := 1; minute <= 3; minute++ {
 			clock.Advance(time.Minute)
-			eventually(t, fmt.Sprintf("run %d queued", minute), func() bool { return len(e.runsOf(cfg.ID)) == minute })
+			testenv.Eventually(t, fmt.Sprintf("run %d queued", minute), func() bool { return len(e.runsOf(cfg.ID)) == minute })
 			clock.waitForWaiter(t)
 			rs := e.runsOf(cfg.ID)
 			newest := rs[0]
 			if newest.Status != "queued" || newest.AgentID != agentID || newest.UserID != uid {
 				t.Fatalf("minute %d: run %+v, want queued for the agent", minute, newest)
 			}
-			cmds := c.heartbeat(key, "")
+			cmds := c.Heartbeat(key, "")
 			if len(cmds) != 1 || cmds[0].Type != agentproto.CommandRun || cmds[0].RunID != newest.ID {
 				t.Fatalf("minute %d: heartbeat commands %+v, want run %s", minute, cmds, newest.ID)
 			}
@@ -269,7 +244,7 @@ func TestScheduledRunsByThemselves(t *testing.T) {
 		}
 
 		// A run left running at the next slot: no second run, no late flag (it started).
-		if err := e.app.Store.CreateRun(context.Background(), &store.Run{ConfigID: cfg.ID, UserID: uid, AgentID: agentID, StartTime: clock.Now(), Status: "running"}); err != nil {
+		if err := e.App.Store.CreateRun(context.Background(), &store.Run{ConfigID: cfg.ID, UserID: uid, AgentID: agentID, StartTime: clock.Now(), Status: "running"}); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(time.Minute)
@@ -292,13 +267,13 @@ func TestScheduleCatchUp(t *testing.T) {
 		clock := newSchedClock(time.Date(2026, 3, 29, 0, 30, 10, 0, time.UTC)) // Berlin's spring-forward night
 		e := startRuns(t, db, clock, false)
 		ctx := context.Background()
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "late@example.com")
-		agentID, key, _ := c.createAgent("laptop") // never heartbeats: offline
+		agentID, key, _ := c.CreateAgent("laptop") // never heartbeats: offline
 		cfg := e.mkScheduled(uid, agentID, "hourly", "*/15 * * * *", `{}`)
 		tick := func() {
 			t.Helper()
-			if leading, err := e.app.Scheduler.Tick(ctx); err != nil || !leading {
+			if leading, err := e.App.Scheduler.Tick(ctx); err != nil || !leading {
 				t.Fatalf("Tick = %v, %v", leading, err)
 			}
 		}
@@ -310,7 +285,7 @@ func TestScheduleCatchUp(t *testing.T) {
 			t.Fatalf("runs = %+v, want one queued", rs)
 		}
 		runID := rs[0].ID
-		rec, _ := e.app.Store.GetRunRecord(ctx, runID)
+		rec, _ := e.App.Store.GetRunRecord(ctx, runID)
 		if rec.Late {
 			t.Errorf("a run queued on time is late")
 		}
@@ -325,18 +300,18 @@ func TestScheduleCatchUp(t *testing.T) {
 		if len(alerts) != 1 || alerts[0].ConfigID != cfg.ID || !strings.Contains(alerts[0].Message, "hourly") {
 			t.Fatalf("late alerts = %+v, want one for the config", alerts)
 		}
-		r := c.json("GET", "/api/backups/"+runID, nil)
+		r := c.JSON("GET", "/api/backups/"+runID, nil)
 		want(t, r, http.StatusOK)
-		if r.body["late"] != true || r.body["dueAt"] == nil {
-			t.Errorf("details of the waiting run = %s, want late with dueAt", r.raw)
+		if r.Body["late"] != true || r.Body["dueAt"] == nil {
+			t.Errorf("details of the waiting run = %s, want late with dueAt", r.Raw)
 		}
-		r = c.json("GET", "/api/backups/logs?status=late", nil)
-		if r.body["total"] != float64(1) {
-			t.Errorf("logs?status=late = %s, want the one run", r.raw)
+		r = c.JSON("GET", "/api/backups/logs?status=late", nil)
+		if r.Body["total"] != float64(1) {
+			t.Errorf("logs?status=late = %s, want the one run", r.Raw)
 		}
 
 		// The agent comes back: it gets the one late run, once.
-		cmds := c.heartbeat(key, "")
+		cmds := c.Heartbeat(key, "")
 		if len(cmds) != 1 || cmds[0].RunID != runID {
 			t.Fatalf("commands on return = %+v, want run %s", cmds, runID)
 		}
@@ -349,7 +324,7 @@ func TestScheduleCatchUp(t *testing.T) {
 		if len(rs) != 2 {
 			t.Fatalf("runs after downtime = %d, want 2", len(rs))
 		}
-		rec, _ = e.app.Store.GetRunRecord(ctx, rs[0].ID)
+		rec, _ = e.App.Store.GetRunRecord(ctx, rs[0].ID)
 		if !rec.Late || rec.DueAt == nil || !rec.DueAt.Before(rs[0].StartTime.Add(-2*time.Hour)) {
 			t.Errorf("run after downtime: late %v due %v, want late, due at the first missed slot", rec.Late, rec.DueAt)
 		}
@@ -366,13 +341,13 @@ func TestLateWhileWaiting(t *testing.T) {
 		clock := newSchedClock(time.Date(2026, 8, 3, 0, 59, 0, 0, time.UTC))
 		e := startRuns(t, db, clock, false)
 		ctx := context.Background()
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "daily@example.com")
-		agentID, key, _ := c.createAgent("desktop")
+		agentID, key, _ := c.CreateAgent("desktop")
 		cfg := e.mkScheduled(uid, agentID, "daily", "0 3 * * *", `{}`) // 03:00 Berlin = 01:00 UTC
 		tick := func() {
 			t.Helper()
-			if _, err := e.app.Scheduler.Tick(ctx); err != nil {
+			if _, err := e.App.Scheduler.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -393,10 +368,10 @@ func TestLateWhileWaiting(t *testing.T) {
 		if a := e.lateAlerts(uid); len(a) != 1 || !strings.Contains(a[0].Message, "daily") {
 			t.Errorf("late alerts after 6 minutes = %+v, want one", a)
 		}
-		if rec, _ := e.app.Store.GetRunRecord(ctx, rs[0].ID); !rec.Late {
+		if rec, _ := e.App.Store.GetRunRecord(ctx, rs[0].ID); !rec.Late {
 			t.Errorf("the waiting run is not flagged late")
 		}
-		if cmds := c.heartbeat(key, ""); len(cmds) != 1 || cmds[0].RunID != rs[0].ID {
+		if cmds := c.Heartbeat(key, ""); len(cmds) != 1 || cmds[0].RunID != rs[0].ID {
 			t.Errorf("commands when the agent comes back = %+v, want the late run", cmds)
 		}
 	})
@@ -410,10 +385,10 @@ func TestTwoReplicasScheduleOnce(t *testing.T) {
 	a := startRuns(t, db, clock, false)
 	b := startRuns(t, db, clock, false)
 	ctx := context.Background()
-	c := a.client()
+	c := a.Client()
 	uid := registerID(t, c, "replicas@example.com")
-	agentID, key, _ := c.createAgent("box")
-	c.heartbeat(key, "")
+	agentID, key, _ := c.CreateAgent("box")
+	c.Heartbeat(key, "")
 	cfgs := []store.BackupConfig{
 		a.mkScheduled(uid, agentID, "one", "* * * * *", `{}`),
 		a.mkScheduled(uid, agentID, "two", "*/2 * * * *", `{}`),
@@ -425,7 +400,7 @@ func TestTwoReplicasScheduleOnce(t *testing.T) {
 		leaders := 0
 		for _, e := range []*runsEnv{a, b, a, b} {
 			wg.Go(func() {
-				leading, err := e.app.Scheduler.Tick(ctx)
+				leading, err := e.App.Scheduler.Tick(ctx)
 				if err != nil {
 					t.Errorf("Tick: %v", err)
 				}
@@ -460,13 +435,13 @@ func TestTwoReplicasScheduleOnce(t *testing.T) {
 	}
 
 	// The leader goes away: the other replica takes over at its next tick.
-	leaderIsA, _ := a.app.Scheduler.Tick(ctx)
+	leaderIsA, _ := a.App.Scheduler.Tick(ctx)
 	leader, follower := a, b
 	if !leaderIsA {
 		leader, follower = b, a
 	}
-	leader.app.Scheduler.Release()
-	if leading, err := follower.app.Scheduler.Tick(ctx); err != nil || !leading {
+	leader.App.Scheduler.Release()
+	if leading, err := follower.App.Scheduler.Tick(ctx); err != nil || !leading {
 		t.Errorf("follower after the leader released: Tick = %v, %v; want leading", leading, err)
 	}
 }
@@ -480,9 +455,9 @@ func TestRunNowReachesAgent(t *testing.T) {
 	clock := newSchedClock(time.Now().UTC())
 	a := startRuns(t, db, clock, false)
 	b := startRuns(t, db, clock, false)
-	user := a.client()
+	user := a.Client()
 	uid := registerID(t, user, "fast@example.com")
-	agentID, key, _ := user.createAgent("box")
+	agentID, key, _ := user.CreateAgent("box")
 	cfg := a.mkScheduled(uid, agentID, "manual", "", `{}`)
 
 	for _, tc := range []struct {
@@ -490,18 +465,18 @@ func TestRunNowReachesAgent(t *testing.T) {
 		agent *runsEnv
 		limit time.Duration
 	}{{"same replica", a, time.Second}, {"other replica", b, time.Second}} {
-		agentClient := tc.agent.client()
-		agentClient.heartbeat(key, "") // online
+		agentClient := tc.agent.Client()
+		agentClient.Heartbeat(key, "") // online
 		got := make(chan []agentproto.Command, 1)
-		go func() { got <- agentClient.heartbeat(key, "?wait=25s") }()
+		go func() { got <- agentClient.Heartbeat(key, "?wait=25s") }()
 		time.Sleep(300 * time.Millisecond) // the long-poll is waiting
 		start := time.Now()
-		r := user.json("POST", "/api/backups/execute/"+cfg.ID, nil)
+		r := user.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
 		want(t, r, http.StatusAccepted)
 		select {
 		case cmds := <-got:
-			if len(cmds) != 1 || cmds[0].Type != agentproto.CommandRun || cmds[0].RunID != r.body["id"] {
-				t.Errorf("%s: commands %+v, want run %v", tc.name, cmds, r.body["id"])
+			if len(cmds) != 1 || cmds[0].Type != agentproto.CommandRun || cmds[0].RunID != r.Body["id"] {
+				t.Errorf("%s: commands %+v, want run %v", tc.name, cmds, r.Body["id"])
 			}
 			if d := time.Since(start); d > tc.limit {
 				t.Errorf("%s: run now took %v to reach the agent, want at most %v", tc.name, d, tc.limit)
@@ -510,18 +485,18 @@ func TestRunNowReachesAgent(t *testing.T) {
 			t.Fatalf("%s: the long-poll never answered", tc.name)
 		}
 		// Running, then cancelled: the long-poll hands out the cancel.
-		run, err := a.app.Store.GetRun(context.Background(), r.body["id"].(string))
+		run, err := a.App.Store.GetRun(context.Background(), r.Body["id"].(string))
 		if err != nil {
 			t.Fatal(err)
 		}
 		run.Status = "running"
-		if err := a.app.Store.UpdateRun(context.Background(), &run); err != nil {
+		if err := a.App.Store.UpdateRun(context.Background(), &run); err != nil {
 			t.Fatal(err)
 		}
-		go func() { got <- agentClient.heartbeat(key, "?wait=25s") }()
+		go func() { got <- agentClient.Heartbeat(key, "?wait=25s") }()
 		time.Sleep(300 * time.Millisecond)
 		start = time.Now()
-		want(t, user.json("POST", "/api/backups/"+run.ID+"/cancel", nil), http.StatusOK)
+		want(t, user.JSON("POST", "/api/backups/"+run.ID+"/cancel", nil), http.StatusOK)
 		select {
 		case cmds := <-got:
 			if len(cmds) != 1 || cmds[0].Type != agentproto.CommandCancel || cmds[0].RunID != run.ID {
@@ -545,59 +520,59 @@ func TestBackupsAPI(t *testing.T) {
 		clock := newSchedClock(time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC))
 		e := startRuns(t, db, clock, false)
 		ctx := context.Background()
-		admin := e.client()
-		admin.register("admin@example.com")
-		alice := e.client()
+		admin := e.Client()
+		admin.Register("admin@example.com")
+		alice := e.Client()
 		aliceID := registerID(t, alice, "alice@example.com")
-		bob := e.client()
+		bob := e.Client()
 		bobID := registerID(t, bob, "bob@example.com")
-		aAgent, aKey, _ := alice.createAgent("alice-box")
-		bAgent, _, _ := bob.createAgent("bob-box")
+		aAgent, aKey, _ := alice.CreateAgent("alice-box")
+		bAgent, _, _ := bob.CreateAgent("bob-box")
 		aCfg := e.mkScheduled(aliceID, aAgent, "alice docs", "", `{}`)
 		aCfg2 := e.mkScheduled(aliceID, aAgent, "alice mail", "", `{}`)
 		bCfg := e.mkScheduled(bobID, bAgent, "bob docs", "", `{}`)
 
 		// Offline agent: queued all the same, and the answer says so.
-		r := alice.json("POST", "/api/backups/execute/"+aCfg.ID, nil)
+		r := alice.JSON("POST", "/api/backups/execute/"+aCfg.ID, nil)
 		want(t, r, http.StatusAccepted)
-		msg, _ := r.body["message"].(string)
-		if r.body["status"] != "queued" || r.body["agentOffline"] != true || !strings.Contains(msg, "offline") || r.body["configName"] != "alice docs" {
-			t.Errorf("execute with the agent offline = %s", r.raw)
+		msg, _ := r.Body["message"].(string)
+		if r.Body["status"] != "queued" || r.Body["agentOffline"] != true || !strings.Contains(msg, "offline") || r.Body["configName"] != "alice docs" {
+			t.Errorf("execute with the agent offline = %s", r.Raw)
 		}
-		first, _ := r.body["id"].(string)
-		r = alice.json("POST", "/api/backups/execute/"+aCfg.ID, nil)
+		first, _ := r.Body["id"].(string)
+		r = alice.JSON("POST", "/api/backups/execute/"+aCfg.ID, nil)
 		want(t, r, http.StatusConflict)
-		if !strings.Contains(r.errMessage(), "already") {
-			t.Errorf("second execute: %s", r.raw)
+		if !strings.Contains(r.ErrMessage(), "already") {
+			t.Errorf("second execute: %s", r.Raw)
 		}
 		// Others' configs and runs do not exist for bob.
-		want(t, bob.json("POST", "/api/backups/execute/"+aCfg.ID, nil), http.StatusNotFound)
-		want(t, bob.json("GET", "/api/backups/"+first, nil), http.StatusNotFound)
-		want(t, bob.json("POST", "/api/backups/"+first+"/cancel", nil), http.StatusNotFound)
-		want(t, bob.json("GET", "/api/backups/not-a-run", nil), http.StatusNotFound)
-		want(t, e.client().json("GET", "/api/backups/logs", nil), http.StatusUnauthorized)
-		if r := bob.json("GET", "/api/backups/logs", nil); r.body["total"] != float64(0) {
-			t.Errorf("bob's logs = %s, want none", r.raw)
+		want(t, bob.JSON("POST", "/api/backups/execute/"+aCfg.ID, nil), http.StatusNotFound)
+		want(t, bob.JSON("GET", "/api/backups/"+first, nil), http.StatusNotFound)
+		want(t, bob.JSON("POST", "/api/backups/"+first+"/cancel", nil), http.StatusNotFound)
+		want(t, bob.JSON("GET", "/api/backups/not-a-run", nil), http.StatusNotFound)
+		want(t, e.Client().JSON("GET", "/api/backups/logs", nil), http.StatusUnauthorized)
+		if r := bob.JSON("GET", "/api/backups/logs", nil); r.Body["total"] != float64(0) {
+			t.Errorf("bob's logs = %s, want none", r.Raw)
 		}
 
 		// Cancel while queued: cancelled at once.
-		r = alice.json("POST", "/api/backups/"+first+"/cancel", nil)
+		r = alice.JSON("POST", "/api/backups/"+first+"/cancel", nil)
 		want(t, r, http.StatusOK)
-		if r.body["status"] != "cancelled" || r.body["endTime"] == nil {
-			t.Errorf("cancel queued = %s", r.raw)
+		if r.Body["status"] != "cancelled" || r.Body["endTime"] == nil {
+			t.Errorf("cancel queued = %s", r.Raw)
 		}
-		want(t, alice.json("POST", "/api/backups/"+first+"/cancel", nil), http.StatusConflict)
+		want(t, alice.JSON("POST", "/api/backups/"+first+"/cancel", nil), http.StatusConflict)
 
 		// Online agent: queued, says it starts within seconds; running, cancel is a request.
-		alice.heartbeat(aKey, "")
+		alice.Heartbeat(aKey, "")
 		clock.Advance(time.Minute)
-		r = alice.json("POST", "/api/backups/execute/"+aCfg.ID, nil)
+		r = alice.JSON("POST", "/api/backups/execute/"+aCfg.ID, nil)
 		want(t, r, http.StatusAccepted)
-		if r.body["agentOffline"] != false {
-			t.Errorf("execute with the agent online = %s", r.raw)
+		if r.Body["agentOffline"] != false {
+			t.Errorf("execute with the agent online = %s", r.Raw)
 		}
-		second, _ := r.body["id"].(string)
-		run, err := e.app.Store.GetRun(ctx, second)
+		second, _ := r.Body["id"].(string)
+		run, err := e.App.Store.GetRun(ctx, second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -608,13 +583,13 @@ func TestBackupsAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		check(e.app.Store.UpdateRun(ctx, &run))
-		r = alice.json("POST", "/api/backups/"+second+"/cancel", nil)
+		check(e.App.Store.UpdateRun(ctx, &run))
+		r = alice.JSON("POST", "/api/backups/"+second+"/cancel", nil)
 		want(t, r, http.StatusOK)
-		if r.body["status"] != "running" || r.body["cancelRequested"] != true {
-			t.Errorf("cancel running = %s", r.raw)
+		if r.Body["status"] != "running" || r.Body["cancelRequested"] != true {
+			t.Errorf("cancel running = %s", r.Raw)
 		}
-		if cmds := alice.heartbeat(aKey, ""); len(cmds) != 1 || cmds[0].Type != agentproto.CommandCancel {
+		if cmds := alice.Heartbeat(aKey, ""); len(cmds) != 1 || cmds[0].Type != agentproto.CommandCancel {
 			t.Errorf("heartbeat after cancel = %+v, want a cancel", cmds)
 		}
 
@@ -628,50 +603,50 @@ func TestBackupsAPI(t *testing.T) {
 		run.FilesProcessed, run.FilesSkipped, run.TotalBytes, run.BytesTransfer = 120, 2, 3<<30, 1500000
 		run.Errors = json.RawMessage(`[{"path":"/srv/locked","message":"permission denied"}]`)
 		run.Full = true
-		check(e.app.Store.UpdateRun(ctx, &run))
-		r = alice.json("GET", "/api/backups/"+second, nil)
+		check(e.App.Store.UpdateRun(ctx, &run))
+		r = alice.JSON("GET", "/api/backups/"+second, nil)
 		want(t, r, http.StatusOK)
 		for k, v := range map[string]any{"status": "completed", "filesProcessed": float64(120), "filesSkipped": float64(2),
 			"totalBytes": float64(3 << 30), "duration": float64(192000), "objectKey": run.S3Path, "manifestKey": run.ManifestKey,
 			"checksum": run.ArchiveSHA256, "late": false, "agentName": "alice-box", "configName": "alice docs", "agentId": aAgent} {
-			if r.body[k] != v {
-				t.Errorf("details %s = %v, want %v", k, r.body[k], v)
+			if r.Body[k] != v {
+				t.Errorf("details %s = %v, want %v", k, r.Body[k], v)
 			}
 		}
-		if !strings.Contains(r.raw, "permission denied") {
-			t.Errorf("details lack the errors: %s", r.raw)
+		if !strings.Contains(r.Raw, "permission denied") {
+			t.Errorf("details lack the errors: %s", r.Raw)
 		}
 		// Files skipped: completed with warnings, never plain completed.
-		if r.body["withWarnings"] != true {
-			t.Errorf("withWarnings = %v for a run that skipped files", r.body["withWarnings"])
+		if r.Body["withWarnings"] != true {
+			t.Errorf("withWarnings = %v for a run that skipped files", r.Body["withWarnings"])
 		}
-		if pg := visible(alice.send("GET", "/backups/"+second, "", nil).raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "Warnings") {
+		if pg := visible(alice.Send("GET", "/backups/"+second, "", nil).Raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "Warnings") {
 			t.Errorf("the page of a run that skipped files: %s", pg)
 		}
-		if _, ok := r.body["logs"].([]any); !ok {
-			t.Errorf("details lack the agent's log lines: %s", r.raw)
+		if _, ok := r.Body["logs"].([]any); !ok {
+			t.Errorf("details lack the agent's log lines: %s", r.Raw)
 		}
 
 		// More runs for paging and filters.
 		for range 3 {
 			clock.Advance(time.Minute)
-			r := alice.json("POST", "/api/backups/execute/"+aCfg2.ID, nil)
+			r := alice.JSON("POST", "/api/backups/execute/"+aCfg2.ID, nil)
 			want(t, r, http.StatusAccepted)
-			run, _ := e.app.Store.GetRun(ctx, r.body["id"].(string))
+			run, _ := e.App.Store.GetRun(ctx, r.Body["id"].(string))
 			e.finish(run, "failed")
 		}
-		want(t, bob.json("POST", "/api/backups/execute/"+bCfg.ID, nil), http.StatusAccepted)
+		want(t, bob.JSON("POST", "/api/backups/execute/"+bCfg.ID, nil), http.StatusAccepted)
 
 		list := func(c *client, q string) (ids []string, total float64, next string) {
 			t.Helper()
-			r := c.json("GET", "/api/backups/logs"+q, nil)
+			r := c.JSON("GET", "/api/backups/logs"+q, nil)
 			want(t, r, http.StatusOK)
-			logs, _ := r.body["logs"].([]any)
+			logs, _ := r.Body["logs"].([]any)
 			for _, l := range logs {
 				ids = append(ids, l.(map[string]any)["id"].(string))
 			}
-			total, _ = r.body["total"].(float64)
-			next, _ = r.body["next"].(string)
+			total, _ = r.Body["total"].(float64)
+			next, _ = r.Body["next"].(string)
 			return ids, total, next
 		}
 		if _, total, _ := list(alice, ""); total != 5 {
@@ -715,15 +690,15 @@ func TestBackupsAPI(t *testing.T) {
 		}
 
 		// Bad filters: every problem named.
-		r = alice.json("GET", "/api/backups/logs?status=great&from=yesterday&limit=1000", nil)
+		r = alice.JSON("GET", "/api/backups/logs?status=great&from=yesterday&limit=1000", nil)
 		want(t, r, http.StatusBadRequest)
-		fields, _ := r.body["error"].(map[string]any)["fields"].(map[string]any)
+		fields, _ := r.Body["error"].(map[string]any)["fields"].(map[string]any)
 		for _, f := range []string{"status", "from"} {
 			if fields[f] == nil {
-				t.Errorf("bad filter: no message for %s in %s", f, r.raw)
+				t.Errorf("bad filter: no message for %s in %s", f, r.Raw)
 			}
 		}
-		want(t, alice.json("GET", "/api/backups/logs?limit=1000", nil), http.StatusBadRequest)
+		want(t, alice.JSON("GET", "/api/backups/logs?limit=1000", nil), http.StatusBadRequest)
 	})
 }
 
@@ -733,37 +708,37 @@ func TestBackupsPages(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		clock := newSchedClock(time.Now().UTC())
 		e := startRuns(t, db, clock, false)
-		alice := e.client()
+		alice := e.Client()
 		aliceID := registerID(t, alice, "alice@example.com")
-		bob := e.client()
-		bob.register("bob@example.com")
-		agentID, _, _ := alice.createAgent("alice-box")
+		bob := e.Client()
+		bob.Register("bob@example.com")
+		agentID, _, _ := alice.CreateAgent("alice-box")
 		cfg := e.mkScheduled(aliceID, agentID, "alice docs", "", `{}`)
 
 		page := func(c *client, path string) response {
 			t.Helper()
-			return c.send("GET", path, "", nil)
+			return c.Send("GET", path, "", nil)
 		}
 		form := func(c *client, path string) response {
 			t.Helper()
-			return c.send("POST", path, "application/x-www-form-urlencoded", url.Values{"csrf_token": {c.csrf}}.Encode())
+			return c.Send("POST", path, "application/x-www-form-urlencoded", url.Values{"csrf_token": {c.CSRF}}.Encode())
 		}
 		r := page(alice, "/backups")
 		want(t, r, http.StatusOK)
-		if !strings.Contains(visible(r.raw), "No backups yet") || !strings.Contains(r.raw, `href="/backups" aria-current="page"`) {
-			t.Errorf("empty history page: %s", visible(r.raw))
+		if !strings.Contains(visible(r.Raw), "No backups yet") || !strings.Contains(r.Raw, `href="/backups" aria-current="page"`) {
+			t.Errorf("empty history page: %s", visible(r.Raw))
 		}
 
 		r = form(alice, "/configs/"+cfg.ID+"/run")
 		want(t, r, http.StatusSeeOther)
-		loc := r.header.Get("Location")
+		loc := r.Header.Get("Location")
 		if !strings.HasPrefix(loc, "/backups/") {
 			t.Fatalf("run now redirects to %q", loc)
 		}
 		runID := strings.TrimPrefix(loc, "/backups/")
 		r = page(alice, loc)
 		want(t, r, http.StatusOK)
-		text := visible(r.raw)
+		text := visible(r.Raw)
 		for _, s := range []string{"Backup of alice docs", "Queued", "alice-box", "is offline", "Cancel", "Run again"} {
 			if !strings.Contains(text, s) {
 				t.Errorf("run page lacks %q: %s", s, text)
@@ -775,37 +750,37 @@ func TestBackupsPages(t *testing.T) {
 		r = form(alice, loc+"/cancel")
 		want(t, r, http.StatusSeeOther)
 		r = page(alice, loc)
-		if text := visible(r.raw); !strings.Contains(text, "Cancelled") || !strings.Contains(text, "was cancelled") {
+		if text := visible(r.Raw); !strings.Contains(text, "Cancelled") || !strings.Contains(text, "was cancelled") {
 			t.Errorf("after cancel: %s", text)
 		}
-		if strings.Contains(r.raw, `action="/backups/`+runID+`/cancel"`) {
+		if strings.Contains(r.Raw, `action="/backups/`+runID+`/cancel"`) {
 			t.Errorf("a cancelled run still offers Cancel")
 		}
-		if strings.Contains(r.raw, "/restores/new?run=") {
+		if strings.Contains(r.Raw, "/restores/new?run=") {
 			t.Errorf("a cancelled run offers a restore")
 		}
 		r = form(alice, loc+"/run")
 		want(t, r, http.StatusSeeOther)
-		if r.header.Get("Location") == loc {
+		if r.Header.Get("Location") == loc {
 			t.Errorf("run again redirected to the old run")
 		}
 
 		r = page(alice, "/backups?status=cancelled&config="+cfg.ID)
 		want(t, r, http.StatusOK)
-		text = visible(r.raw)
+		text = visible(r.Raw)
 		if !strings.Contains(text, "1–1 of 1 backup") || !strings.Contains(text, "✕") && !strings.Contains(text, "Cancelled") {
 			t.Errorf("filtered history: %s", text)
 		}
-		if !bytes.Contains([]byte(r.raw), []byte(`<time datetime=`)) {
-			t.Errorf("history without <time>: %s", r.raw)
+		if !bytes.Contains([]byte(r.Raw), []byte(`<time datetime=`)) {
+			t.Errorf("history without <time>: %s", r.Raw)
 		}
 		r = page(alice, "/backups?status=nonsense&from=never")
 		want(t, r, http.StatusBadRequest)
-		if text := visible(r.raw); !strings.Contains(text, "unknown status") || !strings.Contains(text, "from must be a date") {
+		if text := visible(r.Raw); !strings.Contains(text, "unknown status") || !strings.Contains(text, "from must be a date") {
 			t.Errorf("bad filter page: %s", text)
 		}
-		if r := page(bob, "/backups"); !strings.Contains(visible(r.raw), "No backups yet") {
-			t.Errorf("bob sees alice's backups: %s", visible(r.raw))
+		if r := page(bob, "/backups"); !strings.Contains(visible(r.Raw), "No backups yet") {
+			t.Errorf("bob sees alice's backups: %s", visible(r.Raw))
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -45,16 +46,14 @@ func estimateTree(t *testing.T) (src1, src2 string) {
 func waitEstimate(t *testing.T, c *client, id string) map[string]any {
 	t.Helper()
 	var last map[string]any
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		r := c.json("GET", "/api/configs/"+id+"/estimate", nil)
+	testenv.EventuallyWithin(t, 30*time.Second, "the estimate of config "+id, func() bool {
+		r := c.JSON("GET", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusOK)
-		last = r.body
-		if s := last["status"]; s == "done" || s == "failed" {
-			return last
-		}
-	}
-	t.Fatalf("estimate of config %s did not finish: %v", id, last)
-	return nil
+		last = r.Body
+		s := last["status"]
+		return s == "done" || s == "failed"
+	})
+	return last
 }
 
 func checkEstimate(t *testing.T, what string, got map[string]any, files, dirs, bytes int) {
@@ -75,29 +74,29 @@ func checkEstimate(t *testing.T, what string, got map[string]any, files, dirs, b
 func TestEstimateFromTheAgentsScan(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		e := start(t, db)
-		alice := e.client()
-		alice.register("alice@example.com")
-		agentID, key, _ := alice.createAgent("alpha")
+		alice := e.Client()
+		alice.Register("alice@example.com")
+		agentID, key, _ := alice.CreateAgent("alpha")
 		src1, src2 := estimateTree(t)
 		body := with(goodConfig(agentID), "sources", []map[string]any{
 			{"path": src1, "excludePatterns": []string{"*.log", "cache/"}},
 			{"path": src2, "includePatterns": []string{"*.md"}},
 		})
-		r := alice.json("POST", "/api/configs", body)
+		r := alice.JSON("POST", "/api/configs", body)
 		want(t, r, http.StatusCreated)
-		id := r.body["id"].(string)
+		id := r.Body["id"].(string)
 
-		r = alice.json("GET", "/api/configs/"+id+"/estimate", nil)
+		r = alice.JSON("GET", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusNotFound)
-		if !strings.Contains(r.errMessage(), "no size estimate") {
-			t.Errorf("estimate before any asked: %q", r.errMessage())
+		if !strings.Contains(r.ErrMessage(), "no size estimate") {
+			t.Errorf("estimate before any asked: %q", r.ErrMessage())
 		}
 
 		// The agent has never connected: the estimate waits, and says why.
-		r = alice.json("POST", "/api/configs/"+id+"/estimate", nil)
+		r = alice.JSON("POST", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusAccepted)
-		if r.body["status"] != "pending" || !strings.Contains(r.body["note"].(string), `agent "alpha" has never connected`) {
-			t.Errorf("estimate of an agent never connected: %v", r.body)
+		if r.Body["status"] != "pending" || !strings.Contains(r.Body["note"].(string), `agent "alpha" has never connected`) {
+			t.Errorf("estimate of an agent never connected: %v", r.Body)
 		}
 
 		// Its daemon comes: the estimate runs.
@@ -113,19 +112,19 @@ func TestEstimateFromTheAgentsScan(t *testing.T) {
 		}
 
 		// Asked again after an edit: the scan follows symbolic links now.
-		r = alice.json("PUT", "/api/configs/"+id, with(body, "options.followSymlinks", true))
+		r = alice.JSON("PUT", "/api/configs/"+id, with(body, "options.followSymlinks", true))
 		want(t, r, http.StatusOK)
-		r = alice.json("POST", "/api/configs/"+id+"/estimate", nil)
+		r = alice.JSON("POST", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusAccepted)
-		if r.body["note"] != nil {
-			t.Errorf("estimate of an online agent has a note: %v", r.body)
+		if r.Body["note"] != nil {
+			t.Errorf("estimate of an online agent has a note: %v", r.Body)
 		}
 		checkEstimate(t, "estimate following links", waitEstimate(t, alice, id), 8, 5, 3252)
 
 		// A source that does not exist fails the estimate with the agent's reason.
-		r = alice.json("PUT", "/api/configs/"+id, with(body, "sources", []map[string]any{{"path": filepath.Join(src1, "gone")}}))
+		r = alice.JSON("PUT", "/api/configs/"+id, with(body, "sources", []map[string]any{{"path": filepath.Join(src1, "gone")}}))
 		want(t, r, http.StatusOK)
-		r = alice.json("POST", "/api/configs/"+id+"/estimate", nil)
+		r = alice.JSON("POST", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusAccepted)
 		got = waitEstimate(t, alice, id)
 		if got["status"] != "failed" || !strings.Contains(got["error"].(string), "does not exist") {
@@ -133,30 +132,30 @@ func TestEstimateFromTheAgentsScan(t *testing.T) {
 		}
 
 		// An agent offline for an hour: the estimate waits with the time it was last seen.
-		bravoID, _, _ := alice.createAgent("bravo")
-		if err := e.app.Store.RecordHeartbeat(context.Background(), bravoID, store.AgentHeartbeat{Time: time.Now().Add(-time.Hour)}); err != nil {
+		bravoID, _, _ := alice.CreateAgent("bravo")
+		if err := e.App.Store.RecordHeartbeat(context.Background(), bravoID, store.AgentHeartbeat{Time: time.Now().Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		r = alice.json("POST", "/api/configs", with(body, "name", "On bravo", "agentId", bravoID))
+		r = alice.JSON("POST", "/api/configs", with(body, "name", "On bravo", "agentId", bravoID))
 		want(t, r, http.StatusCreated)
-		r = alice.json("POST", "/api/configs/"+r.body["id"].(string)+"/estimate", nil)
+		r = alice.JSON("POST", "/api/configs/"+r.Body["id"].(string)+"/estimate", nil)
 		want(t, r, http.StatusAccepted)
-		if note, _ := r.body["note"].(string); r.body["status"] != "pending" || !strings.Contains(note, `agent "bravo" is offline (last seen `) ||
+		if note, _ := r.Body["note"].(string); r.Body["status"] != "pending" || !strings.Contains(note, `agent "bravo" is offline (last seen `) ||
 			!strings.Contains(note, "the estimate runs when it is back") {
-			t.Errorf("estimate of an offline agent: %v", r.body)
+			t.Errorf("estimate of an offline agent: %v", r.Body)
 		}
 
-		bob := e.client()
-		bob.register("bob@example.com")
+		bob := e.Client()
+		bob.Register("bob@example.com")
 		for _, m := range []string{"GET", "POST"} {
-			r = bob.json(m, "/api/configs/"+id+"/estimate", nil)
+			r = bob.JSON(m, "/api/configs/"+id+"/estimate", nil)
 			want(t, r, http.StatusNotFound)
 		}
 		// Bob's asking changed nothing.
-		r = alice.json("GET", "/api/configs/"+id+"/estimate", nil)
+		r = alice.JSON("GET", "/api/configs/"+id+"/estimate", nil)
 		want(t, r, http.StatusOK)
-		if r.body["status"] != "failed" {
-			t.Errorf("alice's estimate after bob's tries: %v", r.body)
+		if r.Body["status"] != "failed" {
+			t.Errorf("alice's estimate after bob's tries: %v", r.Body)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // sseEvent is one event read from GET /api/events.
@@ -34,25 +35,25 @@ type sseStream struct {
 }
 
 // stream opens the event stream as c, resuming after lastID when set.
-func (c *client) stream(lastID string) *sseStream {
-	c.t.Helper()
+func stream(c *client, lastID string) *sseStream {
+	c.T.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/api/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.Base+"/api/events", nil)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.HC.Do(req)
 	if err != nil {
 		cancel()
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		cancel()
-		c.t.Fatalf("GET /api/events: status %d", resp.StatusCode)
+		c.T.Fatalf("GET /api/events: status %d", resp.StatusCode)
 	}
-	s := &sseStream{t: c.t, resp: resp, cancel: cancel, ch: make(chan sseEvent, 10000)}
+	s := &sseStream{t: c.T, resp: resp, cancel: cancel, ch: make(chan sseEvent, 10000)}
 	go s.read()
-	c.t.Cleanup(s.close)
+	c.T.Cleanup(s.close)
 	return s
 }
 
@@ -125,25 +126,25 @@ func TestEventsAcrossReplicas(t *testing.T) {
 	clock := newSchedClock(time.Now().UTC())
 	a := startRuns(t, db, clock, false)
 	b := startRuns(t, db, clock, false)
-	admin := a.client()
+	admin := a.Client()
 	registerID(t, admin, "root@example.com")
-	ada, bob := a.client(), a.client()
+	ada, bob := a.Client(), a.Client()
 	adaID, bobID := registerID(t, ada, "ada@example.com"), registerID(t, bob, "bob@example.com")
-	adaAgent, adaKey, _ := ada.createAgent("ada-box")
-	bobAgent, _, _ := bob.createAgent("bob-box")
+	adaAgent, adaKey, _ := ada.CreateAgent("ada-box")
+	bobAgent, _, _ := bob.CreateAgent("bob-box")
 	adaCfg := a.mkScheduled(adaID, adaAgent, "ada-manual", "", `{}`)
 	bobCfg := a.mkScheduled(bobID, bobAgent, "bob-manual", "", `{}`)
 
-	onB := func(c *client) *client { cc := *c; cc.base = b.base; return &cc }
-	adaB, bobB, adminA := onB(ada).stream(""), onB(bob).stream(""), admin.stream("")
+	onB := func(c *client) *client { cc := *c; cc.Base = b.Base; return &cc }
+	adaB, bobB, adminA := stream(onB(ada), ""), stream(onB(bob), ""), stream(admin, "")
 
 	// Bob's run first, then Ada's: when Ada sees hers, Bob's went by already.
-	r := bob.json("POST", "/api/backups/execute/"+bobCfg.ID, nil)
+	r := bob.JSON("POST", "/api/backups/execute/"+bobCfg.ID, nil)
 	want(t, r, http.StatusAccepted)
-	bobRun := r.body["id"].(string)
-	r = ada.json("POST", "/api/backups/execute/"+adaCfg.ID, nil)
+	bobRun := r.Body["id"].(string)
+	r = ada.JSON("POST", "/api/backups/execute/"+adaCfg.ID, nil)
 	want(t, r, http.StatusAccepted)
-	adaRun := r.body["id"].(string)
+	adaRun := r.Body["id"].(string)
 	queued := adaB.next(events.TypeRunStatus, "runId", adaRun)
 	if queued.data["status"] != "queued" || queued.data["configId"] != adaCfg.ID || queued.id == "" {
 		t.Errorf("ada's run.status on replica b: %+v", queued)
@@ -153,16 +154,16 @@ func TestEventsAcrossReplicas(t *testing.T) {
 	adminA.next(events.TypeRunStatus, "runId", adaRun)
 
 	// Ada's agent heartbeats to replica A: online, seen on B.
-	ada.heartbeat(adaKey, "")
+	ada.Heartbeat(adaKey, "")
 	adaB.next(events.TypeAgentStatus, "agentId", adaAgent)
 
 	// Ada leaves replica B after the queued event and comes back on A with its id:
 	// she gets what she missed (the cancel), nothing of Bob's.
 	adaB.close()
-	want(t, ada.json("POST", "/api/backups/"+adaRun+"/cancel", nil), http.StatusOK)
-	want(t, bob.json("POST", "/api/backups/"+bobRun+"/cancel", nil), http.StatusOK)
+	want(t, ada.JSON("POST", "/api/backups/"+adaRun+"/cancel", nil), http.StatusOK)
+	want(t, bob.JSON("POST", "/api/backups/"+bobRun+"/cancel", nil), http.StatusOK)
 	bobB.next(events.TypeRunStatus, "status", "cancelled")
-	resumed := ada.stream(queued.id)
+	resumed := stream(ada, queued.id)
 	e := resumed.next(events.TypeRunStatus, "status", "cancelled")
 	if e.data["runId"] != adaRun {
 		t.Errorf("resumed stream's cancel is of %v, want ada's run %s", e.data["runId"], adaRun)
@@ -181,7 +182,7 @@ func TestEventsAcrossReplicas(t *testing.T) {
 		}
 	}
 	// An id this database never gave (another database's): a reset first.
-	if e := onB(ada).stream("999999999").next(events.TypeReset, "", ""); e.id != "" {
+	if e := stream(onB(ada), "999999999").next(events.TypeReset, "", ""); e.id != "" {
 		t.Errorf("reset carries id %q; want none so the client keeps its own", e.id)
 	}
 }
@@ -197,35 +198,35 @@ func TestEventStream(t *testing.T) {
 			o.EventStream = api.EventsConfig{SessionCheck: 50 * time.Millisecond, MaxPerUser: 4}
 			o.OfflineEvery = 20 * time.Millisecond
 		})
-		anon := e.client()
-		if r := anon.json("GET", "/api/events", nil); r.status != http.StatusUnauthorized {
-			t.Errorf("without a session: status %d, want 401", r.status)
+		anon := e.Client()
+		if r := anon.JSON("GET", "/api/events", nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("without a session: status %d, want 401", r.Status)
 		}
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "ada@example.com")
-		agentID, key, _ := c.createAgent("box")
+		agentID, key, _ := c.CreateAgent("box")
 		cfg := e.mkScheduled(uid, agentID, "manual", "", `{}`)
-		s := c.stream("")
+		s := stream(c, "")
 		for k, v := range map[string]string{"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no", "Cache-Control": "no-cache, no-store, no-transform"} {
 			if got := s.resp.Header.Get(k); got != v {
 				t.Errorf("header %s = %q, want %q", k, got, v)
 			}
 		}
-		c.heartbeat(key, "")
+		c.Heartbeat(key, "")
 		s.next(events.TypeAgentStatus, "status", "online")
-		r := c.json("POST", "/api/backups/execute/"+cfg.ID, nil)
+		r := c.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
 		want(t, r, http.StatusAccepted)
-		runID := r.body["id"].(string)
+		runID := r.Body["id"].(string)
 		queued := s.next(events.TypeRunStatus, "status", "queued")
-		run, err := e.app.Store.GetRun(context.Background(), runID)
+		run, err := e.App.Store.GetRun(context.Background(), runID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		run.Status = "running"
-		if err := e.app.Store.UpdateRun(context.Background(), &run); err != nil {
+		if err := e.App.Store.UpdateRun(context.Background(), &run); err != nil {
 			t.Fatal(err)
 		}
-		want(t, c.agentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": 7, "bytesScanned": 700, "bytesTransferred": 350}), http.StatusOK)
+		want(t, c.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": 7, "bytesScanned": 700, "bytesTransferred": 350}), http.StatusOK)
 		p := s.next(events.TypeRunProgress, "runId", runID)
 		if p.data["filesProcessed"] != 7.0 || p.data["bytesTransferred"] != 350.0 || p.data["totalBytes"] != 700.0 {
 			t.Errorf("progress event %+v", p.data)
@@ -234,23 +235,23 @@ func TestEventStream(t *testing.T) {
 		s.next(events.TypeAgentStatus, "status", "offline")
 
 		// Resumes: from the queued event on, or a reset from before anything kept.
-		resumed := c.stream(queued.id)
+		resumed := stream(c, queued.id)
 		if e := resumed.next(events.TypeRunProgress, "", ""); e.data["runId"] != runID || len(resumed.seen) != 1 {
 			t.Errorf("resumed after %s: %v, want the progress event first", queued.id, resumed.seen)
 		}
 		if db == "" {
-			c.stream("1").next(events.TypeReset, "", "")
+			stream(c, "1").next(events.TypeReset, "", "")
 		}
 
 		// One account's streams are capped.
-		for e.app.Events.Streams(uid) < 4 {
-			c.stream("")
+		for e.App.Events.Streams(uid) < 4 {
+			stream(c, "")
 		}
-		if r := c.json("GET", "/api/events", nil); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-			t.Errorf("a fifth stream: status %d, Retry-After %q; want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+		if r := c.JSON("GET", "/api/events", nil); r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Errorf("a fifth stream: status %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 		}
 
-		want(t, c.json("POST", "/api/auth/logout", nil), http.StatusNoContent)
+		want(t, c.JSON("POST", "/api/auth/logout", nil), http.StatusNoContent)
 		if !s.ended() {
 			t.Error("the stream went on after logout")
 		}
@@ -264,11 +265,11 @@ func TestEventsClientThatNeverReads(t *testing.T) {
 	e := startRunsWith(t, "", clock, false, func(o *server.Options) {
 		o.EventStream = api.EventsConfig{WriteTimeout: 200 * time.Millisecond}
 	})
-	c := e.client()
+	c := e.Client()
 	registerID(t, c, "root@example.com") // an administrator: receives every event
-	u, _ := url.Parse(e.base)
+	u, _ := url.Parse(e.Base)
 	var cookie string
-	for _, k := range c.hc.Jar.Cookies(u) {
+	for _, k := range c.HC.Jar.Cookies(u) {
 		cookie += k.Name + "=" + k.Value + "; "
 	}
 	conn, err := net.Dial("tcp", u.Host)
@@ -280,13 +281,13 @@ func TestEventsClientThatNeverReads(t *testing.T) {
 		_ = tc.SetReadBuffer(4096)
 	}
 	fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, cookie)
-	eventually(t, "the stream subscribed", func() bool { return e.app.Events.Stats().Subscribers == 1 })
+	testenv.Eventually(t, "the stream subscribed", func() bool { return e.App.Events.Stats().Subscribers == 1 })
 
 	big := json.RawMessage(`{"pad":"` + strings.Repeat("x", 64<<10) + `"}`)
 	done := make(chan struct{})
 	go func() {
 		for range 2000 { // 128 MiB if anybody kept it
-			e.app.Bus.Publish(events.Event{Type: events.TypeRunProgress, UserID: "someone", Data: big})
+			e.App.Bus.Publish(events.Event{Type: events.TypeRunProgress, UserID: "someone", Data: big})
 		}
 		close(done)
 	}()
@@ -295,5 +296,5 @@ func TestEventsClientThatNeverReads(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("publishing blocked on a client that does not read")
 	}
-	eventually(t, "the client dropped", func() bool { return e.app.Events.Stats().Subscribers == 0 })
+	testenv.Eventually(t, "the client dropped", func() bool { return e.App.Events.Stats().Subscribers == 0 })
 }

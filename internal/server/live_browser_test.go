@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
 )
 
@@ -24,24 +25,24 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	clock := newSchedClock(time.Now().UTC())
 	a := startRuns(t, db, clock, false)
 	b := startRuns(t, db, clock, false)
-	user := a.client()
+	user := a.Client()
 	uid := registerID(t, user, "ada@example.com")
-	agentID, key, _ := user.createAgent("box")
+	agentID, key, _ := user.CreateAgent("box")
 	cfg := a.mkScheduled(uid, agentID, "nightly", "", `{}`)
-	r := user.json("POST", "/api/backups/execute/"+cfg.ID, nil)
+	r := user.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
 	want(t, r, http.StatusAccepted)
-	runID := r.body["id"].(string)
-	run, err := a.app.Store.GetRun(context.Background(), runID)
+	runID := r.Body["id"].(string)
+	run, err := a.App.Store.GetRun(context.Background(), runID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run.Status = "running"
-	if err := a.app.Store.UpdateRun(context.Background(), &run); err != nil {
+	if err := a.App.Store.UpdateRun(context.Background(), &run); err != nil {
 		t.Fatal(err)
 	}
 
-	base := browser.Serve(t, b.app.Handler())
-	t.Cleanup(b.app.Events.Close) // before the test server's Close waits for open streams
+	base := browser.Serve(t, b.App.Handler())
+	t.Cleanup(b.App.Events.Close) // before the test server's Close waits for open streams
 	br.Run("sign in on replica B",
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
@@ -55,25 +56,25 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	}
 	// The page's stream is open (and its first re-read done) before the agent reports,
 	// so what changes next can only come from an event.
-	eventually(t, "the page's event stream", func() bool { return b.app.Events.Stats().Subscribers == 1 })
+	testenv.Eventually(t, "the page's event stream", func() bool { return b.App.Events.Stats().Subscribers == 1 })
 
 	waitText := func(sel, wantText string) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			got := br.Text(sel)
-			if strings.Contains(got, wantText) {
+			got, err := br.TryText(sel) // live.js may replace the element mid-read
+			if err == nil && strings.Contains(got, wantText) {
 				return
 			}
 			if time.Now().After(deadline) {
-				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q", sel, got))
+				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q (%v)", sel, got, err))
 			}
 		}
 	}
 	for _, n := range []int{4242, 9191} {
-		want(t, user.agentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
+		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
 		waitText(`#run-cards`, fmt.Sprint(n))
 	}
-	want(t, user.agentCall("/api/agent/backup/complete", key, map[string]any{"runId": runID, "status": "cancelled", "error": "stopped by the test"}), http.StatusOK)
+	want(t, user.AgentCall("/api/agent/backup/complete", key, map[string]any{"runId": runID, "status": "cancelled", "error": "stopped by the test"}), http.StatusOK)
 	waitText(`#run-status`, "Cancelled")
 	waitText(`#run-errors`, "stopped by the test")
 }

@@ -36,7 +36,3 @@ func newMailer(cfg *config.Config) (auth.ResetMailer, error) {
 	}
 	return resetMailer{s}, nil
 }
-
-// MailerFor adapts a mail.Sender for Options.Mailer (tests deliver through a real
-// SMTP server with a custom TLS configuration).
-func MailerFor(s mail.Sender) auth.ResetMailer { return resetMailer{s} }

@@ -27,35 +27,25 @@ func own(t *testing.T, e *env, c *client, name string) owned {
 	t.Helper()
 	ctx := context.Background()
 	o := owned{agentName: name + "-laptop", configName: name + " home files"}
-	o.agentID, _, _ = c.createAgent(o.agentName)
-	r := c.json("POST", "/api/configs", with(goodConfig(o.agentID), "name", o.configName))
+	o.agentID, _, _ = c.CreateAgent(o.agentName)
+	r := c.JSON("POST", "/api/configs", with(goodConfig(o.agentID), "name", o.configName))
 	want(t, r, http.StatusCreated)
-	o.configID, _ = r.body["id"].(string)
+	o.configID, _ = r.Body["id"].(string)
 	uid := userID(t, c)
 	start := time.Now().UTC().Add(-time.Hour)
 	end := start.Add(time.Minute)
 	run := store.Run{ConfigID: o.configID, UserID: uid, AgentID: o.agentID, StartTime: start, EndTime: &end,
 		Status: store.RestoreCompleted, Full: true, S3Path: "users/" + uid + "/backup.tar.zst", FilesProcessed: 3}
-	if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+	if err := e.App.Store.CreateRun(ctx, &run); err != nil {
 		t.Fatal(err)
 	}
 	o.runID = run.ID
 	x := store.Restore{UserID: uid, RunID: run.ID, AgentID: o.agentID, TargetDir: "/restore/" + name, CreatedAt: end}
-	if err := e.app.Store.CreateRestore(ctx, &x); err != nil {
+	if err := e.App.Store.CreateRestore(ctx, &x); err != nil {
 		t.Fatal(err)
 	}
 	o.restoreID = x.ID
 	return o
-}
-
-// page GETs path as c and wants status.
-func (c *client) page(path string, status int) string {
-	c.t.Helper()
-	r := c.send("GET", path, "", nil)
-	if r.status != status {
-		c.t.Fatalf("GET %s: status %d, want %d", path, r.status, status)
-	}
-	return r.raw
 }
 
 func shows(t *testing.T, what, body string, wantShown bool, markers ...string) {
@@ -74,12 +64,12 @@ func shows(t *testing.T, what, body string, wantShown bool, markers ...string) {
 func TestPagesShowOnlyYourOwn(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		e := start(t, db)
-		admin := e.client()
-		admin.register("admin@example.com")
-		ada := e.client()
-		ada.register("ada@example.com")
-		bob := e.client()
-		bob.register("bob@example.com")
+		admin := e.Client()
+		admin.Register("admin@example.com")
+		ada := e.Client()
+		ada.Register("ada@example.com")
+		bob := e.Client()
+		bob.Register("bob@example.com")
 		adminOwn := own(t, e, admin, "root")
 		adaOwn := own(t, e, ada, "ada")
 		bobOwn := own(t, e, bob, "bob")
@@ -98,7 +88,7 @@ func TestPagesShowOnlyYourOwn(t *testing.T) {
 			{"/restores/new", []string{bobOwn.runID, bobOwn.configName, bobOwn.agentName}, adaOwn.markers()},
 			{"/restores/new?run=" + bobOwn.runID, []string{bobOwn.agentID}, adaOwn.markers()},
 		} {
-			body := bob.page(tc.path, http.StatusOK)
+			body := bob.Page(tc.path, http.StatusOK)
 			shows(t, "bob's "+tc.path, body, true, tc.mine...)
 			shows(t, "bob's "+tc.path, body, false, tc.notMine...)
 			shows(t, "bob's "+tc.path, body, false, adminOwn.markers()...)
@@ -106,7 +96,7 @@ func TestPagesShowOnlyYourOwn(t *testing.T) {
 		for _, path := range []string{"/configs/" + adaOwn.configID + "/edit", "/agents/" + adaOwn.agentID,
 			"/backups/" + adaOwn.runID, "/restores/" + adaOwn.restoreID, "/restores/new?run=" + adaOwn.runID} {
 			// The 404 page may repeat the id asked for, nothing else of ada's.
-			body := bob.page(path, http.StatusNotFound)
+			body := bob.Page(path, http.StatusNotFound)
 			for _, m := range adaOwn.markers() {
 				if !strings.Contains(path, m) {
 					shows(t, "bob's "+path, body, false, m)
@@ -116,7 +106,7 @@ func TestPagesShowOnlyYourOwn(t *testing.T) {
 
 		// Administrators list everyone's configurations, agents and backups…
 		for _, path := range []string{"/configs", "/agents", "/backups"} {
-			body := admin.page(path, http.StatusOK)
+			body := admin.Page(path, http.StatusOK)
 			shows(t, "the administrator's "+path, body, true, adaOwn.agentName, bobOwn.agentName)
 			if path != "/agents" {
 				shows(t, "the administrator's "+path, body, true, adaOwn.configName, bobOwn.configName)
@@ -124,13 +114,13 @@ func TestPagesShowOnlyYourOwn(t *testing.T) {
 		}
 		// …but restores and the backups offered to restore from are their own…
 		for _, path := range []string{"/restores", "/restores/new"} {
-			body := admin.page(path, http.StatusOK)
+			body := admin.Page(path, http.StatusOK)
 			shows(t, "the administrator's "+path, body, true, adminOwn.agentName)
 			shows(t, "the administrator's "+path, body, false, adaOwn.runID, bobOwn.runID, adaOwn.restoreID, bobOwn.restoreID)
 		}
 		// …and someone's configuration or backup offers that user's agents only.
 		for _, path := range []string{"/configs/" + bobOwn.configID + "/edit", "/restores/new?run=" + bobOwn.runID} {
-			body := admin.page(path, http.StatusOK)
+			body := admin.Page(path, http.StatusOK)
 			shows(t, "the administrator's "+path, body, true, bobOwn.agentID)
 			shows(t, "the administrator's "+path, body, false, adaOwn.agentID, adminOwn.agentID)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
 )
 
@@ -24,8 +25,8 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	b := browser.Start(t, 2*time.Minute)
 	e := startRestoreEnv(t, pgtest.New(t))
 	e.runDaemon(t, e.keyB)
-	base := browser.Serve(t, e.srv.Config.Handler)
-	t.Cleanup(e.app.Events.Close) // before the test server's Close waits for open event streams
+	base := browser.Serve(t, e.Srv.Config.Handler)
+	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open event streams
 
 	b.Run("sign in",
 		chromedp.Navigate(base+"/login"),
@@ -93,12 +94,13 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 
 	// The page follows the restore by itself (live.js, from the event stream) until it ends.
 	var status string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		status = b.Text(`#restore-status`)
-		if strings.Contains(status, "Completed") || strings.Contains(status, "Failed") || time.Now().After(deadline) {
-			break
+	testenv.EventuallyWithin(t, time.Minute, "the restore's page to show it ended", func() bool {
+		s, err := b.TryText(`#restore-status`) // live.js may replace the element mid-read
+		if err == nil {
+			status = s
 		}
-	}
+		return strings.Contains(status, "Completed") || strings.Contains(status, "Failed")
+	})
 	if !strings.Contains(status, "Completed") {
 		b.Fail("the restore's page", fmt.Errorf("status %q, want Completed", status))
 	}

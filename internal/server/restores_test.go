@@ -20,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
 )
 
@@ -39,7 +40,7 @@ type restoreEnv struct {
 
 func rsAgentRunner(t *testing.T, e *env, key string) *agent.Runner {
 	t.Helper()
-	c, err := agent.NewClient(agent.ClientOptions{Server: e.srv.URL, Key: key})
+	c, err := agent.NewClient(agent.ClientOptions{Server: e.Srv.URL, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +69,10 @@ func rsBackup(t *testing.T, r *agent.Runner, configID string) string {
 func startRestoreEnv(t *testing.T, db string) *restoreEnv {
 	t.Helper()
 	e := &restoreEnv{env: start(t, db)}
-	e.alice = e.client()
-	e.alice.register("alice@example.com")
-	e.agentA, e.keyA, _ = e.alice.createAgent("alpha")
-	e.agentB, e.keyB, _ = e.alice.createAgent("bravo")
+	e.alice = e.Client()
+	e.alice.Register("alice@example.com")
+	e.agentA, e.keyA, _ = e.alice.CreateAgent("alpha")
+	e.agentB, e.keyB, _ = e.alice.CreateAgent("bravo")
 	e.src = t.TempDir()
 	e.want = map[string][]byte{
 		"docs/a.txt":         []byte("first version of a\n"),
@@ -87,17 +88,17 @@ func startRestoreEnv(t *testing.T, db string) *restoreEnv {
 	destID := ""
 	if db != "" {
 		s3cfg := s3test.NewConfig(t)
-		r := e.alice.json("POST", "/api/destinations", map[string]any{"name": "S3", "endpoint": s3cfg.Endpoint,
+		r := e.alice.JSON("POST", "/api/destinations", map[string]any{"name": "S3", "endpoint": s3cfg.Endpoint,
 			"region": s3cfg.Region, "bucket": s3cfg.Bucket, "pathStyle": true,
 			"accessKeyId": s3cfg.AccessKey, "secretAccessKey": s3cfg.SecretKey})
 		want(t, r, http.StatusCreated)
-		destID = r.body["id"].(string)
+		destID = r.Body["id"].(string)
 	}
 	e.destID = destID
 	body := with(goodConfig(e.agentA), "sources", []map[string]any{{"path": e.src}}, "destination", map[string]any{"destinationId": destID})
-	r := e.alice.json("POST", "/api/configs", body)
+	r := e.alice.JSON("POST", "/api/configs", body)
 	want(t, r, http.StatusCreated)
-	e.configID = r.body["id"].(string)
+	e.configID = r.Body["id"].(string)
 
 	runner := rsAgentRunner(t, e.env, e.keyA)
 	e.run1 = rsBackup(t, runner, e.configID)
@@ -128,19 +129,17 @@ func (e *restoreEnv) runDaemon(t *testing.T, key string) {
 func (e *restoreEnv) waitRestore(t *testing.T, c *client, id string) map[string]any {
 	t.Helper()
 	var last map[string]any
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		r := c.json("GET", "/api/restores/"+id, nil)
+	testenv.EventuallyWithin(t, 30*time.Second, "restore "+id+" to complete", func() bool {
+		r := c.JSON("GET", "/api/restores/"+id, nil)
 		want(t, r, http.StatusOK)
-		last = r.body
+		last = r.Body
 		switch last["status"] {
-		case "completed":
-			return last
 		case "failed", "cancelled":
 			t.Fatalf("restore %s: %v", id, last)
 		}
-	}
-	t.Fatalf("restore %s did not complete: %v", id, last)
-	return nil
+		return last["status"] == "completed"
+	})
+	return last
 }
 
 // checkTree fails unless dir holds exactly the files wanted (relative to the
@@ -191,66 +190,66 @@ func TestRestoreSubsetToAnotherAgent(t *testing.T) {
 		a := e.alice
 
 		// Browse: the source's directory lists a level at a time.
-		r := a.json("GET", "/api/backups/"+e.run2+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
+		r := a.JSON("GET", "/api/backups/"+e.run2+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
 		want(t, r, http.StatusOK)
 		var names []string
-		for _, x := range r.body["entries"].([]any) {
+		for _, x := range r.Body["entries"].([]any) {
 			m := x.(map[string]any)
 			names = append(names, m["name"].(string)+":"+m["type"].(string))
 		}
 		if got, wantNames := strings.Join(names, " "), "sub:dir a.txt:file b.bin:file"; got != wantNames {
 			t.Errorf("listing of docs: %s, want %s", got, wantNames)
 		}
-		r = a.json("GET", "/api/backups/"+e.run2+"/files?q=DEEP", nil)
+		r = a.JSON("GET", "/api/backups/"+e.run2+"/files?q=DEEP", nil)
 		want(t, r, http.StatusOK)
-		if es := r.body["entries"].([]any); len(es) != 2 { // the directory and the file in it
-			t.Errorf("search for DEEP: %s", r.raw)
+		if es := r.Body["entries"].([]any); len(es) != 2 { // the directory and the file in it
+			t.Errorf("search for DEEP: %s", r.Raw)
 		}
 		// From / the directories down to the source are listed too.
-		r = a.json("GET", "/api/backups/"+e.run2+"/files", nil)
+		r = a.JSON("GET", "/api/backups/"+e.run2+"/files", nil)
 		want(t, r, http.StatusOK)
-		if es := r.body["entries"].([]any); len(es) != 1 || es[0].(map[string]any)["type"] != "dir" {
-			t.Errorf("listing of /: %s", r.raw)
+		if es := r.Body["entries"].([]any); len(es) != 1 || es[0].(map[string]any)["type"] != "dir" {
+			t.Errorf("listing of /: %s", r.Raw)
 		}
 
 		// A subset through the API.
 		targetAPI := t.TempDir()
-		r = a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": targetAPI,
+		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": targetAPI,
 			"paths": []string{e.abs("docs/a.txt"), e.abs("photos"), e.abs("docs/b.bin")}})
 		want(t, r, http.StatusCreated)
-		apiID := r.body["id"].(string)
-		if r.body["status"] != "queued" || r.body["agentId"] != e.agentB {
-			t.Errorf("new restore: %s", r.raw)
+		apiID := r.Body["id"].(string)
+		if r.Body["status"] != "queued" || r.Body["agentId"] != e.agentB {
+			t.Errorf("new restore: %s", r.Raw)
 		}
 
 		// Another through the page: open a directory (the selection rides along),
 		// then start.
 		targetForm := t.TempDir()
 		form := url.Values{"run": {e.run2}, "dir": {e.abs("docs")}, "sel": {e.abs("docs/sub"), e.abs("new.txt")},
-			"open": {e.abs("docs/sub")}, "agent": {e.agentB}, "target": {targetForm}, "csrf_token": {a.csrf}}
-		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+			"open": {e.abs("docs/sub")}, "agent": {e.agentB}, "target": {targetForm}, "csrf_token": {a.CSRF}}
+		r = a.Send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
 		want(t, r, http.StatusSeeOther)
-		loc := r.header.Get("Location")
+		loc := r.Header.Get("Location")
 		u, _ := url.Parse(loc)
 		if q := u.Query(); q.Get("dir") != e.abs("docs/sub") || len(q["sel"]) != 2 || q.Get("target") != targetForm {
 			t.Errorf("opening a directory redirects to %s", loc)
 		}
-		r = a.send("GET", loc, "", nil)
+		r = a.Send("GET", loc, "", nil)
 		want(t, r, http.StatusOK)
 		for _, s := range []string{"deep/", "c.txt", `name="sel" value="` + e.abs("new.txt") + `"`, `name="sel" value="` + e.abs("docs/sub") + `"`,
 			`checked disabled aria-label="` + e.abs("docs/sub/c.txt") + ` is restored with ` + e.abs("docs/sub") + `"`} {
-			if !strings.Contains(r.raw, s) {
+			if !strings.Contains(r.Raw, s) {
 				t.Errorf("restore page at %s lacks %q", loc, s)
 			}
 		}
 		form.Del("open")
 		form.Set("dir", e.abs("docs/sub"))
 		form.Set("start", "1")
-		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+		r = a.Send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
 		want(t, r, http.StatusSeeOther)
-		formID := strings.TrimPrefix(r.header.Get("Location"), "/restores/")
+		formID := strings.TrimPrefix(r.Header.Get("Location"), "/restores/")
 		if formID == "" || strings.Contains(formID, "/") {
-			t.Fatalf("start redirects to %q", r.header.Get("Location"))
+			t.Fatalf("start redirects to %q", r.Header.Get("Location"))
 		}
 
 		// Agent B's daemon takes both from its heartbeat and restores them.
@@ -264,41 +263,41 @@ func TestRestoreSubsetToAnotherAgent(t *testing.T) {
 		}
 
 		// The pages show the outcome.
-		r = a.send("GET", "/restores/"+formID, "", nil)
+		r = a.Send("GET", "/restores/"+formID, "", nil)
 		want(t, r, http.StatusOK)
-		if !strings.Contains(r.raw, "Completed") || !strings.Contains(r.raw, `aria-live="polite"`) || !strings.Contains(r.raw, "bravo") {
-			t.Errorf("restore page lacks the outcome: %s", visible(r.raw))
+		if !strings.Contains(r.Raw, "Completed") || !strings.Contains(r.Raw, `aria-live="polite"`) || !strings.Contains(r.Raw, "bravo") {
+			t.Errorf("restore page lacks the outcome: %s", visible(r.Raw))
 		}
-		r = a.send("GET", "/restores", "", nil)
+		r = a.Send("GET", "/restores", "", nil)
 		want(t, r, http.StatusOK)
-		if strings.Count(r.raw, "✓") < 2 || !strings.Contains(r.raw, `href="/restores/`+apiID+`"`) {
-			t.Errorf("restores list: %s", visible(r.raw))
+		if strings.Count(r.Raw, "✓") < 2 || !strings.Contains(r.Raw, `href="/restores/`+apiID+`"`) {
+			t.Errorf("restores list: %s", visible(r.Raw))
 		}
 
 		// A single file through the browser: b.bin's content is in the full
 		// backup's archive, which the incremental's manifest points at.
-		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/b.bin")}}.Encode(), "", nil)
+		r = a.Send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/b.bin")}}.Encode(), "", nil)
 		want(t, r, http.StatusOK)
-		if !bytes.Equal([]byte(r.raw), e.want["docs/b.bin"]) {
-			t.Errorf("download of b.bin: %d bytes differ from the %d backed up", len(r.raw), len(e.want["docs/b.bin"]))
+		if !bytes.Equal([]byte(r.Raw), e.want["docs/b.bin"]) {
+			t.Errorf("download of b.bin: %d bytes differ from the %d backed up", len(r.Raw), len(e.want["docs/b.bin"]))
 		}
-		if cd := r.header.Get("Content-Disposition"); cd != `attachment; filename=b.bin` {
+		if cd := r.Header.Get("Content-Disposition"); cd != `attachment; filename=b.bin` {
 			t.Errorf("Content-Disposition = %q", cd)
 		}
-		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		r = a.Send("GET", "/restores/file?"+url.Values{"run": {e.run2}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
 		want(t, r, http.StatusOK)
-		if r.raw != string(e.want["docs/a.txt"]) {
-			t.Errorf("download of a.txt from the incremental: %q", r.raw)
+		if r.Raw != string(e.want["docs/a.txt"]) {
+			t.Errorf("download of a.txt from the incremental: %q", r.Raw)
 		}
-		r = a.send("GET", "/restores/file?"+url.Values{"run": {e.run1}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		r = a.Send("GET", "/restores/file?"+url.Values{"run": {e.run1}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
 		want(t, r, http.StatusOK)
-		if r.raw != "first version of a\n" {
-			t.Errorf("download of a.txt from the full backup: %q", r.raw)
+		if r.Raw != "first version of a\n" {
+			t.Errorf("download of a.txt from the full backup: %q", r.Raw)
 		}
 		// A completed run's page leads to its restore.
-		r = a.send("GET", "/backups/"+e.run2, "", nil)
+		r = a.Send("GET", "/backups/"+e.run2, "", nil)
 		want(t, r, http.StatusOK)
-		if !strings.Contains(r.raw, `href="/restores/new?run=`+e.run2+`"`) {
+		if !strings.Contains(r.Raw, `href="/restores/new?run=`+e.run2+`"`) {
 			t.Errorf("completed run page has no Restore link")
 		}
 	})
@@ -311,47 +310,47 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 	dialects(t, func(t *testing.T, db string) {
 		e := startRestoreEnv(t, db)
 		a := e.alice
-		r := a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/restore"})
+		r := a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/restore"})
 		want(t, r, http.StatusCreated)
-		aliceRestore := r.body["id"].(string)
-		if ps := r.body["paths"].([]any); len(ps) != 0 {
+		aliceRestore := r.Body["id"].(string)
+		if ps := r.Body["paths"].([]any); len(ps) != 0 {
 			t.Errorf("restore of everything has paths %v", ps)
 		}
 
 		// While queued, its page follows it (script, live region) and offers cancel.
-		r = a.send("GET", "/restores/"+aliceRestore, "", nil)
+		r = a.Send("GET", "/restores/"+aliceRestore, "", nil)
 		want(t, r, http.StatusOK)
 		for _, s := range []string{`data-live="restore" data-live-id="` + aliceRestore + `"`, "live.js", "Cancel restore", "Queued", "Everything in the backup"} {
-			if !strings.Contains(r.raw, s) {
+			if !strings.Contains(r.Raw, s) {
 				t.Errorf("page of a queued restore lacks %q", s)
 			}
 		}
 
-		bob := e.client()
-		bob.register("bob@example.com")
-		bobAgent, _, _ := bob.createAgent("bobs")
+		bob := e.Client()
+		bob.Register("bob@example.com")
+		bobAgent, _, _ := bob.CreateAgent("bobs")
 		for _, path := range []string{"/api/restores/" + aliceRestore, "/api/backups/" + e.run2 + "/files",
 			"/restores/" + aliceRestore, "/restores/new?run=" + e.run2,
 			"/restores/file?run=" + e.run2 + "&path=" + url.QueryEscape(e.abs("notes.txt"))} {
-			if r := bob.send("GET", path, "", nil); r.status != http.StatusNotFound {
-				t.Errorf("bob GET %s: status %d, want 404", path, r.status)
+			if r := bob.Send("GET", path, "", nil); r.Status != http.StatusNotFound {
+				t.Errorf("bob GET %s: status %d, want 404", path, r.Status)
 			}
 		}
-		if r := bob.json("POST", "/api/restores/"+aliceRestore+"/cancel", nil); r.status != http.StatusNotFound {
-			t.Errorf("bob cancels alice's restore: status %d, want 404", r.status)
+		if r := bob.JSON("POST", "/api/restores/"+aliceRestore+"/cancel", nil); r.Status != http.StatusNotFound {
+			t.Errorf("bob cancels alice's restore: status %d, want 404", r.Status)
 		}
-		r = bob.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": bobAgent, "targetDir": "/tmp/x"})
+		r = bob.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": bobAgent, "targetDir": "/tmp/x"})
 		want(t, r, http.StatusNotFound)
-		r = bob.json("GET", "/api/restores", nil)
+		r = bob.JSON("GET", "/api/restores", nil)
 		want(t, r, http.StatusOK)
-		if rs := r.body["restores"].([]any); len(rs) != 0 {
-			t.Errorf("bob lists alice's restores: %s", r.raw)
+		if rs := r.Body["restores"].([]any); len(rs) != 0 {
+			t.Errorf("bob lists alice's restores: %s", r.Raw)
 		}
 
 		// Bad input, each with the field that is wrong.
 		failed := store.Run{ConfigID: e.configID, UserID: mustUserID(t, a), AgentID: e.agentA, StartTime: time.Now().UTC(),
 			Status: "failed", Full: true}
-		if err := e.app.Store.CreateRun(context.Background(), &failed); err != nil {
+		if err := e.App.Store.CreateRun(context.Background(), &failed); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -372,104 +371,104 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			{"config without time", map[string]any{"configId": e.configID, "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "required"},
 			{"time before any backup", map[string]any{"configId": e.configID, "pointInTime": "2001-01-01T00:00:00Z", "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "no completed backup"},
 		} {
-			r := a.json("POST", "/api/restores", tc.body)
+			r := a.JSON("POST", "/api/restores", tc.body)
 			msg := fields(r)[tc.field]
-			if r.status != http.StatusBadRequest || msg == nil || !strings.Contains(msg.(string), tc.text) {
-				t.Errorf("%s: status %d, %s; want 400 with %s containing %q", tc.name, r.status, r.raw, tc.field, tc.text)
+			if r.Status != http.StatusBadRequest || msg == nil || !strings.Contains(msg.(string), tc.text) {
+				t.Errorf("%s: status %d, %s; want 400 with %s containing %q", tc.name, r.Status, r.Raw, tc.field, tc.text)
 			}
 		}
 		// The form shows the problems beside the fields and keeps the selection.
 		form := url.Values{"run": {e.run2}, "sel": {e.abs("notes.txt")}, "agent": {e.agentB}, "target": {"relative"},
-			"start": {"1"}, "csrf_token": {a.csrf}}
-		r = a.send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
+			"start": {"1"}, "csrf_token": {a.CSRF}}
+		r = a.Send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
 		want(t, r, http.StatusBadRequest)
-		if !strings.Contains(r.raw, "must be an absolute path") || !strings.Contains(r.raw, `value="`+e.abs("notes.txt")+`"`) {
-			t.Errorf("form error page: %s", visible(r.raw))
+		if !strings.Contains(r.Raw, "must be an absolute path") || !strings.Contains(r.Raw, `value="`+e.abs("notes.txt")+`"`) {
+			t.Errorf("form error page: %s", visible(r.Raw))
 		}
 
 		// The page's point in time: the newest completed backup at or before it.
-		r = a.send("GET", "/restores/new", "", nil)
+		r = a.Send("GET", "/restores/new", "", nil)
 		want(t, r, http.StatusOK)
-		if !strings.Contains(r.raw, `href="/restores/new?run=`+e.run2+`"`) || !strings.Contains(r.raw, `name="at"`) {
-			t.Errorf("restore start page: %s", visible(r.raw))
+		if !strings.Contains(r.Raw, `href="/restores/new?run=`+e.run2+`"`) || !strings.Contains(r.Raw, `name="at"`) {
+			t.Errorf("restore start page: %s", visible(r.Raw))
 		}
 		at := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05")
-		r = a.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
+		r = a.Send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
 		want(t, r, http.StatusSeeOther)
-		if loc := r.header.Get("Location"); !strings.Contains(loc, "run="+e.run2) {
+		if loc := r.Header.Get("Location"); !strings.Contains(loc, "run="+e.run2) {
 			t.Errorf("point in time %s goes to %s, want run %s", at, loc, e.run2)
 		}
-		r = a.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {"yesterday"}}.Encode(), "", nil)
+		r = a.Send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {"yesterday"}}.Encode(), "", nil)
 		want(t, r, http.StatusBadRequest)
-		if !strings.Contains(r.raw, "give a date and time") {
-			t.Errorf("bad point in time: %s", visible(r.raw))
+		if !strings.Contains(r.Raw, "give a date and time") {
+			t.Errorf("bad point in time: %s", visible(r.Raw))
 		}
-		r = bob.send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
+		r = bob.Send("GET", "/restores/new?"+url.Values{"config": {e.configID}, "at": {at}}.Encode(), "", nil)
 		want(t, r, http.StatusNotFound)
 
 		// A point in time picks the newest completed backup at or before it.
-		r = a.json("POST", "/api/restores", map[string]any{"configId": e.configID, "pointInTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		r = a.JSON("POST", "/api/restores", map[string]any{"configId": e.configID, "pointInTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 			"agentId": e.agentA, "targetDir": "/srv/pit", "paths": []string{e.abs("new.txt")}})
 		want(t, r, http.StatusCreated)
-		if r.body["runId"] != e.run2 {
-			t.Errorf("point in time picked run %v, want %s", r.body["runId"], e.run2)
+		if r.Body["runId"] != e.run2 {
+			t.Errorf("point in time picked run %v, want %s", r.Body["runId"], e.run2)
 		}
 		// Cancel: a queued restore is cancelled at once; a second cancel conflicts.
-		r = a.json("POST", "/api/restores/"+r.body["id"].(string)+"/cancel", nil)
+		r = a.JSON("POST", "/api/restores/"+r.Body["id"].(string)+"/cancel", nil)
 		want(t, r, http.StatusOK)
-		if r.body["status"] != "cancelled" {
-			t.Errorf("cancelled restore: %s", r.raw)
+		if r.Body["status"] != "cancelled" {
+			t.Errorf("cancelled restore: %s", r.Raw)
 		}
-		want(t, a.json("POST", "/api/restores/"+r.body["id"].(string)+"/cancel", nil), http.StatusConflict)
+		want(t, a.JSON("POST", "/api/restores/"+r.Body["id"].(string)+"/cancel", nil), http.StatusConflict)
 
 		// An encrypted backup: browsable, but no file leaves through the browser.
 		id, _ := age.GenerateX25519Identity()
 		body := with(goodConfig(e.agentA), "name", "Secret", "sources", []map[string]any{{"path": e.src}}, "destination", map[string]any{"destinationId": e.destID},
 			"options.encryptionMode", "age", "options.recipients", []string{id.Recipient().String()})
-		r = a.json("POST", "/api/configs", body)
+		r = a.JSON("POST", "/api/configs", body)
 		want(t, r, http.StatusCreated)
-		enc := rsBackup(t, rsAgentRunner(t, e.env, e.keyA), r.body["id"].(string))
-		r = a.json("GET", "/api/backups/"+enc+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
+		enc := rsBackup(t, rsAgentRunner(t, e.env, e.keyA), r.Body["id"].(string))
+		r = a.JSON("GET", "/api/backups/"+enc+"/files?dir="+url.QueryEscape(e.abs("docs")), nil)
 		want(t, r, http.StatusOK)
-		if r.body["encrypted"] != true || len(r.body["entries"].([]any)) != 3 {
-			t.Errorf("listing of an encrypted backup: %s", r.raw)
+		if r.Body["encrypted"] != true || len(r.Body["entries"].([]any)) != 3 {
+			t.Errorf("listing of an encrypted backup: %s", r.Raw)
 		}
-		r = a.send("GET", "/restores/file?"+url.Values{"run": {enc}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
-		if r.status != http.StatusConflict || !strings.Contains(r.raw, "encrypted") || !strings.Contains(r.raw, "restore the file through an agent") {
-			t.Errorf("download from an encrypted backup: status %d, %s", r.status, visible(r.raw))
+		r = a.Send("GET", "/restores/file?"+url.Values{"run": {enc}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
+		if r.Status != http.StatusConflict || !strings.Contains(r.Raw, "encrypted") || !strings.Contains(r.Raw, "restore the file through an agent") {
+			t.Errorf("download from an encrypted backup: status %d, %s", r.Status, visible(r.Raw))
 		}
-		r = a.send("GET", "/restores/new?run="+enc+"&dir="+url.QueryEscape(e.abs("docs")), "", nil)
+		r = a.Send("GET", "/restores/new?run="+enc+"&dir="+url.QueryEscape(e.abs("docs")), "", nil)
 		want(t, r, http.StatusOK)
-		if strings.Contains(r.raw, "/restores/file?") || !strings.Contains(r.raw, "It is encrypted") {
-			t.Errorf("restore page of an encrypted backup offers downloads: %s", visible(r.raw))
+		if strings.Contains(r.Raw, "/restores/file?") || !strings.Contains(r.Raw, "It is encrypted") {
+			t.Errorf("restore page of an encrypted backup offers downloads: %s", visible(r.Raw))
 		}
 
 		// A backup without a catalog says so, and can still be restored whole.
 		noCat := store.Run{ConfigID: e.configID, UserID: failed.UserID, AgentID: e.agentA, StartTime: time.Now().UTC(),
 			Status: "completed", Full: true}
-		if err := e.app.Store.CreateRun(context.Background(), &noCat); err != nil {
+		if err := e.App.Store.CreateRun(context.Background(), &noCat); err != nil {
 			t.Fatal(err)
 		}
-		r = a.json("GET", "/api/backups/"+noCat.ID+"/files", nil)
-		if r.status != http.StatusConflict || !strings.Contains(r.errMessage(), "predates catalogs") {
-			t.Errorf("listing without a catalog: status %d, %s", r.status, r.raw)
+		r = a.JSON("GET", "/api/backups/"+noCat.ID+"/files", nil)
+		if r.Status != http.StatusConflict || !strings.Contains(r.ErrMessage(), "predates catalogs") {
+			t.Errorf("listing without a catalog: status %d, %s", r.Status, r.Raw)
 		}
-		r = a.send("GET", "/restores/new?run="+noCat.ID, "", nil)
+		r = a.Send("GET", "/restores/new?run="+noCat.ID, "", nil)
 		want(t, r, http.StatusOK)
-		if !strings.Contains(r.raw, "predates catalogs") {
-			t.Errorf("restore page without a catalog: %s", visible(r.raw))
+		if !strings.Contains(r.Raw, "predates catalogs") {
+			t.Errorf("restore page without a catalog: %s", visible(r.Raw))
 		}
 	})
 }
 
 func mustUserID(t *testing.T, c *client) string {
 	t.Helper()
-	r := c.json("GET", "/api/auth/session", nil)
+	r := c.JSON("GET", "/api/auth/session", nil)
 	want(t, r, http.StatusOK)
-	u, _ := r.body["user"].(map[string]any)
+	u, _ := r.Body["user"].(map[string]any)
 	id, _ := u["id"].(string)
 	if id == "" {
-		t.Fatal(errors.New("no user id in " + r.raw))
+		t.Fatal(errors.New("no user id in " + r.Raw))
 	}
 	return id
 }
@@ -484,16 +483,16 @@ func TestRestoreProtocol(t *testing.T) {
 		a := e.alice
 		heartbeat := func(key string) []any {
 			t.Helper()
-			r := a.agentCall(agentproto.PathHeartbeat, key, agentproto.HeartbeatRequest{Host: agentproto.Host{Hostname: "h"}})
+			r := a.AgentCall(agentproto.PathHeartbeat, key, agentproto.HeartbeatRequest{Host: agentproto.Host{Hostname: "h"}})
 			want(t, r, http.StatusOK)
-			cmds, _ := r.body["commands"].([]any)
+			cmds, _ := r.Body["commands"].([]any)
 			return cmds
 		}
-		r := a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/r",
+		r := a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/srv/r",
 			"paths": []string{e.abs("docs"), e.abs("docs/a.txt")}, "overwrite": true})
 		want(t, r, http.StatusCreated)
-		id := r.body["id"].(string)
-		if ps := r.body["paths"].([]any); len(ps) != 1 || ps[0] != e.abs("docs") {
+		id := r.Body["id"].(string)
+		if ps := r.Body["paths"].([]any); len(ps) != 1 || ps[0] != e.abs("docs") {
 			t.Errorf("paths below a selected folder are dropped: %v", ps)
 		}
 
@@ -513,28 +512,28 @@ func TestRestoreProtocol(t *testing.T) {
 		if cmds := heartbeat(e.keyB); len(cmds) != 0 {
 			t.Errorf("the restore is handed out twice: %v", cmds)
 		}
-		r = a.json("GET", "/api/restores/"+id, nil)
-		if r.body["status"] != "running" || r.body["startedAt"] == nil {
-			t.Errorf("restore after its heartbeat: %s", r.raw)
+		r = a.JSON("GET", "/api/restores/"+id, nil)
+		if r.Body["status"] != "running" || r.Body["startedAt"] == nil {
+			t.Errorf("restore after its heartbeat: %s", r.Raw)
 		}
 
 		// Progress while it runs: in the API and on its page.
-		want(t, a.agentCall(agentproto.PathRestoreProgress, e.keyB, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1234, BytesWritten: 3 << 20}), http.StatusOK)
-		want(t, a.agentCall(agentproto.PathRestoreProgress, e.keyA, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1}), http.StatusNotFound)
-		r = a.json("GET", "/api/restores/"+id, nil)
-		if r.body["filesWritten"] != 1234.0 || r.body["bytesWritten"] != float64(3<<20) {
-			t.Errorf("restore after a progress report: %s", r.raw)
+		want(t, a.AgentCall(agentproto.PathRestoreProgress, e.keyB, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1234, BytesWritten: 3 << 20}), http.StatusOK)
+		want(t, a.AgentCall(agentproto.PathRestoreProgress, e.keyA, agentproto.RestoreProgressRequest{RestoreID: id, FilesWritten: 1}), http.StatusNotFound)
+		r = a.JSON("GET", "/api/restores/"+id, nil)
+		if r.Body["filesWritten"] != 1234.0 || r.Body["bytesWritten"] != float64(3<<20) {
+			t.Errorf("restore after a progress report: %s", r.Raw)
 		}
-		r = a.send("GET", "/restores/"+id, "", nil)
+		r = a.Send("GET", "/restores/"+id, "", nil)
 		want(t, r, http.StatusOK)
-		if !strings.Contains(visible(r.raw), "The agent is writing the files: 1234 files, 3.0 MiB so far.") {
-			t.Errorf("running restore's page lacks its progress: %s", visible(r.raw))
+		if !strings.Contains(visible(r.Raw), "The agent is writing the files: 1234 files, 3.0 MiB so far.") {
+			t.Errorf("running restore's page lacks its progress: %s", visible(r.Raw))
 		}
 
-		r = a.json("POST", "/api/restores/"+id+"/cancel", nil)
+		r = a.JSON("POST", "/api/restores/"+id+"/cancel", nil)
 		want(t, r, http.StatusOK)
-		if r.body["status"] != "running" || r.body["cancelRequested"] != true {
-			t.Errorf("cancel of a running restore: %s", r.raw)
+		if r.Body["status"] != "running" || r.Body["cancelRequested"] != true {
+			t.Errorf("cancel of a running restore: %s", r.Raw)
 		}
 		cmds = heartbeat(e.keyB)
 		if len(cmds) != 1 || cmds[0].(map[string]any)["type"] != "cancel" || cmds[0].(map[string]any)["runId"] != id {
@@ -542,40 +541,40 @@ func TestRestoreProtocol(t *testing.T) {
 		}
 
 		report := agentproto.RestoreCompleteRequest{RestoreID: id, Status: "cancelled", Error: "cancelled: by the user", FilesWritten: 2, BytesWritten: 20}
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyA, report), http.StatusNotFound) // not A's
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "done"}), http.StatusBadRequest)
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent)
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyA, report), http.StatusNotFound) // not A's
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "done"}), http.StatusBadRequest)
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent)
 		report.Status = "completed"
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent) // a repeat changes nothing
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: "0193aaaa-0000-7000-8000-000000000000", Status: "completed"}), http.StatusNotFound)
-		r = a.json("GET", "/api/restores/"+id, nil)
-		if r.body["status"] != "cancelled" || r.body["filesWritten"] != 2.0 || r.body["error"] != "cancelled: by the user" || r.body["finishedAt"] == nil {
-			t.Errorf("restore after the agent's report: %s", r.raw)
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, report), http.StatusNoContent) // a repeat changes nothing
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: "0193aaaa-0000-7000-8000-000000000000", Status: "completed"}), http.StatusNotFound)
+		r = a.JSON("GET", "/api/restores/"+id, nil)
+		if r.Body["status"] != "cancelled" || r.Body["filesWritten"] != 2.0 || r.Body["error"] != "cancelled: by the user" || r.Body["finishedAt"] == nil {
+			t.Errorf("restore after the agent's report: %s", r.Raw)
 		}
 		if cmds := heartbeat(e.keyB); len(cmds) != 0 {
 			t.Errorf("commands after the restore finished: %v", cmds)
 		}
-		want(t, a.json("POST", "/api/restores/"+id+"/cancel", nil), http.StatusConflict)
+		want(t, a.JSON("POST", "/api/restores/"+id+"/cancel", nil), http.StatusConflict)
 
 		// A restore onto Windows that renamed and skipped names it cannot hold:
 		// completed with warnings, each one listed.
-		r = a.json("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": `C:\restore`})
+		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": `C:\restore`})
 		want(t, r, http.StatusCreated)
-		id = r.body["id"].(string)
+		id = r.Body["id"].(string)
 		if cmds := heartbeat(e.keyB); len(cmds) != 1 {
 			t.Fatalf("agent B's commands: %v", cmds)
 		}
-		want(t, a.agentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "completed",
+		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "completed",
 			FilesWritten: 9, RenamedCount: 2, SkippedCount: 1,
 			Renamed: []agentproto.RenamedFile{{Path: "home/a:b", RestoredAs: "home/a%3Ab"}, {Path: "home/CON", RestoredAs: "home/CO%4E"}},
 			Skipped: []agentproto.FileError{{Path: "home/dev", Message: "device file"}}}), http.StatusNoContent)
-		r = a.json("GET", "/api/restores/"+id, nil)
-		warnings, _ := r.body["warnings"].(string)
-		if r.body["status"] != "completed" || r.body["error"] != nil || !strings.Contains(warnings, `"home/a:b" as "home/a%3Ab"`) ||
+		r = a.JSON("GET", "/api/restores/"+id, nil)
+		warnings, _ := r.Body["warnings"].(string)
+		if r.Body["status"] != "completed" || r.Body["error"] != nil || !strings.Contains(warnings, `"home/a:b" as "home/a%3Ab"`) ||
 			!strings.Contains(warnings, `"home/CON" as "home/CO%4E"`) || !strings.Contains(warnings, `1 entries were skipped: "home/dev" (device file)`) {
-			t.Errorf("restore that renamed names: %s", r.raw)
+			t.Errorf("restore that renamed names: %s", r.Raw)
 		}
-		if pg := visible(a.send("GET", "/restores/"+id, "", nil).raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "home/a%3Ab") {
+		if pg := visible(a.Send("GET", "/restores/"+id, "", nil).Raw); !strings.Contains(pg, "Completed with warnings") || !strings.Contains(pg, "home/a%3Ab") {
 			t.Errorf("the page of a restore that renamed names: %s", pg)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // TestRetentionOnS3: a retention pass over a real S3 bucket deletes exactly the
@@ -26,15 +27,15 @@ func TestRetentionOnS3(t *testing.T) {
 		clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
 		e := startRuns(t, db, clock, false)
 		ctx := context.Background()
-		c := e.client()
+		c := e.Client()
 		uid := registerID(t, c, "keep@example.com")
-		agentID, _, _ := c.createAgent("box")
-		r := c.json("POST", "/api/destinations", map[string]any{"name": "bucket", "endpoint": s3cfg.Endpoint,
+		agentID, _, _ := c.CreateAgent("box")
+		r := c.JSON("POST", "/api/destinations", map[string]any{"name": "bucket", "endpoint": s3cfg.Endpoint,
 			"region": s3cfg.Region, "bucket": s3cfg.Bucket, "pathStyle": true,
 			"accessKeyId": s3cfg.AccessKey, "secretAccessKey": s3cfg.SecretKey})
 		want(t, r, http.StatusCreated)
-		destID, _ := r.body["id"].(string)
-		dest, err := e.app.Destinations.Resolve(ctx, uid, destID)
+		destID, _ := r.Body["id"].(string)
+		dest, err := e.App.Destinations.Resolve(ctx, uid, destID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +44,7 @@ func TestRetentionOnS3(t *testing.T) {
 			cfg := e.mkScheduled(uid, agentID, name, "0 3 * * *", options)
 			cfg.Destination = json.RawMessage(`{"destinationId":"` + destID + `"}`)
 			cfg.UpdatedAt = clock.Now()
-			if err := e.app.Store.UpdateConfig(ctx, &cfg); err != nil {
+			if err := e.App.Store.UpdateConfig(ctx, &cfg); err != nil {
 				t.Fatal(err)
 			}
 			return cfg
@@ -88,7 +89,7 @@ func TestRetentionOnS3(t *testing.T) {
 					}
 				}
 			}
-			if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+			if err := e.App.Store.CreateRun(ctx, &run); err != nil {
 				t.Fatal(err)
 			}
 			if s.put { // the server's sealed catalog copy beside them
@@ -125,7 +126,7 @@ func TestRetentionOnS3(t *testing.T) {
 			return keys
 		}
 
-		rep, err := e.app.Runs.Retain(ctx)
+		rep, err := e.App.Runs.Retain(ctx)
 		if err != nil {
 			t.Fatalf("Retain: %v", err)
 		}
@@ -145,7 +146,7 @@ func TestRetentionOnS3(t *testing.T) {
 		}
 		for name, wantStatus := range map[string]string{"failed0": "expired", "full1": "expired", "inc2": "expired",
 			"full3": "completed", "inc4": "completed", "inc5": "completed", "photos1": "completed"} {
-			got, err := e.app.Store.GetRun(ctx, runs[name].ID)
+			got, err := e.App.Store.GetRun(ctx, runs[name].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +154,7 @@ func TestRetentionOnS3(t *testing.T) {
 				t.Errorf("%s: status %s, want %s", name, got.Status, wantStatus)
 			}
 		}
-		audit, err := e.app.Store.ListAudit(ctx, 100)
+		audit, err := e.App.Store.ListAudit(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,13 +169,13 @@ func TestRetentionOnS3(t *testing.T) {
 			t.Errorf("retention.delete audit entries = %v", logged)
 		}
 		// The history says what happened.
-		r = c.json("GET", "/api/backups/"+runs["full1"].ID, nil)
-		if r.body["status"] != "expired" || r.body["expiredAt"] == nil {
-			t.Errorf("expired run's details = %s", r.raw)
+		r = c.JSON("GET", "/api/backups/"+runs["full1"].ID, nil)
+		if r.Body["status"] != "expired" || r.Body["expiredAt"] == nil {
+			t.Errorf("expired run's details = %s", r.Raw)
 		}
 
 		// Nothing more to do.
-		rep, err = e.app.Runs.Retain(ctx)
+		rep, err = e.App.Runs.Retain(ctx)
 		if err != nil || len(rep.Expired) != 0 {
 			t.Errorf("second pass: %v, %v; want nothing expired", rep.Expired, err)
 		}
@@ -190,11 +191,11 @@ func TestRetentionInBackground(t *testing.T) {
 	clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
 	e := startRunsWith(t, "", clock, true, func(o *server.Options) { o.RetentionEvery = 20 * time.Millisecond })
 	ctx := context.Background()
-	c := e.client()
+	c := e.Client()
 	uid := registerID(t, c, "bg@example.com")
-	agentID, _, _ := c.createAgent("box")
+	agentID, _, _ := c.CreateAgent("box")
 	cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
-	dest, err := e.app.Destinations.Resolve(ctx, uid, "")
+	dest, err := e.App.Destinations.Resolve(ctx, uid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,26 +211,28 @@ func TestRetentionInBackground(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+		if err := e.App.Store.CreateRun(ctx, &run); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, run.ID)
 	}
-	eventually(t, "retention in the background", func() bool {
-		objs, err := dest.List(ctx, "users/"+uid+"/")
-		return err == nil && len(objs) == 2
-	})
-	for i, id := range ids {
-		r, err := e.app.Store.GetRun(ctx, id)
+	// Retention deletes a run's files before it marks the run expired: wait for the
+	// runs' state, then check the files.
+	status := func(id string) string {
+		r, err := e.App.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "expired"
-		if i == 2 {
-			want = "completed"
-		}
-		if r.Status != want {
-			t.Errorf("run %d: %s, want %s", i, r.Status, want)
-		}
+		return r.Status
+	}
+	testenv.Eventually(t, "retention in the background", func() bool {
+		return status(ids[0]) == "expired" && status(ids[1]) == "expired"
+	})
+	if got := status(ids[2]); got != "completed" {
+		t.Errorf("newest run: %s, want completed", got)
+	}
+	objs, err := dest.List(ctx, "users/"+uid+"/")
+	if err != nil || len(objs) != 2 {
+		t.Errorf("objects left: %v, %v; want the newest run's two", objs, err)
 	}
 }

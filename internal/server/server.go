@@ -1,6 +1,13 @@
 // Package server assembles the backapp server from its parts (store, accounts, web
 // pages, JSON API) and runs it: listening, TLS, background jobs and graceful shutdown.
 // cmd/backapp and the end-to-end tests both start the server through it.
+//
+// Its tests are the in-process integration tests: each starts the assembled server
+// (on SQLite and on PostgreSQL) and drives it over HTTP as a browser, the JSON API's
+// clients and the agents do, so they cover how the parts work together (accounts,
+// agents, configurations, runs, the scheduler, retention, restores, live events,
+// several replicas) rather than one package alone. The JSON API's own behaviour is
+// tested beside package api, through the same harness (package servertest).
 package server
 
 import (
@@ -13,7 +20,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +43,7 @@ import (
 	"github.com/backapp/backapp/internal/store/sqlite"
 	"github.com/backapp/backapp/internal/version"
 	"github.com/backapp/backapp/internal/web"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options are the parts tests replace; the zero value is production.
@@ -88,6 +95,7 @@ type App struct {
 	schedLeader    scheduler.Leader
 	retentionEvery time.Duration
 	handler        http.Handler
+	now            func() time.Time // Options.Now
 }
 
 // OpenStore opens the database the configuration names: PostgreSQL when
@@ -117,7 +125,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, Store: st, Keys: keys}
+	a := &App{cfg: cfg, log: log, Store: st, Keys: keys, now: opt.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if err := a.build(ctx, opt); err != nil {
 		if a.closeBus != nil {
 			a.closeBus()
@@ -281,7 +292,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 func (a *App) Handler() http.Handler { return a.handler }
 
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully: it stops
-// accepting, lets requests in flight finish (up to 20 s) and returns.
+// accepting, lets requests in flight finish (up to 20 s), waits for the background
+// loops to stop and returns.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -302,18 +314,27 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Event streams never go idle: end them when shutting down, or Shutdown waits.
 	srv.RegisterOnShutdown(a.Events.Close)
+	// The background loops stop with ctx and Serve waits for them all, so none is
+	// still using the store when Close closes it: the scheduler gives up its lead,
+	// the built-in agent reports its runs, retention and the reaper finish their pass.
 	jobs, stopJobs := context.WithCancel(ctx)
-	defer stopJobs()
-	go a.sweepSessions(jobs)
-	go a.offline.Run(jobs)
+	var loops errgroup.Group
+	defer func() {
+		stopJobs()
+		if err := loops.Wait(); err != nil {
+			a.log.Error("background loop", "err", err)
+		}
+	}()
+	loops.Go(func() error { a.sweepSessions(jobs); return nil })
+	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
-	go a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
-	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns
-	defer func() { stopJobs(); sched.Wait() }()
-	sched.Go(func() { _ = a.Scheduler.Run(jobs) })
-	// The built-in agent stops with the jobs and reports its runs before Serve returns.
-	sched.Go(func() { _ = a.Builtin.Run(jobs) })
-	go a.Runs.RunRetention(jobs, a.schedLeader, a.retentionEvery)
+	loops.Go(func() error {
+		a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
+		return nil
+	})
+	loops.Go(func() error { return a.Scheduler.Run(jobs) })
+	loops.Go(func() error { return a.Builtin.Run(jobs) })
+	loops.Go(func() error { a.Runs.RunRetention(jobs, a.schedLeader, a.retentionEvery); return nil })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -345,7 +366,7 @@ func (a *App) sweepSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := time.Now().UTC()
+			now := a.now().UTC()
 			n, err := a.Store.DeleteExpiredSessions(ctx, now, now.Add(-a.Auth.SessionIdle()))
 			if err != nil {
 				a.log.Warn("delete expired sessions", "err", err)
@@ -395,7 +416,8 @@ func (a *App) buildRuns(opt Options) error {
 // sees every event and wakes its agents' long polls.
 func (a *App) buildEvents(ctx context.Context) error {
 	// In-process ids start at the clock's microseconds, so they keep growing across
-	// restarts and a browser's old Last-Event-ID is recognised as old.
+	// restarts and a browser's old Last-Event-ID is recognised as old: the real clock,
+	// not Options.Now (a test's clock may stand still or go back).
 	a.Events = events.NewBroker(events.BrokerConfig{First: uint64(time.Now().UnixMicro())})
 	// The listener may hear a wake-up before the agent API exists.
 	wake := func(agentID string) {

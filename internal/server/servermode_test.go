@@ -3,55 +3,15 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/backapp/backapp/internal/builtin"
 )
-
-// serve starts the app's background jobs (scheduler, built-in agent, …) as `backapp
-// serve` does, on a second listener nobody uses; they stop when the test ends.
-func (e *env) serve(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.app.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("Serve did not return within 30 s of its context ending")
-		}
-	})
-}
-
-// waitRun polls GET /api/backups/{id} until the run ends.
-func (c *client) waitRun(id string) response {
-	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		r := c.json("GET", "/api/backups/"+id, nil)
-		want(c.t, r, http.StatusOK)
-		if s, _ := r.body["status"].(string); s != "queued" && s != "running" {
-			return r
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("run %s still %v after 60 s", id, r.body["status"])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestServerModeThroughTheAPI: an admin allows a directory, saves a server-mode
 // configuration and runs it now; the server's built-in agent backs it up in-process to
@@ -60,12 +20,12 @@ func (c *client) waitRun(id string) response {
 func TestServerModeThroughTheAPI(t *testing.T) {
 	dialects(t, func(t *testing.T, databaseURL string) {
 		e := start(t, databaseURL)
-		e.serve(t)
-		admin := e.client()
-		reg := admin.register("admin@example.com")
-		adminID, _ := reg.body["id"].(string)
-		user := e.client()
-		user.register("user@example.com")
+		e.Serve(t)
+		admin := e.Client()
+		reg := admin.Register("admin@example.com")
+		adminID, _ := reg.Body["id"].(string)
+		user := e.Client()
+		user.Register("user@example.com")
 
 		allowed := t.TempDir()
 		src := filepath.Join(allowed, "site")
@@ -75,43 +35,43 @@ func TestServerModeThroughTheAPI(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>hi</h1>"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		want(t, user.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusForbidden)
-		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusOK)
+		want(t, user.JSON("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusForbidden)
+		want(t, admin.JSON("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusOK)
 
 		cfg := map[string]any{"name": "site", "enabled": true, "executionMode": "server",
 			"sources": []map[string]any{{"path": src}}, "destination": map[string]any{"destinationId": ""},
 			"options": map[string]any{"type": "full", "compression": "gzip"}}
-		r := user.json("POST", "/api/configs", cfg)
+		r := user.JSON("POST", "/api/configs", cfg)
 		want(t, r, http.StatusBadRequest)
-		if !strings.Contains(r.raw, "executionMode") {
-			t.Errorf("user's server-mode config refused without naming executionMode: %s", r.raw)
+		if !strings.Contains(r.Raw, "executionMode") {
+			t.Errorf("user's server-mode config refused without naming executionMode: %s", r.Raw)
 		}
-		r = admin.json("POST", "/api/configs", cfg)
+		r = admin.JSON("POST", "/api/configs", cfg)
 		want(t, r, http.StatusCreated)
-		cfgID, _ := r.body["id"].(string)
+		cfgID, _ := r.Body["id"].(string)
 		if cfgID == "" {
-			c, _ := r.body["config"].(map[string]any)
+			c, _ := r.Body["config"].(map[string]any)
 			cfgID, _ = c["id"].(string)
 		}
 
-		r = admin.json("POST", "/api/backups/execute/"+cfgID, nil)
+		r = admin.JSON("POST", "/api/backups/execute/"+cfgID, nil)
 		want(t, r, http.StatusAccepted)
-		runID, _ := r.body["id"].(string)
-		r = admin.waitRun(runID)
-		if s := r.body["status"]; s != "completed" {
-			t.Fatalf("server-mode run %v: %s", s, r.raw)
+		runID, _ := r.Body["id"].(string)
+		r = admin.WaitRun(runID)
+		if s := r.Body["status"]; s != "completed" {
+			t.Fatalf("server-mode run %v: %s", s, r.Raw)
 		}
-		agentID, _ := r.body["agentId"].(string)
-		if got := e.app.Builtin.AgentID(adminID); got == "" || got != agentID {
+		agentID, _ := r.Body["agentId"].(string)
+		if got := e.App.Builtin.AgentID(adminID); got == "" || got != agentID {
 			t.Errorf("run's agent %q, want the admin's built-in agent %q", agentID, got)
 		}
-		key, _ := r.body["objectKey"].(string)
+		key, _ := r.Body["objectKey"].(string)
 		re := regexp.MustCompile(fmt.Sprintf(`^users/%s/agents/%s/configs/%s/backup-\d{4}-\d{2}-\d{2}-\d{6}\.tar\.gz$`, adminID, agentID, cfgID))
 		if !re.MatchString(key) {
 			t.Errorf("object key %q, want %s", key, re)
 		}
 		// The built-in local destination holds it.
-		dest, err := e.app.Destinations.Resolve(context.Background(), adminID, "")
+		dest, err := e.App.Destinations.Resolve(context.Background(), adminID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,19 +81,19 @@ func TestServerModeThroughTheAPI(t *testing.T) {
 
 		// The list shrinks: the saved config now fails at run time, nothing is read.
 		other := t.TempDir()
-		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{other}}), http.StatusOK)
-		r = admin.json("POST", "/api/backups/execute/"+cfgID, nil)
+		want(t, admin.JSON("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{other}}), http.StatusOK)
+		r = admin.JSON("POST", "/api/backups/execute/"+cfgID, nil)
 		want(t, r, http.StatusAccepted)
-		runID, _ = r.body["id"].(string)
-		r = admin.waitRun(runID)
-		if s := r.body["status"]; s != "failed" || !strings.Contains(r.raw, "outside the directories allowed for server mode") {
-			t.Errorf("run after the list shrank: %v, %s; want failed, outside the allowed directories", s, r.raw)
+		runID, _ = r.Body["id"].(string)
+		r = admin.WaitRun(runID)
+		if s := r.Body["status"]; s != "failed" || !strings.Contains(r.Raw, "outside the directories allowed for server mode") {
+			t.Errorf("run after the list shrank: %v, %s; want failed, outside the allowed directories", s, r.Raw)
 		}
 
 		// Users never see the built-in agent.
-		r = user.json("GET", "/api/agents", nil)
-		if strings.Contains(r.raw, builtin.Name) {
-			t.Errorf("user's agents list shows the built-in agent: %s", r.raw)
+		r = user.JSON("GET", "/api/agents", nil)
+		if strings.Contains(r.Raw, builtin.Name) {
+			t.Errorf("user's agents list shows the built-in agent: %s", r.Raw)
 		}
 	})
 }

@@ -1,6 +1,7 @@
-// Package storage provides backup destinations (S3 and S3-compatible stores, and a
-// directory on the server's disk) behind one interface, and pre-signs the URLs that
-// agents use to upload and download archives without holding any credential.
+// Package storage is where backup archives are kept (the database is package store;
+// users' saved destination settings are package destinations): S3 and S3-compatible
+// stores, and a directory on the server's disk, behind one interface that pre-signs
+// the URLs agents use to upload and download archives without holding any credential.
 package storage
 
 import (

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
-	"time"
 
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -222,11 +223,7 @@ func TestFrameReaderClose(t *testing.T) {
 		r.Close()
 		r.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Fatalf("%d goroutines left running, %d before", n, before)
-	}
+	testenv.Eventually(t, fmt.Sprintf("the readers' goroutines to end (%d before)", before), func() bool {
+		return runtime.NumGoroutine() <= before
+	})
 }

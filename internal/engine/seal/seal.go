@@ -91,21 +91,6 @@ func (o Options) Normalize() (Options, error) {
 	return o, nil
 }
 
-// Ext is the object name suffix for o: ".tar.zst", ".tar.gz" or ".tar", plus ".age".
-func Ext(o Options) string {
-	ext := ".tar"
-	switch o.Codec {
-	case Zstd, "":
-		ext += ".zst"
-	case Gzip:
-		ext += ".gz"
-	}
-	if o.Encrypted() {
-		ext += ".age"
-	}
-	return ext
-}
-
 // ParseRecipients parses age X25519 public keys ("age1…"), one per element or line;
 // blank lines and # comments are ignored.
 func ParseRecipients(keys ...string) ([]age.Recipient, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/store/postgres"
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // replica is one server's half: a broker fed by a Fanout.
@@ -164,7 +165,7 @@ func TestWakeReachesOtherReplica(t *testing.T) {
 	url := database(t)
 	a, b := startReplica(t, url), startReplica(t, url)
 	a.f.Wake("agent-1")
-	eventually(t, "replica b woken", func() bool { return len(b.wakes()) == 1 && b.wakes()[0] == "agent-1" })
+	testenv.Eventually(t, "replica b woken", func() bool { return len(b.wakes()) == 1 && b.wakes()[0] == "agent-1" })
 	// a's own notification has come back by now (b's came later in the same
 	// commit order); it must not wake a twice.
 	a.f.Publish(ev("u", `{}`))
@@ -210,16 +211,6 @@ func TestListenerReconnects(t *testing.T) {
 			t.Fatal("no event reached the replica after its listener was killed")
 		}
 	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // TestQuietListenerStaysUp: the listener pings its connection when nothing comes

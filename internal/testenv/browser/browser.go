@@ -89,6 +89,14 @@ func (b *Browser) Fail(step string, err error) {
 	b.t.Fatalf("%s: %v\nat %s:\n%s", step, err, loc, body)
 }
 
+// TryText returns the visible text of the first element sel matches, or the error
+// reading it. A page whose script replaces the element (live.js re-rendering a run
+// or a restore) can make a read fail with "No node with given id found": tests that
+// poll such a page read again.
+func (b *Browser) TryText(sel string) (string, error) {
+	return chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS(sel)))
+}
+
 // Text returns the visible text of the first element sel matches.
 func (b *Browser) Text(sel string) string {
 	b.t.Helper()

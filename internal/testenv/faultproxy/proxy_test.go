@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/faultproxy"
 )
 
@@ -572,9 +573,7 @@ func TestDelay(t *testing.T) {
 		_, _, err := do(t, c, http.MethodPut, p.URL()+"/b/k", []byte("x"))
 		errc <- err
 	}()
-	for p.Stats().Delayed < 3 {
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, "three delayed requests", func() bool { return p.Stats().Delayed >= 3 })
 	start = time.Now()
 	p.Close()
 	if err := <-errc; err == nil {

@@ -167,9 +167,6 @@ func (s *Server) Password() string { return s.pass }
 // CertPool trusts the server's self-signed certificate; it is nil without WithTLS.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
 
-// Dir is the directory the server writes received messages to.
-func (s *Server) Dir() string { return s.dir }
-
 // WaitForMessage waits up to timeout for a message whose envelope recipients include
 // to (compared case-insensitively) that no earlier call returned, and returns it
 // parsed. It fails the test when none arrives in time.

@@ -1,7 +1,8 @@
-// Package destination adapts a storage.Destination to the engine's upload and download
-// interfaces, for server mode (the server backs up its own files) and for tests. In
-// agent mode the same interfaces are implemented by the agent over the server's API.
-package destination
+// Package presigned adapts a storage.Destination to the engine's upload and download
+// interfaces with presigned URLs, for tests that drive the engine without an agent.
+// In production the agent implements the same interfaces over the server's API
+// (server mode too: it runs the real agent in-process).
+package presigned
 
 import (
 	"context"
