@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agentapi"
+	"github.com/backapp/backapp/internal/alerts"
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
@@ -57,6 +58,9 @@ type Options struct {
 	EventStream api.EventsConfig
 	// OfflineEvery is how often the leader looks for agents gone offline (15 s).
 	OfflineEvery time.Duration
+	// AlertsEvery is how often the leader evaluates the alert rules besides when
+	// runs and agents change (30 s).
+	AlertsEvery time.Duration
 }
 
 // App is a configured server.
@@ -78,6 +82,10 @@ type App struct {
 	// scheduled runs (Serve runs both on the replica holding schedLeader).
 	Runs      *runs.Service
 	Scheduler *scheduler.Scheduler
+	// Alerts raises, resolves and lists alerts; alertWatch evaluates its rules on the
+	// leader (Alerts.Evaluate is one pass, for tests).
+	Alerts     *alerts.Service
+	alertWatch *alerts.Watch
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
 	// replica and wakes agents' long polls everywhere.
 	Events         *events.Broker
@@ -178,6 +186,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err := a.buildRuns(opt); err != nil {
 		return err
 	}
+	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	a.alertWatch = &alerts.Watch{Service: a.Alerts, Leader: a.schedLeader, Events: a.Events, Every: opt.AlertsEvery}
 	// Only the replica that schedules runs the built-in agents (server mode).
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.Bus.Wake,
 		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
@@ -212,6 +225,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
+	jsonAPI.RegisterAlerts(mux, a.Alerts)
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)
@@ -306,6 +320,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopJobs()
 	go a.sweepSessions(jobs)
 	go a.offline.Run(jobs)
+	go a.alertWatch.Run(jobs)
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns

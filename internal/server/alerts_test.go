@@ -1,0 +1,217 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// alertsOf lists the user's alerts through GET /api/alerts with query.
+func (c *client) alertsOf(query string) (list []map[string]any, open int) {
+	c.t.Helper()
+	r := c.json("GET", "/api/alerts"+query, nil)
+	want(c.t, r, http.StatusOK)
+	for _, a := range r.body["alerts"].([]any) {
+		list = append(list, a.(map[string]any))
+	}
+	return list, int(r.body["open"].(float64))
+}
+
+// waitAlert polls GET /api/alerts?query until one alert of rule matches cond.
+func (c *client) waitAlert(query, rule string, cond func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, _ := c.alertsOf(query)
+		for _, a := range list {
+			if a["rule"] == rule && cond(a) {
+				return a
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no %s alert as wanted in 30 s; alerts: %v", rule, list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRunAlertsThroughRealRuns: the built-in agent really runs a configuration;
+// a failing run raises one failure alert naming the configuration and the error,
+// a second failure counts on it, and the next successful run resolves it, saying
+// so. Another user sees none of it; acknowledging through the seed's endpoint works.
+func TestRunAlertsThroughRealRuns(t *testing.T) {
+	dialects(t, func(t *testing.T, databaseURL string) {
+		e := start(t, databaseURL)
+		e.serve(t)
+		admin := e.client()
+		admin.register("admin@example.com")
+		other := e.client()
+		other.register("other@example.com")
+
+		allowed := t.TempDir()
+		src := filepath.Join(allowed, "site")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>hi</h1>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusOK)
+		r := admin.json("POST", "/api/configs", map[string]any{"name": "site", "enabled": true, "executionMode": "server",
+			"sources": []map[string]any{{"path": src}}, "destination": map[string]any{"destinationId": ""},
+			"options": map[string]any{"type": "full", "compression": "gzip"}})
+		want(t, r, http.StatusCreated)
+		cfgID, _ := r.body["id"].(string)
+
+		runNow := func(wantStatus string) string {
+			t.Helper()
+			r := admin.json("POST", "/api/backups/execute/"+cfgID, nil)
+			want(t, r, http.StatusAccepted)
+			id, _ := r.body["id"].(string)
+			if r = admin.waitRun(id); r.body["status"] != wantStatus {
+				t.Fatalf("run %s: %v, want %s: %s", id, r.body["status"], wantStatus, r.raw)
+			}
+			return id
+		}
+		// The allowed directories shrink: the source is outside them, the run fails.
+		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{t.TempDir()}}), http.StatusOK)
+		failed := runNow("failed")
+		a := admin.waitAlert("?state=open", "run_failed", func(map[string]any) bool { return true })
+		msg, _ := a["message"].(string)
+		if a["type"] != "failure" || a["configId"] != cfgID || !strings.Contains(msg, `"site"`) ||
+			!strings.Contains(msg, "outside the directories allowed") || !strings.Contains(msg, failed) || a["acknowledged"] != false {
+			t.Errorf("failure alert = %v, want type failure naming the config, the error and the run", a)
+		}
+		if _, open := admin.alertsOf(""); open != 1 {
+			t.Errorf("open alerts = %d, want 1", open)
+		}
+		second := runNow("failed")
+		admin.waitAlert("?state=open", "run_failed", func(a map[string]any) bool {
+			return a["count"] == float64(2) && strings.Contains(a["message"].(string), second)
+		})
+		if list, _ := admin.alertsOf("?type=failure"); len(list) != 1 {
+			t.Errorf("failure alerts after two failures = %d, want one counted twice", len(list))
+		}
+		if list, open := other.alertsOf(""); len(list) != 0 || open != 0 {
+			t.Errorf("another user sees alerts %v (open %d), want none", list, open)
+		}
+		want(t, other.json("PUT", "/api/alerts/"+a["id"].(string)+"/acknowledge", nil), http.StatusNotFound)
+
+		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{allowed}}), http.StatusOK)
+		ok := runNow("completed")
+		res := admin.waitAlert("?state=resolved", "run_failed", func(map[string]any) bool { return true })
+		if s, _ := res["resolution"].(string); !strings.Contains(s, ok) || !strings.Contains(s, "succeeded") {
+			t.Errorf("resolution = %q, want the run that succeeded", s)
+		}
+		if _, open := admin.alertsOf(""); open != 0 {
+			t.Errorf("open alerts after the success = %d, want 0", open)
+		}
+
+		// The seed's acknowledge: fail once more, acknowledge, the count drops.
+		want(t, admin.json("PUT", "/api/settings/server-mode", map[string]any{"allowedDirs": []string{t.TempDir()}}), http.StatusOK)
+		runNow("failed")
+		a = admin.waitAlert("?state=open", "run_failed", func(map[string]any) bool { return true })
+		r = admin.json("PUT", "/api/alerts/"+a["id"].(string)+"/acknowledge", nil)
+		want(t, r, http.StatusOK)
+		if r.body["acknowledged"] != true || r.body["state"] != "acknowledged" {
+			t.Errorf("acknowledge answered %s", r.raw)
+		}
+		if _, open := admin.alertsOf(""); open != 0 {
+			t.Errorf("open alerts after acknowledging = %d, want 0", open)
+		}
+		want(t, admin.json("GET", "/api/alerts?state=nonsense", nil), http.StatusBadRequest)
+	})
+}
+
+// TestTimeAlertRules: with an injected clock, an agent silent for more than five
+// minutes raises agent_offline and its next heartbeat resolves it; a scheduled
+// configuration without a successful backup for twice its interval raises no_backup
+// and a completed run resolves it; a late run's alert resolves when it starts.
+func TestTimeAlertRules(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		clock := newSchedClock(time.Date(2026, 8, 3, 10, 0, 30, 0, time.UTC))
+		e := startRuns(t, db, clock, false)
+		ctx := context.Background()
+		c := e.client()
+		uid := registerID(t, c, "time@example.com")
+		agentID, key, _ := c.createAgent("laptop")
+		c.heartbeat(key, "")
+		cfg := e.mkScheduled(uid, agentID, "hourly", "0 * * * *", `{}`)
+		eval := func() {
+			t.Helper()
+			if err := e.app.Alerts.Evaluate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rules := func(state string) map[string]map[string]any {
+			list, _ := c.alertsOf("?state=" + state)
+			out := map[string]map[string]any{}
+			for _, a := range list {
+				out[a["rule"].(string)] = a
+			}
+			return out
+		}
+
+		clock.Advance(4 * time.Minute)
+		eval()
+		if got := rules("open"); len(got) != 0 {
+			t.Fatalf("alerts after 4 minutes = %v, want none", got)
+		}
+		clock.Advance(2 * time.Minute) // 6 minutes without a heartbeat
+		eval()
+		eval() // a second pass changes nothing
+		a := rules("open")["agent_offline"]
+		if a == nil || a["agentId"] != agentID || a["count"] != float64(1) || !strings.Contains(a["message"].(string), `"laptop"`) {
+			t.Fatalf("agent_offline = %v, want one about the laptop", a)
+		}
+		if list, _ := c.alertsOf("?agentId=" + agentID); len(list) != 1 {
+			t.Errorf("alerts filtered by agent = %d, want 1", len(list))
+		}
+		c.heartbeat(key, "")
+		eval()
+		if r := rules("resolved")["agent_offline"]; r == nil || !strings.Contains(r["resolution"].(string), "back online") {
+			t.Errorf("resolved agent_offline = %v, want back online", r)
+		}
+
+		// Hourly: twice the interval is two hours without a successful backup.
+		c.heartbeat(key, "")
+		clock.Advance(2*time.Hour + 5*time.Minute)
+		c.heartbeat(key, "")
+		eval()
+		nb := rules("open")["no_backup"]
+		if nb == nil || nb["configId"] != cfg.ID || !strings.Contains(nb["message"].(string), "threshold 2.0 hours") {
+			t.Fatalf("no_backup = %v, want one for the hourly config with its threshold", nb)
+		}
+		// The scheduler (not run since 10:00) queues one run for the missed slots, late,
+		// naming the first one it stands for.
+		if _, err := e.app.Scheduler.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if l := rules("open")["late"]; l == nil || !strings.Contains(l["message"].(string), "due at 2026-08-03 11:00 UTC") {
+			t.Errorf("late alert = %v, want one naming the 11:00 slot", l)
+		}
+		r := e.runsOf(cfg.ID)
+		for _, run := range r {
+			if run.Status == "queued" || run.Status == "running" {
+				e.finish(run, "completed")
+			}
+		}
+		if len(r) == 0 {
+			t.Fatal("the hourly config has no run to complete")
+		}
+		eval()
+		if got := rules("resolved")["no_backup"]; got == nil || !strings.Contains(got["resolution"].(string), "succeeded") {
+			t.Errorf("resolved no_backup = %v, want a backup succeeded", got)
+		}
+		if got := rules("resolved")["late"]; got == nil || !strings.Contains(got["resolution"].(string), "started") {
+			t.Errorf("resolved late = %v, want the late run started", got)
+		}
+		if got := rules("open"); len(got) != 0 {
+			t.Errorf("open alerts at the end = %v, want none", got)
+		}
+	})
+}
