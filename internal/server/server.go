@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agentapi"
-	"github.com/backapp/backapp/internal/alerts"
 	"github.com/backapp/backapp/internal/agents"
+	"github.com/backapp/backapp/internal/alerts"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/builtin"
