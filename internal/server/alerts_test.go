@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"encoding/json"
+	"net/url"
+
 	"context"
+	"github.com/backapp/backapp/internal/store"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -214,4 +218,86 @@ func TestTimeAlertRules(t *testing.T) {
 			t.Errorf("open alerts at the end = %v, want none", got)
 		}
 	})
+}
+
+// TestAlertsPage: the open count is in the navigation of every page; /alerts lists
+// the user's alerts with filters, acknowledges several at once, and shows nobody
+// else's.
+func TestAlertsPage(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		clock := newSchedClock(time.Date(2026, 8, 3, 10, 0, 30, 0, time.UTC))
+		e := startRuns(t, db, clock, false)
+		ctx := context.Background()
+		alice := e.client()
+		aliceID := registerID(t, alice, "alice@example.com")
+		bob := e.client()
+		bob.register("bob@example.com")
+		a1, k1, _ := alice.createAgent("alpha")
+		a2, k2, _ := alice.createAgent("beta")
+		alice.heartbeat(k1, "")
+		alice.heartbeat(k2, "")
+		cfg := e.mkScheduled(aliceID, a1, "docs", "", `{}`)
+		e.finish(e.mkRun(cfg, "running"), "failed")
+		clock.Advance(10 * time.Minute) // both agents offline
+		if err := e.app.Alerts.Evaluate(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		r := alice.send("GET", "/backups", "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(r.raw, `data-alert-count="3"`) || !strings.Contains(r.raw, "(3 open)") {
+			t.Errorf("navigation of /backups lacks the count of 3 open alerts: %s", visible(r.raw))
+		}
+		r = bob.send("GET", "/alerts", "", nil)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(visible(r.raw), "No alerts") || strings.Contains(r.raw, "alpha") {
+			t.Errorf("bob's alerts page: %s", visible(r.raw))
+		}
+		r = alice.send("GET", "/alerts?agentId="+a2, "", nil)
+		if v := visible(r.raw); !strings.Contains(v, "1 alert") || !strings.Contains(v, "beta&#34; is offline") || strings.Contains(v, "alpha&#34; is offline") {
+			t.Errorf("alerts of agent beta: %s", v)
+		}
+		r = alice.send("GET", "/alerts?type=failure&configId="+cfg.ID, "", nil)
+		if v := visible(r.raw); !strings.Contains(v, "1 alert") || !strings.Contains(v, "docs") {
+			t.Errorf("failure alerts of docs: %s", v)
+		}
+		r = alice.send("GET", "/alerts?state=bogus", "", nil)
+		want(t, r, http.StatusBadRequest)
+		if !strings.Contains(visible(r.raw), "state must be open, acknowledged or resolved") {
+			t.Errorf("bad state filter: %s", visible(r.raw))
+		}
+
+		list, _ := alice.alertsOf("?state=open")
+		form := url.Values{"csrf_token": {alice.csrf}}
+		for _, a := range list[:2] {
+			form.Add("id", a["id"].(string))
+		}
+		// Bob posting alice's ids acknowledges nothing.
+		r = bob.send("POST", "/alerts/acknowledge", "application/x-www-form-urlencoded",
+			url.Values{"csrf_token": {bob.csrf}, "id": form["id"]}.Encode())
+		want(t, r, http.StatusSeeOther)
+		if _, open := alice.alertsOf(""); open != 3 {
+			t.Fatalf("open after bob's acknowledge = %d, want 3", open)
+		}
+		r = alice.send("POST", "/alerts/acknowledge", "application/x-www-form-urlencoded", form.Encode())
+		want(t, r, http.StatusSeeOther)
+		r = alice.send("GET", "/alerts?state=acknowledged", "", nil)
+		if v := visible(r.raw); !strings.Contains(v, "Acknowledged 2 alerts") || !strings.Contains(v, "2 alerts") {
+			t.Errorf("after acknowledging two: %s", v)
+		}
+		if !strings.Contains(r.raw, `data-alert-count="1"`) {
+			t.Errorf("navigation count after acknowledging two is not 1")
+		}
+	})
+}
+
+// mkRun stores a run of c with status, started at the clock's time.
+func (e *runsEnv) mkRun(c store.BackupConfig, status string) store.Run {
+	e.t.Helper()
+	r := store.Run{ConfigID: c.ID, UserID: c.UserID, AgentID: c.AgentID, StartTime: e.clock.Now(), Status: status,
+		Errors: json.RawMessage(`[{"path":"","message":"disk full"}]`)}
+	if err := e.app.Store.CreateRun(context.Background(), &r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
 }
