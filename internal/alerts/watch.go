@@ -20,7 +20,9 @@ type Subscriber interface {
 }
 
 // Watch evaluates the rules every Every (30 s by default), and soon after a run
-// finishes or an agent goes online or offline, on the replica holding Leader.
+// finishes or an agent goes online or offline, on the replica holding Leader. It
+// also raises checksum alerts from the restores' events (on every replica: the
+// restore's id makes that idempotent).
 type Watch struct {
 	Service *Service
 	Leader  Leader     // nil: always evaluate (one server)
@@ -77,6 +79,11 @@ func (w *Watch) listen(ctx context.Context, kick chan<- struct{}) {
 				case e, ok := <-sub.C:
 					if !ok {
 						return
+					}
+					if e.Type == events.TypeRestoreStatus {
+						if err := w.Service.RestoreFinished(ctx, e); err != nil && ctx.Err() == nil {
+							w.Service.log.Error("checksum alert", "err", err)
+						}
 					}
 					if e.Type == events.TypeRunStatus || e.Type == events.TypeAgentStatus {
 						select {

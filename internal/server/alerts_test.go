@@ -5,7 +5,10 @@ import (
 	"net/url"
 
 	"context"
+	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/faultproxy"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -300,4 +303,110 @@ func (e *runsEnv) mkRun(c store.BackupConfig, status string) store.Run {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+// TestDestinationAlert: a saved S3 destination whose key is wrong fails its
+// connection test against the real S3 server and raises an alert naming it and the
+// cause; once the key is fixed, the next test resolves it.
+func TestDestinationAlert(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		s3cfg := s3test.NewConfig(t)
+		e := start(t, db)
+		alice := e.client()
+		alice.register("alice@example.com")
+		settings := func(secret string) map[string]any {
+			return map[string]any{"name": "offsite", "endpoint": s3cfg.Endpoint, "region": s3cfg.Region, "bucket": s3cfg.Bucket,
+				"pathStyle": true, "accessKeyId": s3cfg.AccessKey, "secretAccessKey": secret}
+		}
+		r := alice.json("POST", "/api/destinations", settings(s3cfg.SecretKey+"wrong"))
+		want(t, r, http.StatusCreated)
+		id, _ := r.body["id"].(string)
+		r = alice.json("POST", "/api/s3/test-connection", map[string]any{"destinationId": id})
+		want(t, r, http.StatusOK)
+		if r.body["ok"] != false {
+			t.Fatalf("test with a wrong key = %s, want a failure", r.raw)
+		}
+		list, open := alice.alertsOf("?state=open")
+		if open != 1 || len(list) != 1 || list[0]["rule"] != "destination" ||
+			!strings.Contains(list[0]["message"].(string), `"offsite"`) || !strings.Contains(list[0]["message"].(string), "credentials") {
+			t.Fatalf("alerts after the failed test = %v, want one destination alert naming offsite and the credentials", list)
+		}
+		// Testing again with the same failure counts nothing new.
+		want(t, alice.json("POST", "/api/s3/test-connection", map[string]any{"destinationId": id}), http.StatusOK)
+		if list, _ := alice.alertsOf(""); len(list) != 1 || list[0]["count"] != float64(1) {
+			t.Errorf("alerts after the same failure again = %v, want one, count 1", list)
+		}
+		want(t, alice.json("PUT", "/api/destinations/"+id, settings(s3cfg.SecretKey)), http.StatusOK)
+		r = alice.json("POST", "/api/s3/test-connection", map[string]any{"destinationId": id})
+		if r.body["ok"] != true {
+			t.Fatalf("test with the right key = %s", r.raw)
+		}
+		if list, open := alice.alertsOf("?state=resolved"); open != 0 || len(list) != 1 || !strings.Contains(list[0]["resolution"].(string), "passed") {
+			t.Errorf("after the fixed test: resolved %v, open %d; want it resolved", list, open)
+		}
+	})
+}
+
+// TestRetentionAlert: retention whose deletes S3 refuses (through the fault proxy)
+// raises a warning naming the config and the refusal; the next pass that can
+// delete resolves it.
+func TestRetentionAlert(t *testing.T) {
+	dialects(t, func(t *testing.T, db string) {
+		s3cfg := s3test.NewConfig(t)
+		proxy := faultproxy.Start(t, s3cfg.Endpoint, faultproxy.Config{})
+		clock := newSchedClock(time.Date(2026, 7, 20, 12, 0, 0, 0, time.UTC))
+		e := startRuns(t, db, clock, false)
+		ctx := context.Background()
+		c := e.client()
+		uid := registerID(t, c, "keep@example.com")
+		agentID, _, _ := c.createAgent("box")
+		r := c.json("POST", "/api/destinations", map[string]any{"name": "bucket", "endpoint": proxy.URL(),
+			"region": s3cfg.Region, "bucket": s3cfg.Bucket, "pathStyle": true,
+			"accessKeyId": s3cfg.AccessKey, "secretAccessKey": s3cfg.SecretKey})
+		want(t, r, http.StatusCreated)
+		destID, _ := r.body["id"].(string)
+		dest, err := e.app.Destinations.Resolve(ctx, uid, destID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
+		cfg.Destination = json.RawMessage(`{"destinationId":"` + destID + `"}`)
+		if err := e.app.Store.UpdateConfig(ctx, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			at := clock.Now().AddDate(0, 0, i-3)
+			end := at.Add(time.Minute)
+			run := store.Run{ConfigID: cfg.ID, UserID: uid, AgentID: agentID, StartTime: at, EndTime: &end, Status: "completed",
+				Full: true, DestinationID: destID}
+			run.S3Path = storage.ArchiveKey(uid, agentID, cfg.ID, at, storage.CompressionZstd, false)
+			if err := dest.Put(ctx, run.S3Path, strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.app.Store.CreateRun(ctx, &run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := proxy.SetRules(faultproxy.Rule{Match: faultproxy.Methods(http.MethodDelete),
+			Fault: faultproxy.Respond{Status: http.StatusForbidden, Code: "AccessDenied", Message: "no deletes for you"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.app.Runs.Retain(ctx); err == nil {
+			t.Fatal("Retain with refused deletes returned no error")
+		}
+		list, open := c.alertsOf("?state=open")
+		if open != 1 || len(list) != 1 || list[0]["rule"] != "retention" || list[0]["type"] != "warning" ||
+			list[0]["configId"] != cfg.ID || !strings.Contains(list[0]["message"].(string), `"documents"`) {
+			t.Fatalf("alerts after the refused retention = %v, want one retention warning for documents", list)
+		}
+		if err := proxy.SetRules(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.app.Runs.Retain(ctx); err != nil {
+			t.Fatalf("Retain: %v", err)
+		}
+		if list, open := c.alertsOf("?state=resolved"); open != 0 || len(list) != 1 || list[0]["rule"] != "retention" {
+			t.Errorf("after a pass that could delete: resolved %v, open %d", list, open)
+		}
+	})
 }

@@ -183,12 +183,13 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
-	if err := a.buildRuns(opt); err != nil {
-		return err
-	}
 	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
+	}
+	dests.ReportChecks(a.Alerts)
+	if err := a.buildRuns(opt); err != nil {
+		return err
 	}
 	a.alertWatch = &alerts.Watch{Service: a.Alerts, Leader: a.schedLeader, Events: a.Events, Every: opt.AlertsEvery}
 	// Only the replica that schedules runs the built-in agents (server mode).
@@ -386,7 +387,7 @@ func (a *App) Close() error {
 // buildRuns makes the run service and the scheduler: with PostgreSQL the replica
 // holding an advisory lock schedules and runs retention, with SQLite this server.
 func (a *App) buildRuns(opt Options) error {
-	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.Bus.Wake, Events: a.Bus,
+	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.Bus.Wake, Events: a.Bus, Retention: a.Alerts,
 		Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("runs: %w", err)
