@@ -171,3 +171,26 @@ func TestChecksumAlert(t *testing.T) {
 		}
 	})
 }
+
+func TestThreshold(t *testing.T) {
+	now := time.Date(2026, 8, 3, 12, 0, 0, 0, time.UTC)
+	daily := json.RawMessage(`{"cronExpression":"0 3 * * *","timezone":"Europe/Berlin"}`)
+	for _, c := range []struct {
+		name      string
+		schedule  json.RawMessage
+		options   string
+		want      time.Duration
+		wantAlert bool
+	}{
+		{"daily: twice a day's interval", daily, `{}`, 48 * time.Hour, true},
+		{"hourly", json.RawMessage(`{"cronExpression":"0 * * * *","timezone":"UTC"}`), `{}`, 2 * time.Hour, true},
+		{"the user's hours win", daily, `{"alertAfterHours":26}`, 26 * time.Hour, true},
+		{"manual with hours", nil, `{"alertAfterHours":5}`, 5 * time.Hour, true},
+		{"manual only: never", nil, `{}`, 0, false},
+	} {
+		got, ok := alerts.Threshold(store.ConfigAge{Schedule: c.schedule, Options: json.RawMessage(c.options)}, now)
+		if got != c.want || ok != c.wantAlert {
+			t.Errorf("%s: Threshold = %v, %v; want %v, %v", c.name, got, ok, c.want, c.wantAlert)
+		}
+	}
+}

@@ -178,8 +178,11 @@ func clip(s string, n int) string {
 // setting, else twice its schedule's interval; ok is false when it has neither (run
 // by hand only).
 func Threshold(c store.ConfigAge, now time.Time) (d time.Duration, ok bool) {
-	if c.AlertAfter != nil && *c.AlertAfter > 0 {
-		return *c.AlertAfter, true
+	var opts struct {
+		AlertAfterHours int `json:"alertAfterHours"`
+	}
+	if json.Unmarshal(c.Options, &opts) == nil && opts.AlertAfterHours > 0 {
+		return time.Duration(opts.AlertAfterHours) * time.Hour, true
 	}
 	var doc struct {
 		CronExpression string `json:"cronExpression"`

@@ -410,3 +410,29 @@ func TestRetentionAlert(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertAfterHoursOption: a configuration's own no-backup threshold is saved with
+// it, and one out of range is refused naming the field.
+func TestAlertAfterHoursOption(t *testing.T) {
+	e := start(t, "")
+	c := e.client()
+	c.register("owner@example.com")
+	agentID, _, _ := c.createAgent("box")
+	body := func(hours int) map[string]any {
+		return map[string]any{"name": "docs", "enabled": true, "executionMode": "agent", "agentId": agentID,
+			"sources": []map[string]any{{"path": "/srv"}}, "destination": map[string]any{"destinationId": ""},
+			"options": map[string]any{"type": "full", "compression": "gzip", "alertAfterHours": hours}}
+	}
+	r := c.json("POST", "/api/configs", body(100000))
+	want(t, r, http.StatusBadRequest)
+	if !strings.Contains(r.raw, "options.alertAfterHours") {
+		t.Errorf("out-of-range alertAfterHours refused without naming it: %s", r.raw)
+	}
+	r = c.json("POST", "/api/configs", body(26))
+	want(t, r, http.StatusCreated)
+	id, _ := r.body["id"].(string)
+	r = c.json("GET", "/api/configs/"+id, nil)
+	if !strings.Contains(r.raw, `"alertAfterHours":26`) {
+		t.Errorf("saved config = %s, want alertAfterHours 26", r.raw)
+	}
+}

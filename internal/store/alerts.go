@@ -66,8 +66,9 @@ type ConfigAge struct {
 	AgentID  string
 	Name     string
 	Schedule json.RawMessage
-	// AlertAfter is the user's threshold (nil: twice the schedule's interval).
-	AlertAfter *time.Duration
+	// Options is the config's options document (its alertAfterHours is the user's
+	// threshold).
+	Options json.RawMessage
 	// Since is when the current schedule took effect.
 	Since       time.Time
 	LastSuccess *time.Time

@@ -52,7 +52,7 @@ func (s *Store) raiseAlert(ctx context.Context, tx *tx, a *store.Alert) (bool, e
 	err := tx.queryRow(ctx, `INSERT INTO alerts (id, user_id, config_id, agent_id, type, rule, subject, ref, message,
 		acknowledged, timestamp, occurrences)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-		ON CONFLICT (rule, subject) WHERE resolved_at IS NULL DO UPDATE SET
+		ON CONFLICT (rule, subject) WHERE resolved_at IS NULL AND subject <> '' DO UPDATE SET
 			occurrences = alerts.occurrences + 1, last_at = excluded.timestamp, ref = excluded.ref,
 			message = excluded.message, type = excluded.type, acknowledged = false, acknowledged_at = NULL
 		WHERE alerts.ref <> excluded.ref
@@ -209,19 +209,11 @@ func (s *Store) CountOpenAlerts(ctx context.Context, userID string) (int, error)
 func (s *Store) ConfigAges(ctx context.Context) ([]store.ConfigAge, error) {
 	return queryAll(ctx, s, "list config ages", `SELECT c.id, c.user_id,
 		CASE WHEN c.execution_mode = 'agent' THEN COALESCE(CAST(c.agent_id AS TEXT), '') ELSE '' END, c.name, c.schedule,
-		c.alert_after_seconds, COALESCE(c.schedule_since, c.created_at),
+		c.options, COALESCE(c.schedule_since, c.created_at),
 		(SELECT MAX(b.end_time) FROM backup_logs b WHERE b.config_id = c.id AND b.status = 'completed')
 		FROM backup_configs c WHERE c.enabled ORDER BY c.id`,
 		func(row scanner, c *store.ConfigAge) error {
-			var secs *int64
-			if err := row.Scan(&c.ID, &c.UserID, &c.AgentID, &c.Name, jsonCol{&c.Schedule}, &secs, timeCol{&c.Since},
-				nullTimeCol{&c.LastSuccess}); err != nil {
-				return err
-			}
-			if secs != nil {
-				d := time.Duration(*secs) * time.Second
-				c.AlertAfter = &d
-			}
-			return nil
+			return row.Scan(&c.ID, &c.UserID, &c.AgentID, &c.Name, jsonCol{&c.Schedule}, jsonCol{&c.Options}, timeCol{&c.Since},
+				nullTimeCol{&c.LastSuccess})
 		})
 }

@@ -170,7 +170,7 @@ func testConfigAges(t *testing.T, s store.Store) {
 		if a.LastSuccess == nil || r.EndTime == nil || !a.LastSuccess.Equal(*r.EndTime) {
 			t.Errorf("LastSuccess = %v, want the completed run's end %v", a.LastSuccess, r.EndTime)
 		}
-		equal(t, "no threshold set", a.AlertAfter == nil, true)
+		sameJSON(t, "options", a.Options, c.Options)
 		return
 	}
 	t.Fatalf("ConfigAges = %+v, want config %s", ages, c.ID)

@@ -15,7 +15,6 @@ ALTER TABLE alerts ADD COLUMN last_at {{time}};
 ALTER TABLE alerts ADD COLUMN acknowledged_at {{time}};
 ALTER TABLE alerts ADD COLUMN resolved_at {{time}};
 ALTER TABLE alerts ADD COLUMN resolution {{text}} NOT NULL DEFAULT '';
-ALTER TABLE backup_configs ADD COLUMN alert_after_seconds {{int}};
 
 -- Late alerts from before: rule late about their config, the newest of each config
 -- kept open, the older ones resolved (they would break the one-open-alert index).
@@ -25,13 +24,12 @@ UPDATE alerts SET resolved_at = timestamp, resolution = 'superseded by a later l
 WHERE rule = 'late' AND EXISTS (SELECT 1 FROM alerts b WHERE b.rule = 'late' AND b.subject = alerts.subject
     AND (b.timestamp > alerts.timestamp OR (b.timestamp = alerts.timestamp AND CAST(b.id AS TEXT) > CAST(alerts.id AS TEXT))));
 
-CREATE UNIQUE INDEX idx_alerts_open ON alerts (rule, subject) WHERE resolved_at IS NULL;
+CREATE UNIQUE INDEX idx_alerts_open ON alerts (rule, subject) WHERE resolved_at IS NULL AND subject <> '';
 CREATE INDEX idx_alerts_user_time ON alerts (user_id, timestamp);
 
 -- +goose Down
 DROP INDEX idx_alerts_user_time;
 DROP INDEX idx_alerts_open;
-ALTER TABLE backup_configs DROP COLUMN alert_after_seconds;
 ALTER TABLE alerts DROP COLUMN resolution;
 ALTER TABLE alerts DROP COLUMN resolved_at;
 ALTER TABLE alerts DROP COLUMN acknowledged_at;
