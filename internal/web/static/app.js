@@ -19,6 +19,18 @@ document.addEventListener("click", function (event) {
 // The open-alert count in the navigation follows the event stream: any alert event
 // re-reads the count (GET /api/alerts?limit=1 answers it as "open"). Without
 // EventSource the count is as of the page load.
+// backappEvents is the page's one connection to GET /api/events, shared by every
+// script that follows it (a browser allows few connections per server).
+var backappEvents = (function () {
+  var shared = null;
+  return function () {
+    if (!shared && typeof window.EventSource === "function") {
+      shared = new EventSource("/api/events");
+    }
+    return shared;
+  };
+})();
+
 (function () {
   var badge = document.getElementById("nav-alert-count");
   if (!badge || typeof window.EventSource !== "function") {
@@ -42,7 +54,7 @@ document.addEventListener("click", function (event) {
       .catch(function () {})
       .then(function () { pending = false; });
   }
-  var stream = new EventSource("/api/events");
+  var stream = backappEvents();
   ["alert.new", "alert.resolved", "alert.acknowledged", "reset"].forEach(function (t) {
     stream.addEventListener(t, reload);
   });
