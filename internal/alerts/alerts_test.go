@@ -194,3 +194,59 @@ func TestThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestWarningAlert: a run that completes with skipped files raises a warning naming
+// them; a later clean run resolves it; a failure in between leaves it open.
+func TestWarningAlert(t *testing.T) {
+	openStores(t, func(t *testing.T, st store.Store) {
+		f := setup(t, st)
+		ctx := context.Background()
+		now := f.now
+		// The agent's heartbeat is not what this test is about.
+		s, err := alerts.New(alerts.Config{Store: st, Now: func() time.Time { return now }, OfflineAfter: 1000 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := func(status string, skipped int64, errs string) {
+			t.Helper()
+			now = now.Add(time.Hour)
+			end := now.Add(time.Minute)
+			r := store.Run{ConfigID: f.cfg.ID, UserID: f.user.ID, AgentID: f.agent.ID, StartTime: now, EndTime: &end,
+				Status: status, FilesSkipped: skipped}
+			if errs != "" {
+				r.Errors = json.RawMessage(errs)
+			}
+			if err := st.CreateRun(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Evaluate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		open := func() map[string]store.Alert {
+			t.Helper()
+			list, _, err := st.ListAlerts(ctx, store.AlertFilter{UserID: f.user.ID, State: store.AlertOpen})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]store.Alert{}
+			for _, a := range list {
+				m[a.Rule] = a
+			}
+			return m
+		}
+		run("completed", 2, `[{"path":"/srv/locked","message":"permission denied"}]`)
+		w, ok := open()[alerts.RuleRunWarning]
+		if !ok || w.Type != alerts.TypeWarning || !strings.Contains(w.Message, "2 skipped files and 1 errors") {
+			t.Fatalf("open alerts = %+v, want a warning with 2 skipped files and 1 error", open())
+		}
+		run("failed", 0, `[{"path":"","message":"agent lost"}]`)
+		if _, ok := open()[alerts.RuleRunWarning]; !ok {
+			t.Error("a failed run resolved the warning; only a clean run may")
+		}
+		run("completed", 0, "")
+		if got := open(); len(got) != 0 {
+			t.Errorf("open alerts after a clean run = %+v, want none", got)
+		}
+	})
+}
