@@ -29,6 +29,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -86,6 +87,8 @@ type App struct {
 	// leader (Alerts.Evaluate is one pass, for tests).
 	Alerts     *alerts.Service
 	alertWatch *alerts.Watch
+	// metrics serves GET /metrics (only when --metrics-token is set).
+	metrics *metrics.Metrics
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
 	// replica and wakes agents' long polls everywhere.
 	Events         *events.Broker
@@ -227,6 +230,10 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
 	jsonAPI.RegisterAlerts(mux, a.Alerts)
+	a.metrics = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
+	if cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", a.metrics.Handler(cfg.MetricsToken))
+	}
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)
@@ -239,7 +246,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		// Health checks and static files need no anonymous-token cookie either.
 		p := r.URL.Path
 		return strings.HasPrefix(p, "/api/agent/") || strings.HasPrefix(p, "/storage/") ||
-			strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+			strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics"
 	})
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
 	h = storageRoutes(dests.LocalHandler(), h)
@@ -322,6 +329,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go a.sweepSessions(jobs)
 	go a.offline.Run(jobs)
 	go a.alertWatch.Run(jobs)
+	go a.metrics.Run(jobs, a.Events)
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns

@@ -102,4 +102,8 @@ type Alerts interface {
 	CountOpenAlerts(ctx context.Context, userID string) (int, error)
 	// ConfigAges lists every enabled config with its last successful run's end.
 	ConfigAges(ctx context.Context) ([]ConfigAge, error)
+	// CountRunsByStatus counts every run by status; CountOpenAlertsByType every
+	// unresolved alert by type (Prometheus' gauges).
+	CountRunsByStatus(ctx context.Context) (map[string]int, error)
+	CountOpenAlertsByType(ctx context.Context) (map[string]int, error)
 }

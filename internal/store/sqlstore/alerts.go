@@ -217,3 +217,29 @@ func (s *Store) ConfigAges(ctx context.Context) ([]store.ConfigAge, error) {
 				nullTimeCol{&c.LastSuccess})
 		})
 }
+
+// CountRunsByStatus counts every run by status.
+func (s *Store) CountRunsByStatus(ctx context.Context) (map[string]int, error) {
+	return s.countBy(ctx, "count runs by status", `SELECT status, COUNT(*) FROM backup_logs GROUP BY status`)
+}
+
+// CountOpenAlertsByType counts every unresolved alert by type.
+func (s *Store) CountOpenAlertsByType(ctx context.Context) (map[string]int, error) {
+	return s.countBy(ctx, "count open alerts by type", `SELECT type, COUNT(*) FROM alerts WHERE resolved_at IS NULL GROUP BY type`)
+}
+
+func (s *Store) countBy(ctx context.Context, op, query string) (map[string]int, error) {
+	type kv struct {
+		k string
+		n int
+	}
+	rows, err := queryAll(ctx, s, op, query, func(row scanner, v *kv) error { return row.Scan(&v.k, &v.n) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.k] = r.n
+	}
+	return out, nil
+}
