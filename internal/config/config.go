@@ -55,6 +55,8 @@ type Config struct {
 	// RetentionEvery is how often the replica that schedules runs a retention pass
 	// (deleting expired backups).
 	RetentionEvery time.Duration
+	// MetricsToken is the bearer token GET /metrics requires; empty turns /metrics off.
+	MetricsToken string
 }
 
 // setting describes one flag and its environment variable.
@@ -84,6 +86,7 @@ var settings = []setting{
 	{"session-max", "BACKAPP_SESSION_MAX", "absolute lifetime of a session"},
 	{"run-stale-after", "BACKAPP_RUN_STALE_AFTER", "fail a running backup whose agent has not reported for this long, and abort its uploads"},
 	{"retention-every", "BACKAPP_RETENTION_EVERY", "how often expired backups are deleted (a retention pass over every configuration with a policy)"},
+	{"metrics-token", "BACKAPP_METRICS_TOKEN", "bearer token Prometheus presents to scrape GET /metrics; empty turns /metrics off"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -123,6 +126,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", help("trusted-proxies"))
 	fs.DurationVar(&c.RunStaleAfter, "run-stale-after", 10*time.Minute, help("run-stale-after"))
 	fs.DurationVar(&c.RetentionEvery, "retention-every", time.Hour, help("retention-every"))
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", help("metrics-token"))
 	return c
 }
 

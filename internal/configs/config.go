@@ -117,6 +117,9 @@ type Options struct {
 	KeepWeekly    int    `json:"keepWeekly,omitempty"`
 	KeepMonthly   int    `json:"keepMonthly,omitempty"`
 	Hooks         *Hooks `json:"hooks,omitempty"`
+	// AlertAfterHours is how long without a successful backup raises an alert
+	// (internal/alerts); 0 is twice the schedule's interval.
+	AlertAfterHours int `json:"alertAfterHours,omitempty"`
 }
 
 // Hooks are commands run on the machine that runs the backup, before and after it.

@@ -43,6 +43,7 @@ const (
 	FieldKeepDaily        = "options.keepDaily"
 	FieldKeepWeekly       = "options.keepWeekly"
 	FieldKeepMonthly      = "options.keepMonthly"
+	FieldAlertAfter       = "options.alertAfterHours"
 	FieldHookPre          = "options.hooks.pre"
 	FieldHookPost         = "options.hooks.post"
 	FieldHookTimeout      = "options.hooks.timeoutSeconds"
@@ -66,6 +67,7 @@ const (
 	MaxKeepDaily    = 36500    // days
 	MaxKeepWeekly   = 5200     // weeks
 	MaxKeepMonthly  = 1200     // months
+	MaxAlertAfter   = 24 * 366 // hours: a year
 	MaxBandwidth    = 10 << 20 // KB/s: 10 GiB/s
 	MaxHookLen      = 4096
 	MaxHookTimeout  = 24 * 60 * 60
@@ -437,6 +439,7 @@ func checkOptions(f apperr.Fields, o *Options, prev *Config) {
 	checkRange(f, FieldKeepDaily, int64(o.KeepDaily), 1, MaxKeepDaily, "daily backups to keep", "(off)")
 	checkRange(f, FieldKeepWeekly, int64(o.KeepWeekly), 1, MaxKeepWeekly, "weekly backups to keep", "(off)")
 	checkRange(f, FieldKeepMonthly, int64(o.KeepMonthly), 1, MaxKeepMonthly, "monthly backups to keep", "(off)")
+	checkRange(f, FieldAlertAfter, int64(o.AlertAfterHours), 1, MaxAlertAfter, "hours without a successful backup before an alert", "for twice the schedule's interval")
 
 	if h := o.Hooks; h != nil {
 		checkHook(f, FieldHookPre, h.Pre)

@@ -96,15 +96,31 @@ func (s *Service) Test(ctx context.Context, actor store.User, t Target) (TestRes
 	if err != nil {
 		return TestResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
+	tctx, cancel := context.WithTimeout(ctx, s.cfg.TestTimeout)
 	defer cancel()
-	if err := dest.Test(ctx); err != nil {
+	res := TestResult{OK: true, Message: fmt.Sprintf("connection works: %s accepts the credentials, and backapp wrote and deleted a test object", what)}
+	if err := dest.Test(tctx); err != nil {
 		cause := storage.CauseOf(err)
 		s.log.Info("destination test failed", "actor", actor.ID, "destination", t.DestinationID, "cause", cause, "err", err)
-		return TestResult{Cause: cause, Message: err.Error(), Field: causeField(cause)}, nil
+		res = TestResult{Cause: cause, Message: err.Error(), Field: causeField(cause)}
 	}
-	return TestResult{OK: true, Message: fmt.Sprintf("connection works: %s accepts the credentials, and backapp wrote and deleted a test object", what)}, nil
+	// A saved destination tested as it is: its alert follows the outcome.
+	if r := s.reporter.Load(); r != nil && t.DestinationID != "" && t.Settings == nil {
+		if d, err := s.get(ctx, actor, t.DestinationID); err == nil {
+			(*r).DestinationChecked(ctx, d, res)
+		}
+	}
+	return res, nil
 }
+
+// CheckReporter hears the outcome of every test of a saved destination as it is
+// (internal/alerts raises or resolves the destination's alert).
+type CheckReporter interface {
+	DestinationChecked(ctx context.Context, d store.Destination, r TestResult)
+}
+
+// ReportChecks sends the outcome of tests of saved destinations to r.
+func (s *Service) ReportChecks(r CheckReporter) { s.reporter.Store(&r) }
 
 // ListBuckets lists the buckets the target's credentials can see; the bucket setting
 // is not needed. Failures are errors whose message names the cause.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,13 +53,14 @@ type Config struct {
 
 // Service manages destinations. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	store   store.Store
-	keys    *secrets.Keys
-	log     *slog.Logger
-	now     func() time.Time
-	local   *storage.Local
-	localID string
+	cfg      Config
+	reporter atomic.Pointer[CheckReporter]
+	store    store.Store
+	keys     *secrets.Keys
+	log      *slog.Logger
+	now      func() time.Time
+	local    *storage.Local
+	localID  string
 
 	mu    sync.Mutex
 	cache map[string]cached

@@ -15,6 +15,9 @@ const (
 	TypeRestoreProgress = "restore.progress"
 	TypeAgentStatus     = "agent.status"
 	TypeAlert           = "alert.new"
+	// TypeAlertResolved and TypeAlertsAcked change the open-alert count too.
+	TypeAlertResolved = "alert.resolved"
+	TypeAlertsAcked   = "alert.acknowledged"
 	// TypeReset tells a subscriber that events may have been missed (its
 	// Last-Event-ID is too old, or a replica lost its database connection): it must
 	// reload the state it shows instead of relying on the stream.
@@ -138,18 +141,41 @@ func AgentStatus(a store.Agent, status string, lastSeen *time.Time) Event {
 	return mk(TypeAgentStatus, a.UserID, AgentData{AgentID: a.ID, Name: a.Name, Status: status, LastSeen: lastSeen})
 }
 
-// AlertData is the data of alert.new (the seed's Alert, with the raw type).
+// AlertData is the data of alert.new and alert.resolved (the seed's Alert with the
+// rule, its count and, once resolved, why).
 type AlertData struct {
-	AlertID   string    `json:"id,omitempty"`
-	Type      string    `json:"type"`
-	ConfigID  string    `json:"configId,omitempty"`
-	Message   string    `json:"message"`
-	Timestamp time.Time `json:"timestamp"`
+	AlertID     string     `json:"id,omitempty"`
+	Type        string     `json:"type"`
+	Rule        string     `json:"rule,omitempty"`
+	ConfigID    string     `json:"configId,omitempty"`
+	AgentID     string     `json:"agentId,omitempty"`
+	Message     string     `json:"message"`
+	Timestamp   time.Time  `json:"timestamp"`
+	Occurrences int        `json:"count,omitempty"`
+	ResolvedAt  *time.Time `json:"resolvedAt,omitempty"`
+	Resolution  string     `json:"resolution,omitempty"`
 }
 
-// Alert is a new alert.
-func Alert(a store.Alert) Event {
-	return mk(TypeAlert, a.UserID, AlertData{AlertID: a.ID, Type: a.Type, ConfigID: a.ConfigID, Message: clip(a.Message, 4096), Timestamp: a.Timestamp})
+func alertData(a store.Alert) AlertData {
+	return AlertData{AlertID: a.ID, Type: a.Type, Rule: a.Rule, ConfigID: a.ConfigID, AgentID: a.AgentID,
+		Message: clip(a.Message, 4096), Timestamp: a.Timestamp, Occurrences: a.Occurrences, ResolvedAt: a.ResolvedAt,
+		Resolution: clip(a.Resolution, 1024)}
+}
+
+// Alert is a new alert, or a new occurrence of an open one.
+func Alert(a store.Alert) Event { return mk(TypeAlert, a.UserID, alertData(a)) }
+
+// AlertResolved is an alert that resolved itself.
+func AlertResolved(a store.Alert) Event { return mk(TypeAlertResolved, a.UserID, alertData(a)) }
+
+// AckData is the data of alert.acknowledged.
+type AckData struct {
+	Count int `json:"count"`
+}
+
+// AlertsAcknowledged is n of userID's alerts acknowledged.
+func AlertsAcknowledged(userID string, n int) Event {
+	return mk(TypeAlertsAcked, userID, AckData{Count: n})
 }
 
 // ResetData is the data of reset.

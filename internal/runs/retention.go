@@ -70,8 +70,12 @@ func (s *Service) Retain(ctx context.Context) (RetentionReport, error) {
 			continue
 		}
 		rep.Configs++
-		if err := s.retainConfig(ctx, c, p, &rep); err != nil {
+		err := s.retainConfig(ctx, c, p, &rep)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("retention of config %s: %w", c.ID, err))
+		}
+		if s.cfg.Retention != nil && ctx.Err() == nil {
+			s.cfg.Retention.RetentionDone(ctx, c, err)
 		}
 	}
 	return rep, errors.Join(errs...)

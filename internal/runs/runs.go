@@ -54,6 +54,15 @@ type Config struct {
 	// LateAfter is how long after its slot a scheduled run may wait for its agent
 	// before it is flagged late with an alert (5 min, as the scheduler's).
 	LateAfter time.Duration
+	// Retention hears how each config's retention pass went (internal/alerts; nil:
+	// nobody).
+	Retention RetentionReporter
+}
+
+// RetentionReporter hears the outcome of retention per configuration: err is what
+// kept it from deleting what it should, nil when it did.
+type RetentionReporter interface {
+	RetentionDone(ctx context.Context, c store.BackupConfig, err error)
 }
 
 // Publisher takes events (internal/events' buses).

@@ -15,7 +15,8 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-// AlertLate is the alerts.type of a run that started late or missed slots.
+// AlertLate is the alert rule of a run that started late or missed slots; its
+// subject is the config, so a config has at most one open late alert (counted).
 const AlertLate = "late"
 
 // scheduleOf reads a config's schedule document through configs.FromStore; nil when
@@ -96,7 +97,8 @@ func (ss *schedStore) config(ctx context.Context, id string) (store.ScheduledCon
 }
 
 func lateAlert(c store.ScheduledConfig, dueAt, now time.Time) store.Alert {
-	return store.Alert{UserID: c.UserID, ConfigID: c.ID, Type: AlertLate, Timestamp: now,
+	return store.Alert{UserID: c.UserID, ConfigID: c.ID, AgentID: c.AgentID, Type: "warning", Rule: AlertLate, Subject: c.ID,
+		Ref: dueAt.UTC().Format(time.RFC3339), Timestamp: now,
 		Message: fmt.Sprintf("backup %q due at %s is late: it had not started by %s (is its agent offline?)",
 			c.Name, dueAt.UTC().Format("2006-01-02 15:04 MST"), now.UTC().Format("2006-01-02 15:04 MST"))}
 }
@@ -136,8 +138,12 @@ func (ss *schedStore) SkipSlot(ctx context.Context, configID string, slot, dueAt
 	if err != nil {
 		return err
 	}
-	alert := lateAlert(c, dueAt, ss.s.now())
-	flagged, err := ss.s.st.SkipSlot(ctx, configID, slot, dueAt, alert)
+	// The alert names the waiting run's own due time (dueAt is the slot skipped now).
+	var alert store.Alert
+	flagged, err := ss.s.st.SkipSlot(ctx, configID, slot, dueAt, func(runDue time.Time) store.Alert {
+		alert = lateAlert(c, runDue, ss.s.now())
+		return alert
+	})
 	if flagged {
 		ss.s.log.Warn("scheduled run is late: its agent has not picked it up", "config", configID, "due", dueAt)
 		ss.s.cfg.Events.Publish(events.Alert(alert))

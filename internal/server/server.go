@@ -25,6 +25,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/agents"
+	"github.com/backapp/backapp/internal/alerts"
 	"github.com/backapp/backapp/internal/api"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/builtin"
@@ -34,6 +35,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -64,6 +66,9 @@ type Options struct {
 	EventStream api.EventsConfig
 	// OfflineEvery is how often the leader looks for agents gone offline (15 s).
 	OfflineEvery time.Duration
+	// AlertsEvery is how often the leader evaluates the alert rules besides when
+	// runs and agents change (30 s).
+	AlertsEvery time.Duration
 }
 
 // App is a configured server.
@@ -85,6 +90,12 @@ type App struct {
 	// scheduled runs (Serve runs both on the replica holding schedLeader).
 	Runs      *runs.Service
 	Scheduler *scheduler.Scheduler
+	// Alerts raises, resolves and lists alerts; alertWatch evaluates its rules on the
+	// leader (Alerts.Evaluate is one pass, for tests).
+	Alerts     *alerts.Service
+	alertWatch *alerts.Watch
+	// metrics serves GET /metrics (only when --metrics-token is set).
+	metrics *metrics.Metrics
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
 	// replica and wakes agents' long polls everywhere.
 	Events         *events.Broker
@@ -186,9 +197,15 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
+	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	dests.ReportChecks(a.Alerts)
 	if err := a.buildRuns(opt); err != nil {
 		return err
 	}
+	a.alertWatch = &alerts.Watch{Service: a.Alerts, Leader: a.schedLeader, Events: a.Events, Every: opt.AlertsEvery}
 	// Only the replica that schedules runs the built-in agents (server mode).
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.Bus.Wake,
 		LocalPrefix: cfg.BaseURL + localStoragePath, Local: dests.LocalHandler(),
@@ -207,7 +224,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
+	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -223,6 +240,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
+	jsonAPI.RegisterAlerts(mux, a.Alerts)
+	a.metrics = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
+	if cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", a.metrics.Handler(cfg.MetricsToken))
+	}
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)
@@ -235,7 +257,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		// Health checks and static files need no anonymous-token cookie either.
 		p := r.URL.Path
 		return strings.HasPrefix(p, "/api/agent/") || strings.HasPrefix(p, "/storage/") ||
-			strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+			strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics"
 	})
 	h = httpx.LimitBody(cfg.MaxBodyBytes)(h)
 	h = storageRoutes(dests.LocalHandler(), h)
@@ -327,6 +349,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	loops.Go(func() error { a.sweepSessions(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
+	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
+	loops.Go(func() error { a.metrics.Run(jobs, a.Events); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	loops.Go(func() error {
 		a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
@@ -392,7 +416,7 @@ func (a *App) Close() error {
 // buildRuns makes the run service and the scheduler: with PostgreSQL the replica
 // holding an advisory lock schedules and runs retention, with SQLite this server.
 func (a *App) buildRuns(opt Options) error {
-	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.Bus.Wake, Events: a.Bus,
+	svc, err := runs.New(runs.Config{Store: a.Store, Destinations: a.Destinations, Notify: a.Bus.Wake, Events: a.Bus, Retention: a.Alerts,
 		Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("runs: %w", err)

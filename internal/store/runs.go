@@ -37,17 +37,6 @@ type ScheduledConfig struct {
 	Since time.Time
 }
 
-// Alert is a row of the seed's alerts table.
-type Alert struct {
-	ID           string
-	UserID       string
-	ConfigID     string // "" when none
-	Type         string // failure | warning | info | late | …
-	Message      string
-	Acknowledged bool
-	Timestamp    time.Time
-}
-
 // ScheduledRun is a run the scheduler queues for a slot.
 type ScheduledRun struct {
 	Run   *Run // Status queued; on success it holds what was stored
@@ -79,7 +68,8 @@ type Runs interface {
 	// is before it (else it does nothing and reports false). Then a queued run of
 	// the config not yet flagged late is flagged late with dueAt, alert is stored,
 	// and it reports true.
-	SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert Alert) (flagged bool, err error)
+	// The alert is made by alert from the flagged run's own due time.
+	SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert func(runDueAt time.Time) Alert) (flagged bool, err error)
 	// FlagLateQueued flags late every scheduled run (one with a due slot) still queued
 	// with its slot before cutoff (its agent has not picked it up), storing an alert
 	// for each, made by alert from the run and its config's name. It returns the runs
@@ -100,7 +90,4 @@ type Runs interface {
 	// ExpireRun marks a finished run expired (its objects are gone). A queued or
 	// running run gives ErrConflict.
 	ExpireRun(ctx context.Context, id string, at time.Time) error
-	AddAlert(ctx context.Context, a *Alert) error
-	// ListAlerts lists a user's alerts (every user's when userID is ""), newest first.
-	ListAlerts(ctx context.Context, userID string, limit int) ([]Alert, error)
 }

@@ -36,6 +36,7 @@ type Store interface {
 	Destinations
 	Agents
 	Runs
+	Alerts
 	Restores
 	Estimates
 	Builtin

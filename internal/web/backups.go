@@ -226,23 +226,8 @@ func (h *Handler) backupsOptions(r *http.Request, u store.User, d *backupsData) 
 		}
 		d.Statuses = append(d.Statuses, filterOption{s, label})
 	}
-	if h.configs != nil {
-		cs, err := h.configs.List(r.Context(), u)
-		if err != nil {
-			return fmt.Errorf("list configs for the filter: %w", err)
-		}
-		for _, c := range cs {
-			d.Configs = append(d.Configs, filterOption{c.ID, c.Name})
-		}
-	}
-	if h.agents != nil {
-		as, err := h.agents.List(r.Context(), u)
-		if err != nil {
-			return fmt.Errorf("list agents for the filter: %w", err)
-		}
-		for _, a := range as {
-			d.Agents = append(d.Agents, filterOption{a.ID, a.Name})
-		}
+	if err := h.filterOptions(r, u, &d.Configs, &d.Agents); err != nil {
+		return fmt.Errorf("list configs and agents for the filter: %w", err)
 	}
 	return nil
 }

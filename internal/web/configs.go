@@ -161,7 +161,7 @@ var configTextFields = []string{
 	configs.FieldCompression, configs.FieldCompressionLevel, configs.FieldEncryptionMode, configs.FieldRecipients,
 	configs.FieldOnError, "options.followSymlinks", configs.FieldBandwidth, configs.FieldRetentionDays,
 	configs.FieldKeepLast, configs.FieldKeepDaily, configs.FieldKeepWeekly, configs.FieldKeepMonthly,
-	configs.FieldHookPre, configs.FieldHookPost, configs.FieldHookTimeout,
+	configs.FieldAlertAfter, configs.FieldHookPre, configs.FieldHookPost, configs.FieldHookTimeout,
 }
 
 // configValues are a configuration as form values.
@@ -183,6 +183,7 @@ func configValues(c configs.Config, localID string) map[string]string {
 		configs.FieldRetentionDays: itoa(int64(o.RetentionDays)), configs.FieldKeepLast: itoa(int64(o.KeepLast)),
 		configs.FieldKeepDaily: itoa(int64(o.KeepDaily)), configs.FieldKeepWeekly: itoa(int64(o.KeepWeekly)),
 		configs.FieldKeepMonthly: itoa(int64(o.KeepMonthly)), configs.FieldTimezone: "UTC",
+		configs.FieldAlertAfter: itoa(int64(o.AlertAfterHours)),
 	}
 	if v[configs.FieldDestination] == localID {
 		v[configs.FieldDestination] = ""
@@ -279,6 +280,7 @@ func readConfigForm(r *http.Request) (map[string]string, []sourceRow, configs.Co
 	o.KeepDaily = int(num(configs.FieldKeepDaily))
 	o.KeepWeekly = int(num(configs.FieldKeepWeekly))
 	o.KeepMonthly = int(num(configs.FieldKeepMonthly))
+	o.AlertAfterHours = int(num(configs.FieldAlertAfter))
 	if pre, post, to := v[configs.FieldHookPre], v[configs.FieldHookPost], num(configs.FieldHookTimeout); pre != "" || post != "" || to != 0 {
 		o.Hooks = &configs.Hooks{Pre: pre, Post: post, TimeoutSeconds: int(to)}
 	}

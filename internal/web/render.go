@@ -36,6 +36,10 @@ type page struct {
 	Errors map[string]string
 	Error  string
 	Data   any
+	// Alerts is whether the alerts page exists; OpenAlerts the signed-in user's
+	// open alerts, the count in the navigation.
+	Alerts     bool
+	OpenAlerts int
 }
 
 // ErrorFor returns the message for the form form as a whole, if it was the one
@@ -102,6 +106,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, tmp
 	if sess, ok := auth.SessionFrom(r.Context()); ok && p.User == nil {
 		u := sess.User
 		p.User = &u
+	}
+	if p.User != nil && h.alerts != nil {
+		p.Alerts = true
+		n, err := h.alerts.OpenCount(r.Context(), *p.User)
+		if err != nil {
+			h.log.Warn("count open alerts for the navigation", "err", err) // the page is still worth showing
+		}
+		p.OpenAlerts = n
 	}
 	p.CSRF = csrf.Token(r)
 	p.Version = h.version

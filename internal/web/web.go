@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/agents"
+	"github.com/backapp/backapp/internal/alerts"
 	"github.com/backapp/backapp/internal/auth"
 	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/csrf"
@@ -50,6 +51,8 @@ type Config struct {
 	Configs *configs.Service
 	// Restores serves the restore pages (/restores…); nil leaves them out.
 	Restores *restores.Service
+	// Alerts serves /alerts and the open count in the navigation; nil leaves them out.
+	Alerts *alerts.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -65,6 +68,7 @@ type Handler struct {
 	runs     *runs.Service
 	configs  *configs.Service
 	restores *restores.Service
+	alerts   *alerts.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -100,6 +104,7 @@ func New(cfg Config) (*Handler, error) {
 		runs:     cfg.Runs,
 		configs:  cfg.Configs,
 		restores: cfg.Restores,
+		alerts:   cfg.Alerts,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -161,6 +166,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerConfigs(mux)
 	h.registerRestores(mux)
 	h.registerServerSettings(mux)
+	h.registerAlerts(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,20 +39,6 @@ func (s *Store) ScheduledConfigs(ctx context.Context) ([]store.ScheduledConfig, 
 		})
 }
 
-func (s *Store) insertAlert(ctx context.Context, tx *tx, a *store.Alert) error {
-	op := "add alert " + a.Type
-	if err := newID(op, &a.ID); err != nil {
-		return err
-	}
-	if !s.validID(a.UserID) || a.ConfigID != "" && !s.validID(a.ConfigID) {
-		return fmt.Errorf("%s: invalid user or config id", op)
-	}
-	a.Timestamp = norm(a.Timestamp)
-	_, err := tx.exec(ctx, `INSERT INTO alerts (id, user_id, config_id, type, message, acknowledged, timestamp)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.UserID, nullStr(a.ConfigID), a.Type, a.Message, a.Acknowledged, s.t(a.Timestamp))
-	return mapErr(op, err)
-}
-
 // QueueScheduledRun inserts q.Run and records q.Slot, or gives ErrConflict.
 func (s *Store) QueueScheduledRun(ctx context.Context, q store.ScheduledRun) error {
 	v := *q.Run
@@ -78,7 +65,7 @@ func (s *Store) QueueScheduledRun(ctx context.Context, q store.ScheduledRun) err
 		return mapErr(op, err)
 	}
 	if q.Alert != nil {
-		if err := s.insertAlert(ctx, tx, q.Alert); err != nil {
+		if _, err := s.raiseAlert(ctx, tx, q.Alert); err != nil {
 			return err
 		}
 	}
@@ -90,7 +77,7 @@ func (s *Store) QueueScheduledRun(ctx context.Context, q store.ScheduledRun) err
 }
 
 // SkipSlot records slot without a run and flags a waiting queued run late.
-func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert store.Alert) (bool, error) {
+func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert func(time.Time) store.Alert) (bool, error) {
 	op := "skip slot of config " + configID
 	if !s.validID(configID) {
 		return false, notFound(op)
@@ -105,18 +92,21 @@ func (s *Store) SkipSlot(ctx context.Context, configID string, slot, dueAt time.
 	if n, err := affected(op, res, err); err != nil || n == 0 {
 		return false, err
 	}
-	res, err = tx.exec(ctx, `UPDATE backup_logs SET late = true, due_at = COALESCE(due_at, ?)
-		WHERE config_id = ? AND status = 'queued' AND NOT late`, s.t(dueAt), configID)
-	n, err := affected(op, res, err)
+	// The alert names the waiting run's own due time, not the slot skipped now.
+	var due *time.Time
+	err = tx.queryRow(ctx, `UPDATE backup_logs SET late = true, due_at = COALESCE(due_at, ?)
+		WHERE config_id = ? AND status = 'queued' AND NOT late RETURNING due_at`, s.t(dueAt), configID).Scan(nullTimeCol{&due})
 	if err != nil {
+		if err = mapErr(op, err); errors.Is(err, store.ErrNotFound) {
+			return false, mapErr(op, tx.Commit())
+		}
 		return false, err
 	}
-	if n > 0 {
-		if err := s.insertAlert(ctx, tx, &alert); err != nil {
-			return false, err
-		}
+	a := alert(*due)
+	if _, err := s.raiseAlert(ctx, tx, &a); err != nil {
+		return false, err
 	}
-	return n > 0, mapErr(op, tx.Commit())
+	return true, mapErr(op, tx.Commit())
 }
 
 // FlagLateQueued flags scheduled runs queued since before cutoff, with an alert each.
@@ -156,7 +146,7 @@ func (s *Store) flagLate(ctx context.Context, r store.RunRecord, alert func(stor
 		return false, err // n == 0: picked up or flagged meanwhile
 	}
 	a := alert(r)
-	if err := s.insertAlert(ctx, tx, &a); err != nil {
+	if _, err := s.raiseAlert(ctx, tx, &a); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()
@@ -231,36 +221,4 @@ func (s *Store) ExpireRun(ctx context.Context, id string, at time.Time) error {
 	return s.execState(ctx, op, "it is queued or running", func() error { _, err := s.GetRun(ctx, id); return err },
 		`UPDATE backup_logs SET status = 'expired', expired_at = COALESCE(expired_at, ?)
 		WHERE id = ? AND status NOT IN ('queued', 'running')`, s.t(at), id)
-}
-
-// AddAlert stores a. An empty ID gets a new UUID v7.
-func (s *Store) AddAlert(ctx context.Context, a *store.Alert) error {
-	tx, err := s.begin(ctx)
-	if err != nil {
-		return mapErr("add alert", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if err := s.insertAlert(ctx, tx, a); err != nil {
-		return err
-	}
-	return mapErr("add alert", tx.Commit())
-}
-
-// ListAlerts lists alerts newest first.
-func (s *Store) ListAlerts(ctx context.Context, userID string, limit int) ([]store.Alert, error) {
-	const op = "list alerts"
-	if limit <= 0 {
-		limit = 100
-	}
-	scan := func(row scanner, a *store.Alert) error {
-		return row.Scan(&a.ID, &a.UserID, &a.ConfigID, &a.Type, &a.Message, &a.Acknowledged, timeCol{&a.Timestamp})
-	}
-	const q = `SELECT id, user_id, COALESCE(CAST(config_id AS TEXT), ''), type, message, acknowledged, timestamp FROM alerts `
-	if userID == "" {
-		return queryAll(ctx, s, op, q+`ORDER BY timestamp DESC, id DESC LIMIT ?`, scan, limit)
-	}
-	if !s.validID(userID) {
-		return nil, nil
-	}
-	return queryAll(ctx, s, op, q+`WHERE user_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?`, scan, userID, limit)
 }

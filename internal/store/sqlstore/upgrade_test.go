@@ -157,6 +157,11 @@ func writeOldDatabase(t *testing.T, d *dialect, db *sql.DB, old oldEncoding) {
 			[]any{upRun, upConfig, upUser, upAgent, old.time(upT0), old.time(t1), old.bool(true), old.bool(true),
 				old.time(upT0), old.bool(true), old.time(upT0)}},
 		{`INSERT INTO settings (key, value, updated_at) VALUES ('k', 'kept', ?)`, []any{old.time(upT0)}},
+		// Late alerts as the scheduler wrote them before alert rules: one row each time.
+		{`INSERT INTO alerts (id, user_id, config_id, type, message, acknowledged, timestamp) VALUES (?, ?, ?, 'late', 'older', ?, ?)`,
+			[]any{"0193a000-0000-7000-8000-0000000000a1", upUser, upConfig, old.bool(false), old.time(upT0)}},
+		{`INSERT INTO alerts (id, user_id, config_id, type, message, acknowledged, timestamp) VALUES (?, ?, ?, 'late', 'newer', ?, ?)`,
+			[]any{"0193a000-0000-7000-8000-0000000000a2", upUser, upConfig, old.bool(false), old.time(t1)}},
 	} {
 		if _, err := db.ExecContext(ctx, d.rebind(st.q), st.args...); err != nil {
 			t.Fatalf("%s: %v", st.q, err)
@@ -167,6 +172,20 @@ func writeOldDatabase(t *testing.T, d *dialect, db *sql.DB, old oldEncoding) {
 func checkUpgraded(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
+	// Migration 00011: the newest late alert of the config stays open, as the rule's,
+	// the older one is resolved; both are warnings about the config.
+	als, _, err := s.ListAlerts(ctx, store.AlertFilter{UserID: upUser})
+	if err != nil || len(als) != 2 {
+		t.Fatalf("alerts after the upgrade = %+v, %v; want the two late ones", als, err)
+	}
+	for _, a := range als {
+		if a.Rule != "late" || a.Type != "warning" || a.Subject != upConfig {
+			t.Errorf("upgraded alert %+v, want rule late, type warning, subject the config", a)
+		}
+		if open := a.ResolvedAt == nil; open != (a.Message == "newer") {
+			t.Errorf("alert %q open %v; want only the newer one open", a.Message, open)
+		}
+	}
 	cur, latest, err := s.Version(ctx)
 	if err != nil || cur != latest || cur < todaysVersion {
 		t.Errorf("Version() = %d, %d, %v; want the latest, at least %d", cur, latest, err, todaysVersion)

@@ -27,7 +27,7 @@ var runsTests = []test{
 
 // RunRuns runs the store.Runs suite against fresh stores from open.
 func RunRuns(t *testing.T, open func(t *testing.T) store.Store) {
-	for _, tc := range runsTests {
+	for _, tc := range append(runsTests, alertTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
@@ -133,13 +133,13 @@ func testQueueScheduledRun(t *testing.T, s store.Store) {
 	rec2, err := s.GetRunRecord(ctx, r2.ID)
 	check(t, "GetRunRecord", err)
 	equal(t, "late", rec2.Late, true)
-	alerts, err := s.ListAlerts(ctx, u.ID, 10)
+	alerts, _, err := s.ListAlerts(ctx, store.AlertFilter{UserID: u.ID})
 	check(t, "ListAlerts", err)
 	if len(alerts) != 1 || alerts[0].Type != "late" || alerts[0].ConfigID != c.ID || alerts[0].Message != "late!" {
 		t.Errorf("alerts = %+v, want the one late alert", alerts)
 	}
 	other := mkUser(t, s, "other@example.com", t0, true)
-	alerts, err = s.ListAlerts(ctx, other.ID, 10)
+	alerts, _, err = s.ListAlerts(ctx, store.AlertFilter{UserID: other.ID})
 	check(t, "ListAlerts other", err)
 	equal(t, "other's alerts", len(alerts), 0)
 }
@@ -179,10 +179,16 @@ func testSkipSlot(t *testing.T, s store.Store) {
 	r, err := queueAt(t, s, c, slot, false, nil)
 	check(t, "queue", err)
 
-	al := store.Alert{UserID: u.ID, ConfigID: c.ID, Type: "late", Message: "waiting for its agent", Timestamp: slot.Add(time.Minute)}
-	flagged, err := s.SkipSlot(ctx, c.ID, slot.Add(time.Minute), slot, al)
+	var named time.Time
+	al := func(due time.Time) store.Alert {
+		named = due
+		return store.Alert{UserID: u.ID, ConfigID: c.ID, Type: "late", Message: "waiting for its agent", Timestamp: slot.Add(time.Minute)}
+	}
+	// Skipping the next slot names the waiting run's own due time, not the skipped one.
+	flagged, err := s.SkipSlot(ctx, c.ID, slot.Add(time.Minute), slot.Add(time.Minute), al)
 	check(t, "SkipSlot", err)
 	equal(t, "flagged", flagged, true)
+	equal(t, "due time the alert names", named, slot)
 	// Later slots record themselves but flag nothing new: one alert per run.
 	flagged, err = s.SkipSlot(ctx, c.ID, slot.Add(2*time.Minute), slot.Add(time.Minute), al)
 	check(t, "SkipSlot again", err)
@@ -199,7 +205,7 @@ func testSkipSlot(t *testing.T, s store.Store) {
 	check(t, "GetRunRecord", err)
 	equal(t, "late", rec.Late, true)
 	equal(t, "due stays the first slot", rec.DueAt, ptr(slot))
-	alerts, err := s.ListAlerts(ctx, "", 10)
+	alerts, _, err := s.ListAlerts(ctx, store.AlertFilter{})
 	check(t, "ListAlerts", err)
 	equal(t, "alerts", len(alerts), 1)
 
@@ -353,7 +359,7 @@ func testFlagLateQueued(t *testing.T, s store.Store) {
 	got, err = s.FlagLateQueued(ctx, slot.Add(2*time.Hour), alert)
 	check(t, "FlagLateQueued again", err)
 	equal(t, "flagged twice", len(got), 0)
-	alerts, err := s.ListAlerts(ctx, u.ID, 10)
+	alerts, _, err := s.ListAlerts(ctx, store.AlertFilter{UserID: u.ID})
 	check(t, "ListAlerts", err)
 	if len(alerts) != 1 || alerts[0].Message != "daily is late" {
 		t.Errorf("alerts = %+v, want one for daily", alerts)

@@ -15,3 +15,47 @@ document.addEventListener("click", function (event) {
   event.preventDefault();
   dialog.showModal();
 });
+
+// The open-alert count in the navigation follows the event stream: any alert event
+// re-reads the count (GET /api/alerts?limit=1 answers it as "open"). Without
+// EventSource the count is as of the page load.
+// backappEvents is the page's one connection to GET /api/events, shared by every
+// script that follows it (a browser allows few connections per server).
+var backappEvents = (function () {
+  var shared = null;
+  return function () {
+    if (!shared && typeof window.EventSource === "function") {
+      shared = new EventSource("/api/events");
+    }
+    return shared;
+  };
+})();
+
+(function () {
+  var badge = document.getElementById("nav-alert-count");
+  if (!badge || typeof window.EventSource !== "function") {
+    return;
+  }
+  var pending = false;
+  function show(n) {
+    badge.setAttribute("data-alert-count", String(n));
+    badge.hidden = n === 0;
+    badge.firstElementChild.textContent = String(n);
+    badge.lastElementChild.textContent = " (" + n + " open)";
+  }
+  function reload() {
+    if (pending) {
+      return;
+    }
+    pending = true;
+    fetch("/api/alerts?state=open&limit=1", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (b) { show(b.open); })
+      .catch(function () {})
+      .then(function () { pending = false; });
+  }
+  var stream = backappEvents();
+  ["alert.new", "alert.resolved", "alert.acknowledged", "reset"].forEach(function (t) {
+    stream.addEventListener(t, reload);
+  });
+})();

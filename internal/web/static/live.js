@@ -61,6 +61,9 @@
   }
 
   function schedule(now) {
+    if (!region.hasAttribute("data-live")) {
+      return; // finished: the shared stream may still carry events
+    }
     if (timer) {
       if (!now) {
         return;
@@ -72,10 +75,10 @@
   }
 
   function stop() {
-    if (stream) {
+    if (stream && !shared) {
       stream.close();
-      stream = null;
     }
+    stream = null;
     if (timer) {
       window.clearTimeout(timer);
       timer = null;
@@ -94,7 +97,10 @@
     window.setTimeout(poll, 3000);
     return;
   }
-  stream = new EventSource("/api/events");
+  // The page's shared stream (app.js), so the navigation's alert count and this
+  // page use one connection.
+  var shared = typeof window.backappEvents === "function";
+  stream = shared ? window.backappEvents() : new EventSource("/api/events");
   function mine(e) {
     try {
       return JSON.parse(e.data)[kind + "Id"] === id;
