@@ -155,7 +155,7 @@ func TestTimeAlertRules(t *testing.T) {
 			}
 		}
 		rules := func(state string) map[string]map[string]any {
-			list, _ := alertsOf(c, "?state=" + state)
+			list, _ := alertsOf(c, "?state="+state)
 			out := map[string]map[string]any{}
 			for _, a := range list {
 				out[a["rule"].(string)] = a
@@ -175,7 +175,7 @@ func TestTimeAlertRules(t *testing.T) {
 		if a == nil || a["agentId"] != agentID || a["count"] != float64(1) || !strings.Contains(a["message"].(string), `"laptop"`) {
 			t.Fatalf("agent_offline = %v, want one about the laptop", a)
 		}
-		if list, _ := alertsOf(c, "?agentId=" + agentID); len(list) != 1 {
+		if list, _ := alertsOf(c, "?agentId="+agentID); len(list) != 1 {
 			t.Errorf("alerts filtered by agent = %d, want 1", len(list))
 		}
 		c.Heartbeat(key, "")
