@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 	"testing"
 )
 
@@ -22,7 +23,8 @@ func TestAlignedWritesAndResume(t *testing.T) {
 	var cuts []Cut
 	var stored []Part
 	o.OnCut = func(c Cut) { cuts = append(cuts, c) }
-	o.OnPart = func(p Part) { stored = append(stored, p) }
+	var mu sync.Mutex // OnPart is called from the upload workers
+	o.OnPart = func(p Part) { mu.Lock(); stored = append(stored, p); mu.Unlock() }
 	w := NewWriter(context.Background(), f, o)
 	for i := 0; i < len(data); i += unit {
 		if _, err := w.Write(data[i : i+unit]); err != nil {
