@@ -188,3 +188,32 @@ func TestAgeCLI(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncrypt compares this writer with age.Encrypt on 4 MiB writes (a frame):
+// it must not be slower.
+func BenchmarkEncrypt(b *testing.B) {
+	id, _ := age.GenerateX25519Identity()
+	frame := make([]byte, 4<<20)
+	rand.Read(frame)
+	for _, bc := range []struct {
+		name string
+		open func(io.Writer) (io.WriteCloser, error)
+	}{
+		{"ageenc", func(w io.Writer) (io.WriteCloser, error) { return ageenc.NewWriter(w, id.Recipient()) }},
+		{"age", func(w io.Writer) (io.WriteCloser, error) { return age.Encrypt(w, id.Recipient()) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w, err := bc.open(io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				if _, err := w.Write(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+			w.Close()
+		})
+	}
+}
