@@ -213,11 +213,13 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 		aborted = true
 		cancel()
-		err := errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
+		// The compressor's goroutine first: its writes fail on the cancelled context,
+		// while Abort closes the upload's queue, which a Write still in flight would
+		// send on (a panic).
 		if sealed != nil {
-			sealed.Close() // ends the compressor's goroutines; writes fail on the aborted upload
+			sealed.Close()
 		}
-		return err
+		return errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
 	}
 
 	// Progress reporting.
