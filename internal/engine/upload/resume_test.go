@@ -22,9 +22,9 @@ func TestAlignedWritesAndResume(t *testing.T) {
 	o.FirstPart, o.AlignWrites = 8<<20, 2*unit
 	var cuts []Cut
 	var stored []Part
+	var mu sync.Mutex // OnPart is called from the upload's workers, at the same time
 	o.OnCut = func(c Cut) { cuts = append(cuts, c) }
-	var mu sync.Mutex // OnPart is called from the upload workers
-	o.OnPart = func(p Part) { mu.Lock(); stored = append(stored, p); mu.Unlock() }
+	o.OnPart = func(p Part) { mu.Lock(); defer mu.Unlock(); stored = append(stored, p) }
 	w := NewWriter(context.Background(), f, o)
 	for i := 0; i < len(data); i += unit {
 		if _, err := w.Write(data[i : i+unit]); err != nil {
