@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/backapp/backapp/internal/testenv"
 )
@@ -89,11 +92,38 @@ func resumeSize(t *testing.T) int64 {
 // the agent, and with plain tar), and no more parts were stored twice than there
 // were kills. The tree is 256 MiB unless BACKAPP_TEST_RESUME_MB says otherwise.
 func TestResumeAfterKills(t *testing.T) {
+	resumeAfterKills(t, resumeCase{size: resumeSize(t), kills: 10, minKills: 3,
+		options: map[string]any{"compression": "zstd", "encryption": false}, tarFlag: "--zstd"})
+}
+
+// TestResumeAfterKillsEncrypted is the smaller variant for gzip (a member per frame)
+// encrypted with age to an X25519 recipient (our STREAM state in the checkpoint):
+// 64 MiB, 3 kills. The agent restores with the identity file it was enrolled with; the
+// archive also opens with plain `age -d -i key | tar -xz`.
+func TestResumeAfterKillsEncrypted(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumeAfterKills(t, resumeCase{size: 64 << 20, kills: 3, minKills: 2, identity: id,
+		options: map[string]any{"compression": "gzip", "compressionLevel": 1, "encryption": true,
+			"recipients": []string{id.Recipient().String()}}, tarFlag: "-z"})
+}
+
+type resumeCase struct {
+	size            int64
+	kills, minKills int
+	options         map[string]any // the config's options besides type and bandwidth
+	identity        *age.X25519Identity
+	tarFlag         string
+}
+
+func resumeAfterKills(t *testing.T, rc resumeCase) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	t.Parallel()
-	size := resumeSize(t)
+	size := rc.size
 	app := startApp(t)
 	w := app.w
 	var counter *partCounter
@@ -102,6 +132,32 @@ func TestResumeAfterKills(t *testing.T) {
 		return counter.srv.URL
 	})
 	ag := app.enroll("agent")
+	keyFile := ""
+	if rc.identity != nil {
+		// The agent restores with the identity file its settings name.
+		keyFile = filepath.Join(t.TempDir(), "key.txt")
+		if err := os.WriteFile(keyFile, []byte(rc.identity.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ag.p.kill()
+		settings := filepath.Join(ag.dir, "agent.json")
+		b, err := os.ReadFile(settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["identityFiles"] = []string{keyFile}
+		if b, err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(settings, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ag.p = start(t, "agent", cleanEnv(), app.agentBin, "run", "--config-dir", ag.dir)
+	}
 
 	// The tree is written as it is generated and compared by digests, so even the
 	// 2 GiB case needs little memory.
@@ -118,10 +174,14 @@ func TestResumeAfterKills(t *testing.T) {
 	var cfg struct {
 		ID string `json:"id"`
 	}
+	// 12 MB/s: time for the kills between parts.
+	options := map[string]any{"type": "full", "bandwidth": 12 << 10}
+	for k, v := range rc.options {
+		options[k] = v
+	}
 	w.do("POST", "/api/configs", map[string]any{"name": "big", "enabled": true, "executionMode": "agent", "agentId": ag.id,
 		"sources": []map[string]any{{"path": src}}, "destination": map[string]string{"destinationId": destID},
-		// 12 MB/s: time for ten kills between parts.
-		"options": map[string]any{"type": "full", "compression": "zstd", "encryption": false, "bandwidth": 12 << 10}}, &cfg)
+		"options": options}, &cfg)
 	var queued backupLog
 	w.do("POST", "/api/backups/execute/"+cfg.ID, nil, &queued)
 
@@ -137,7 +197,7 @@ func TestResumeAfterKills(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(ag.dir, "*", "runs", queued.ID, "checkpoint.json"))
 		return len(m) > 0
 	}
-	const kills = 10
+	kills := rc.kills
 	killed := 0
 	for ; killed < kills; killed++ {
 		parts, _ := counter.stored()
@@ -164,7 +224,7 @@ func TestResumeAfterKills(t *testing.T) {
 	run := status()
 	parts, again := counter.stored()
 	t.Logf("%d MiB backed up in run %s with %d kills: %d parts stored, %d of them again", size>>20, run.ID, killed, parts, again)
-	if killed < 3 {
+	if killed < rc.minKills {
 		t.Errorf("only %d kills landed before the backup completed; want most of %d", killed, kills)
 	}
 	if again > killed {
@@ -179,17 +239,20 @@ func TestResumeAfterKills(t *testing.T) {
 	if d := sameTree(hashTree(t, filepath.Join(dst, strings.TrimPrefix(src, "/"))), files); d != "" {
 		t.Errorf("restored: %s", d)
 	}
-	rc, err := s3.Get(context.Background(), run.ObjectKey)
+	obj, err := s3.Get(context.Background(), run.ObjectKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer obj.Close()
 	plain := t.TempDir()
-	tar := exec.Command("tar", "--zstd", "-xf", "-", "-C", plain)
-	tar.Stdin = rc
-	out, err := tar.CombinedOutput()
-	rc.Close()
-	if err != nil {
-		t.Fatalf("tar --zstd -xf: %v\n%s", err, out)
+	cmd := "tar " + rc.tarFlag + " -xf - -C " + plain
+	if keyFile != "" {
+		cmd = "age -d -i " + keyFile + " | " + cmd
+	}
+	sh := exec.Command("bash", "-o", "pipefail", "-c", cmd)
+	sh.Stdin = obj
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	if d := sameTree(hashTree(t, filepath.Join(plain, strings.TrimPrefix(src, "/"))), files); d != "" {
 		t.Errorf("extracted with tar: %s", d)

@@ -270,10 +270,11 @@ type backupOut struct {
 
 func (o backupOut) checkpointed() bool { return o.resumable && o.saved != nil && o.saved.Load() > 0 }
 
-// resumable reports whether a config's backups can resume after a restart: zstd
-// without encryption (see engine.CheckpointOptions).
+// resumable reports whether a config's backups can resume after a restart: zstd or
+// gzip, encrypted or not (see engine.CheckpointOptions); uncompressed archives have no
+// frames to line parts up with.
 func resumable(cfg agentproto.Config) bool {
-	return (cfg.Options.Compression == "" || cfg.Options.Compression == "zstd") && !cfg.Options.Encryption
+	return cfg.Options.Compression != "none"
 }
 
 func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st agentproto.BackupStartResponse, req BackupRequest, started time.Time, log *slog.Logger) (out backupOut, err error) {

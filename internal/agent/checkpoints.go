@@ -16,7 +16,9 @@ import (
 // last durable checkpoint. It lives in the state directory as
 // runs/{runId}/checkpoint.json (mode 0600) beside the run's manifest spool
 // runs/{runId}/manifest.zst. It holds the configuration as the server sent it, so it
-// may hold an encryption passphrase; the directory is the agent's own (0700).
+// may hold an encryption passphrase, and the engine's checkpoint of an encrypted run
+// holds the archive's payload key (engine.Checkpoint.Age); the directory is the agent's
+// own (0700) and the run's directory is removed when the run ends.
 type RunCheckpoint struct {
 	ConfigID string                         `json:"configId"`
 	Start    agentproto.BackupStartResponse `json:"start"`

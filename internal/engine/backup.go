@@ -69,7 +69,7 @@ type BackupOptions struct {
 	// (the copy the agent sends to the server's catalog and keeps for the next run).
 	Catalog io.Writer
 	// Checkpoint, when set, makes the backup resumable after the process dies (see
-	// checkpoint.go): it needs zstd without encryption, and no Catalog (the spool is
+	// checkpoint.go): it needs zstd or gzip (not "none"), and no Catalog (the spool is
 	// the catalog copy).
 	Checkpoint *CheckpointOptions
 
@@ -164,8 +164,8 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	var ck *checkpointer
 	var resume *Checkpoint
 	if o.Checkpoint != nil {
-		if sopts.Codec != seal.Zstd || sopts.Encrypted() || o.Catalog != nil || o.Checkpoint.Spool == nil || o.Checkpoint.Save == nil {
-			return res, errors.New("backup: a resumable backup needs zstd without encryption, a spool, a Save function and no Catalog")
+		if sopts.Codec == seal.None || o.Catalog != nil || o.Checkpoint.Spool == nil || o.Checkpoint.Save == nil {
+			return res, errors.New("backup: a resumable backup needs zstd or gzip, a spool, a Save function and no Catalog")
 		}
 		sopts.Frames = true
 		ck = newCheckpointer(*o.Checkpoint)
@@ -177,6 +177,10 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 			if hdr.Name != o.Name {
 				return res, fmt.Errorf("backup: checkpoint of %q given to resume %q", hdr.Name, o.Name)
 			}
+			if hdr.Codec != sopts.Codec || (resume.Age != nil) != sopts.Encrypted() {
+				return res, fmt.Errorf("backup: %w: it was taken with other compression or encryption", ErrCheckpointStale)
+			}
+			sopts.ResumeAge = resume.Age
 			ck.frame = resume.TarOffset / seal.FrameSize
 			for _, p := range resume.Parts {
 				if p.Number < resume.Next {
@@ -192,7 +196,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	uo := o.Upload
 	uo.OnProgress = func(n int64) { c.bytesUploaded.Add(n) }
 	if ck != nil {
-		uo.AlignWrites, uo.OnCut, uo.OnPart = seal.MaxFrame, ck.cut, ck.stored
+		uo.AlignWrites, uo.OnCut, uo.OnPart = seal.MaxWrite(sopts), ck.cut, ck.stored
 		if resume != nil {
 			uo.Resume = &upload.Resume{Next: resume.Next, Size: resume.Size, Sum: resume.Sum, Done: resume.Parts}
 		}
@@ -202,18 +206,20 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	mo.FirstPart, mo.Concurrency, mo.OnProgress = 5<<20, 1, nil
 	mup := upload.NewWriter(ctx, o.Manifest, mo)
 	aborted := false
-	var sealed io.WriteCloser
+	var sealed *seal.Writer
 	abort := func(cause error) error {
 		if aborted {
 			return cause
 		}
 		aborted = true
 		cancel()
-		err := errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
+		// The compressor's goroutine first: its writes fail on the cancelled context,
+		// while Abort closes the upload's queue, which a Write still in flight would
+		// send on (a panic).
 		if sealed != nil {
-			sealed.Close() // ends the compressor's goroutines; writes fail on the aborted upload
+			sealed.Close()
 		}
-		return err
+		return errors.Join(arch.Abort(cause), ignoreSame(cause, mup.Abort(cause)))
 	}
 
 	// Progress reporting.
@@ -257,6 +263,9 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	sealed, err = seal.NewWriter(sealDst, sopts)
 	if err != nil {
 		return res, abort(fmt.Errorf("backup: %w", err))
+	}
+	if ck != nil {
+		ck.setAgeState(sealed.AgeState)
 	}
 	mopts := seal.Options{Codec: seal.Zstd, Level: 3, Recipients: sopts.Recipients, Passphrase: sopts.Passphrase,
 		ScryptWorkFactor: sopts.ScryptWorkFactor, Concurrency: 1}

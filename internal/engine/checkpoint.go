@@ -14,18 +14,21 @@ import (
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/engine/seal/ageenc"
 	"github.com/backapp/backapp/internal/engine/upload"
 )
 
 // A resumable backup (BackupOptions.Checkpoint) can continue after the process was
 // killed, from its last durable checkpoint, in the same multipart upload. The archive
-// is tar → zstd in independent frames of seal.FrameSize → multipart upload, and part
-// boundaries are made to fall between frames (upload.Options.AlignWrites), so at a
-// part boundary:
+// is tar → zstd in independent frames (or gzip in independent members) of
+// seal.FrameSize → age (optional) → multipart upload, and part boundaries are made to
+// fall between frames (upload.Options.AlignWrites), so at a part boundary:
 //
 //   - the tar stream is at a multiple of FrameSize: a known offset within a known
 //     entry (each entry's bytes are written whole before the next one's);
 //   - the compressor holds nothing: the next frame starts afresh;
+//   - the encryption's state is known (package seal/ageenc): the payload key, the
+//     chunks sealed and the compressed bytes of the chunk being filled;
 //   - the upload's running SHA-256 is a marshalled crypto/sha256 state, and the parts
 //     before the boundary are stored, with their ETags.
 //
@@ -39,9 +42,8 @@ import (
 // starts the backup over, in the same upload). Parts stored after the checkpoint are
 // not uploaded again when the resumed stream produces the same bytes.
 //
-// Encryption and gzip are not resumable (age's STREAM state and pgzip's blocks are
-// not exposed at frame boundaries); BackupOptions.Checkpoint needs zstd without
-// encryption.
+// The encryption state is key material: the caller stores checkpoints as privately as
+// the sources' contents (the agent: 0600 in its state directory, removed with the run).
 
 // ErrCheckpointStale is returned (wrapped) by a resumed Backup when the sources no
 // longer match the checkpoint (the entry it stopped in changed or vanished): start
@@ -68,6 +70,10 @@ type Checkpoint struct {
 	Size  int64         `json:"size"`
 	Sum   []byte        `json:"sum"`
 	Parts []upload.Part `json:"parts"`
+
+	// Age is the encryption's state at the checkpoint (encrypted backups): it holds
+	// the archive's payload key.
+	Age *ageenc.State `json:"age,omitempty"`
 
 	// The manifest spool: its length at the checkpoint, and the writer's position.
 	SpoolSize    int64  `json:"spoolSize"`
@@ -189,19 +195,23 @@ type checkpointer struct {
 	spool *countWriter
 	enc   *zstd.Encoder // the spool's current frame
 
-	mu      sync.Mutex
-	frame   int64                // frames written to the upload so far
-	snaps   map[int64]Checkpoint // by frame number (tar offset / FrameSize)
-	cuts    map[int]upload.Cut   // by part number, with the frame that ends it in Part's place
-	cutAt   map[int]int64        // part → frame
-	done    map[int]upload.Part
-	base    int // parts before this are stored (resumed or saved)
-	saveErr error
+	mu    sync.Mutex
+	frame int64                 // frames written to the upload so far
+	snaps map[int64]Checkpoint  // by frame number (tar offset / FrameSize)
+	cuts  map[int]upload.Cut    // by part number, with the frame that ends it in Part's place
+	cutAt map[int]int64         // part → frame
+	ages  map[int]*ageenc.State // part → encryption state at its end
+	// ageState reads the encryption's state (nil: not encrypted) in the compressor's
+	// writer goroutine, where cut is called.
+	ageState func() *ageenc.State
+	done     map[int]upload.Part
+	base     int // parts before this are stored (resumed or saved)
+	saveErr  error
 }
 
 func newCheckpointer(o CheckpointOptions) *checkpointer {
 	return &checkpointer{o: o, snaps: map[int64]Checkpoint{}, cutAt: map[int]int64{}, cuts: map[int]upload.Cut{},
-		done: map[int]upload.Part{}, base: 1}
+		ages: map[int]*ageenc.State{}, done: map[int]upload.Part{}, base: 1, ageState: func() *ageenc.State { return nil }}
 }
 
 // openSpool prepares the spool: empty for a new backup, cut back to the checkpoint's
@@ -259,6 +269,7 @@ func (k *checkpointer) cut(c upload.Cut) {
 	k.mu.Lock()
 	k.cuts[c.Part] = c
 	k.cutAt[c.Part] = k.frame
+	k.ages[c.Part] = k.ageState()
 	k.mu.Unlock()
 }
 
@@ -292,7 +303,7 @@ func (k *checkpointer) stored(p upload.Part) {
 	}
 	cp := k.snaps[k.cutAt[best]]
 	c := k.cuts[best]
-	cp.Next, cp.Size, cp.Sum = best+1, c.Size, c.Sum
+	cp.Next, cp.Size, cp.Sum, cp.Age = best+1, c.Size, c.Sum, k.ages[best]
 	cp.Parts = make([]upload.Part, 0, len(k.done))
 	for _, d := range k.done {
 		cp.Parts = append(cp.Parts, d)
@@ -311,6 +322,7 @@ func (k *checkpointer) stored(p upload.Part) {
 		if m < best {
 			delete(k.cutAt, m)
 			delete(k.cuts, m)
+			delete(k.ages, m)
 			delete(k.snaps, f)
 		}
 	}
@@ -371,4 +383,10 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func (k *checkpointer) setAgeState(f func() *ageenc.State) {
+	k.mu.Lock()
+	k.ageState = f
+	k.mu.Unlock()
 }

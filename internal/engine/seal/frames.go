@@ -1,10 +1,12 @@
 package seal
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -21,13 +23,14 @@ const FrameSize = 4 << 20
 // the most one Write of the frame writer passes on.
 const MaxFrame = FrameSize + FrameSize/1024 + 1024
 
-// frameWriter compresses FrameSize chunks into independent zstd frames on up to
+// frameWriter compresses FrameSize chunks into independent zstd frames (or gzip members) on up to
 // workers goroutines and writes the frames to w in order. Memory stays at about
 // 2×(workers+1) frames: the chunk being filled, the ones being compressed, and the
 // compressed ones waiting for their turn.
 type frameWriter struct {
 	w       io.Writer
-	enc     *zstd.Encoder // only EncodeAll, which is safe for concurrent use
+	encode  func(dst, src []byte) []byte // compresses src into a frame appended to dst; safe for concurrent use
+	release func()
 	buf     []byte        // the chunk being filled
 	free    chan []byte   // recycled chunk buffers
 	outs    chan []byte   // recycled frame buffers
@@ -49,10 +52,36 @@ func newFrameWriter(w io.Writer, level zstd.EncoderLevel, workers int) (*frameWr
 	if err != nil {
 		return nil, err
 	}
-	fw := &frameWriter{w: w, enc: enc, free: make(chan []byte, workers+2), outs: make(chan []byte, workers+2),
+	encode := func(dst, src []byte) []byte { return enc.EncodeAll(src, dst) }
+	return startFrames(w, workers, encode, func() { enc.Close() }), nil
+}
+
+// newGzipFrameWriter writes independent gzip members of FrameSize input each: gzip(1),
+// tar -z and Go's gzip reader read concatenated members as one stream, and at a member
+// boundary the compressor holds nothing, so a backup can resume there. A member starts
+// without the previous one's 32 KiB window, which costs next to nothing per 4 MiB.
+func newGzipFrameWriter(w io.Writer, level, workers int) (*frameWriter, error) {
+	if _, err := gzip.NewWriterLevel(io.Discard, level); err != nil {
+		return nil, err
+	}
+	pool := sync.Pool{New: func() any { gw, _ := gzip.NewWriterLevel(io.Discard, level); return gw }}
+	encode := func(dst, src []byte) []byte {
+		gw := pool.Get().(*gzip.Writer)
+		defer pool.Put(gw)
+		b := bytes.NewBuffer(dst)
+		gw.Reset(b)
+		gw.Write(src) // writes to a bytes.Buffer cannot fail
+		gw.Close()
+		return b.Bytes()
+	}
+	return startFrames(w, workers, encode, func() {}), nil
+}
+
+func startFrames(w io.Writer, workers int, encode func(dst, src []byte) []byte, release func()) *frameWriter {
+	fw := &frameWriter{w: w, encode: encode, release: release, free: make(chan []byte, workers+2), outs: make(chan []byte, workers+2),
 		queue: make(chan *frame, workers), done: make(chan struct{})}
 	go fw.writeFrames()
-	return fw, nil
+	return fw
 }
 
 // writeFrames writes compressed frames in order; after an error it only drains.
@@ -137,14 +166,14 @@ func (fw *frameWriter) submit() {
 		out = make([]byte, 0, MaxFrame)
 	}
 	go func() {
-		f.out = fw.enc.EncodeAll(f.in, out)
+		f.out = fw.encode(out, f.in)
 		close(f.ready)
 	}()
 	fw.queue <- f
 }
 
 // Close compresses what is left, waits for every frame to be written and returns the
-// first error. An empty stream still gets one (empty) frame, so it is valid zstd.
+// first error. An empty stream still gets one (empty) frame, so it is valid zstd or gzip.
 func (fw *frameWriter) Close() error {
 	if fw.closed {
 		return fw.failed()
@@ -158,6 +187,6 @@ func (fw *frameWriter) Close() error {
 	}
 	close(fw.queue)
 	<-fw.done
-	fw.enc.Close()
+	fw.release()
 	return fw.failed()
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+
+	"github.com/backapp/backapp/internal/engine/seal/ageenc"
 )
 
 // Codecs.
@@ -49,9 +51,24 @@ type Options struct {
 	// Concurrency is the number of compressor goroutines; 0 means GOMAXPROCS. zstd with
 	// more than one writes independent frames of FrameSize (see FrameSize).
 	Concurrency int
-	// Frames makes zstd write independent frames of FrameSize even with one goroutine,
-	// each in one Write of at most MaxFrame bytes: a backup that can resume needs them.
+	// Frames makes zstd write independent frames (gzip independent members) of
+	// FrameSize even with one goroutine, each in one Write of at most MaxFrame bytes
+	// (MaxWrite once encrypted): a backup that can resume needs them.
 	Frames bool
+	// ResumeAge continues an encrypted stream from the state Writer.AgeState returned
+	// in an earlier process, instead of starting a new age file (no header is written).
+	ResumeAge *ageenc.State
+}
+
+// MaxWrite is the most bytes one Write of a Writer with Frames passes on: a frame, or
+// a frame encrypted with the chunk held from the frames before it (and the age header
+// with the first).
+func MaxWrite(o Options) int {
+	if !o.Encrypted() {
+		return MaxFrame
+	}
+	n := MaxFrame + ageenc.ChunkSize
+	return n + (n/ageenc.ChunkSize+1)*ageenc.Overhead + 64<<10
 }
 
 // Encrypted reports whether o encrypts.
@@ -123,14 +140,27 @@ func PassphraseIdentity(passphrase string) (age.Identity, error) {
 	return id, nil
 }
 
-type stack struct {
+// Writer compresses and encrypts; see NewWriter.
+type Writer struct {
 	closers []io.Closer // innermost (compressor) first
 	w       io.Writer
+	age     *ageenc.Writer
 }
 
-func (s *stack) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *Writer) Write(p []byte) (int, error) { return s.w.Write(p) }
 
-func (s *stack) Close() error {
+// AgeState returns the encryption's state (nil when not encrypted). With Frames, read
+// in a Write of the destination, it is the state at the end of the frame being
+// written: what a resumed Writer (Options.ResumeAge) continues from.
+func (s *Writer) AgeState() *ageenc.State {
+	if s.age == nil {
+		return nil
+	}
+	st := s.age.State()
+	return &st
+}
+
+func (s *Writer) Close() error {
 	for _, c := range s.closers {
 		if err := c.Close(); err != nil {
 			return err
@@ -141,10 +171,17 @@ func (s *stack) Close() error {
 
 // NewWriter returns a writer that compresses and encrypts into w. Close flushes every
 // layer but does not close w. o must be normalized.
-func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
-	s := &stack{w: w}
+func NewWriter(w io.Writer, o Options) (*Writer, error) {
+	s := &Writer{w: w}
 	var enc io.WriteCloser
-	if o.Encrypted() {
+	switch {
+	case o.Encrypted() && o.ResumeAge != nil:
+		aw, err := ageenc.Resume(w, *o.ResumeAge)
+		if err != nil {
+			return nil, fmt.Errorf("encryption: %w", err)
+		}
+		s.age, enc, s.w = aw, aw, aw
+	case o.Encrypted():
 		rs := o.Recipients
 		if o.Passphrase != "" {
 			r, err := age.NewScryptRecipient(o.Passphrase)
@@ -156,12 +193,13 @@ func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
 			}
 			rs = []age.Recipient{r}
 		}
-		var err error
-		enc, err = age.Encrypt(w, rs...)
+		// Our age writer rather than age.Encrypt: the same format, but its state can
+		// be saved for a resumed backup.
+		aw, err := ageenc.NewWriter(w, rs...)
 		if err != nil {
 			return nil, fmt.Errorf("encryption: %w", err)
 		}
-		s.w = enc
+		s.age, enc, s.w = aw, aw, aw
 	}
 	switch o.Codec {
 	case Zstd:
@@ -184,6 +222,15 @@ func NewWriter(w io.Writer, o Options) (io.WriteCloser, error) {
 		s.w = zw
 		s.closers = append(s.closers, zw)
 	case Gzip:
+		if o.Frames {
+			fw, err := newGzipFrameWriter(s.w, o.Level, o.Concurrency)
+			if err != nil {
+				return nil, fmt.Errorf("gzip: %w", err)
+			}
+			s.w = fw
+			s.closers = append(s.closers, fw)
+			break
+		}
 		gw, err := pgzip.NewWriterLevel(s.w, o.Level)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
