@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
@@ -129,7 +131,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 
 	// A source that changed in the checkpoint's entry cannot be continued exactly.
 	if strings.HasSuffix(cp.Entry, ".bin") {
-		p := "/" + cp.Entry
+		p := filepath.Join(src, filepath.FromSlash(strings.TrimPrefix(cp.Entry, scan.ArchiveName(src)+"/")))
 		orig, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -167,11 +169,14 @@ func TestResumeAfterInterruption(t *testing.T) {
 	if _, err := engine.Restore(ctx, engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	compareTrees(t, want, describe(t, filepath.Join(target, strings.TrimPrefix(src, "/"))))
+	compareTrees(t, want, describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
 
+	if runtime.GOOS == "windows" {
+		return // GNU tar is a host tool: TestStandardTools checks it where it runs
+	}
 	plain := t.TempDir()
 	run(t, "tar", nil, "--zstd", "-xf", fetch(t, dest, k), "-C", plain)
-	compareTrees(t, want, describe(t, filepath.Join(plain, strings.TrimPrefix(src, "/"))))
+	compareTrees(t, want, describe(t, filepath.Join(plain, filepath.FromSlash(scan.ArchiveName(src)))))
 }
 
 func mtimeOf(t *testing.T, p string) (mt time.Time) {
