@@ -95,6 +95,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 	if len(f.catalogs[res1.RunID]) == 0 {
 		t.Errorf("catalog of run %s not sent", res1.RunID)
 	}
+	noRunState(t, r)
 
 	// Change the tree: one file changed, one deleted, one added.
 	time.Sleep(10 * time.Millisecond)
@@ -273,10 +274,20 @@ func TestBackupFailureReported(t *testing.T) {
 	if run := f.run(res.RunID); run.status != agentproto.StatusFailed || run.complete.Error == "" {
 		t.Errorf("server recorded %q with error %q; want failed with the cause", run.status, run.complete.Error)
 	}
+	noRunState(t, r)
 	// A config that is not this agent's: not found, nothing started.
 	_, err = r.Backup(context.Background(), BackupRequest{ConfigID: "not-mine"})
 	if !errors.Is(err, ErrNotFound) {
 		t.Errorf("other config: got %v, want ErrNotFound", err)
+	}
+}
+
+// noRunState fails t unless the state holds no run directory: a reported run leaves
+// neither checkpoint nor manifest spool (the spool closed first, or Windows keeps it).
+func noRunState(t *testing.T, r *Runner) {
+	t.Helper()
+	if ents, err := os.ReadDir(filepath.Join(r.State.Dir, "runs")); len(ents) != 0 || (err != nil && !os.IsNotExist(err)) {
+		t.Errorf("run state left after the run was reported: %v, %v", ents, err)
 	}
 }
 

@@ -14,10 +14,12 @@ import (
 
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/archive"
+	"github.com/backapp/backapp/internal/engine/scan"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/testenv/treetest"
+	"github.com/backapp/backapp/internal/testenv/wine"
 )
 
 func getObject(t *testing.T, dest storage.Destination, key string) []byte {
@@ -64,14 +66,14 @@ func TestRestoreFailureIsHonest(t *testing.T) {
 	putObject(t, dest, s.key, arch)
 
 	target := t.TempDir()
-	treetest.Write(t, filepath.Join(target, strings.TrimPrefix(src, "/")), old)
+	treetest.Write(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src))), old)
 	res, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: []engine.ArchiveRef{ref(dest, s)}, Overwrite: true})
 	if err == nil {
 		t.Fatal("restore of a corrupted archive: no error")
 	}
 	inPlace := 0
 	for name := range files {
-		b, rerr := os.ReadFile(filepath.Join(target, strings.TrimPrefix(src, "/"), name))
+		b, rerr := os.ReadFile(filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)), name))
 		switch {
 		case rerr != nil:
 			t.Errorf("%s: original lost: %v", name, rerr)
@@ -86,7 +88,7 @@ func TestRestoreFailureIsHonest(t *testing.T) {
 	if res.Files != int64(inPlace) || inPlace < 6 || inPlace == len(files) {
 		t.Errorf("result counts %d files, %d in place; want at least f0…f5, and f6 not", res.Files, inPlace)
 	}
-	f6 := strings.TrimPrefix(src, "/") + "/f6"
+	f6 := scan.ArchiveName(src) + "/f6"
 	for _, want := range []string{fmt.Sprintf("restored %d of 10 files", inPlace), "not restored: " + f6 + " (checksum mismatch)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
@@ -137,7 +139,7 @@ func TestRestoreSpillsLargeManifest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("include %q: %v", include, err)
 		}
-		if b, err := os.ReadFile(filepath.Join(target, strings.TrimPrefix(src, "/"), "d", "b")); string(b) != "content b" || res.Files == 0 {
+		if b, err := os.ReadFile(filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)), "d", "b")); string(b) != "content b" || res.Files == 0 {
 			t.Errorf("include %q: d/b %q, %v; %d files", include, b, err, res.Files)
 		}
 		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
@@ -177,6 +179,9 @@ func TestRestoreChecksEntriesAgainstManifest(t *testing.T) {
 		{"file size", "z", func(h *tar.Header, body []byte) []byte { h.Size++; return append(body, 'x') }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.entry == "l" {
+				wine.Skip(t, "its symbolic links are not listed as such, so the backup holds no link to change")
+			}
 			var out bytes.Buffer
 			tr, tw := tar.NewReader(bytes.NewReader(orig)), tar.NewWriter(&out)
 			for {
@@ -203,7 +208,7 @@ func TestRestoreChecksEntriesAgainstManifest(t *testing.T) {
 			if !errors.Is(err, archive.ErrContent) {
 				t.Errorf("got %v, want ErrContent", err)
 			}
-			if _, err := os.Lstat(filepath.Join(target, strings.TrimPrefix(src, "/"), tc.entry)); err == nil {
+			if _, err := os.Lstat(filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)), tc.entry)); err == nil {
 				t.Errorf("the changed entry %s was written", tc.entry)
 			}
 		})

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backapp/backapp/internal/testenv/wine"
 )
 
 func sha(s string) string {
@@ -119,6 +121,7 @@ func TestOverwriteFailureKeepsOriginals(t *testing.T) {
 // a hard link, a hard link by a link to the same file, a file and a symlink to a
 // directory by a directory; no temporary name remains.
 func TestOverwriteReplacesEveryKind(t *testing.T) {
+	wine.Skip(t, "it cannot create symbolic links")
 	target := t.TempDir()
 	outside := t.TempDir()
 	for name, body := range map[string]string{"file-to-link": "old", "target": "old target", "file-to-dir": "old", "file-to-hardlink": "old"} {
