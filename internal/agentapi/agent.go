@@ -213,12 +213,34 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 				}
 			}
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
-				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite}})
+				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
+				Passphrase: a.restorePassphrase(r.Context(), rr)}})
 		case rr.CancelRequested:
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
 		}
 	}
 	return cmds, nil
+}
+
+// restorePassphrase is the passphrase the configuration of rr's backup keeps on the
+// server, opened for this one restore command; "" when the backup is not encrypted or
+// the configuration keeps none (the agent then says which key it needs).
+func (a *API) restorePassphrase(ctx context.Context, rr store.Restore) string {
+	run, err := a.st.GetRun(ctx, rr.RunID)
+	if err != nil || !run.Encrypted {
+		return ""
+	}
+	c, err := a.st.GetConfig(ctx, run.ConfigID)
+	if err != nil {
+		a.log.Warn("restore: the backup's configuration is gone; its passphrase cannot be sent", "restore", rr.ID, "err", err)
+		return ""
+	}
+	pc, err := a.agentConfig(c)
+	if err != nil {
+		a.log.Warn("restore: the configuration's passphrase cannot be opened", "restore", rr.ID, "err", err)
+		return ""
+	}
+	return pc.proto.Options.Passphrase
 }
 
 var logLevels = map[string]string{"info": "info", "warning": "warning", "warn": "warning", "error": "error", "debug": "info"}

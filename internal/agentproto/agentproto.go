@@ -180,6 +180,9 @@ type RestoreSpec struct {
 	// UnportableNames: what to do with names the target's file system cannot hold
 	// (Windows: CON, a:b, q?, …): "rename" (also when empty) or "skip".
 	UnportableNames string `json:"unportableNames,omitempty"`
+	// Passphrase opens a backup encrypted with the passphrase its configuration keeps
+	// on the server: sent with this one restore, used for it and never stored.
+	Passphrase string `json:"passphrase,omitempty"`
 }
 
 // ConfigsResponse lists the configurations assigned to the agent.
