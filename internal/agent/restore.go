@@ -158,7 +158,7 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 		})
 	}()
 	unportable, err := archive.ParseUnportableNames(spec.UnportableNames)
-	var ids []age.Identity // nil: the Runner's
+	var ids []age.Identity                   // nil: the Runner's
 	if err == nil && spec.Passphrase != "" { // this restore's only: kept nowhere
 		var id age.Identity
 		if id, err = PassphraseIdentity(spec.Passphrase); err == nil {
