@@ -73,7 +73,8 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 			refs[i].Manifest = cs.url(i, true)
 		}
 	}
-	log := r.log().With("run", req.RunID, "target", target)
+	// "restoring", not "run": a run's page shows the lines tagged with its id as its own.
+	log := r.log().With("restoring", req.RunID, "target", target)
 	var prefix, tmpDir string
 	if r.State != nil { // so that a crash leaves no temporary file after the next start
 		var end func()

@@ -318,8 +318,9 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 // Details is one run with its agent's log lines around it.
 type Details struct {
 	Run
-	// Logs are the agent's log lines from a minute before the run started to a
-	// minute after it ended (or now), oldest first, at most 200.
+	// Logs are the agent's log lines tagged with this run (metadata run=ID) from a
+	// minute before it started to a minute after it ended (or now), oldest first, the
+	// last 200: other runs', restores' and the daemon's lines are left out.
 	Logs []store.AgentLog
 }
 
@@ -337,13 +338,16 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (Details
 			until = *r.EndTime
 		}
 		logs, err := s.st.ListAgentLogs(ctx, store.AgentLogFilter{AgentID: r.AgentID,
-			Since: r.StartTime.Add(-time.Minute), Until: until.Add(time.Minute), Limit: 200})
+			Since: r.StartTime.Add(-time.Minute), Until: until.Add(time.Minute), Limit: 2000})
 		if err != nil {
 			s.log.Warn("read agent logs of run", "run", id, "err", err)
 		}
 		for i := len(logs) - 1; i >= 0; i-- {
-			d.Logs = append(d.Logs, logs[i])
+			if logs[i].Metadata["run"] == r.ID { // the agent tags a backup's lines with its run
+				d.Logs = append(d.Logs, logs[i])
+			}
 		}
+		d.Logs = d.Logs[max(0, len(d.Logs)-200):]
 	}
 	return d, nil
 }
