@@ -103,11 +103,12 @@ func (s *Service) created(ctx context.Context, a store.Agent, key string) Create
 	return c
 }
 
-// State computes an agent's status at now: offline when revoked, never seen or
-// silent for OfflineAfter; else error when the stored status says so; else online.
+// State computes an agent's status at now: offline when revoked, never seen, silent
+// for OfflineAfter or stopped (it said so: the stored status is offline); else error
+// when the stored status says so; else online.
 func State(a store.Agent, now time.Time) string {
 	switch {
-	case a.Revoked, a.LastSeen == nil, now.Sub(*a.LastSeen) >= OfflineAfter:
+	case a.Revoked, a.LastSeen == nil, now.Sub(*a.LastSeen) >= OfflineAfter, a.Status == store.AgentOffline:
 		return store.AgentOffline
 	case a.Status == store.AgentError:
 		return store.AgentError

@@ -187,10 +187,17 @@ func (s *Service) Queue(ctx context.Context, actor store.User, configID string, 
 		if ag.Revoked {
 			return Queued{}, apperr.New(apperr.Conflict, "agent %q of configuration %q is revoked; choose another agent", ag.Name, c.Name)
 		}
-		if ag.LastSeen == nil || now.Sub(*ag.LastSeen) > s.cfg.OfflineAfter {
+		switch {
+		case ag.LastSeen == nil || now.Sub(*ag.LastSeen) > s.cfg.OfflineAfter || ag.Status == store.AgentOffline:
 			q.AgentOffline = true
 			q.Message = fmt.Sprintf("queued; agent %q is offline, so the backup starts when it comes back", ag.Name)
-		} else {
+		case now.Sub(*ag.LastSeen) > NotConnectedAfter:
+			// Connected agents are heard at least every ~55 s (a 25 s long poll, last
+			// seen written every 30 s): silent longer, it is not connected now.
+			q.AgentOffline = true
+			q.Message = fmt.Sprintf("queued; agent %q is not connected (last heard from %s ago), so the backup waits for it to come back",
+				ag.Name, now.Sub(*ag.LastSeen).Round(time.Second))
+		default:
 			q.Message = fmt.Sprintf("queued; agent %q starts it within seconds", ag.Name)
 		}
 	}
@@ -314,6 +321,11 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 	}
 	return p, nil
 }
+
+// NotConnectedAfter is how long an agent may go unheard before "Run now" says it is
+// not connected and the backup waits for it (it shows offline only after
+// OfflineAfter, the seed's five minutes).
+const NotConnectedAfter = time.Minute
 
 // Details is one run with its agent's log lines around it.
 type Details struct {

@@ -178,11 +178,11 @@ func (s *Store) DeleteAgent(ctx context.Context, id string) error {
 // RecordHeartbeat sets last_seen and status online, and the host facts that are not empty.
 func (s *Store) RecordHeartbeat(ctx context.Context, id string, hb store.AgentHeartbeat) error {
 	return s.execID(ctx, "record heartbeat of agent "+id, id,
-		`UPDATE agents SET last_seen = $1, status = 'online',
+		`UPDATE agents SET last_seen = $1, status = COALESCE(NULLIF($6, ''), 'online'),
 			platform = COALESCE(NULLIF($2, ''), platform), arch = COALESCE(NULLIF($3, ''), arch),
 			version = COALESCE(NULLIF($4, ''), version), hostname = COALESCE(NULLIF($5, ''), hostname)
-		WHERE id = $6`,
-		norm(hb.Time), hb.Platform, hb.Arch, hb.Version, hb.Hostname)
+		WHERE id = $7`,
+		norm(hb.Time), hb.Platform, hb.Arch, hb.Version, hb.Hostname, hb.Status)
 }
 
 // MarkAgentEnrolled records the first registration; later ones keep the first time.

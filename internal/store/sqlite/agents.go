@@ -181,11 +181,11 @@ func (s *Store) DeleteAgent(ctx context.Context, id string) error {
 // RecordHeartbeat sets last_seen and status online, and the host facts that are not empty.
 func (s *Store) RecordHeartbeat(ctx context.Context, id string, hb store.AgentHeartbeat) error {
 	return s.execOne(ctx, "record heartbeat of agent "+id,
-		`UPDATE agents SET last_seen = ?, status = 'online',
+		`UPDATE agents SET last_seen = ?, status = COALESCE(NULLIF(?, ''), 'online'),
 			platform = COALESCE(NULLIF(?, ''), platform), arch = COALESCE(NULLIF(?, ''), arch),
 			version = COALESCE(NULLIF(?, ''), version), hostname = COALESCE(NULLIF(?, ''), hostname)
 		WHERE id = ?`,
-		fmtTime(hb.Time), hb.Platform, hb.Arch, hb.Version, hb.Hostname, id)
+		fmtTime(hb.Time), hb.Status, hb.Platform, hb.Arch, hb.Version, hb.Hostname, id)
 }
 
 // MarkAgentEnrolled records the first registration; later ones keep the first time.
