@@ -9,9 +9,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/testenv/browser"
-	"github.com/backapp/backapp/internal/storage/s3test"
 )
 
 // TestSmallThingsInBrowser: on a server without SMTP settings the forgot-password page
