@@ -22,8 +22,9 @@ import (
 // in the same minute. The failed run's page leads with what failed and what to do,
 // before the facts; shows no archive, manifest or checksum (none exists); and its log
 // holds this run's lines only, not the other backup's or the restore's. A completed
-// run's long object keys are shortened, the whole key one click away. Both pages pass
-// the WCAG 2.1 AA audit.
+// run's long object keys are shortened, the whole key one click away. The history
+// shows each backup's type (full, incremental) and where it ran. The pages pass the
+// WCAG 2.1 AA audit.
 func TestFailedRunPageInBrowser(t *testing.T) {
 	b := browser.Start(t, 2*time.Minute)
 	e := startRestoreEnv(t, pgtest.New(t))
@@ -99,4 +100,18 @@ func TestFailedRunPageInBrowser(t *testing.T) {
 		t.Errorf("archive key shown as %q, full %q", short, full)
 	}
 	b.Audit("completed run")
+
+	// The history says each backup's type and where it ran.
+	b.Run("open the history", chromedp.Navigate(base+"/backups"), chromedp.WaitVisible(chromedp.CSS(`table.backups`)))
+	rows, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('table.backups tr')].map(r => [...r.children].map(c => c.textContent.trim()).join("|"))`))
+	if err != nil {
+		b.Fail("read the history", err)
+	}
+	table := strings.Join(rows, "\n")
+	if !strings.HasPrefix(table, "Started|Status|Configuration|Type|Runs on|Agent|") ||
+		!strings.Contains(table, "|full|agent|alpha|") || !strings.Contains(table, "|incremental|agent|alpha|") {
+		t.Errorf("the history lacks the type and where each backup ran:\n%s", table)
+	}
+	b.Audit("history")
 }

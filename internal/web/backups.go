@@ -142,6 +142,17 @@ func (v runView) Advice() string {
 	return "Fix the cause above (the agent's log lines below show the steps before it), then Run again."
 }
 
+// TypeText is "full" or "incremental", "" while that is not decided (queued runs).
+func (v runView) TypeText() string {
+	switch {
+	case v.Full:
+		return "full"
+	case v.PreviousRunID != "":
+		return "incremental"
+	}
+	return ""
+}
+
 // HasArchive reports whether the run's archive exists in storage: a key alone
 // (assigned when a run starts) is not an archive.
 func (v runView) HasArchive() bool {
