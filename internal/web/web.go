@@ -59,6 +59,7 @@ type Handler struct {
 	log      *slog.Logger
 	secure   bool
 	now      func() time.Time
+	keys     keyStash // new agent keys between a form's POST and the key's page
 	version  string
 	agents   *agents.Service
 	dests    *destinations.Service
