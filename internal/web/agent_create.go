@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
@@ -14,6 +15,10 @@ type agentKeyData struct {
 	Agent   agentView
 	Created agents.Created
 	Rotated bool
+	// OneLine installs, enrols and starts the agent on Linux and macOS from this
+	// server's binaries; "" when the server has none. Windows is the .exe to download.
+	OneLine string
+	Windows []string // the Windows binaries this server has
 }
 
 // agentNewShow serves GET /agents/new: the name form.
@@ -58,6 +63,15 @@ func (h *Handler) agentKeyShow(w http.ResponseWriter, r *http.Request, sess auth
 	if e.rotated {
 		title = "New key for " + e.created.Agent.Name
 	}
-	h.render(w, r, http.StatusOK, "agent_key", &page{Title: title, Nav: "agents",
-		Data: agentKeyData{Agent: agentView{e.created.Agent}, Created: e.created, Rotated: e.rotated}})
+	d := agentKeyData{Agent: agentView{e.created.Agent}, Created: e.created, Rotated: e.rotated}
+	if h.dist != nil {
+		for _, f := range h.dist.Files() {
+			if strings.Contains(f, "-windows-") {
+				d.Windows = append(d.Windows, f)
+			} else {
+				d.OneLine = h.dist.InstallCommand(e.created.Key)
+			}
+		}
+	}
+	h.render(w, r, http.StatusOK, "agent_key", &page{Title: title, Nav: "agents", Data: d})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backapp/backapp/internal/agentdist"
 	"html/template"
 	"log/slog"
 	"net"
@@ -48,6 +49,9 @@ type Config struct {
 	Runs *runs.Service
 	// Configs serves the configuration pages (/configs…); nil leaves them out.
 	Configs *configs.Service
+	// AgentDist serves the agent's binaries; the key page offers its one-line install
+	// when it has them (nil: it never does).
+	AgentDist *agentdist.Dist
 	// Restores serves the restore pages (/restores…); nil leaves them out.
 	Restores *restores.Service
 }
@@ -66,6 +70,7 @@ type Handler struct {
 	runs     *runs.Service
 	configs  *configs.Service
 	restores *restores.Service
+	dist     *agentdist.Dist
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -101,6 +106,7 @@ func New(cfg Config) (*Handler, error) {
 		runs:     cfg.Runs,
 		configs:  cfg.Configs,
 		restores: cfg.Restores,
+		dist:     cfg.AgentDist,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
