@@ -686,6 +686,10 @@ func TestAgentSetupPerPlatform(t *testing.T) {
 			t.Errorf("commands for a Windows agent: %s", rotated.raw)
 		}
 		pg := c.send("POST", "/agents/"+id+"/rotate-key", "application/x-www-form-urlencoded", url.Values{"csrf_token": {c.csrf}, "confirm": {"yes"}}.Encode())
+		if pg.status != http.StatusSeeOther {
+			t.Fatalf("rotating the key in the page: %d, want a redirect to the key's page", pg.status)
+		}
+		pg = c.send("GET", pg.header.Get("Location"), "", nil)
 		if txt := visible(pg.raw); pg.status != http.StatusOK || strings.Contains(txt, "sudo") || !strings.Contains(txt, "backapp-agent.exe enroll") {
 			t.Errorf("the key page of a Windows agent: %s", txt)
 		}

@@ -435,12 +435,12 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			t.Errorf("listing of an encrypted backup: %s", r.raw)
 		}
 		r = a.send("GET", "/restores/file?"+url.Values{"run": {enc}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
-		if r.status != http.StatusConflict || !strings.Contains(r.raw, "encrypted") || !strings.Contains(r.raw, "restore the file through an agent") {
+		if r.status != http.StatusConflict || !strings.Contains(r.raw, "encrypted") || !strings.Contains(r.raw, "Only an agent can decrypt it") {
 			t.Errorf("download from an encrypted backup: status %d, %s", r.status, visible(r.raw))
 		}
 		r = a.send("GET", "/restores/new?run="+enc+"&dir="+url.QueryEscape(e.abs("docs")), "", nil)
 		want(t, r, http.StatusOK)
-		if strings.Contains(r.raw, "/restores/file?") || !strings.Contains(r.raw, "It is encrypted") {
+		if strings.Contains(r.raw, "/restores/file?") || !strings.Contains(r.raw, "This backup is encrypted") {
 			t.Errorf("restore page of an encrypted backup offers downloads: %s", visible(r.raw))
 		}
 
