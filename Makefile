@@ -13,8 +13,9 @@ LDFLAGS := -s -w -X github.com/backapp/backapp/internal/version.Version=$(VERSIO
 run:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/backapp serve
 
-## build: build the server and agent binaries into ./bin
-build:
+## build: build the server and agent binaries into ./bin, and the agents for every
+## platform into ./bin/agents, which the server offers for download
+build: agents
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/backapp ./cmd/backapp
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/backapp-agent ./cmd/backapp-agent
 

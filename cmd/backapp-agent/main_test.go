@@ -186,3 +186,16 @@ func mustGetwd(t *testing.T) string {
 	}
 	return wd
 }
+
+// TestHelpShowsValueTypes: pflag takes a back-quoted word in a flag's usage as its
+// value's name, so "see `enroll --help`" printed "--config-dir enroll --help"; the
+// help must show "--config-dir string".
+func TestHelpShowsValueTypes(t *testing.T) {
+	out, _, err := run(t, "", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "--config-dir string") || strings.Contains(out, "--config-dir enroll") {
+		t.Errorf("help:\n%s", out)
+	}
+}

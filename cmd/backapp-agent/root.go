@@ -33,7 +33,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("backapp-agent {{.Version}}\n")
-	root.PersistentFlags().StringVar(&g.configDir, "config-dir", "", "directory of agent.json (default: the OS's place, see `enroll --help`)")
+	root.PersistentFlags().StringVar(&g.configDir, "config-dir", "", "directory of agent.json (default: the OS's place, see 'enroll --help')")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.AddCommand(newEnrollCmd(g), newRunCmd(g), newBackupCmd(g), newRestoreCmd(g), newStatusCmd(g),
 		newInstallCmd(g), newUninstallCmd(g))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"sync"
@@ -100,6 +101,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 			log.Info("agent stopping: cancelling running work", "jobs", n)
 		}
 		d.wg.Wait()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		var ae *APIError
+		if err := d.Runner.Client.Stopping(sctx); err != nil && !(errors.As(err, &ae) && ae.Status == http.StatusNotFound) {
+			log.Info("agent stopping: the server was not told; it shows the agent offline after five silent minutes", "err", err)
+		}
 		log.Info("agent stopped")
 	}()
 

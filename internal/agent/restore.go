@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,14 +66,15 @@ func (r *Runner) Restore(ctx context.Context, req RestoreRequest) (engine.Restor
 	refs := make([]engine.ArchiveRef, len(chain))
 	for i, a := range chain {
 		if a.Encrypted && len(ids) == 0 {
-			return engine.RestoreResult{}, fmt.Errorf("restore run %s: archive of run %s is encrypted: give an age identity (--identity FILE) or the passphrase (--passphrase-stdin)", req.RunID, a.RunID)
+			return engine.RestoreResult{}, fmt.Errorf("restore run %s: archive of run %s is encrypted and this agent has no key for it: the server never holds age identities, so give one with --identity FILE (to backapp-agent restore, or to enroll for restores started on the server) or the passphrase (--passphrase-stdin)", req.RunID, a.RunID)
 		}
 		refs[i] = engine.ArchiveRef{Archive: cs.url(i, false), SHA256: a.ArchiveSHA256, Size: a.ArchiveSize, ManifestSHA256: a.ManifestSHA256}
 		if a.ManifestURL != "" {
 			refs[i].Manifest = cs.url(i, true)
 		}
 	}
-	log := r.log().With("run", req.RunID, "target", target)
+	// "restoring", not "run": a run's page shows the lines tagged with its id as its own.
+	log := r.log().With("restoring", req.RunID, "target", target)
 	var prefix, tmpDir string
 	if r.State != nil { // so that a crash leaves no temporary file after the next start
 		var end func()
@@ -157,10 +159,18 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 		})
 	}()
 	unportable, err := archive.ParseUnportableNames(spec.UnportableNames)
+	var ids []age.Identity                   // nil: the Runner's
+	if err == nil && spec.Passphrase != "" { // this restore's only: kept nowhere
+		var id age.Identity
+		if id, err = PassphraseIdentity(spec.Passphrase); err == nil {
+			ids = append(slices.Clone(r.Identities), id)
+		}
+	}
 	var res engine.RestoreResult
 	if err == nil {
 		res, err = r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,
 			Paths: spec.Paths, Overwrite: spec.Overwrite, Unportable: unportable, ProgressEvery: min(time.Second, every),
+			Identities: ids,
 			OnProgress: func(p engine.RestoreProgress) {
 				mu.Lock()
 				latest = p

@@ -124,6 +124,7 @@ func New(cfg Config) (*API, error) {
 	m := http.NewServeMux()
 	m.Handle("POST "+agentproto.PathRegister, a.authed(a.register))
 	m.Handle("POST "+agentproto.PathHeartbeat, a.authed(a.heartbeat))
+	m.Handle("POST "+agentproto.PathStopping, a.authed(a.stopping))
 	m.Handle("GET "+agentproto.PathConfigs, a.authed(a.configs))
 	m.Handle("POST "+agentproto.PathBackupStart, a.authed(a.backupStart))
 	m.Handle("POST "+agentproto.PathBackupParts, a.authed(a.backupParts))
@@ -176,7 +177,7 @@ var allowed = map[string]string{
 	agentproto.PathBackupStart: "POST", agentproto.PathBackupParts: "POST", agentproto.PathBackupProgress: "POST",
 	agentproto.PathBackupComplete: "POST", agentproto.PathBackupCatalog: "GET, PUT", agentproto.PathLog: "POST",
 	agentproto.PathDownload: "GET", agentproto.PathRestoreDone: "POST", agentproto.PathEstimateDone: "POST",
-	agentproto.PathRestoreProgress: "POST", agentproto.PathBackupResume: "POST",
+	agentproto.PathRestoreProgress: "POST", agentproto.PathBackupResume: "POST", agentproto.PathStopping: "POST",
 }
 
 type agentHandler func(w http.ResponseWriter, r *http.Request, ag store.Agent) error

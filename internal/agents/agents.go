@@ -104,11 +104,12 @@ func (s *Service) created(ctx context.Context, a store.Agent, key string) Create
 	return c
 }
 
-// State computes an agent's status at now: offline when revoked, never seen or
-// silent for OfflineAfter; else error when the stored status says so; else online.
+// State computes an agent's status at now: offline when revoked, never seen, silent
+// for OfflineAfter or stopped (it said so: the stored status is offline); else error
+// when the stored status says so; else online.
 func State(a store.Agent, now time.Time) string {
 	switch {
-	case a.Revoked, a.LastSeen == nil, now.Sub(*a.LastSeen) >= OfflineAfter:
+	case a.Revoked, a.LastSeen == nil, now.Sub(*a.LastSeen) >= OfflineAfter, a.Status == store.AgentOffline:
 		return store.AgentOffline
 	case a.Status == store.AgentError:
 		return store.AgentError
@@ -218,15 +219,46 @@ func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
 		}
 	}
 	out := make([]Agent, 0, len(as))
+	var serverMode map[string]bool // users with a server-mode configuration
 	for _, a := range as {
 		if a.Builtin && !actor.IsAdmin() {
 			continue // the server's own agent: only administrators see it
+		}
+		if a.Builtin {
+			if serverMode == nil {
+				serverMode = s.serverModeUsers(ctx, owner)
+			}
+			if !serverMode[a.UserID] {
+				continue // nothing runs on the server yet: it would only puzzle
+			}
 		}
 		v := s.viewWith(a, last)
 		v.Owner = emails[a.UserID]
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// serverModeUsers are the owners (owner, or everyone for "") of a configuration that
+// runs on the server ("server" execution mode: configs.ModeServer, which this package
+// cannot import). On an error every user counts, so the built-in agent stays listed.
+func (s *Service) serverModeUsers(ctx context.Context, owner string) map[string]bool {
+	cs, err := s.st.ListConfigs(ctx, owner)
+	users := map[string]bool{}
+	if err != nil {
+		s.log.Warn("list configurations for the built-in agent", "err", err)
+		as, _ := s.st.ListAgents(ctx, owner)
+		for _, a := range as {
+			users[a.UserID] = true
+		}
+		return users
+	}
+	for _, c := range cs {
+		if c.ExecutionMode == "server" {
+			users[c.UserID] = true
+		}
+	}
+	return users
 }
 
 // Get returns agent id as actor sees it. Another user's agent is ErrNotFound-kind

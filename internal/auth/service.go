@@ -504,6 +504,10 @@ func (s *Service) setPassword(ctx context.Context, userID, password, keepSession
 	return nil
 }
 
+// ResetByMail reports whether password reset by e-mail works: the server has a mailer
+// (SMTP settings).
+func (s *Service) ResetByMail() bool { return s.cfg.Mailer != nil }
+
 // RequestPasswordReset e-mails a single-use reset link when the address belongs to an
 // enabled account. It answers the same whether or not the account exists.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string, m Meta) error {

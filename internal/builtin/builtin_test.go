@@ -485,15 +485,24 @@ func TestBuiltinAgentReadOnly(t *testing.T) {
 		if _, err := svc.Get(ctx, user, uag.ID); apperr.KindOf(err) != apperr.NotFound {
 			t.Errorf("user gets own built-in agent: %v, want not found", err)
 		}
-		list, err = svc.List(ctx, e.admin)
-		if err != nil {
-			t.Fatal(err)
+		listed := func() bool {
+			t.Helper()
+			list, err := svc.List(ctx, e.admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, a := range list {
+				found = found || a.ID == ag.ID && a.Builtin
+			}
+			return found
 		}
-		found := false
-		for _, a := range list {
-			found = found || a.ID == ag.ID && a.Builtin
+		// Listed only once something runs on the server for its owner.
+		if listed() {
+			t.Errorf("admin's agent list shows the built-in agent %s before the admin has a server-mode configuration", ag.ID)
 		}
-		if !found {
+		e.serverConfig(e.admin, `{"type":"full"}`, e.allowed)
+		if !listed() {
 			t.Errorf("admin's agent list lacks the built-in agent %s", ag.ID)
 		}
 		if _, err := svc.RotateKey(ctx, e.admin, ag.ID, auth.Meta{}); apperr.KindOf(err) != apperr.Conflict {

@@ -27,6 +27,7 @@ import (
 type Config struct {
 	Listen      string
 	DataDir     string
+	AgentsDir   string // agent binaries to serve (agentdist.Dir)
 	DatabaseURL string
 	BaseURL     string
 	TLSCert     string
@@ -72,6 +73,7 @@ var settings = []setting{
 	{"base-url", "BACKAPP_BASE_URL", "public URL of this server, used in e-mailed links and agent URLs (default derived from --listen)"},
 	{"tls-cert", "BACKAPP_TLS_CERT", "PEM certificate file; with --tls-key, serve HTTPS directly"},
 	{"tls-key", "BACKAPP_TLS_KEY", "PEM private key file"},
+	{"agents-dir", "BACKAPP_AGENTS_DIR", "directory of the agent binaries the server offers for download (make agents); default: agents beside the server binary"},
 	{"master-key", "BACKAPP_MASTER_KEY", "base64 of 32 random bytes that encrypt stored secrets; generated once into the data directory when empty"},
 	{"smtp-host", "BACKAPP_SMTP_HOST", "SMTP server for e-mail (password reset, alerts); empty disables e-mail"},
 	{"smtp-port", "BACKAPP_SMTP_PORT", "SMTP port"},
@@ -111,6 +113,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.StringVar(&c.BaseURL, "base-url", "", help("base-url"))
 	fs.StringVar(&c.TLSCert, "tls-cert", "", help("tls-cert"))
 	fs.StringVar(&c.TLSKey, "tls-key", "", help("tls-key"))
+	fs.StringVar(&c.AgentsDir, "agents-dir", "", help("agents-dir"))
 	fs.StringVar(&c.MasterKey, "master-key", "", help("master-key"))
 	fs.StringVar(&c.SMTPHost, "smtp-host", "", help("smtp-host"))
 	fs.IntVar(&c.SMTPPort, "smtp-port", 587, help("smtp-port"))

@@ -115,6 +115,27 @@ func (l *Lifecycle) agentConfig(c store.BackupConfig) (AgentConfig, error) {
 	return pc, nil
 }
 
+// RestorePassphrase is the passphrase the configuration of rr's backup keeps on the
+// server, opened for this one restore command; "" when the backup is not encrypted or
+// the configuration keeps none (the agent then says which key it needs).
+func (l *Lifecycle) RestorePassphrase(ctx context.Context, rr store.Restore) string {
+	run, err := l.st.GetRun(ctx, rr.RunID)
+	if err != nil || !run.Encrypted {
+		return ""
+	}
+	c, err := l.st.GetConfig(ctx, run.ConfigID)
+	if err != nil {
+		l.log.Warn("restore: the backup's configuration is gone; its passphrase cannot be sent", "restore", rr.ID, "err", err)
+		return ""
+	}
+	pc, err := l.agentConfig(c)
+	if err != nil {
+		l.log.Warn("restore: the configuration's passphrase cannot be opened", "restore", rr.ID, "err", err)
+		return ""
+	}
+	return pc.Proto.Options.Passphrase
+}
+
 // runConfig returns config id as agent ag executes it: NotFound when it is not the
 // agent's, Conflict when it cannot be read.
 func (l *Lifecycle) runConfig(ctx context.Context, ag store.Agent, id string) (store.BackupConfig, AgentConfig, error) {

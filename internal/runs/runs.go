@@ -194,10 +194,17 @@ func (s *Service) Queue(ctx context.Context, actor store.User, configID string, 
 		if ag.Revoked {
 			return Queued{}, apperr.New(apperr.Conflict, "agent %q of configuration %q is revoked; choose another agent", ag.Name, c.Name)
 		}
-		if ag.LastSeen == nil || now.Sub(*ag.LastSeen) > s.cfg.OfflineAfter {
+		switch {
+		case ag.LastSeen == nil || now.Sub(*ag.LastSeen) > s.cfg.OfflineAfter || ag.Status == store.AgentOffline:
 			q.AgentOffline = true
 			q.Message = fmt.Sprintf("queued; agent %q is offline, so the backup starts when it comes back", ag.Name)
-		} else {
+		case now.Sub(*ag.LastSeen) > NotConnectedAfter:
+			// Connected agents are heard at least every ~55 s (a 25 s long poll, last
+			// seen written every 30 s): silent longer, it is not connected now.
+			q.AgentOffline = true
+			q.Message = fmt.Sprintf("queued; agent %q is not connected (last heard from %s ago), so the backup waits for it to come back",
+				ag.Name, now.Sub(*ag.LastSeen).Round(time.Second))
+		default:
 			q.Message = fmt.Sprintf("queued; agent %q starts it within seconds", ag.Name)
 		}
 	}
@@ -322,11 +329,17 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 	return p, nil
 }
 
+// NotConnectedAfter is how long an agent may go unheard before "Run now" says it is
+// not connected and the backup waits for it (it shows offline only after
+// OfflineAfter, the seed's five minutes).
+const NotConnectedAfter = time.Minute
+
 // Details is one run with its agent's log lines around it.
 type Details struct {
 	Run
-	// Logs are the agent's log lines from a minute before the run started to a
-	// minute after it ended (or now), oldest first, at most 200.
+	// Logs are the agent's log lines tagged with this run (metadata run=ID) from a
+	// minute before it started to a minute after it ended (or now), oldest first, the
+	// last 200: other runs', restores' and the daemon's lines are left out.
 	Logs []store.AgentLog
 }
 
@@ -344,13 +357,16 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (Details
 			until = *r.EndTime
 		}
 		logs, err := s.st.ListAgentLogs(ctx, store.AgentLogFilter{AgentID: r.AgentID,
-			Since: r.StartTime.Add(-time.Minute), Until: until.Add(time.Minute), Limit: 200})
+			Since: r.StartTime.Add(-time.Minute), Until: until.Add(time.Minute), Limit: 2000})
 		if err != nil {
 			s.log.Warn("read agent logs of run", "run", id, "err", err)
 		}
 		for i := len(logs) - 1; i >= 0; i-- {
-			d.Logs = append(d.Logs, logs[i])
+			if logs[i].Metadata["run"] == r.ID { // the agent tags a backup's lines with its run
+				d.Logs = append(d.Logs, logs[i])
+			}
 		}
+		d.Logs = d.Logs[max(0, len(d.Logs)-200):]
 	}
 	return d, nil
 }

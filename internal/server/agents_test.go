@@ -286,6 +286,10 @@ func TestAgentSetupPerPlatform(t *testing.T) {
 			t.Errorf("commands for a Windows agent: %s", rotated.Raw)
 		}
 		pg := c.Send("POST", "/agents/"+id+"/rotate-key", "application/x-www-form-urlencoded", url.Values{"csrf_token": {c.CSRF}, "confirm": {"yes"}}.Encode())
+		if pg.Status != http.StatusSeeOther {
+			t.Fatalf("rotating the key in the page: %d, want a redirect to the key's page", pg.Status)
+		}
+		pg = c.Send("GET", pg.Header.Get("Location"), "", nil)
 		if txt := visible(pg.Raw); pg.Status != http.StatusOK || strings.Contains(txt, "sudo") || !strings.Contains(txt, "backapp-agent.exe enroll") {
 			t.Errorf("the key page of a Windows agent: %s", txt)
 		}

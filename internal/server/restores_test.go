@@ -434,12 +434,12 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			t.Errorf("listing of an encrypted backup: %s", r.Raw)
 		}
 		r = a.Send("GET", "/restores/file?"+url.Values{"run": {enc}, "path": {e.abs("docs/a.txt")}}.Encode(), "", nil)
-		if r.Status != http.StatusConflict || !strings.Contains(r.Raw, "encrypted") || !strings.Contains(r.Raw, "restore the file through an agent") {
+		if r.Status != http.StatusConflict || !strings.Contains(r.Raw, "encrypted") || !strings.Contains(r.Raw, "Only an agent can decrypt it") {
 			t.Errorf("download from an encrypted backup: status %d, %s", r.Status, visible(r.Raw))
 		}
 		r = a.Send("GET", "/restores/new?run="+enc+"&dir="+url.QueryEscape(e.abs("docs")), "", nil)
 		want(t, r, http.StatusOK)
-		if strings.Contains(r.Raw, "/restores/file?") || !strings.Contains(r.Raw, "It is encrypted") {
+		if strings.Contains(r.Raw, "/restores/file?") || !strings.Contains(r.Raw, "This backup is encrypted") {
 			t.Errorf("restore page of an encrypted backup offers downloads: %s", visible(r.Raw))
 		}
 

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/backapp/backapp/internal/agentdist"
 	"log/slog"
 	"net"
 	"net/http"
@@ -224,7 +225,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
+	dist := agentdist.New(agentdist.Dir(cfg.AgentsDir), cfg.BaseURL)
+	pages, err := web.New(web.Config{AgentDist: dist, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -249,6 +251,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)
 	a.offline = &agents.OfflineWatch{Store: a.Store, Events: a.Bus, Leader: a.schedLeader, Now: opt.Now, Every: opt.OfflineEvery}
+	dist.Register(mux)
 	pages.Register(mux)
 	mux.HandleFunc("/", pages.NotFound)
 

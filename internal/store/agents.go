@@ -41,6 +41,9 @@ type AgentHeartbeat struct {
 	Arch     string
 	Version  string
 	Hostname string
+	// Status is what the heartbeat records: "" is online; AgentOffline is an agent
+	// that said it is stopping (it counts as offline until it is heard again).
+	Status string
 }
 
 // AgentLog is one log line an agent shipped.

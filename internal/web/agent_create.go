@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/backapp/backapp/internal/agents"
 	"github.com/backapp/backapp/internal/auth"
@@ -13,6 +15,10 @@ type agentKeyData struct {
 	Agent   agentView
 	Created agents.Created
 	Rotated bool
+	// OneLine installs, enrols and starts the agent on Linux and macOS from this
+	// server's binaries; "" when the server has none. Windows is the .exe to download.
+	OneLine string
+	Windows []string // the Windows binaries this server has
 }
 
 // agentNewShow serves GET /agents/new: the name form.
@@ -20,10 +26,10 @@ func (h *Handler) agentNewShow(w http.ResponseWriter, r *http.Request, sess auth
 	h.render(w, r, http.StatusOK, "agent_new", &page{Title: "Register an agent", Nav: "agents"})
 }
 
-// agentCreate serves POST /agents/new. On success it answers with the key page
-// directly rather than redirecting: the key must not travel through a URL, a cookie
-// or the database to reach a second request. Pages are never cached (render sets
-// Cache-Control: no-store), so Back does not bring the key back either.
+// agentCreate serves POST /agents/new and redirects (303) to the key's page, so a
+// reload never posts the form again. The key reaches that page through this server's
+// memory (keyStash), never a URL, a cookie or the database; pages are never cached
+// (render sets Cache-Control: no-store).
 func (h *Handler) agentCreate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	name := r.PostFormValue("name")
 	c, err := h.agents.Create(r.Context(), sess.User, name, meta(r))
@@ -31,14 +37,41 @@ func (h *Handler) agentCreate(w http.ResponseWriter, r *http.Request, sess auth.
 		h.formError(w, r, "agent_new", &page{Title: "Register an agent", Nav: "agents", Form: "agent", Values: map[string]string{"name": name}}, err)
 		return
 	}
-	h.renderKey(w, r, c, false)
+	h.redirectToKey(w, r, sess, c, false)
 }
 
-func (h *Handler) renderKey(w http.ResponseWriter, r *http.Request, c agents.Created, rotated bool) {
-	title := "Agent " + c.Agent.Name + " is registered"
-	if rotated {
-		title = "New key for " + c.Agent.Name
+// redirectToKey stashes c's key for this session and redirects to its page.
+func (h *Handler) redirectToKey(w http.ResponseWriter, r *http.Request, sess auth.Session, c agents.Created, rotated bool) {
+	t := h.keys.put(sess.TokenHash, c, rotated, h.now())
+	seeOther(w, r, "/agents/"+url.PathEscape(c.Agent.ID)+"/key?t="+t)
+}
+
+// agentKeyShow serves GET /agents/{id}/key?t=: the key just made, for keyShowFor,
+// in the session that made it; after that a page that says how to get a new one.
+func (h *Handler) agentKeyShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	e, ok := h.keys.get(r.URL.Query().Get("t"), sess.TokenHash, h.now())
+	if !ok || e.created.Agent.ID != r.PathValue("id") {
+		a, err := h.agents.Get(r.Context(), sess.User, r.PathValue("id"))
+		if err != nil {
+			h.RenderError(w, r, err)
+			return
+		}
+		h.render(w, r, http.StatusOK, "agent_key_gone", &page{Title: "The key is no longer shown", Nav: "agents", Data: agentView{a}})
+		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	h.render(w, r, http.StatusOK, "agent_key", &page{Title: title, Nav: "agents", Data: agentKeyData{Agent: agentView{c.Agent}, Created: c, Rotated: rotated}})
+	title := "Agent " + e.created.Agent.Name + " is registered"
+	if e.rotated {
+		title = "New key for " + e.created.Agent.Name
+	}
+	d := agentKeyData{Agent: agentView{e.created.Agent}, Created: e.created, Rotated: e.rotated}
+	if h.dist != nil {
+		for _, f := range h.dist.Files() {
+			if strings.Contains(f, "-windows-") {
+				d.Windows = append(d.Windows, f)
+			} else {
+				d.OneLine = h.dist.InstallCommand(e.created.Key)
+			}
+		}
+	}
+	h.render(w, r, http.StatusOK, "agent_key", &page{Title: title, Nav: "agents", Data: d})
 }

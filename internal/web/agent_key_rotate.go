@@ -7,7 +7,7 @@ import (
 )
 
 // agentKeyRotate serves POST /agents/{id}/rotate-key: a new key, shown once on the
-// page this answers with; the old one is refused from now on.
+// page this redirects to; the old one is refused from now on.
 func (h *Handler) agentKeyRotate(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	a, ok := h.confirmed(w, r, sess, agentRotate)
 	if !ok {
@@ -18,5 +18,5 @@ func (h *Handler) agentKeyRotate(w http.ResponseWriter, r *http.Request, sess au
 		h.RenderError(w, r, err)
 		return
 	}
-	h.renderKey(w, r, c, true)
+	h.redirectToKey(w, r, sess, c, true)
 }

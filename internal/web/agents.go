@@ -21,6 +21,7 @@ func (h *Handler) registerAgents(mux *http.ServeMux) {
 	mux.HandleFunc("GET /agents/new", h.signedIn(h.agentNewShow))
 	mux.HandleFunc("POST /agents/new", h.signedIn(h.agentCreate))
 	mux.HandleFunc("GET /agents/{id}", h.signedIn(h.agentShow))
+	mux.HandleFunc("GET /agents/{id}/key", h.signedIn(h.agentKeyShow))
 	mux.HandleFunc("POST /agents/{id}/rename", h.signedIn(h.agentRename))
 	mux.HandleFunc("GET /agents/{id}/rotate-key", h.signedIn(h.agentConfirm(agentRotate)))
 	mux.HandleFunc("POST /agents/{id}/rotate-key", h.signedIn(h.agentKeyRotate))

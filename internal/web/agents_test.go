@@ -115,10 +115,16 @@ func TestAgentPages(t *testing.T) {
 		}
 	}
 
-	// Register: the key once, with the enroll command, on a page never cached.
+	// Register: the form redirects (a reload never posts it again) to the key, shown
+	// on a page never cached, again on reload, and not to another session.
 	r = b.post("/agents/new", url.Values{"name": {"web-1"}})
+	if r.Status != http.StatusSeeOther || !strings.Contains(r.Location(), "/key?t=") {
+		t.Fatalf("register agent: %d %s, want a redirect to the key's page", r.Status, errorsOf(r))
+	}
+	keyPage := r.Location()
+	r = b.follow(r)
 	if r.Status != http.StatusOK {
-		t.Fatalf("register agent: %d %s", r.Status, errorsOf(r))
+		t.Fatalf("key page: %d %s", r.Status, errorsOf(r))
 	}
 	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("key page Cache-Control %q, want no-store", cc)
@@ -128,6 +134,14 @@ func TestAgentPages(t *testing.T) {
 		t.Fatalf("key page <pre>s %q: want key, then enroll and install commands for Linux, macOS and Windows", got)
 	}
 	key := got[0]
+	if again := pres(b.get(keyPage)); len(again) == 0 || again[0] != key {
+		t.Errorf("reloading the key page shows %q, want the key again", again)
+	}
+	other := e.browser()
+	other.login("ada@example.com", adminPass, "/dashboard")
+	if r := other.get(keyPage); len(pres(r)) != 0 || !strings.Contains(mainText(r), "no longer shown") {
+		t.Errorf("another session opening the key page: %q", mainText(r))
+	}
 	unix := "backapp-agent enroll --server http://backapp.test --key " + key
 	if want := []string{unix, "sudo backapp-agent install", unix, "sudo backapp-agent install",
 		`.\backapp-agent.exe enroll --server http://backapp.test --key ` + key, `.\backapp-agent.exe install`}; !slices.Equal(got[1:], want) {
@@ -229,7 +243,7 @@ func TestAgentPages(t *testing.T) {
 
 	// Rename: errors beside the field; success flashes.
 	b.get("/agents/new")
-	if r = b.post("/agents/new", url.Values{"name": {"db-1"}}); r.Status != http.StatusOK {
+	if r = b.post("/agents/new", url.Values{"name": {"db-1"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("second agent: %d", r.Status)
 	}
 	b.get("/agents/" + id)
@@ -254,7 +268,7 @@ func TestAgentPages(t *testing.T) {
 	if r.Status != http.StatusBadRequest {
 		t.Errorf("rotate without confirm: %d, want 400", r.Status)
 	}
-	r = b.post("/agents/"+id+"/rotate-key", url.Values{"confirm": {"yes"}})
+	r = b.follow(b.post("/agents/"+id+"/rotate-key", url.Values{"confirm": {"yes"}}))
 	if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("rotate: %d, Cache-Control %q", r.Status, r.Header.Get("Cache-Control"))
 	}
@@ -305,7 +319,7 @@ func TestAgentPagesIsolation(t *testing.T) {
 	bob := e.browser()
 	bob.register("Bob", "bob@example.com", userPass)
 	bob.get("/agents/new")
-	if r := bob.post("/agents/new", url.Values{"name": {"bob-box"}}); r.Status != http.StatusOK {
+	if r := bob.post("/agents/new", url.Values{"name": {"bob-box"}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("bob registers an agent: %d", r.Status)
 	}
 	carol := e.browser()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
@@ -94,6 +95,68 @@ func (v runView) ErrorList() []runError {
 		out[i] = runError{e.Path, e.Message}
 	}
 	return out
+}
+
+// Cause is what made a failed or cancelled run end: its error as a whole, else its
+// first file's; nil for other runs and runs without a recorded error.
+func (v runView) Cause() *runError {
+	if v.Status != runs.StatusFailed && v.Status != runs.StatusCancelled {
+		return nil
+	}
+	list := v.ErrorList()
+	for _, e := range list {
+		if e.Path == "" {
+			return &e
+		}
+	}
+	if len(list) > 0 {
+		return &list[0]
+	}
+	return nil
+}
+
+// Advice is what to do about a failed run's cause, in a sentence.
+func (v runView) Advice() string {
+	c := v.Cause()
+	if c == nil {
+		return ""
+	}
+	m := strings.ToLower(c.Message)
+	switch {
+	case v.Status == runs.StatusCancelled:
+		return "Nothing to fix if you meant to stop it: start it again with Run again."
+	case strings.Contains(m, "permission denied") || strings.Contains(m, "access is denied"):
+		return "The agent's account cannot read this path: run the agent as a user who can, or exclude the path in the configuration; then Run again."
+	case strings.Contains(m, "no such file") || strings.Contains(m, "cannot find"):
+		return "A source path does not exist on the machine: correct it in the configuration, then Run again."
+	case strings.Contains(m, "accessdenied") || strings.Contains(m, "signature") || strings.Contains(m, "nosuchbucket") ||
+		strings.Contains(m, "storage") || strings.Contains(m, "upload"):
+		return "The storage refused or could not be reached: test its connection under Settings → Storage, then Run again."
+	case strings.Contains(m, "stopped reporting") || strings.Contains(m, "offline"):
+		return "The agent stopped reporting: check that its service runs on the machine (the agent's page says when it was last seen), then Run again."
+	case strings.Contains(m, "hook"):
+		return "A hook command of the configuration failed: run it by hand on the machine to see why, fix it, then Run again."
+	case strings.Contains(m, "no space") || strings.Contains(m, "disk full"):
+		return "A disk is full: free space on the machine or the storage, then Run again."
+	}
+	return "Fix the cause above (the agent's log lines below show the steps before it), then Run again."
+}
+
+// TypeText is "full" or "incremental", "" while that is not decided (queued runs).
+func (v runView) TypeText() string {
+	switch {
+	case v.Full:
+		return "full"
+	case v.PreviousRunID != "":
+		return "incremental"
+	}
+	return ""
+}
+
+// HasArchive reports whether the run's archive exists in storage: a key alone
+// (assigned when a run starts) is not an archive.
+func (v runView) HasArchive() bool {
+	return v.S3Path != "" && (v.ArchiveSHA256 != "" || v.ArchiveSize > 0)
 }
 
 // DurationText is the duration in human units ("3 m 12 s"), "" when none yet.

@@ -443,6 +443,19 @@ type identityData struct {
 	Recipient string
 	Download  template.URL // a data: URL, so the identity never needs a second request
 	FileName  string
+	Archive   string // the archive's name pattern for this compression ("backup-….tar.gz")
+	Untar     string // the tar command that unpacks it
+}
+
+// untarOf is the archive name pattern and the tar command for codec c.
+func untarOf(c configs.Codec) (archive, untar string) {
+	switch string(c) {
+	case configs.CompressionGzip:
+		return "backup-….tar.gz", "tar -xz"
+	case configs.CompressionNone:
+		return "backup-….tar", "tar -x"
+	}
+	return "backup-….tar.zst", "tar --zstd -x"
 }
 
 // showIdentity renders the one page that ever shows a generated age identity. It
@@ -458,6 +471,7 @@ func (h *Handler) showIdentity(w http.ResponseWriter, r *http.Request, s configs
 	d := identityData{Config: s.Config, Identity: s.Identity, Recipient: rcpt,
 		Download: template.URL("data:text/plain;charset=utf-8;base64," + base64.StdEncoding.EncodeToString([]byte(file))),
 		FileName: "backapp-" + safeFileName(s.Config.Name) + "-identity.txt"}
+	d.Archive, d.Untar = untarOf(s.Config.Options.Compression)
 	h.render(w, r, http.StatusOK, "config_identity", &page{Title: "Save the decryption key", Nav: "configs", Data: d})
 }
 

@@ -33,6 +33,7 @@ var flashTexts = map[string]struct {
 	"agent-renamed":       {"The agent is now called %s.", 1},
 	"agent-revoked":       {"%s is revoked: its key no longer works.", 1},
 	"agent-deleted":       {"%s was deleted.", 1},
+	"restore-retry":       {"The restore cannot start again as it was: %s. Check the choices below and start it.", 1},
 	"server-saved":        {"The directories for server-mode backups were saved.", 0},
 }
 

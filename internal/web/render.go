@@ -64,6 +64,7 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"count":  groupDigits,
+		"key":    keyParts,
 		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
 			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
 		},
@@ -160,6 +161,20 @@ func (h *Handler) RenderError(w http.ResponseWriter, r *http.Request, err error)
 		title = "Something went wrong"
 	}
 	h.render(w, r, status, "error", &page{Title: title, Data: errorData{Status: status, Message: e.Message}})
+}
+
+// objectKey is a long storage key shown short, with the whole key on demand.
+type objectKey struct {
+	Full, Short string
+}
+
+// keyParts shortens an object key to its start and its end (the file name) when it
+// is longer than fits a line of a card.
+func keyParts(k string) objectKey {
+	if len(k) <= 40 {
+		return objectKey{Full: k}
+	}
+	return objectKey{Full: k, Short: k[:12] + "…" + k[len(k)-24:]}
 }
 
 type errorData struct {

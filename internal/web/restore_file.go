@@ -4,11 +4,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/store"
 )
 
 // restoreFileDownload serves GET /restores/file?run=&path=: one file of an
@@ -19,6 +21,13 @@ func (h *Handler) restoreFileDownload(w http.ResponseWriter, r *http.Request, se
 	run, err := h.restores.Run(r.Context(), sess.User, q.Get("run"))
 	if err != nil {
 		h.RenderError(w, r, err)
+		return
+	}
+	if run.Encrypted {
+		p := "/" + strings.Trim(q.Get("path"), "/")
+		h.render(w, r, http.StatusConflict, "download_encrypted", &page{Title: "This file cannot be downloaded in the browser",
+			Nav: "restores", Data: downloadEncryptedData{Run: run, Path: p,
+				Restore: restoreState{run: run.ID, dir: path.Dir(p), sel: []string{p}}.url()}})
 		return
 	}
 	f, err := h.restores.OpenFile(r.Context(), run, q.Get("path"))
@@ -36,6 +45,12 @@ func (h *Handler) restoreFileDownload(w http.ResponseWriter, r *http.Request, se
 	if _, err := io.Copy(w, f); err != nil {
 		h.log.Warn("download of a backed-up file stopped", "run", run.ID, "err", err)
 	}
+}
+
+type downloadEncryptedData struct {
+	Run     store.Run
+	Path    string
+	Restore string // the restore page with the file selected
 }
 
 // safeFilename keeps a name a browser can save: no path separators, quotes or

@@ -10,6 +10,7 @@ import (
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -38,6 +39,9 @@ func (e restoreEntryView) SizeText() string {
 type restoreNewData struct {
 	Run        store.Run
 	ConfigName string
+	// Encryption is how an encrypted run's configuration encrypts: "passphrase" when
+	// the server keeps a passphrase it can hand to the agent, else "age".
+	Encryption string
 	Dir        string
 	Parents    []restores.Entry
 	Entries    []restoreEntryView
@@ -176,10 +180,16 @@ func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreS
 	if h.configs != nil {
 		if c, err := h.configs.Get(ctx, sess.User, run.ConfigID); err == nil {
 			d.ConfigName = c.Name
+			if c.Options.PassphraseSet {
+				d.Encryption = configs.EncryptPassphrase
+			}
 		}
 	}
 	if d.Agents, err = h.restores.Targets(ctx, run); err != nil {
 		return nil, err
+	}
+	if run.Encrypted && d.Encryption == "" {
+		d.Encryption = configs.EncryptAge
 	}
 	if d.AgentID == "" {
 		d.AgentID = run.AgentID

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -21,6 +23,7 @@ func (h *Handler) registerRestores(mux *http.ServeMux) {
 	mux.HandleFunc("GET /restores/file", h.signedIn(h.restoreFileDownload))
 	mux.HandleFunc("GET /restores/{id}", h.signedIn(h.restoreShow))
 	mux.HandleFunc("POST /restores/{id}/cancel", h.signedIn(h.restoreCancel))
+	mux.HandleFunc("POST /restores/{id}/retry", h.signedIn(h.restoreRetry))
 }
 
 // restoreView is a restore with what its templates show.
@@ -106,6 +109,7 @@ func (h *Handler) restoresList(w http.ResponseWriter, r *http.Request, sess auth
 type restoreShowData struct {
 	Restore restoreView
 	Run     store.Run
+	Change  string // the restore page with this restore's choices, to change them and retry
 }
 
 // restoreShow serves GET /restores/{id}: status, result, and a refresh link while
@@ -127,7 +131,43 @@ func (h *Handler) restoreShow(w http.ResponseWriter, r *http.Request, sess auth.
 		return
 	}
 	h.render(w, r, http.StatusOK, "restore_show", &page{Title: "Restore", Nav: "restores",
-		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run}})
+		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run, Change: retryState(x).url()}})
+}
+
+// retryState is the restore page's state that starts x again.
+func retryState(x store.Restore) restoreState {
+	st := restoreState{run: x.RunID, dir: "/", agent: x.AgentID, target: x.TargetDir, overwrite: x.Overwrite}
+	for _, p := range x.Paths {
+		st.sel = append(st.sel, "/"+p)
+	}
+	return st
+}
+
+// restoreRetry serves POST /restores/{id}/retry: a finished restore queued again as a
+// new one, with the same backup, agent, target and files.
+func (h *Handler) restoreRetry(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	x, err := h.restores.Get(r.Context(), sess.User, r.PathValue("id"))
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	if !x.Finished() {
+		h.RenderError(w, r, apperr.New(apperr.Conflict, "restore %s is still %s: cancel it or wait for it to end before retrying", x.ID, x.Status))
+		return
+	}
+	st := retryState(x)
+	n, err := h.restores.Start(r.Context(), sess.User, restores.Input{RunID: x.RunID, AgentID: x.AgentID, TargetDir: x.TargetDir,
+		Paths: st.sel, Overwrite: x.Overwrite})
+	if apperr.KindOf(err) == apperr.Invalid { // the agent is gone, say: choose again on the restore page
+		h.flash(w, "restore-retry", apperr.From(err).Message)
+		seeOther(w, r, st.url())
+		return
+	}
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/restores/"+n.ID)
 }
 
 // restoreCancel serves POST /restores/{id}/cancel.

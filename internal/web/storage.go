@@ -56,7 +56,7 @@ type storageFormData struct {
 func formValues(r *http.Request) map[string]string {
 	v := map[string]string{}
 	for _, k := range []string{destinations.FieldName, destinations.FieldEndpoint, destinations.FieldRegion, destinations.FieldBucket,
-		destinations.FieldStorageClass, destinations.FieldSSE, destinations.FieldSSEKMSKeyID, "pathStyle"} {
+		destinations.FieldStorageClass, destinations.FieldSSE, destinations.FieldSSEKMSKeyID, "pathStyle", destinations.FieldAccessKeyID} {
 		v[k] = r.PostFormValue(k)
 	}
 	return v
@@ -98,7 +98,7 @@ func storageFormPage(id, hint string, values map[string]string) *page {
 			typ = "password"
 		}
 		sf := storageField{ID: "s3-" + name, Name: name, Label: label, Type: typ, Help: help, Required: required, Autocomplete: autocomplete}
-		if name != destinations.FieldAccessKeyID && name != destinations.FieldSecretAccessKey {
+		if name != destinations.FieldSecretAccessKey { // the access key id is kept after a test or an error; the secret never
 			sf.Value = values[name]
 		}
 		return sf

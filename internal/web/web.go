@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backapp/backapp/internal/agentdist"
 	"html/template"
 	"log/slog"
 	"net"
@@ -49,6 +50,9 @@ type Config struct {
 	Runs *runs.Service
 	// Configs serves the configuration pages (/configs…); nil leaves them out.
 	Configs *configs.Service
+	// AgentDist serves the agent's binaries; the key page offers its one-line install
+	// when it has them (nil: it never does).
+	AgentDist *agentdist.Dist
 	// Restores serves the restore pages (/restores…); nil leaves them out.
 	Restores *restores.Service
 	// Alerts serves /alerts and the open count in the navigation; nil leaves them out.
@@ -62,6 +66,7 @@ type Handler struct {
 	log      *slog.Logger
 	secure   bool
 	now      func() time.Time
+	keys     keyStash // new agent keys between a form's POST and the key's page
 	version  string
 	agents   *agents.Service
 	dests    *destinations.Service
@@ -69,6 +74,7 @@ type Handler struct {
 	configs  *configs.Service
 	restores *restores.Service
 	alerts   *alerts.Service
+	dist     *agentdist.Dist
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -105,6 +111,7 @@ func New(cfg Config) (*Handler, error) {
 		configs:  cfg.Configs,
 		restores: cfg.Restores,
 		alerts:   cfg.Alerts,
+		dist:     cfg.AgentDist,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {

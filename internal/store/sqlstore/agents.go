@@ -114,11 +114,11 @@ func (s *Store) DeleteAgent(ctx context.Context, id string) error {
 // RecordHeartbeat sets last_seen and status online, and the host facts that are not empty.
 func (s *Store) RecordHeartbeat(ctx context.Context, id string, hb store.AgentHeartbeat) error {
 	return s.execID(ctx, "record heartbeat of agent "+id, id,
-		`UPDATE agents SET last_seen = ?, status = 'online',
+		`UPDATE agents SET last_seen = ?, status = COALESCE(NULLIF(?, ''), 'online'),
 			platform = COALESCE(NULLIF(?, ''), platform), arch = COALESCE(NULLIF(?, ''), arch),
 			version = COALESCE(NULLIF(?, ''), version), hostname = COALESCE(NULLIF(?, ''), hostname)
 		WHERE id = ?`,
-		s.t(hb.Time), hb.Platform, hb.Arch, hb.Version, hb.Hostname)
+		s.t(hb.Time), hb.Status, hb.Platform, hb.Arch, hb.Version, hb.Hostname)
 }
 
 // MarkAgentEnrolled records the first registration; later ones keep the first time.

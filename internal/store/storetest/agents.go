@@ -93,6 +93,13 @@ func testAgents(t *testing.T, s store.Store) {
 	check(t, "RecordHeartbeat (bare)", s.RecordHeartbeat(ctx, a.ID, store.AgentHeartbeat{Time: t1.Add(2 * time.Minute)}))
 	want.LastSeen = ptr(t1.Add(2 * time.Minute))
 	equal(t, "after a bare RecordHeartbeat", mustGetAgent(t, s, a.ID), want)
+	// An agent that says it is stopping is recorded offline; its next heartbeat is online.
+	check(t, "RecordHeartbeat (stopping)", s.RecordHeartbeat(ctx, a.ID, store.AgentHeartbeat{Time: t1.Add(3 * time.Minute), Status: store.AgentOffline}))
+	want.LastSeen, want.Status = ptr(t1.Add(3*time.Minute)), store.AgentOffline
+	equal(t, "after a stopping RecordHeartbeat", mustGetAgent(t, s, a.ID), want)
+	check(t, "RecordHeartbeat (back)", s.RecordHeartbeat(ctx, a.ID, store.AgentHeartbeat{Time: t1.Add(4 * time.Minute)}))
+	want.LastSeen, want.Status = ptr(t1.Add(4*time.Minute)), store.AgentOnline
+	equal(t, "after the agent is back", mustGetAgent(t, s, a.ID), want)
 
 	check(t, "MarkAgentEnrolled", s.MarkAgentEnrolled(ctx, a.ID, t1))
 	check(t, "MarkAgentEnrolled again", s.MarkAgentEnrolled(ctx, a.ID, t1.Add(time.Hour)))

@@ -59,3 +59,32 @@ var backappEvents = (function () {
     stream.addEventListener(t, reload);
   });
 })();
+
+// Commands to copy (pre.command) get a Copy button; without JavaScript the text is
+// selectable as it is.
+document.querySelectorAll("pre.command").forEach(function (pre, i) {
+  if (!navigator.clipboard) {
+    return;
+  }
+  var button = document.createElement("button");
+  button.type = "button";
+  button.className = "button small copy";
+  button.textContent = "Copy";
+  var label = pre.getAttribute("aria-labelledby");
+  var named = label && document.getElementById(label);
+  button.setAttribute("aria-label", "Copy" + (named ? ": " + named.textContent.trim() : " the command"));
+  var status = document.createElement("span");
+  status.setAttribute("role", "status");
+  status.className = "muted";
+  button.addEventListener("click", function () {
+    navigator.clipboard.writeText(pre.textContent.trim()).then(function () {
+      status.textContent = " Copied.";
+    }, function () {
+      status.textContent = " Copying failed: select the text instead.";
+    });
+  });
+  var row = document.createElement("p");
+  row.appendChild(button);
+  row.appendChild(status);
+  pre.insertAdjacentElement("afterend", row);
+});

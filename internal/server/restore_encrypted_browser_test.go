@@ -1,0 +1,147 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/chromedp/chromedp"
+
+	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv/browser"
+)
+
+// TestEncryptedRestoreInBrowser: a configuration "with a passphrase" the server keeps
+// is backed up by agent A; in chromium, its restore page says how the key reaches the
+// agent, Start restores the files through agent B's real daemon (which holds no key:
+// the server hands it the passphrase for that restore), byte for byte. The download
+// of one of its files explains in plain words why the browser cannot have it. A
+// restore that failed (a file in the way) is retried from its page and completes. A
+// backup encrypted to age recipients says the server cannot give the agent the
+// identity and shows the command that restores it on the machine. Every page visited
+// passes the WCAG 2.1 AA audit.
+func TestEncryptedRestoreInBrowser(t *testing.T) {
+	b := browser.Start(t, 3*time.Minute)
+	e := startRestoreEnv(t, pgtest.New(t))
+	e.runDaemon(t, e.keyB)
+	base := browser.Serve(t, e.Srv.Config.Handler)
+	t.Cleanup(e.App.Events.Close)
+
+	backup := func(name string, options map[string]any) string {
+		t.Helper()
+		body := with(goodConfig(e.agentA), "name", name, "sources", []map[string]any{{"path": e.src}},
+			"destination", map[string]any{"destinationId": e.destID}, "options", options)
+		r := e.alice.JSON("POST", "/api/configs", body)
+		want(t, r, http.StatusCreated)
+		return rsBackup(t, rsAgentRunner(t, e.env, e.keyA), r.Body["id"].(string))
+	}
+	passRun := backup("With a passphrase", map[string]any{"type": "full", "compression": "gzip",
+		"encryptionMode": "passphrase", "passphrase": "correct horse battery staple"})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ageRun := backup("To a recipient", map[string]any{"type": "full", "compression": "zstd",
+		"encryptionMode": "age", "recipients": []string{id.Recipient().String()}})
+
+	b.Run("sign in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-email`), "alice@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
+
+	waitStatus := func(wantWord string) {
+		t.Helper()
+		var status string
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			status = b.Text(`#restore-status`)
+			if strings.Contains(status, "Completed") || strings.Contains(status, "Failed") || time.Now().After(deadline) {
+				break
+			}
+		}
+		if !strings.Contains(status, wantWord) {
+			b.Fail("the restore's page", fmt.Errorf("status %q, want %s", status, wantWord))
+		}
+	}
+	location := func() string {
+		s, err := chromedp.Run(b.Ctx, chromedp.Location())
+		if err != nil {
+			b.Fail("location", err)
+		}
+		return strings.TrimPrefix(s, base)
+	}
+	file := e.abs("docs/a.txt")
+	restorePage := func(run string) {
+		t.Helper()
+		b.Run("open the restore page of "+run,
+			chromedp.Navigate(base+"/restores/new?run="+run+"&sel="+file),
+			chromedp.WaitVisible(chromedp.CSS(`#restore-target`)))
+	}
+
+	// The passphrase backup restores through an agent that has no key of its own.
+	restorePage(passRun)
+	if got := b.Text(`#restore-encryption`); !strings.Contains(got, "passphrase its configuration keeps") {
+		t.Errorf("the restore page of a passphrase backup says %q", got)
+	}
+	b.Audit("restore page, passphrase backup")
+	target := t.TempDir()
+	b.Run("start the restore to agent B",
+		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.agentB),
+		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
+		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	waitStatus("Completed")
+	e.checkTree(t, target, "docs/a.txt")
+
+	// Again into the same folder without overwriting: the file is in the way, the
+	// restore fails; once it is moved away, "Retry" restores it.
+	restorePage(passRun)
+	b.Run("start a restore that fails",
+		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.agentB),
+		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
+		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	waitStatus("Failed")
+	failed := location()
+	b.Audit("failed restore")
+	if err := os.Remove(filepath.Join(target, e.src, "docs/a.txt")); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("retry", chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)), chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	if got := location(); got == failed || !strings.HasPrefix(got, "/restores/") {
+		t.Errorf("after Retry: at %s, want a new restore's page (the failed one is %s)", got, failed)
+	}
+	waitStatus("Completed")
+	e.checkTree(t, target, "docs/a.txt")
+
+	// The browser cannot download a file of an encrypted backup, and says why.
+	b.Run("download a file of the encrypted backup",
+		chromedp.Navigate(base+"/restores/file?run="+passRun+"&path="+file),
+		chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if got := b.Text(`main`); !strings.Contains(got, "cannot be downloaded in the browser") || !strings.Contains(got, "Only an agent can decrypt it") ||
+		strings.Contains(got, "conflicts") {
+		t.Errorf("the download page of an encrypted backup says %q", got)
+	}
+	b.Audit("download of an encrypted file")
+	b.Run("follow the offer to restore it", chromedp.Click(chromedp.CSS(`a.button.primary`)), chromedp.WaitVisible(chromedp.CSS(`#restore-target`)))
+	if got := b.Text(`#sel-h + ul`); !strings.Contains(got, file) {
+		t.Errorf("the restore page offered from the download has the selection %q, want %s", got, file)
+	}
+
+	// An age-recipient backup: the page says plainly why the server cannot restore it.
+	restorePage(ageRun)
+	got := b.Text(`#restore-encryption`)
+	for _, w := range []string{"never holds the matching private key", "backapp-agent restore --run " + ageRun, "--identity FILE"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("the restore page of an age backup lacks %q: %q", w, got)
+		}
+	}
+	b.Audit("restore page, age backup")
+}
