@@ -39,4 +39,5 @@ type Store interface {
 	Restores
 	Estimates
 	Builtin
+	Metrics
 }

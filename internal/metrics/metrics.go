@@ -1,0 +1,255 @@
+// Package metrics computes the seed's BackupMetrics (GET /api/metrics, the
+// dashboard, reports) from what runs recorded: counts, success rate, durations,
+// storage, per-day series and the backups the schedules will start next.
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/backapp/backapp/internal/scheduler"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// Store is what metrics read.
+type Store interface {
+	EachRunStat(ctx context.Context, userID string, since time.Time, fn func(store.RunStat) error) error
+	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
+	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+}
+
+// Periods are the periods GET /api/metrics and reports accept, by name.
+var Periods = map[string]time.Duration{
+	"24h": 24 * time.Hour,
+	"7d":  7 * 24 * time.Hour,
+	"30d": 30 * 24 * time.Hour,
+	"90d": 90 * 24 * time.Hour,
+}
+
+// ErrBadPeriod is returned for a period not in Periods.
+var ErrBadPeriod = errors.New("unknown period")
+
+// ParsePeriod returns the length of a named period ("" is 30d).
+func ParsePeriod(p string) (string, time.Duration, error) {
+	if p == "" {
+		p = "30d"
+	}
+	d, ok := Periods[p]
+	if !ok {
+		return "", 0, fmt.Errorf("%w %q: use 24h, 7d, 30d or 90d", ErrBadPeriod, p)
+	}
+	return p, d, nil
+}
+
+// Upcoming is a backup a schedule will start (the seed's ScheduledBackup).
+type Upcoming struct {
+	ConfigID   string    `json:"configId"`
+	ConfigName string    `json:"configName"`
+	At         time.Time `json:"at"`
+	Timezone   string    `json:"timezone"`
+	Cron       string    `json:"cronExpression"`
+}
+
+// Day is one UTC day of a period's series.
+type Day struct {
+	Date      string `json:"date"` // YYYY-MM-DD, UTC
+	Completed int    `json:"completed"`
+	Failed    int    `json:"failed"`
+	Cancelled int    `json:"cancelled"`
+	// BytesAdded is what the day's completed runs stored (archives and manifests).
+	BytesAdded int64 `json:"bytesAdded"`
+	// AverageDuration of the day's completed runs, in milliseconds (0 when none).
+	AverageDuration int64 `json:"averageDuration"`
+}
+
+// Metrics is the seed's BackupMetrics with the counts behind it and per-day series.
+type Metrics struct {
+	Period string    `json:"period"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// TotalBackups counts the runs started in the period, whatever their outcome.
+	TotalBackups int `json:"totalBackups"`
+	Completed    int `json:"completed"`
+	Failed       int `json:"failed"`
+	Cancelled    int `json:"cancelled"`
+	Running      int `json:"running"` // queued or running now
+	// SuccessRate is completed / (completed + failed) in percent, 0 when neither.
+	SuccessRate float64 `json:"successRate"`
+	// AverageDuration of the period's completed runs, in milliseconds.
+	AverageDuration int64 `json:"averageDuration"`
+	// TotalStorageUsed is what every completed, unexpired run holds (not only the
+	// period's), in bytes; TotalObjects the archives and manifests.
+	TotalStorageUsed int64      `json:"totalStorageUsed"`
+	TotalObjects     int64      `json:"totalObjects"`
+	LastBackupDate   *time.Time `json:"lastBackupDate,omitempty"` // newest success's end
+	UpcomingBackups  []Upcoming `json:"upcomingBackups"`
+	Days             []Day      `json:"days"`
+}
+
+// Service computes metrics.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// New returns the service; now is the clock (time.Now when nil).
+func New(s Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: s, now: now}
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// runDuration is a finished run's duration in milliseconds, or -1 when unknown.
+func runDuration(r store.RunStat) int64 {
+	switch {
+	case r.DurationMS != nil:
+		return *r.DurationMS
+	case r.EndTime != nil:
+		return r.EndTime.Sub(r.StartTime).Milliseconds()
+	}
+	return -1
+}
+
+// Get computes userID's metrics (everyone's when "") over the named period.
+func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
+	name, length, err := ParsePeriod(period)
+	if err != nil {
+		return Metrics{}, err
+	}
+	now := s.now().UTC()
+	m := Metrics{Period: name, From: now.Add(-length), To: now, UpcomingBackups: []Upcoming{}}
+	first := m.From.Truncate(24 * time.Hour)
+	nDays := int(now.Truncate(24*time.Hour).Sub(first)/(24*time.Hour)) + 1
+	m.Days = make([]Day, nDays)
+	durs := make([]int64, nDays)
+	for i := range m.Days {
+		m.Days[i].Date = first.Add(time.Duration(i) * 24 * time.Hour).Format(time.DateOnly)
+	}
+	var durSum int64
+	var durN int64
+	err = s.store.EachRunStat(ctx, userID, m.From, func(r store.RunStat) error {
+		m.TotalBackups++
+		i := int(r.StartTime.UTC().Sub(first) / (24 * time.Hour))
+		if i < 0 || i >= nDays {
+			i = nDays - 1 // a run started in the future (a clock ahead) counts as today
+		}
+		d := &m.Days[i]
+		switch r.Status {
+		case "completed", store.RunExpired:
+			m.Completed++
+			d.Completed++
+			d.BytesAdded += r.Stored
+			if ms := runDuration(r); ms >= 0 {
+				durSum += ms
+				durN++
+				durs[i] += ms
+			}
+		case "failed":
+			m.Failed++
+			d.Failed++
+		case "cancelled":
+			m.Cancelled++
+			d.Cancelled++
+		case "queued", "running":
+			m.Running++
+		}
+		return nil
+	})
+	if err != nil {
+		return Metrics{}, err
+	}
+	for i := range m.Days {
+		if n := int64(m.Days[i].Completed); n > 0 {
+			m.Days[i].AverageDuration = durs[i] / n
+		}
+	}
+	if durN > 0 {
+		m.AverageDuration = durSum / durN
+	}
+	if f := m.Completed + m.Failed; f > 0 {
+		m.SuccessRate = float64(m.Completed) * 100 / float64(f)
+	}
+	use, err := s.store.StorageUsage(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, u := range use {
+		m.TotalStorageUsed += u.Bytes
+		m.TotalObjects += u.Objects
+	}
+	last, err := s.store.LastSuccesses(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, t := range last {
+		if m.LastBackupDate == nil || t.After(*m.LastBackupDate) {
+			m.LastBackupDate = &t
+		}
+	}
+	cs, err := s.store.ListConfigs(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
+	return m, nil
+}
+
+// maxUpcoming bounds the list: an every-minute schedule would fill it alone.
+const (
+	maxUpcomingPerConfig = 24
+	maxUpcoming          = 100
+)
+
+// scheduleDoc is a config's schedule document.
+type scheduleDoc struct {
+	CronExpression string `json:"cronExpression"`
+	Timezone       string `json:"timezone"`
+}
+
+// Upcomings lists the slots of the enabled configs' schedules in (now, now+within],
+// soonest first, each in its schedule's timezone.
+func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []Upcoming {
+	out := []Upcoming{}
+	end := now.Add(within)
+	for _, c := range cs {
+		if !c.Enabled || len(c.Schedule) == 0 {
+			continue
+		}
+		var d scheduleDoc
+		if err := json.Unmarshal(c.Schedule, &d); err != nil || strings.TrimSpace(d.CronExpression) == "" {
+			continue
+		}
+		sc, err := scheduler.Parse(d.CronExpression, d.Timezone)
+		if err != nil {
+			continue // the scheduler reports it on every tick
+		}
+		at := now
+		for range maxUpcomingPerConfig {
+			at = sc.Next(at)
+			if at.IsZero() || at.After(end) {
+				break
+			}
+			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at, Timezone: sc.Location().String(), Cron: d.CronExpression})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].ConfigName < out[j].ConfigName
+	})
+	if len(out) > maxUpcoming {
+		out = out[:maxUpcoming]
+	}
+	return out
+}

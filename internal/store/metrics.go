@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// RunStat is what metrics and reports read of a run: its outcome, times and sizes.
+type RunStat struct {
+	ID            string
+	ConfigID      string
+	AgentID       string // "" in server mode
+	DestinationID string // "" before the run was given one
+	Status        string
+	StartTime     time.Time
+	EndTime       *time.Time
+	DurationMS    *int64
+	TotalBytes    int64 // bytes read from the sources
+	Stored        int64 // archive + manifest bytes in the destination
+}
+
+// StorageUse is what the completed, unexpired runs of one (destination,
+// configuration, agent) hold in storage, as the runs recorded it.
+type StorageUse struct {
+	DestinationID string
+	ConfigID      string
+	AgentID       string
+	Bytes         int64
+	Objects       int64 // archives and manifests
+	Runs          int64
+}
+
+// Metrics is what the dashboard, the metrics API and reports read.
+type Metrics interface {
+	// EachRunStat calls fn for every run of userID (everyone's when "") started at or
+	// after since, oldest first, streaming (memory does not grow with the runs). An
+	// error from fn stops it and is returned.
+	EachRunStat(ctx context.Context, userID string, since time.Time, fn func(RunStat) error) error
+	// StorageUsage sums what userID's (everyone's when "") completed runs hold.
+	StorageUsage(ctx context.Context, userID string) ([]StorageUse, error)
+	// LastSuccesses returns the end time of the newest completed run (expired ones
+	// count: they completed) of each of userID's configurations that has one.
+	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+}

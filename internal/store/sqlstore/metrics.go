@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/backapp/backapp/internal/store"
+)
+
+// userClause is " AND user_id = ?" with its argument for one user, nothing for all.
+func userClause(userID string) (string, []any) {
+	if userID == "" {
+		return "", nil
+	}
+	return " AND user_id = ?", []any{userID}
+}
+
+// EachRunStat streams userID's runs started at or after since, oldest first.
+func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time, fn func(store.RunStat) error) error {
+	const op = "read run statistics"
+	if userID != "" && !s.validID(userID) {
+		return nil
+	}
+	where, args := userClause(userID)
+	rows, err := s.query(ctx, `SELECT id, config_id, COALESCE(CAST(agent_id AS TEXT), ''),
+		COALESCE(destination_id, ''), status, start_time, end_time, duration,
+		total_bytes, archive_size + manifest_size
+		FROM backup_logs WHERE start_time >= ?`+where+` ORDER BY start_time, id`,
+		append([]any{s.t(since)}, args...)...)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r store.RunStat
+		if err := rows.Scan(&r.ID, &r.ConfigID, &r.AgentID, &r.DestinationID, &r.Status, timeCol{&r.StartTime},
+			nullTimeCol{&r.EndTime}, &r.DurationMS, &r.TotalBytes, &r.Stored); err != nil {
+			return mapErr(op, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return mapErr(op, rows.Err())
+}
+
+// StorageUsage sums the completed runs' archives and manifests per destination,
+// configuration and agent.
+func (s *Store) StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error) {
+	const op = "sum storage usage"
+	if userID != "" && !s.validID(userID) {
+		return nil, nil
+	}
+	where, args := userClause(userID)
+	return queryAll(ctx, s, op, `SELECT COALESCE(destination_id, ''), CAST(config_id AS TEXT),
+		COALESCE(CAST(agent_id AS TEXT), ''), COALESCE(SUM(archive_size + manifest_size), 0),
+		SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END), COUNT(*)
+		FROM backup_logs WHERE status = 'completed'`+where+`
+		GROUP BY destination_id, config_id, agent_id ORDER BY 1, 2, 3`,
+		func(row scanner, u *store.StorageUse) error {
+			return row.Scan(&u.DestinationID, &u.ConfigID, &u.AgentID, &u.Bytes, &u.Objects, &u.Runs)
+		}, args...)
+}
+
+// LastSuccesses returns the newest completed (or since expired) run's end per config.
+func (s *Store) LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error) {
+	const op = "read last successes"
+	if userID != "" && !s.validID(userID) {
+		return map[string]time.Time{}, nil
+	}
+	where, args := userClause(userID)
+	type last struct {
+		id string
+		at time.Time
+	}
+	rows, err := queryAll(ctx, s, op, `SELECT CAST(config_id AS TEXT), MAX(COALESCE(end_time, start_time)) FROM backup_logs
+		WHERE status IN ('completed', 'expired')`+where+` GROUP BY config_id`,
+		func(row scanner, l *last) error { return row.Scan(&l.id, timeCol{&l.at}) }, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(rows))
+	for _, l := range rows {
+		out[l.id] = l.at
+	}
+	return out, nil
+}
