@@ -22,6 +22,7 @@ type Store interface {
 	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
 }
 
 // Periods are the periods GET /api/metrics and reports accept, by name.
@@ -79,6 +80,8 @@ type Metrics struct {
 	Failed       int `json:"failed"`
 	Cancelled    int `json:"cancelled"`
 	Running      int `json:"running"` // queued or running now
+	// Last24h counts the runs started in the 24 hours before To.
+	Last24h int `json:"backupsLast24h"`
 	// SuccessRate is completed / (completed + failed) in percent, 0 when neither.
 	SuccessRate float64 `json:"successRate"`
 	// AverageDuration of the period's completed runs, in milliseconds.
@@ -139,6 +142,9 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 	var durN int64
 	err = s.store.EachRunStat(ctx, userID, m.From, func(r store.RunStat) error {
 		m.TotalBackups++
+		if !r.StartTime.Before(now.Add(-24 * time.Hour)) {
+			m.Last24h++
+		}
 		i := int(r.StartTime.UTC().Sub(first) / (24 * time.Hour))
 		if i < 0 || i >= nDays {
 			i = nDays - 1 // a run started in the future (a clock ahead) counts as today

@@ -28,6 +28,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -196,7 +197,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	pages, err := web.New(web.Config{Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
+	metricsSvc := metrics.New(a.Store, opt.Now)
+	pages, err := web.New(web.Config{Metrics: metricsSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -212,6 +214,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	api.NewConfigs(configSvc, a.log).Register(mux)
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
+	jsonAPI.RegisterMetrics(mux, metricsSvc)
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)

@@ -60,6 +60,8 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"count":  groupDigits,
+		"bytes":  humanBytes,
+		"msdur":  dayDuration,
 		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
 			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
 		},

@@ -18,6 +18,7 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 )
@@ -50,6 +51,8 @@ type Config struct {
 	Configs *configs.Service
 	// Restores serves the restore pages (/restores…); nil leaves them out.
 	Restores *restores.Service
+	// Metrics serves the dashboard's numbers and charts; nil leaves them out.
+	Metrics *metrics.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -65,6 +68,7 @@ type Handler struct {
 	runs     *runs.Service
 	configs  *configs.Service
 	restores *restores.Service
+	metrics  *metrics.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -100,6 +104,7 @@ func New(cfg Config) (*Handler, error) {
 		runs:     cfg.Runs,
 		configs:  cfg.Configs,
 		restores: cfg.Restores,
+		metrics:  cfg.Metrics,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {

@@ -97,7 +97,7 @@
   stream = new EventSource("/api/events");
   function mine(e) {
     try {
-      return JSON.parse(e.data)[kind + "Id"] === id;
+      return id === "*" || JSON.parse(e.data)[kind + "Id"] === id; // "*": any (the dashboard)
     } catch (err) {
       return false;
     }
