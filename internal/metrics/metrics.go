@@ -55,6 +55,8 @@ type Upcoming struct {
 	At         time.Time `json:"at"`
 	Timezone   string    `json:"timezone"`
 	Cron       string    `json:"cronExpression"`
+	// Local is At on the schedule's wall clock, for pages ("Thu 11 Jun 02:00 CEST").
+	Local string `json:"-"`
 }
 
 // Day is one UTC day of a period's series.
@@ -245,7 +247,7 @@ func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []U
 			if at.IsZero() || at.After(end) {
 				break
 			}
-			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at, Timezone: sc.Location().String(), Cron: d.CronExpression})
+			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at.UTC(), Local: at.In(sc.Location()).Format("Mon 2 Jan 15:04 MST"), Timezone: sc.Location().String(), Cron: d.CronExpression})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
