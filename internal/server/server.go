@@ -29,6 +29,7 @@ import (
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
@@ -198,7 +199,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
 	metricsSvc := metrics.New(a.Store, opt.Now)
-	pages, err := web.New(web.Config{Metrics: metricsSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
+	reportSvc := report.New(a.Store, opt.Now)
+	pages, err := web.New(web.Config{Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -215,6 +217,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
 	jsonAPI.RegisterMetrics(mux, metricsSvc)
+	jsonAPI.RegisterReports(mux, reportSvc)
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -17,6 +18,8 @@ type RunStat struct {
 	DurationMS    *int64
 	TotalBytes    int64 // bytes read from the sources
 	Stored        int64 // archive + manifest bytes in the destination
+	Files         int64 // files processed
+	Errors        json.RawMessage
 }
 
 // StorageUse is what the completed, unexpired runs of one (destination,

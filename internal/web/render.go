@@ -62,6 +62,9 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"count":  groupDigits,
 		"bytes":  humanBytes,
 		"msdur":  dayDuration,
+		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
+			return selectArgs{name, label, anyLabel, value, opts, err}
+		},
 		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
 			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
 		},

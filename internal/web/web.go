@@ -19,6 +19,7 @@ import (
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 )
@@ -53,6 +54,8 @@ type Config struct {
 	Restores *restores.Service
 	// Metrics serves the dashboard's numbers and charts; nil leaves them out.
 	Metrics *metrics.Service
+	// Reports serves /reports; nil leaves it out.
+	Reports *report.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -69,6 +72,7 @@ type Handler struct {
 	configs  *configs.Service
 	restores *restores.Service
 	metrics  *metrics.Service
+	reports  *report.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -105,6 +109,7 @@ func New(cfg Config) (*Handler, error) {
 		configs:  cfg.Configs,
 		restores: cfg.Restores,
 		metrics:  cfg.Metrics,
+		reports:  cfg.Reports,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -166,6 +171,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerConfigs(mux)
 	h.registerRestores(mux)
 	h.registerServerSettings(mux)
+	h.registerReports(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,

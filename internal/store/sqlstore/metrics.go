@@ -24,7 +24,7 @@ func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time,
 	where, args := userClause(userID)
 	rows, err := s.query(ctx, `SELECT id, config_id, COALESCE(CAST(agent_id AS TEXT), ''),
 		COALESCE(destination_id, ''), status, start_time, end_time, duration,
-		total_bytes, archive_size + manifest_size
+		total_bytes, archive_size + manifest_size, files_processed, errors
 		FROM backup_logs WHERE start_time >= ?`+where+` ORDER BY start_time, id`,
 		append([]any{s.t(since)}, args...)...)
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time,
 	for rows.Next() {
 		var r store.RunStat
 		if err := rows.Scan(&r.ID, &r.ConfigID, &r.AgentID, &r.DestinationID, &r.Status, timeCol{&r.StartTime},
-			nullTimeCol{&r.EndTime}, &r.DurationMS, &r.TotalBytes, &r.Stored); err != nil {
+			nullTimeCol{&r.EndTime}, &r.DurationMS, &r.TotalBytes, &r.Stored, &r.Files, jsonCol{&r.Errors}); err != nil {
 			return mapErr(op, err)
 		}
 		if err := fn(r); err != nil {
