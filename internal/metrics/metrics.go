@@ -23,6 +23,7 @@ type Store interface {
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
 	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	store.StorageHistory
 }
 
 // Periods are the periods GET /api/metrics and reports accept, by name.
@@ -67,6 +68,9 @@ type Day struct {
 	Cancelled int    `json:"cancelled"`
 	// BytesAdded is what the day's completed runs stored (archives and manifests).
 	BytesAdded int64 `json:"bytesAdded"`
+	// StorageUsed is the storage used as recorded that day (the day's last record);
+	// -1 when the server recorded nothing that day.
+	StorageUsed int64 `json:"storageUsed"`
 	// AverageDuration of the day's completed runs, in milliseconds (0 when none).
 	AverageDuration int64 `json:"averageDuration"`
 }
@@ -139,6 +143,7 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 	durs := make([]int64, nDays)
 	for i := range m.Days {
 		m.Days[i].Date = first.Add(time.Duration(i) * 24 * time.Hour).Format(time.DateOnly)
+		m.Days[i].StorageUsed = -1
 	}
 	var durSum int64
 	var durN int64
@@ -209,6 +214,17 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 		return Metrics{}, err
 	}
 	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
+	hist, err := s.store.StorageHistory(ctx, userID, first)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, h := range hist {
+		if d, err := time.Parse(time.DateOnly, h.Day); err == nil {
+			if i := int(d.Sub(first) / (24 * time.Hour)); i >= 0 && i < nDays {
+				m.Days[i].StorageUsed = h.Bytes
+			}
+		}
+	}
 	return m, nil
 }
 

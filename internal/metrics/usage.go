@@ -14,6 +14,16 @@ type Usage struct {
 	PerDestination []UsageEntry `json:"perDestination"`
 	PerConfig      []UsageEntry `json:"perConfig"`
 	PerAgent       []UsageEntry `json:"perAgent"`
+	// History is the storage used as recorded each day of the last 90 (days the
+	// server did not record are left out).
+	History []HistoryDay `json:"history"`
+}
+
+// HistoryDay is one day of the storage history.
+type HistoryDay struct {
+	Date    string `json:"date"`
+	Bytes   int64  `json:"bytes"`
+	Objects int64  `json:"objects"`
 }
 
 // UsageEntry is one destination's, configuration's or agent's share ("" id: server
@@ -51,6 +61,14 @@ func (s *Service) Usage(ctx context.Context, userID string) (Usage, error) {
 		add(agent, r.AgentID, r.Bytes, r.Objects, r.Runs)
 	}
 	u.PerDestination, u.PerConfig, u.PerAgent = sorted(dest), sorted(conf), sorted(agent)
+	hist, err := s.store.StorageHistory(ctx, userID, s.now().UTC().AddDate(0, 0, -90))
+	if err != nil {
+		return Usage{}, err
+	}
+	u.History = make([]HistoryDay, len(hist))
+	for i, h := range hist {
+		u.History[i] = HistoryDay{h.Day, h.Bytes, h.Objects}
+	}
 	return u, nil
 }
 

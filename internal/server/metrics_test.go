@@ -59,6 +59,11 @@ func TestMetrics(t *testing.T) {
 		e.addRun(work, "running", now.Add(-time.Hour), 0, "", 0, 0)
 		e.addRun(adminCfg, "completed", now.Add(-time.Hour), time.Minute, "d9", 77777, 0)
 
+		// The history as the server records it each day (Serve records hourly).
+		if err := e.app.Store.RecordStorageDay(t.Context(), now.Add(-day)); err != nil {
+			t.Fatal(err)
+		}
+
 		r := bob.json("GET", "/api/metrics?period=30d", nil)
 		want(t, r, http.StatusOK)
 		num := func(k string) float64 { v, _ := r.body[k].(float64); return v }
@@ -77,6 +82,9 @@ func TestMetrics(t *testing.T) {
 		last := days[30].(map[string]any)
 		if last["date"] != "2026-06-10" || last["completed"] != 1.0 || last["failed"] != 1.0 || last["bytesAdded"] != 5050.0 {
 			t.Errorf("today's series: %v", last)
+		}
+		if y, d0 := days[29].(map[string]any), days[0].(map[string]any); y["storageUsed"] != 7060.0 || d0["storageUsed"] != -1.0 {
+			t.Errorf("storage history: yesterday %v, 30 days ago %v; want 7060 and -1 (not recorded)", y["storageUsed"], d0["storageUsed"])
 		}
 		twoAgo := days[28].(map[string]any)
 		if twoAgo["date"] != "2026-06-08" || twoAgo["completed"] != 1.0 || twoAgo["averageDuration"] != 120000.0 {
@@ -130,6 +138,9 @@ func TestMetrics(t *testing.T) {
 		}
 		if got := per("perAgent"); got[agentID] != 7060 || len(got) != 1 {
 			t.Errorf("per agent: %v", got)
+		}
+		if h, _ := r.body["history"].([]any); len(h) != 1 || h[0].(map[string]any)["date"] != "2026-06-09" || h[0].(map[string]any)["bytes"] != 7060.0 {
+			t.Errorf("usage history: %v", r.body["history"])
 		}
 
 		// Bad input.

@@ -72,6 +72,7 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
+	Metrics  *metrics.Service
 	// Restores starts restores on agents, browses backups' catalogs and streams single files.
 	Restores *restores.Service
 	// Builtin runs server-mode configurations with the real agent inside this process.
@@ -199,6 +200,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
 	metricsSvc := metrics.New(a.Store, opt.Now)
+	a.Metrics = metricsSvc
 	reportSvc := report.New(a.Store, opt.Now)
 	pages, err := web.New(web.Config{Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})
 	if err != nil {
@@ -312,6 +314,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopJobs()
 	go a.sweepSessions(jobs)
 	go a.offline.Run(jobs)
+	go a.Metrics.RecordHistory(jobs, a.schedLeader, a.log)
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	go a.AgentAPI.RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
 	var sched sync.WaitGroup // the scheduler gives up its lead before Serve returns

@@ -44,4 +44,22 @@ type Metrics interface {
 	// LastSuccesses returns the end time of the newest completed run (expired ones
 	// count: they completed) of each of userID's configurations that has one.
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+	StorageHistory
+}
+
+// StorageDay is the storage used on one day, as recorded that day.
+type StorageDay struct {
+	Day     string // YYYY-MM-DD, UTC
+	Bytes   int64
+	Objects int64
+}
+
+// StorageHistory records and reads storage used over time.
+type StorageHistory interface {
+	// RecordStorageDay replaces day's record (UTC) with what StorageUsage sums now,
+	// for every user.
+	RecordStorageDay(ctx context.Context, day time.Time) error
+	// StorageHistory returns userID's (everyone's when "") records from since's day
+	// on, oldest first.
+	StorageHistory(ctx context.Context, userID string, since time.Time) ([]StorageDay, error)
 }

@@ -58,6 +58,14 @@ func (p protectionView) StatusView() statusView {
 	return statusView{"Protected", "✓", "ok"}
 }
 
+// dayStorage is a day's recorded storage use in words ("—" when not recorded).
+func dayStorage(n int64) string {
+	if n < 0 {
+		return "—"
+	}
+	return humanBytes(n)
+}
+
 // dayDuration is a day's average duration in words.
 func dayDuration(ms int64) string {
 	if ms <= 0 {
@@ -163,11 +171,11 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 	durBars := make([]chartBar, len(d.PerDay))
 	for i, x := range d.PerDay {
 		runsBars[i] = chartBar{x.Date, []int64{int64(x.Completed), int64(x.Failed)}}
-		bytesBars[i] = chartBar{x.Date, []int64{x.BytesAdded}}
+		bytesBars[i] = chartBar{x.Date, []int64{max(x.StorageUsed, 0)}}
 		durBars[i] = chartBar{x.Date, []int64{x.AverageDuration}}
 	}
 	d.RunsChart = barChart("Backups per day", []chartSeries{{"Completed", "c-ok"}, {"Failed", "c-bad"}}, runsBars)
-	d.BytesChart = barChart("Data stored per day", []chartSeries{{"Stored", "c-ok"}}, bytesBars)
+	d.BytesChart = barChart("Storage used over time", []chartSeries{{"Used", "c-ok"}}, bytesBars)
 	d.DurChart = barChart("Average duration per day", []chartSeries{{"Duration", "c-ok"}}, durBars)
 	h.render(w, r, http.StatusOK, "dashboard", p)
 }

@@ -62,6 +62,7 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"count":  groupDigits,
 		"bytes":  humanBytes,
 		"msdur":  dayDuration,
+		"used":   dayStorage,
 		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
 			return selectArgs{name, label, anyLabel, value, opts, err}
 		},

@@ -85,3 +85,39 @@ func (s *Store) LastSuccesses(ctx context.Context, userID string) (map[string]ti
 	}
 	return out, nil
 }
+
+// RecordStorageDay replaces day's rows with the current sums, in one transaction.
+func (s *Store) RecordStorageDay(ctx context.Context, day time.Time) error {
+	const op = "record storage usage of the day"
+	d := day.UTC().Format(time.DateOnly)
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.exec(ctx, `DELETE FROM storage_usage_daily WHERE day = ?`, d); err != nil {
+		return mapErr(op, err)
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO storage_usage_daily (day, user_id, destination_id, config_id, agent_id, bytes, objects)
+		SELECT ?, user_id, COALESCE(destination_id, ''), CAST(config_id AS TEXT), COALESCE(CAST(agent_id AS TEXT), ''),
+			SUM(archive_size + manifest_size),
+			SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END)
+		FROM backup_logs WHERE status = 'completed'
+		GROUP BY user_id, destination_id, config_id, agent_id`, d); err != nil {
+		return mapErr(op, err)
+	}
+	return mapErr(op, tx.Commit())
+}
+
+// StorageHistory sums the recorded days from since on.
+func (s *Store) StorageHistory(ctx context.Context, userID string, since time.Time) ([]store.StorageDay, error) {
+	const op = "read storage history"
+	if userID != "" && !s.validID(userID) {
+		return nil, nil
+	}
+	where, args := userClause(userID)
+	return queryAll(ctx, s, op, `SELECT day, SUM(bytes), SUM(objects) FROM storage_usage_daily
+		WHERE day >= ?`+where+` GROUP BY day ORDER BY day`,
+		func(row scanner, d *store.StorageDay) error { return row.Scan(&d.Day, &d.Bytes, &d.Objects) },
+		append([]any{since.UTC().Format(time.DateOnly)}, args...)...)
+}

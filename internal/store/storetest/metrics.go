@@ -89,6 +89,23 @@ func testMetrics(t *testing.T, s store.Store) {
 		c1.ID: t0.Add(2 * time.Minute),
 		c2.ID: *c2Done.EndTime,
 	})
+	// The daily history keeps what each day held: expiring a run changes today's
+	// record, not yesterday's; recording a day again replaces it.
+	day1, day2 := t0, t0.Add(24*time.Hour)
+	check(t, "RecordStorageDay", s.RecordStorageDay(ctx, day1))
+	check(t, "RecordStorageDay again", s.RecordStorageDay(ctx, day1))
+	check(t, "ExpireRun", s.ExpireRun(ctx, c2Done.ID, day2))
+	check(t, "RecordStorageDay 2", s.RecordStorageDay(ctx, day2))
+	hist, err := s.StorageHistory(ctx, alice.ID, day1)
+	check(t, "StorageHistory", err)
+	equal(t, "alice's history", hist, []store.StorageDay{
+		{Day: "2025-03-01", Bytes: 2020 + 505, Objects: 4},
+		{Day: "2025-03-02", Bytes: 2020, Objects: 2},
+	})
+	hist, err = s.StorageHistory(ctx, "", day2)
+	check(t, "StorageHistory all", err)
+	equal(t, "everyone's history from day 2", hist, []store.StorageDay{{Day: "2025-03-02", Bytes: 2020 + 7070, Objects: 4}})
+
 	last, err = s.LastSuccesses(ctx, newID(t))
 	check(t, "LastSuccesses nobody", err)
 	equal(t, "nobody's last successes", len(last), 0)
