@@ -18,7 +18,7 @@ import (
 
 // Store is what metrics read.
 type Store interface {
-	EachRunStat(ctx context.Context, userID string, since time.Time, fn func(store.RunStat) error) error
+	store.RunDays
 	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
@@ -118,17 +118,6 @@ func New(s Store, now func() time.Time) *Service {
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
 
-// runDuration is a finished run's duration in milliseconds, or -1 when unknown.
-func runDuration(r store.RunStat) int64 {
-	switch {
-	case r.DurationMS != nil:
-		return *r.DurationMS
-	case r.EndTime != nil:
-		return r.EndTime.Sub(r.StartTime).Milliseconds()
-	}
-	return -1
-}
-
 // Get computes userID's metrics (everyone's when "") over the named period.
 func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
@@ -140,50 +129,49 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 	first := m.From.Truncate(24 * time.Hour)
 	nDays := int(now.Truncate(24*time.Hour).Sub(first)/(24*time.Hour)) + 1
 	m.Days = make([]Day, nDays)
-	durs := make([]int64, nDays)
 	for i := range m.Days {
 		m.Days[i].Date = first.Add(time.Duration(i) * 24 * time.Hour).Format(time.DateOnly)
 		m.Days[i].StorageUsed = -1
 	}
-	var durSum int64
-	var durN int64
-	err = s.store.EachRunStat(ctx, userID, m.From, func(r store.RunStat) error {
-		m.TotalBackups++
-		if !r.StartTime.Before(now.Add(-24 * time.Hour)) {
-			m.Last24h++
-		}
-		i := int(r.StartTime.UTC().Sub(first) / (24 * time.Hour))
-		if i < 0 || i >= nDays {
-			i = nDays - 1 // a run started in the future (a clock ahead) counts as today
-		}
-		d := &m.Days[i]
-		switch r.Status {
-		case "completed", store.RunExpired:
-			m.Completed++
-			d.Completed++
-			d.BytesAdded += r.Stored
-			if ms := runDuration(r); ms >= 0 {
-				durSum += ms
-				durN++
-				durs[i] += ms
-			}
-		case "failed":
-			m.Failed++
-			d.Failed++
-		case "cancelled":
-			m.Cancelled++
-			d.Cancelled++
-		case "queued", "running":
-			m.Running++
-		}
-		return nil
-	})
+	days, recent, err := s.store.RunDays(ctx, userID, m.From, now.Add(-24*time.Hour))
 	if err != nil {
 		return Metrics{}, err
 	}
+	m.Last24h = recent
+	durs := make([]int64, nDays)
+	timed := make([]int64, nDays)
+	var durSum, durN int64
+	for _, x := range days {
+		m.TotalBackups += x.Runs
+		i := nDays - 1 // a run started in the future (a clock ahead) counts as today
+		if t, err := time.Parse(time.DateOnly, x.Day); err == nil {
+			if j := int(t.Sub(first) / (24 * time.Hour)); j >= 0 && j < nDays {
+				i = j
+			}
+		}
+		d := &m.Days[i]
+		switch x.Status {
+		case "completed", store.RunExpired:
+			m.Completed += x.Runs
+			d.Completed += x.Runs
+			d.BytesAdded += x.Stored
+			durSum += x.DurationMS
+			durN += int64(x.Timed)
+			durs[i] += x.DurationMS
+			timed[i] += int64(x.Timed)
+		case "failed":
+			m.Failed += x.Runs
+			d.Failed += x.Runs
+		case "cancelled":
+			m.Cancelled += x.Runs
+			d.Cancelled += x.Runs
+		case "queued", "running":
+			m.Running += x.Runs
+		}
+	}
 	for i := range m.Days {
-		if n := int64(m.Days[i].Completed); n > 0 {
-			m.Days[i].AverageDuration = durs[i] / n
+		if timed[i] > 0 {
+			m.Days[i].AverageDuration = durs[i] / timed[i]
 		}
 	}
 	if durN > 0 {

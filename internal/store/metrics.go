@@ -45,6 +45,7 @@ type Metrics interface {
 	// count: they completed) of each of userID's configurations that has one.
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
 	StorageHistory
+	RunDays
 }
 
 // StorageDay is the storage used on one day, as recorded that day.
@@ -62,4 +63,21 @@ type StorageHistory interface {
 	// StorageHistory returns userID's (everyone's when "") records from since's day
 	// on, oldest first.
 	StorageHistory(ctx context.Context, userID string, since time.Time) ([]StorageDay, error)
+}
+
+// RunDay is the runs of one status started on one UTC day.
+type RunDay struct {
+	Day        string // YYYY-MM-DD
+	Status     string
+	Runs       int
+	Stored     int64 // archive + manifest bytes
+	DurationMS int64 // sum over the runs with a duration
+	Timed      int   // runs with a duration
+}
+
+// RunDays is the day-by-day aggregate metrics read in one query.
+type RunDays interface {
+	// RunDays sums userID's (everyone's when "") runs started at or after since by
+	// UTC day and status, and counts those started at or after recent.
+	RunDays(ctx context.Context, userID string, since, recent time.Time) (days []RunDay, nRecent int, err error)
 }

@@ -121,3 +121,32 @@ func (s *Store) StorageHistory(ctx context.Context, userID string, since time.Ti
 		func(row scanner, d *store.StorageDay) error { return row.Scan(&d.Day, &d.Bytes, &d.Objects) },
 		append([]any{since.UTC().Format(time.DateOnly)}, args...)...)
 }
+
+// RunDays aggregates by UTC day and status in the database: one row per day and
+// status however many runs there are.
+func (s *Store) RunDays(ctx context.Context, userID string, since, recent time.Time) ([]store.RunDay, int, error) {
+	const op = "aggregate runs by day"
+	if userID != "" && !s.validID(userID) {
+		return nil, 0, nil
+	}
+	where, args := userClause(userID)
+	day := `substr(start_time, 1, 10)` // fixed-width UTC text
+	if s.d.name == "postgres" {
+		day = `to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+	}
+	days, err := queryAll(ctx, s, op, `SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size), 0),
+		COALESCE(SUM(duration), 0), COUNT(duration)
+		FROM backup_logs WHERE start_time >= ?`+where+` GROUP BY 1, 2 ORDER BY 1, 2`,
+		func(row scanner, d *store.RunDay) error {
+			return row.Scan(&d.Day, &d.Status, &d.Runs, &d.Stored, &d.DurationMS, &d.Timed)
+		}, append([]any{s.t(since)}, args...)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var n int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM backup_logs WHERE start_time >= ?`+where,
+		append([]any{s.t(recent)}, args...)...).Scan(&n); err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	return days, n, nil
+}
