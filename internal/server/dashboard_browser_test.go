@@ -80,4 +80,32 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	if err != nil || !kept {
 		t.Error("the dashboard was reloaded; it should update in place")
 	}
+
+	// The backups list follows a second run the same way.
+	r = user.json("POST", "/api/backups/execute/"+cfg.ID, nil)
+	want(t, r, http.StatusAccepted)
+	run2, err := a.app.Store.GetRun(context.Background(), r.body["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run2.Status = "running"
+	if err := a.app.Store.UpdateRun(context.Background(), &run2); err != nil {
+		t.Fatal(err)
+	}
+	br.Run("open the backups list", chromedp.Navigate(base+"/backups"), chromedp.WaitVisible(chromedp.CSS(`#backups-list`)))
+	if _, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+		br.Fail("mark the list", err)
+	}
+	eventually(t, "the list's event stream", func() bool { return b.app.Events.Stats().Subscribers == 1 })
+	if got := br.Text(`#backups-live`); !strings.Contains(got, "nightly running") {
+		t.Errorf("the list's live region says %q, want nightly running", got)
+	}
+	want(t, user.agentCall("/api/agent/backup/progress", key, map[string]any{"runId": run2.ID, "filesProcessed": 777, "bytesScanned": 777000, "bytesTransferred": 1 << 20}), http.StatusOK)
+	waitText(`#backups-list`, "777")
+	waitText(`#backups-list`, "1.0 MiB sent")
+	want(t, user.agentCall("/api/agent/backup/complete", key, map[string]any{"runId": run2.ID, "status": "cancelled", "error": "stopped again"}), http.StatusOK)
+	waitText(`#backups-live`, "No backup on this page is queued or running")
+	if kept, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !kept {
+		t.Error("the backups list was reloaded; it should update in place")
+	}
 }

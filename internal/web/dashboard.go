@@ -2,6 +2,7 @@ package web
 
 import (
 	"html/template"
+	"strings"
 	"net/http"
 	"strconv"
 	"time"
@@ -187,4 +188,19 @@ func (v runView) RateText() string {
 		return ""
 	}
 	return humanBytes(int64(float64(v.BytesTransfer)/secs)) + "/s"
+}
+
+// RunningText says which backups of the list run: the list's live region, which
+// changes (and is announced) only when one starts or ends.
+func (d *backupsData) RunningText() string {
+	var names []string
+	for _, r := range d.Runs {
+		if r.Active() {
+			names = append(names, r.ConfigName+" "+strings.ToLower(r.StatusView().Word))
+		}
+	}
+	if len(names) == 0 {
+		return "No backup on this page is queued or running."
+	}
+	return strings.Join(names, ", ")
 }
