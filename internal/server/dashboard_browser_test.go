@@ -18,7 +18,7 @@ import (
 // the agent reports to replica A. The running backup's files advance and it leaves
 // "Running backups" when it completes, without a reload, from the event stream.
 func TestDashboardLiveAcrossReplicas(t *testing.T) {
-	br := browser.Start(t, 2*time.Minute)
+	br := browser.Start(t, 4*time.Minute) // two pages; slow when the machine is loaded
 	db := pgtest.New(t)
 	clock := newSchedClock(time.Now().UTC())
 	a := startRuns(t, db, clock, false)
