@@ -2,9 +2,9 @@ package web
 
 import (
 	"html/template"
-	"strings"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/auth"
