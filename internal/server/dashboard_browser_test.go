@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -60,7 +61,7 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	waitText := func(sel, wantText string) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			got := br.Text(sel)
+			got := liveText(br, sel)
 			if strings.Contains(got, wantText) {
 				return
 			}
@@ -108,4 +109,15 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	if kept, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !kept {
 		t.Error("the backups list was reloaded; it should update in place")
 	}
+}
+
+// liveText reads sel's text in one evaluation: live.js swaps parts of the page in
+// place, and a node looked up first and read afterwards may be gone in between.
+func liveText(br *browser.Browser, sel string) string {
+	q, _ := json.Marshal(sel)
+	s, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](`(document.querySelector(`+string(q)+`) || {}).innerText || ""`))
+	if err != nil {
+		br.Fail("read "+sel, err)
+	}
+	return s
 }

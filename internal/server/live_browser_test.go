@@ -60,7 +60,7 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	waitText := func(sel, wantText string) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			got := br.Text(sel)
+			got := liveText(br, sel)
 			if strings.Contains(got, wantText) {
 				return
 			}
