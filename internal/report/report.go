@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
-	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -91,7 +91,7 @@ func (s *Service) Prepare(ctx context.Context, actor store.User, req Request) (*
 	case req.Period != "" && (!req.From.IsZero() || !req.To.IsZero()):
 		fields.Add("period", "give a period or from and to, not both")
 	case req.Period != "" || req.From.IsZero() && req.To.IsZero():
-		name, d, err := metrics.ParsePeriod(req.Period)
+		name, d, err := stats.ParsePeriod(req.Period)
 		if err != nil {
 			fields.Add("period", "%s", strings.TrimPrefix(err.Error(), "unknown period "))
 		}
@@ -271,7 +271,7 @@ type Summary struct {
 	From, To  time.Time
 	Total     ConfigSummary
 	PerConfig []*ConfigSummary
-	Days      []metrics.Day
+	Days      []stats.Day
 }
 
 func (c *ConfigSummary) add(r Row) {
@@ -319,7 +319,7 @@ func (r *Report) Summarise(ctx context.Context, each func(Row) error) (*Summary,
 	if nDays > 366*5 {
 		nDays = 0 // a chart of years says nothing per day: the tables do
 	}
-	s.Days = make([]metrics.Day, nDays)
+	s.Days = make([]stats.Day, nDays)
 	for i := range s.Days {
 		s.Days[i].Date = first.AddDate(0, 0, i).Format(time.DateOnly)
 	}

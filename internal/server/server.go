@@ -28,7 +28,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
-	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -72,7 +72,7 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
-	Metrics  *metrics.Service
+	Metrics  *stats.Service
 	// Restores starts restores on agents, browses backups' catalogs and streams single files.
 	Restores *restores.Service
 	// Builtin runs server-mode configurations with the real agent inside this process.
@@ -199,7 +199,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
-	metricsSvc := metrics.New(a.Store, opt.Now)
+	metricsSvc := stats.New(a.Store, opt.Now)
 	a.Metrics = metricsSvc
 	reportSvc := report.New(a.Store, opt.Now)
 	pages, err := web.New(web.Config{Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/auth"
-	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -19,7 +19,7 @@ type dashboardData struct {
 	// All is set when an administrator looks at every user's backups (?scope=all).
 	All bool
 
-	M            metrics.Metrics
+	M            stats.Metrics
 	SuccessText  string // "97.5 %" or "—" without finished runs
 	AgentsOnline int
 	AgentsTotal  int
@@ -27,8 +27,8 @@ type dashboardData struct {
 	Running      []runView
 	Last         []runView
 	Protection   []protectionView
-	Upcoming     []metrics.Upcoming
-	PerDay       []metrics.Day
+	Upcoming     []stats.Upcoming
+	PerDay       []stats.Day
 	RunsChart    template.HTML
 	BytesChart   template.HTML
 	DurChart     template.HTML
@@ -36,7 +36,7 @@ type dashboardData struct {
 
 // protectionView is a protection row with its age in words.
 type protectionView struct {
-	metrics.Protection
+	stats.Protection
 	AgeText string
 }
 
@@ -99,7 +99,7 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 		return
 	}
 	scope := r.URL.Query().Get("scope")
-	userID, err := metrics.ScopeUser(sess.User.ID, sess.User.IsAdmin(), scope)
+	userID, err := stats.ScopeUser(sess.User.ID, sess.User.IsAdmin(), scope)
 	if err != nil {
 		h.RenderError(w, r, err)
 		return

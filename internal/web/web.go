@@ -18,7 +18,7 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
-	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -53,7 +53,7 @@ type Config struct {
 	// Restores serves the restore pages (/restores…); nil leaves them out.
 	Restores *restores.Service
 	// Metrics serves the dashboard's numbers and charts; nil leaves them out.
-	Metrics *metrics.Service
+	Metrics *stats.Service
 	// Reports serves /reports; nil leaves it out.
 	Reports *report.Service
 }
@@ -71,7 +71,7 @@ type Handler struct {
 	runs     *runs.Service
 	configs  *configs.Service
 	restores *restores.Service
-	metrics  *metrics.Service
+	metrics  *stats.Service
 	reports  *report.Service
 
 	static *staticFiles

@@ -1,7 +1,7 @@
-// Package metrics computes the seed's BackupMetrics (GET /api/metrics, the
+// Package stats computes the seed's BackupMetrics (GET /api/metrics, the
 // dashboard, reports) from what runs recorded: counts, success rate, durations,
 // storage, per-day series and the backups the schedules will start next.
-package metrics
+package stats
 
 import (
 	"context"
