@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/auth"
-	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/runs"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/store"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
-	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
+	"github.com/backapp/backapp/internal/stats"
 )
 
 // Store is all the pages read from the database themselves: whether any account
