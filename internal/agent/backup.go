@@ -37,7 +37,8 @@ type Runner struct {
 	State  *State
 	Log    *slog.Logger
 	Now    func() time.Time
-	// ProgressEvery is how often progress goes to the server; 0 means 5 s.
+	// ProgressEvery is how often, at most, progress goes to the server; 0 means 1 s.
+	// Unchanged progress is sent only every idleReport, to say the run is alive.
 	ProgressEvery time.Duration
 	// Upload tunes the engine's transfers (HTTP client, concurrency); zero is fine.
 	Upload upload.Options
@@ -388,7 +389,7 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 
 	rep := &progressReporter{r: r, runID: st.RunID, cancel: cancel, every: r.ProgressEvery, log: log}
 	if rep.every <= 0 {
-		rep.every = 5 * time.Second
+		rep.every = time.Second
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -450,7 +451,7 @@ func (r *Runner) previous(ctx context.Context, configID, runID string) (*manifes
 
 func toProto(runID string, p engine.Progress) agentproto.Progress {
 	return agentproto.Progress{RunID: runID, FilesScanned: p.FilesScanned, FilesDone: p.FilesScanned - p.Issues,
-		FilesSkipped: p.Issues, BytesScanned: p.BytesScanned, BytesRead: p.BytesRead, BytesUploaded: p.BytesUploaded}
+		FilesSkipped: p.Issues, BytesScanned: p.BytesScanned, BytesRead: p.BytesRead, BytesUploaded: p.BytesSent}
 }
 
 // progressReporter sends the latest progress to the server every few seconds, off the
@@ -490,6 +491,8 @@ func (p *progressReporter) loop(ctx context.Context) {
 	}
 	done := p.done
 	p.mu.Unlock()
+	var sent agentproto.Progress
+	var sentAt time.Time
 	reportEvery(ctx, p.every, done, func(ctx context.Context) bool {
 		p.mu.Lock()
 		x := p.latest
@@ -499,6 +502,11 @@ func (p *progressReporter) loop(ctx context.Context) {
 			// the run is alive and can tell it to cancel.
 			x = &agentproto.Progress{RunID: p.runID}
 		}
+		now := time.Now()
+		if *x == sent && now.Sub(sentAt) < idleReport {
+			return true // nothing moved: spare the server
+		}
+		sent, sentAt = *x, now
 		resp, err := p.r.Client.BackupProgress(ctx, *x)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -514,6 +522,10 @@ func (p *progressReporter) loop(ctx context.Context) {
 		return true
 	})
 }
+
+// idleReport is how often a backup whose progress did not move still reports (the
+// server's reaper fails runs that go silent; the answer carries a cancel).
+const idleReport = 5 * time.Second
 
 // reportEvery calls send every period, on the caller's goroutine, until stop is closed,
 // ctx ends or send returns false. Backups and restores report their progress with it.

@@ -90,8 +90,11 @@ type Progress struct {
 	FilesStored   int64 // entries written to the archive (new or changed)
 	BytesRead     int64 // file content read from disk
 	BytesUploaded int64 // stored bytes acknowledged by the destination
-	Issues        int64
-	Done          bool
+	// BytesSent is what went to the destination so far, parts in flight included (at
+	// least BytesUploaded): it moves as data moves, not a part at a time.
+	BytesSent int64
+	Issues    int64
+	Done      bool
 }
 
 // Result describes a completed backup.
@@ -105,13 +108,14 @@ type Result struct {
 }
 
 type counters struct {
-	filesScanned, bytesScanned, filesStored, bytesRead, bytesUploaded, issues atomic.Int64
+	filesScanned, bytesScanned, filesStored, bytesRead, bytesUploaded, bytesSent, issues atomic.Int64
 }
 
 func (c *counters) snapshot() Progress {
 	return Progress{FilesScanned: c.filesScanned.Load(), BytesScanned: c.bytesScanned.Load(),
 		FilesStored: c.filesStored.Load(), BytesRead: c.bytesRead.Load(),
-		BytesUploaded: c.bytesUploaded.Load(), Issues: c.issues.Load()}
+		BytesUploaded: c.bytesUploaded.Load(), BytesSent: max(c.bytesSent.Load(), c.bytesUploaded.Load()),
+		Issues: c.issues.Load()}
 }
 
 // Backup runs one backup: it walks the sources, writes the archive and its manifest
@@ -195,6 +199,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	var c counters
 	uo := o.Upload
 	uo.OnProgress = func(n int64) { c.bytesUploaded.Add(n) }
+	uo.OnSent = func(n int64) { c.bytesSent.Add(n) }
 	if ck != nil {
 		uo.AlignWrites, uo.OnCut, uo.OnPart = seal.MaxWrite(sopts), ck.cut, ck.stored
 		if resume != nil {
@@ -203,7 +208,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	}
 	arch := upload.NewWriter(ctx, o.Archive, uo)
 	mo := o.Upload
-	mo.FirstPart, mo.Concurrency, mo.OnProgress = 5<<20, 1, nil
+	mo.FirstPart, mo.Concurrency, mo.OnProgress, mo.OnSent = 5<<20, 1, nil, nil
 	mup := upload.NewWriter(ctx, o.Manifest, mo)
 	aborted := false
 	var sealed *seal.Writer

@@ -365,6 +365,7 @@ func (b *backup) restore(cp *Checkpoint) {
 	b.c.filesStored.Store(p.FilesStored)
 	b.c.bytesRead.Store(p.BytesRead)
 	b.c.bytesUploaded.Store(p.BytesUploaded)
+	b.c.bytesSent.Store(p.BytesUploaded)
 	b.c.issues.Store(p.Issues)
 	for _, l := range cp.Links {
 		b.links[[2]uint64{l.Dev, l.Ino}] = linkInfo{name: l.Name, sha: l.SHA, size: l.Size}

@@ -37,10 +37,12 @@ import (
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
 	"github.com/backapp/backapp/internal/scheduler"
 	"github.com/backapp/backapp/internal/secrets"
+	"github.com/backapp/backapp/internal/stats"
 	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/postgres"
 	"github.com/backapp/backapp/internal/store/sqlite"
@@ -83,6 +85,7 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
+	Metrics  *stats.Service
 	// Restores starts restores on agents, browses backups' catalogs and streams single files.
 	Restores *restores.Service
 	// Builtin runs server-mode configurations with the real agent inside this process.
@@ -226,7 +229,10 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
 	dist := agentdist.New(agentdist.Dir(cfg.AgentsDir), cfg.BaseURL)
-	pages, err := web.New(web.Config{AgentDist: dist, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
+	metricsSvc := stats.New(a.Store, opt.Now)
+	a.Metrics = metricsSvc
+	reportSvc := report.New(a.Store, opt.Now)
+	pages, err := web.New(web.Config{AgentDist: dist, Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -247,6 +253,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if cfg.MetricsToken != "" {
 		mux.Handle("GET /metrics", a.metrics.Handler(cfg.MetricsToken))
 	}
+	jsonAPI.RegisterMetrics(mux, metricsSvc)
+	jsonAPI.RegisterReports(mux, reportSvc)
 	stream := opt.EventStream
 	stream.Broker = a.Events
 	jsonAPI.RegisterEvents(mux, stream)
@@ -354,6 +362,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
 	loops.Go(func() error { a.metrics.Run(jobs, a.Events); return nil })
+	loops.Go(func() error { a.Metrics.RecordHistory(jobs, a.schedLeader, a.log); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	loops.Go(func() error {
 		a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))

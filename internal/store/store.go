@@ -40,4 +40,5 @@ type Store interface {
 	Restores
 	Estimates
 	Builtin
+	Metrics
 }

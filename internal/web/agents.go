@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -52,6 +53,18 @@ type agentsData struct {
 	Agents []agentView
 	// Example is the enroll command with a placeholder for the key, for the empty state.
 	Example string
+}
+
+// OnlineText says how many agents are online: the list's live region, which
+// changes (and is announced) only when an agent comes or goes.
+func (d agentsData) OnlineText() string {
+	n := 0
+	for _, a := range d.Agents {
+		if a.State == store.AgentOnline {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d agents online", n, len(d.Agents))
 }
 
 // agentsList serves GET /agents: the agents the user may see (all for admins), each

@@ -47,7 +47,7 @@ func TestAccountFlow(t *testing.T) {
 			t.Errorf("dashboard lacks %q: %q", want, mainText(r))
 		}
 	}
-	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/settings/profile", "/settings/storage", "/settings/server", "/users"}) {
+	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/reports", "/settings/profile", "/settings/storage", "/settings/server", "/users"}) {
 		t.Errorf("admin navigation links = %v, want the links of the pages that exist", got)
 	}
 
@@ -103,7 +103,7 @@ func TestAccountFlow(t *testing.T) {
 	if strings.Contains(mainText(r), "Administrator") || strings.Contains(mainText(r), "accounts") {
 		t.Errorf("a user's dashboard shows admin information: %q", mainText(r))
 	}
-	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/settings/profile", "/settings/storage"}) {
+	if got := navLinks(r); !equal(got, []string{"/dashboard", "/agents", "/configs", "/backups", "/restores", "/reports", "/settings/profile", "/settings/storage"}) {
 		t.Errorf("user navigation links = %v, want dashboard and profile only", got)
 	}
 	r = user.get("/users")

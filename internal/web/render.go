@@ -65,6 +65,12 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"count":  groupDigits,
 		"key":    keyParts,
+		"bytes":  humanBytes,
+		"msdur":  dayDuration,
+		"used":   dayStorage,
+		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
+			return selectArgs{name, label, anyLabel, value, opts, err}
+		},
 		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
 			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
 		},

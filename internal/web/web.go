@@ -20,8 +20,10 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
+	"github.com/backapp/backapp/internal/stats"
 )
 
 // Store is all the pages read from the database themselves: whether any account
@@ -57,6 +59,10 @@ type Config struct {
 	Restores *restores.Service
 	// Alerts serves /alerts and the open count in the navigation; nil leaves them out.
 	Alerts *alerts.Service
+	// Metrics serves the dashboard's numbers and charts; nil leaves them out.
+	Metrics *stats.Service
+	// Reports serves /reports; nil leaves it out.
+	Reports *report.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -75,6 +81,8 @@ type Handler struct {
 	restores *restores.Service
 	alerts   *alerts.Service
 	dist     *agentdist.Dist
+	metrics  *stats.Service
+	reports  *report.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -112,6 +120,8 @@ func New(cfg Config) (*Handler, error) {
 		restores: cfg.Restores,
 		alerts:   cfg.Alerts,
 		dist:     cfg.AgentDist,
+		metrics:  cfg.Metrics,
+		reports:  cfg.Reports,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -174,6 +184,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerRestores(mux)
 	h.registerServerSettings(mux)
 	h.registerAlerts(mux)
+	h.registerReports(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -108,6 +109,10 @@ type Options struct {
 	// OnProgress is called with the bytes of each part once it is stored, or of each
 	// read during a download.
 	OnProgress func(n int64)
+	// OnSent is called as a part's bytes go out on the wire (several times per part),
+	// and with the negative of what an attempt sent when it fails: its sum is what is
+	// stored or on its way, so progress moves as data moves rather than a part at a time.
+	OnSent func(n int64)
 	// AlignWrites, when > 0, keeps each Write (of at most AlignWrites bytes) whole in
 	// one part, and cuts a part as soon as the next such Write might not fit: part
 	// boundaries then fall between Writes (zstd frames, say), where a backup can
@@ -577,10 +582,19 @@ func (w *Writer) putPart(n int, data []byte) (string, error) {
 	return "", fmt.Errorf("upload part %d: giving up after %d attempts: %w", n, w.o.MaxAttempts, last)
 }
 
-func (w *Writer) tryPut(ctx context.Context, u URL, data []byte) (string, error) {
+func (w *Writer) tryPut(ctx context.Context, u URL, data []byte) (etag string, err error) {
 	var body io.Reader = bytes.NewReader(data)
 	if w.o.Limiter != nil {
 		body = &limited{ctx: ctx, r: body, l: w.o.Limiter}
+	}
+	if w.o.OnSent != nil {
+		c := &sentCounter{r: body, on: w.o.OnSent, n: new(atomic.Int64)}
+		body = c
+		defer func() {
+			if err != nil {
+				w.o.OnSent(-c.n.Load())
+			}
+		}()
 	}
 	method := u.Method
 	if method == "" {
@@ -592,6 +606,14 @@ func (w *Writer) tryPut(ctx context.Context, u URL, data []byte) (string, error)
 	}
 	req.ContentLength = int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	if c, ok := body.(*sentCounter); ok {
+		// The transport re-sends from GetBody (a reused connection that failed): what
+		// the first try sent is taken back and the new body counted instead.
+		req.GetBody = func() (io.ReadCloser, error) {
+			c.on(-c.n.Swap(0))
+			return io.NopCloser(&sentCounter{r: bytes.NewReader(data), on: c.on, n: c.n}), nil
+		}
+	}
 	for k, vs := range u.Header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -607,4 +629,20 @@ func (w *Writer) tryPut(ctx context.Context, u URL, data []byte) (string, error)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.Header.Get("ETag"), nil
+}
+
+// sentCounter reports the bytes the HTTP client reads of a part's body.
+type sentCounter struct {
+	r  io.Reader
+	on func(n int64)
+	n  *atomic.Int64 // shared with the copies GetBody makes
+}
+
+func (c *sentCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n.Add(int64(n))
+		c.on(int64(n))
+	}
+	return n, err
 }

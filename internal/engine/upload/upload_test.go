@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -246,3 +247,65 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	c.left -= len(p)
 	return c.ResponseWriter.Write(p)
 }
+
+// TestOnSentMovesWithinAPart: OnSent counts a part's bytes as the server receives
+// them, long before the part is stored, and takes back what a failed attempt sent.
+func TestOnSentMovesWithinAPart(t *testing.T) {
+	const part = 8 << 20
+	release := make(chan struct{})
+	var attempts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if attempts.Add(1) == 1 {
+			_, _ = io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusServiceUnavailable) // the first attempt fails
+			return
+		}
+		if _, err := io.CopyN(io.Discard, r.Body, 1<<20); err != nil {
+			return
+		}
+		<-release // the part hangs after its first MiB
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("ETag", `"x"`)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	var sent, stored atomic.Int64
+	o := Options{FirstPart: part, Concurrency: 1, Backoff: func(int) time.Duration { return time.Millisecond },
+		OnSent: func(n int64) { sent.Add(n) }, OnProgress: func(n int64) { stored.Add(n) }}
+	w := NewWriter(context.Background(), fixedURL(srv.URL), o)
+	if _, err := w.Write(bytes.Repeat([]byte{7}, part)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := w.Close(); done <- err }()
+	for deadline := time.Now().Add(10 * time.Second); attempts.Load() < 2 || sent.Load() < 1<<20; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sent %d bytes after %d attempts; want the second attempt's first MiB", sent.Load(), attempts.Load())
+		}
+	}
+	if s := sent.Load(); s >= part || stored.Load() != 0 {
+		t.Errorf("while the part hangs: sent %d (want under %d: the failed attempt taken back), stored %d (want 0)", s, part, stored.Load())
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sent.Load() != part || stored.Load() != part {
+		t.Errorf("after the upload: sent %d, stored %d, want %d each", sent.Load(), stored.Load(), part)
+	}
+}
+
+// fixedURL is a Session whose every part goes to one URL.
+type fixedURL string
+
+func (f fixedURL) PartURL(ctx context.Context, n int, refresh bool) (URL, error) {
+	return URL{URL: string(f) + "/obj", Method: http.MethodPut}, nil
+}
+func (fixedURL) Complete(ctx context.Context, parts []Part, sha string, size int64) error { return nil }
+func (fixedURL) Abort(ctx context.Context) error                                          { return nil }

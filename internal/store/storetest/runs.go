@@ -23,6 +23,7 @@ var runsTests = []test{
 	{"RunRecords", testRunRecords},
 	{"LatestRuns", testLatestRuns},
 	{"ExpireRun", testExpireRun},
+	{"Metrics", testMetrics},
 }
 
 // RunRuns runs the store.Runs suite against fresh stores from open.

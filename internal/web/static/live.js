@@ -103,7 +103,7 @@
   stream = shared ? window.backappEvents() : new EventSource("/api/events");
   function mine(e) {
     try {
-      return JSON.parse(e.data)[kind + "Id"] === id;
+      return id === "*" || JSON.parse(e.data)[kind + "Id"] === id; // "*": any (the dashboard)
     } catch (err) {
       return false;
     }

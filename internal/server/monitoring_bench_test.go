@@ -1,0 +1,126 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/backapp/backapp/internal/config"
+	"github.com/backapp/backapp/internal/server"
+	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/store/pgtest"
+)
+
+// BenchmarkMonitoring measures, on PostgreSQL with BENCH_RUNS (100,000) completed
+// runs a minute apart ending now (so all fall in the 90-day period), the server time
+// of the dashboard and GET /api/metrics?period=90d (BENCH_REQUESTS, 50, each: median
+// and p95), and one CSV, JSON and PDF report of all of them (time and heap growth).
+// Use -benchtime 1x.
+func BenchmarkMonitoring(b *testing.B) {
+	nRuns, rounds := envInt("BENCH_RUNS", 100_000), envInt("BENCH_REQUESTS", 50)
+	ctx := context.Background()
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	cfg := config.Register(fs)
+	cfg.DataDir = b.TempDir()
+	cfg.DatabaseURL = pgtest.New(b)
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	app, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer app.Close()
+	h := app.Handler()
+	var cookie, token string
+	call := func(method, path string, body any) map[string]any {
+		var rd io.Reader
+		if body != nil {
+			j, _ := json.Marshal(body)
+			rd = bytes.NewReader(j)
+		}
+		req := httptest.NewRequest(method, path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("X-CSRF-Token", token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 {
+			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Value != "" {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+		var out map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		if t, ok := out["csrfToken"].(string); ok {
+			token = t
+		}
+		return out
+	}
+	call("POST", "/api/auth/register", map[string]string{"email": "admin@example.com", "password": pw, "name": "Admin"})
+	agentID, _ := call("POST", "/api/agents", map[string]string{"name": "laptop"})["id"].(string)
+	configID, _ := call("POST", "/api/configs", goodConfig(agentID))["id"].(string)
+	a, err := app.Store.GetAgent(ctx, agentID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().UTC().Add(-time.Minute)
+	end := start.Add(30 * time.Second)
+	seed := store.Run{ID: "01900000-0000-7000-8000-000000000000", ConfigID: configID, UserID: a.UserID, AgentID: agentID,
+		StartTime: start, EndTime: &end, Status: "completed", Full: true, S3Path: "users/x/backup.tar.zst",
+		FilesProcessed: 1000, TotalBytes: 1 << 30, BytesTransfer: 1 << 30}
+	if err := app.Store.CreateRun(ctx, &seed); err != nil {
+		b.Fatal(err)
+	}
+	copyRuns(b, cfg, seed.ID, nRuns-1)
+
+	get := func(path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET %s: %d", path, rec.Code)
+		}
+		return rec
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for b.Loop() {
+		for _, path := range []string{"/dashboard", "/api/metrics?period=90d"} {
+			var times []time.Duration
+			for range rounds {
+				t := time.Now()
+				get(path)
+				times = append(times, time.Since(t))
+			}
+			slices.Sort(times)
+			fmt.Printf("monitoring %-26s median %7.2f ms  p95 %7.2f ms\n", path, ms(times[len(times)/2]), ms(times[len(times)*95/100]))
+		}
+		for _, f := range []string{"csv", "json", "pdf"} {
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			t := time.Now()
+			rec := get("/api/reports?period=90d&format=" + f)
+			took := time.Since(t)
+			runtime.ReadMemStats(&after)
+			fmt.Printf("monitoring report %-4s %d runs: %7.0f ms, %6.1f MB out, heap allocated %6.1f MB, heap in use %+6.1f MB\n", f, nRuns, ms(took),
+				float64(rec.Body.Len())/1e6, float64(after.TotalAlloc-before.TotalAlloc)/1e6, (float64(after.HeapInuse)-float64(before.HeapInuse))/1e6)
+		}
+	}
+}

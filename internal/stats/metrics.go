@@ -1,0 +1,267 @@
+// Package stats computes the seed's BackupMetrics (GET /api/metrics, the
+// dashboard, reports) from what runs recorded: counts, success rate, durations,
+// storage, per-day series and the backups the schedules will start next.
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/backapp/backapp/internal/scheduler"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// Store is what metrics read.
+type Store interface {
+	store.RunDays
+	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
+	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	store.StorageHistory
+}
+
+// Periods are the periods GET /api/metrics and reports accept, by name.
+var Periods = map[string]time.Duration{
+	"24h": 24 * time.Hour,
+	"7d":  7 * 24 * time.Hour,
+	"30d": 30 * 24 * time.Hour,
+	"90d": 90 * 24 * time.Hour,
+}
+
+// ErrBadPeriod is returned for a period not in Periods.
+var ErrBadPeriod = errors.New("unknown period")
+
+// ParsePeriod returns the length of a named period ("" is 30d).
+func ParsePeriod(p string) (string, time.Duration, error) {
+	if p == "" {
+		p = "30d"
+	}
+	d, ok := Periods[p]
+	if !ok {
+		return "", 0, fmt.Errorf("%w %q: use 24h, 7d, 30d or 90d", ErrBadPeriod, p)
+	}
+	return p, d, nil
+}
+
+// Upcoming is a backup a schedule will start (the seed's ScheduledBackup).
+type Upcoming struct {
+	ConfigID   string    `json:"configId"`
+	ConfigName string    `json:"configName"`
+	At         time.Time `json:"at"`
+	Timezone   string    `json:"timezone"`
+	Cron       string    `json:"cronExpression"`
+	// Local is At on the schedule's wall clock, for pages ("Thu 11 Jun 02:00 CEST").
+	Local string `json:"-"`
+}
+
+// Day is one UTC day of a period's series.
+type Day struct {
+	Date      string `json:"date"` // YYYY-MM-DD, UTC
+	Completed int    `json:"completed"`
+	Failed    int    `json:"failed"`
+	Cancelled int    `json:"cancelled"`
+	// BytesAdded is what the day's completed runs stored (archives and manifests).
+	BytesAdded int64 `json:"bytesAdded"`
+	// StorageUsed is the storage used as recorded that day (the day's last record);
+	// -1 when the server recorded nothing that day.
+	StorageUsed int64 `json:"storageUsed"`
+	// AverageDuration of the day's completed runs, in milliseconds (0 when none).
+	AverageDuration int64 `json:"averageDuration"`
+}
+
+// Metrics is the seed's BackupMetrics with the counts behind it and per-day series.
+type Metrics struct {
+	Period string    `json:"period"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// TotalBackups counts the runs started in the period, whatever their outcome.
+	TotalBackups int `json:"totalBackups"`
+	Completed    int `json:"completed"`
+	Failed       int `json:"failed"`
+	Cancelled    int `json:"cancelled"`
+	Running      int `json:"running"` // queued or running now
+	// Last24h counts the runs started in the 24 hours before To.
+	Last24h int `json:"backupsLast24h"`
+	// SuccessRate is completed / (completed + failed) in percent, 0 when neither.
+	SuccessRate float64 `json:"successRate"`
+	// AverageDuration of the period's completed runs, in milliseconds.
+	AverageDuration int64 `json:"averageDuration"`
+	// TotalStorageUsed is what every completed, unexpired run holds (not only the
+	// period's), in bytes; TotalObjects the archives and manifests.
+	TotalStorageUsed int64      `json:"totalStorageUsed"`
+	TotalObjects     int64      `json:"totalObjects"`
+	LastBackupDate   *time.Time `json:"lastBackupDate,omitempty"` // newest success's end
+	UpcomingBackups  []Upcoming `json:"upcomingBackups"`
+	Days             []Day      `json:"days"`
+}
+
+// Service computes metrics.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// New returns the service; now is the clock (time.Now when nil).
+func New(s Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: s, now: now}
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Get computes userID's metrics (everyone's when "") over the named period.
+func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
+	name, length, err := ParsePeriod(period)
+	if err != nil {
+		return Metrics{}, err
+	}
+	now := s.now().UTC()
+	m := Metrics{Period: name, From: now.Add(-length), To: now, UpcomingBackups: []Upcoming{}}
+	first := m.From.Truncate(24 * time.Hour)
+	nDays := int(now.Truncate(24*time.Hour).Sub(first)/(24*time.Hour)) + 1
+	m.Days = make([]Day, nDays)
+	for i := range m.Days {
+		m.Days[i].Date = first.Add(time.Duration(i) * 24 * time.Hour).Format(time.DateOnly)
+		m.Days[i].StorageUsed = -1
+	}
+	days, recent, err := s.store.RunDays(ctx, userID, m.From, now.Add(-24*time.Hour))
+	if err != nil {
+		return Metrics{}, err
+	}
+	m.Last24h = recent
+	durs := make([]int64, nDays)
+	timed := make([]int64, nDays)
+	var durSum, durN int64
+	for _, x := range days {
+		m.TotalBackups += x.Runs
+		i := nDays - 1 // a run started in the future (a clock ahead) counts as today
+		if t, err := time.Parse(time.DateOnly, x.Day); err == nil {
+			if j := int(t.Sub(first) / (24 * time.Hour)); j >= 0 && j < nDays {
+				i = j
+			}
+		}
+		d := &m.Days[i]
+		switch x.Status {
+		case "completed", store.RunExpired:
+			m.Completed += x.Runs
+			d.Completed += x.Runs
+			d.BytesAdded += x.Stored
+			durSum += x.DurationMS
+			durN += int64(x.Timed)
+			durs[i] += x.DurationMS
+			timed[i] += int64(x.Timed)
+		case "failed":
+			m.Failed += x.Runs
+			d.Failed += x.Runs
+		case "cancelled":
+			m.Cancelled += x.Runs
+			d.Cancelled += x.Runs
+		case "queued", "running":
+			m.Running += x.Runs
+		}
+	}
+	for i := range m.Days {
+		if timed[i] > 0 {
+			m.Days[i].AverageDuration = durs[i] / timed[i]
+		}
+	}
+	if durN > 0 {
+		m.AverageDuration = durSum / durN
+	}
+	if f := m.Completed + m.Failed; f > 0 {
+		m.SuccessRate = float64(m.Completed) * 100 / float64(f)
+	}
+	use, err := s.store.StorageUsage(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, u := range use {
+		m.TotalStorageUsed += u.Bytes
+		m.TotalObjects += u.Objects
+	}
+	last, err := s.store.LastSuccesses(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, t := range last {
+		if m.LastBackupDate == nil || t.After(*m.LastBackupDate) {
+			m.LastBackupDate = &t
+		}
+	}
+	cs, err := s.store.ListConfigs(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
+	hist, err := s.store.StorageHistory(ctx, userID, first)
+	if err != nil {
+		return Metrics{}, err
+	}
+	for _, h := range hist {
+		if d, err := time.Parse(time.DateOnly, h.Day); err == nil {
+			if i := int(d.Sub(first) / (24 * time.Hour)); i >= 0 && i < nDays {
+				m.Days[i].StorageUsed = h.Bytes
+			}
+		}
+	}
+	return m, nil
+}
+
+// maxUpcoming bounds the list: an every-minute schedule would fill it alone.
+const (
+	maxUpcomingPerConfig = 24
+	maxUpcoming          = 100
+)
+
+// scheduleDoc is a config's schedule document.
+type scheduleDoc struct {
+	CronExpression string `json:"cronExpression"`
+	Timezone       string `json:"timezone"`
+}
+
+// Upcomings lists the slots of the enabled configs' schedules in (now, now+within],
+// soonest first, each in its schedule's timezone.
+func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []Upcoming {
+	out := []Upcoming{}
+	end := now.Add(within)
+	for _, c := range cs {
+		if !c.Enabled || len(c.Schedule) == 0 {
+			continue
+		}
+		var d scheduleDoc
+		if err := json.Unmarshal(c.Schedule, &d); err != nil || strings.TrimSpace(d.CronExpression) == "" {
+			continue
+		}
+		sc, err := scheduler.Parse(d.CronExpression, d.Timezone)
+		if err != nil {
+			continue // the scheduler reports it on every tick
+		}
+		at := now
+		for range maxUpcomingPerConfig {
+			at = sc.Next(at)
+			if at.IsZero() || at.After(end) {
+				break
+			}
+			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at.UTC(), Local: at.In(sc.Location()).Format("Mon 2 Jan 15:04 MST"), Timezone: sc.Location().String(), Cron: d.CronExpression})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].ConfigName < out[j].ConfigName
+	})
+	if len(out) > maxUpcoming {
+		out = out[:maxUpcoming]
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/backapp/backapp/internal/scheduler"
+	"github.com/backapp/backapp/internal/store"
+)
+
+// Protection is one configuration's protection: its last successful backup and
+// how old it is, and whether that is stale.
+type Protection struct {
+	ConfigID    string     `json:"configId"`
+	ConfigName  string     `json:"configName"`
+	Enabled     bool       `json:"enabled"`
+	Scheduled   bool       `json:"scheduled"`
+	LastSuccess *time.Time `json:"lastSuccess,omitempty"`
+	Age         int64      `json:"age,omitempty"` // seconds since LastSuccess
+	LastStatus  string     `json:"lastStatus,omitempty"`
+	// Stale: never backed up, or (scheduled) two slots passed since the last success,
+	// or (not scheduled) the last success is over StaleUnscheduled old.
+	Stale bool `json:"stale"`
+}
+
+// StaleUnscheduled is when a configuration without a schedule counts as stale.
+const StaleUnscheduled = 7 * 24 * time.Hour
+
+// Protections lists userID's (everyone's when "") configurations, stale first and
+// then the oldest success first. failing counts those whose newest run failed.
+func (s *Service) Protections(ctx context.Context, userID string) (rows []Protection, failing int, err error) {
+	cs, err := s.store.ListConfigs(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	last, err := s.store.LastSuccesses(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	newest := map[string]string{}
+	latest, err := s.store.LatestRuns(ctx, store.PerConfig, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, r := range latest {
+		newest[r.ConfigID] = r.Status
+	}
+	now := s.now().UTC()
+	rows = make([]Protection, 0, len(cs))
+	for _, c := range cs {
+		p := Protection{ConfigID: c.ID, ConfigName: c.Name, Enabled: c.Enabled, LastStatus: newest[c.ID]}
+		if p.LastStatus == "failed" {
+			failing++
+		}
+		var sc *scheduler.Schedule
+		var d scheduleDoc
+		if len(c.Schedule) > 0 && json.Unmarshal(c.Schedule, &d) == nil && d.CronExpression != "" {
+			sc, _ = scheduler.Parse(d.CronExpression, d.Timezone)
+		}
+		p.Scheduled = sc != nil && c.Enabled
+		if t, ok := last[c.ID]; ok {
+			p.LastSuccess = &t
+			p.Age = int64(now.Sub(t) / time.Second)
+			if p.Scheduled {
+				p.Stale = !sc.Next(sc.Next(t)).After(now)
+			} else {
+				p.Stale = now.Sub(t) > StaleUnscheduled
+			}
+		} else {
+			p.Stale = true
+		}
+		rows = append(rows, p)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.Stale != b.Stale {
+			return a.Stale
+		}
+		if (a.LastSuccess == nil) != (b.LastSuccess == nil) {
+			return a.LastSuccess == nil
+		}
+		if a.LastSuccess != nil && !a.LastSuccess.Equal(*b.LastSuccess) {
+			return a.LastSuccess.Before(*b.LastSuccess)
+		}
+		return a.ConfigName < b.ConfigName
+	})
+	return rows, failing, nil
+}
