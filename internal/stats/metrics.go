@@ -115,9 +115,6 @@ func New(s Store, now func() time.Time) *Service {
 	return &Service{store: s, now: now}
 }
 
-// Now is the service's clock.
-func (s *Service) Now() time.Time { return s.now() }
-
 // Get computes userID's metrics (everyone's when "") over the named period.
 func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
