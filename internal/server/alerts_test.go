@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 // alertsOf lists the user's alerts through GET /api/alerts with query.
@@ -31,19 +33,18 @@ func alertsOf(c *client, query string) (list []map[string]any, open int) {
 // waitAlert polls GET /api/alerts?query until one alert of rule matches cond.
 func waitAlert(c *client, query, rule string, cond func(map[string]any) bool) map[string]any {
 	c.T.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var found map[string]any
+	testenv.EventuallyWithin(c.T, 30*time.Second, "a "+rule+" alert as wanted", func() bool {
 		list, _ := alertsOf(c, query)
 		for _, a := range list {
 			if a["rule"] == rule && cond(a) {
-				return a
+				found = a
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			c.T.Fatalf("no %s alert as wanted in 30 s; alerts: %v", rule, list)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }
 
 // TestRunAlertsThroughRealRuns: the built-in agent really runs a configuration;
