@@ -1,6 +1,7 @@
 package agentapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,9 +28,20 @@ type Destinations = runs.Resolver
 // master key (secrets.Keys).
 type Sealer = runs.Sealer
 
+// Store is what the agent API reads and writes: agents' keys, heartbeats and logs,
+// and what the run lifecycle needs. A store that also keeps restores
+// (store.Restores) and size estimates (store.Estimates) has those handed to agents.
+type Store interface {
+	runs.LifecycleStore
+	GetAgentByKeyHash(ctx context.Context, keyHash string) (store.Agent, error)
+	RecordHeartbeat(ctx context.Context, id string, hb store.AgentHeartbeat) error
+	MarkAgentEnrolled(ctx context.Context, id string, at time.Time) error
+	AddAgentLogs(ctx context.Context, logs []store.AgentLog) error
+}
+
 // Config configures the API. Store, Destinations and Keys are required.
 type Config struct {
-	Store        store.Agents
+	Store        Store
 	Destinations Destinations
 	Keys         Sealer
 	Logger       *slog.Logger
@@ -66,7 +78,7 @@ type Config struct {
 // API serves /api/agent/…. Create it with New; it is an http.Handler.
 type API struct {
 	cfg  Config
-	st   store.Agents
+	st   Store
 	log  *slog.Logger
 	now  func() time.Time
 	mux  *http.ServeMux

@@ -31,10 +31,19 @@ const InstallCommand = "sudo backapp-agent install"
 
 // Store is what the service needs from the database.
 type Store interface {
-	store.Agents
-	AddAudit(ctx context.Context, e store.AuditEntry) error
-	ListUsers(ctx context.Context) ([]store.User, error)
+	CreateAgent(ctx context.Context, a *store.Agent) error
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	ListAgents(ctx context.Context, userID string) ([]store.Agent, error)
+	RenameAgent(ctx context.Context, id, name string, now time.Time) error
+	SetAgentKey(ctx context.Context, id, keyHash, keyPrefix string, now time.Time) error
+	RevokeAgent(ctx context.Context, id string, now time.Time) error
+	DeleteAgent(ctx context.Context, id string) error
+	ListAgentLogs(ctx context.Context, f store.AgentLogFilter) ([]store.AgentLog, error)
+	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
 	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	audit.Store
 }
 
 // Config configures the service.

@@ -26,9 +26,29 @@ type ResetMailer interface {
 	SendPasswordReset(ctx context.Context, to, name, link string, ttl time.Duration) error
 }
 
+// Store is what the account actions need from the database: users, sessions, reset
+// tokens, the settings they read and the audit log they write.
+type Store interface {
+	CreateUser(ctx context.Context, u *store.User, firstIsAdmin bool) error
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByEmail(ctx context.Context, email string) (store.User, error)
+	ListUsers(ctx context.Context) ([]store.User, error)
+	CountUsers(ctx context.Context) (int, error)
+	UpdateUserProfile(ctx context.Context, id, name, email string, now time.Time) error
+	SetUserPassword(ctx context.Context, id, hash string, now time.Time) error
+	SetUserRole(ctx context.Context, id, role string, now time.Time) error
+	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
+	DeleteUser(ctx context.Context, id string) error
+	CreateResetToken(ctx context.Context, t store.ResetToken) error
+	ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error)
+	store.Sessions
+	store.Settings
+	audit.Store
+}
+
 // Config configures a Service. Zero durations and limits take the defaults below.
 type Config struct {
-	Store  store.Store
+	Store  Store
 	Mailer ResetMailer
 	Logger *slog.Logger
 	// BaseURL is the public URL of the server, used in reset links.
@@ -67,7 +87,7 @@ type Session struct {
 // Service implements the account actions.
 type Service struct {
 	cfg Config
-	st  store.Store
+	st  Store
 	log *slog.Logger
 	now func() time.Time
 

@@ -31,9 +31,16 @@ const LocalURLPurpose = "local storage urls"
 // BuiltInName is the name the built-in local destination is created with.
 const BuiltInName = "Server disk"
 
+// Store is what the service needs from the database: the destinations, and the audit
+// log it writes.
+type Store interface {
+	store.Destinations
+	audit.Store
+}
+
 // Config configures the Service.
 type Config struct {
-	Store  store.Store   // required
+	Store  Store         // required
 	Keys   *secrets.Keys // required
 	Logger *slog.Logger  // slog.Default() when nil
 	Now    func() time.Time
@@ -55,7 +62,7 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	reporter atomic.Pointer[CheckReporter]
-	store    store.Store
+	store    Store
 	keys     *secrets.Keys
 	log      *slog.Logger
 	now      func() time.Time

@@ -26,9 +26,24 @@ type Opener interface {
 	Open(purpose string, sealed, context []byte) ([]byte, error)
 }
 
+// Store is what the service needs from the database: restores, and the runs,
+// configurations and agents they are made from and sent to.
+type Store interface {
+	CreateRestore(ctx context.Context, r *store.Restore) error
+	GetRestore(ctx context.Context, id string) (store.Restore, error)
+	ListRestores(ctx context.Context, userID string, limit, offset int) ([]store.Restore, error)
+	CancelRestore(ctx context.Context, id string, at time.Time) (store.Restore, error)
+	GetRun(ctx context.Context, id string) (store.Run, error)
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+	GetConfig(ctx context.Context, id string) (store.BackupConfig, error)
+	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	ListAgents(ctx context.Context, userID string) ([]store.Agent, error)
+}
+
 // Config configures the service. Store, Destinations and Keys are required.
 type Config struct {
-	Store        store.Store
+	Store        Store
 	Destinations Destinations
 	Keys         Opener
 	// Notify wakes the long-polling heartbeat of an agent that has new work
@@ -49,7 +64,7 @@ type Config struct {
 
 // Service is the restore service.
 type Service struct {
-	st     store.Store
+	st     Store
 	dests  Destinations
 	keys   Opener
 	notify func(string)

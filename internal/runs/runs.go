@@ -38,9 +38,31 @@ type Resolver interface {
 	Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error)
 }
 
+// Store is what the service needs from the database: runs as people see and queue
+// them, scheduling, retention's expiry, the configurations and agents runs belong to,
+// and the audit log it writes.
+type Store interface {
+	CreateRun(ctx context.Context, r *store.Run) error
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+	GetRunRecord(ctx context.Context, id string) (store.RunRecord, error)
+	ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.RunRecord, int, error)
+	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	CancelRun(ctx context.Context, id string, at time.Time) (store.Run, error)
+	ExpireRun(ctx context.Context, id string, at time.Time) error
+	ScheduledConfigs(ctx context.Context) ([]store.ScheduledConfig, error)
+	QueueScheduledRun(ctx context.Context, q store.ScheduledRun) error
+	SkipSlot(ctx context.Context, configID string, slot, dueAt time.Time, alert func(runDueAt time.Time) store.Alert) (flagged bool, err error)
+	FlagLateQueued(ctx context.Context, cutoff time.Time, alert func(r store.RunRecord) store.Alert) ([]store.RunRecord, error)
+	GetConfig(ctx context.Context, id string) (store.BackupConfig, error)
+	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
+	GetAgent(ctx context.Context, id string) (store.Agent, error)
+	ListAgentLogs(ctx context.Context, f store.AgentLogFilter) ([]store.AgentLog, error)
+	audit.Store
+}
+
 // Config configures the service. Store is required.
 type Config struct {
-	Store        store.Store
+	Store        Store
 	Destinations Resolver // needed by retention
 	// Notify wakes the long-polling heartbeats of an agent (events.Bus.Wake: on
 	// every replica), so "run now" and "cancel" reach it at once.
@@ -76,7 +98,7 @@ func (noEvents) Publish(events.Event) {}
 
 // Service manages runs. Create it with New.
 type Service struct {
-	st     store.Store
+	st     Store
 	dests  Resolver
 	notify func(string)
 	log    *slog.Logger

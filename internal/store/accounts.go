@@ -34,19 +34,6 @@ func (u User) Scope() string {
 	return u.ID
 }
 
-// Session is a server-side login session. The cookie holds a random token; the store
-// keeps only its SHA-256 (TokenHash), so a leaked database cannot be replayed.
-type Session struct {
-	TokenHash  string
-	UserID     string
-	CSRFToken  string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time // absolute expiry
-	IP         string
-	UserAgent  string
-}
-
 // ResetToken is a single-use password-reset token, stored as a hash.
 type ResetToken struct {
 	TokenHash string
@@ -55,18 +42,7 @@ type ResetToken struct {
 	ExpiresAt time.Time
 }
 
-// AuditEntry is one security-relevant event.
-type AuditEntry struct {
-	ID      string
-	Time    time.Time
-	ActorID string // user who acted; empty for anonymous (failed login of unknown e-mail)
-	Action  string // e.g. "login.success", "login.failure", "password.change", "user.role"
-	Target  string // user id or e-mail the action was about
-	IP      string
-	Detail  string // short human text, never secrets
-}
-
-// Accounts stores users, sessions, reset tokens, the audit log and settings.
+// Accounts stores users and their password-reset tokens.
 type Accounts interface {
 	// CreateUser inserts u (ID, CreatedAt, UpdatedAt set by the caller). When
 	// firstIsAdmin is true and no user exists yet, the user becomes RoleAdmin; this
@@ -85,16 +61,6 @@ type Accounts interface {
 	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
 	DeleteUser(ctx context.Context, id string) error
 
-	CreateSession(ctx context.Context, s Session) error
-	// GetSession returns the session and its user.
-	GetSession(ctx context.Context, tokenHash string) (Session, User, error)
-	TouchSession(ctx context.Context, tokenHash string, lastSeen time.Time) error
-	DeleteSession(ctx context.Context, tokenHash string) error
-	// DeleteUserSessions deletes all of a user's sessions except keepTokenHash (may be "").
-	DeleteUserSessions(ctx context.Context, userID, keepTokenHash string) error
-	// DeleteExpiredSessions removes sessions past ExpiresAt or idle since before idleBefore.
-	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int64, error)
-
 	// CreateResetToken stores a token and ends the user's older unused ones: only the
 	// newest link of an account works.
 	CreateResetToken(ctx context.Context, t ResetToken) error
@@ -102,12 +68,4 @@ type Accounts interface {
 	// its user, used and returns its user id; a missing, used or expired
 	// (ExpiresAt <= now) token gives ErrNotFound.
 	ConsumeResetToken(ctx context.Context, tokenHash string, now time.Time) (string, error)
-
-	AddAudit(ctx context.Context, e AuditEntry) error
-	// ListAudit returns entries newest first, at most limit.
-	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
-
-	// GetSetting returns ErrNotFound for a key never set.
-	GetSetting(ctx context.Context, key string) (string, error)
-	SetSetting(ctx context.Context, key, value string) error
 }

@@ -6,6 +6,61 @@ import (
 	"time"
 )
 
+// Run is one execution of a backup (a backup_logs row).
+type Run struct {
+	ID        string
+	ConfigID  string
+	UserID    string
+	AgentID   string // the agent that executes it ("" in server mode)
+	StartTime time.Time
+	EndTime   *time.Time
+	Status    string // queued | running | completed | failed | cancelled
+	// CancelRequested is set when a user asks to cancel a running run; the agent
+	// learns it from its next progress report or heartbeat.
+	CancelRequested bool
+	Full            bool   // a full backup (else incremental on PreviousRunID)
+	PreviousRunID   string // the run this incremental builds on
+	DestinationID   string
+	S3Path          string // archive object key
+	ManifestKey     string
+	ArchiveUploadID string // open multipart uploads while running
+	ManifestUpload  string
+	ArchiveSHA256   string
+	ArchiveSize     int64
+	ManifestSHA256  string
+	ManifestSize    int64
+	Encrypted       bool
+	FilesProcessed  int64
+	FilesSkipped    int64
+	TotalBytes      int64
+	BytesTransfer   int64
+	Errors          json.RawMessage // [{"path","message"}] or {"message"}
+	DurationMS      *int64
+	ProgressAt      *time.Time // last progress report: the reaper fails runs silent too long
+	CreatedAt       time.Time
+}
+
+// RunFilter selects runs; zero fields do not filter. Newest first.
+type RunFilter struct {
+	UserID   string
+	ConfigID string
+	AgentID  string
+	Status   string
+	Since    time.Time
+	Until    time.Time
+	Limit    int // <= 0 means 50
+	Offset   int
+}
+
+// RunProgress is a progress report.
+type RunProgress struct {
+	Time           time.Time
+	FilesProcessed int64
+	FilesSkipped   int64
+	TotalBytes     int64
+	BytesTransfer  int64
+}
+
 // RunExpired is the status of a run whose objects retention deleted. The row stays
 // so the history keeps the story; Run.Status is one of queued, running, completed,
 // failed, cancelled or expired.
@@ -55,8 +110,26 @@ const (
 	PerAgent                 // each agent
 )
 
-// Runs is what scheduling, run history and retention need beyond Agents.
+// Runs stores runs: what the run lifecycle, scheduling, run history and retention
+// read and write.
 type Runs interface {
+	// CreateRun inserts a run. At most one run of a config may be queued or running:
+	// a second one gives ErrConflict (enforced by the database, so racing servers agree).
+	CreateRun(ctx context.Context, r *Run) error
+	GetRun(ctx context.Context, id string) (Run, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// UpdateRun writes every field of r (status transitions, upload ids, results).
+	UpdateRun(ctx context.Context, r *Run) error
+	RecordRunProgress(ctx context.Context, id string, p RunProgress) error
+	// LastCompletedRun is the newest completed run of a config (ErrNotFound if none).
+	LastCompletedRun(ctx context.Context, configID string) (Run, error)
+	// StaleRuns lists running runs whose last progress (or start) is before cutoff.
+	StaleRuns(ctx context.Context, cutoff time.Time) ([]Run, error)
+	// ActiveRuns lists an agent's queued and running runs, oldest first, in one
+	// indexed query: every heartbeat asks it. Whoever queues a run of an agent's
+	// config sets Run.AgentID.
+	ActiveRuns(ctx context.Context, agentID string) ([]Run, error)
+
 	// ScheduledConfigs lists the enabled configs that have a schedule document.
 	ScheduledConfigs(ctx context.Context) ([]ScheduledConfig, error)
 	// QueueScheduledRun inserts q.Run and records q.Slot as its config's last

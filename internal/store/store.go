@@ -24,8 +24,9 @@ const (
 
 // Store is backapp's persistence. All times are UTC. Methods return ErrNotFound for
 // missing rows and ErrConflict for uniqueness violations, wrapped with context. Each
-// domain's methods are in their own interface and file (accounts.go, destinations.go,
-// agents.go, runs.go), implemented in files of the same names in sqlstore/.
+// domain's methods are in their own interface and file (accounts.go, sessions.go,
+// agents.go, configs.go, runs.go, …), implemented in files of the same names in
+// sqlstore/. Services do not take Store: each declares the few methods it uses.
 type Store interface {
 	// Dialect is "sqlite" or "postgres".
 	Dialect() string
@@ -33,8 +34,13 @@ type Store interface {
 	Close() error
 
 	Accounts
+	Sessions
+	Audit
+	Settings
 	Destinations
 	Agents
+	AgentLogs
+	Configs
 	Runs
 	Alerts
 	Restores

@@ -3,9 +3,11 @@
 //
 // Layout:
 //
-//   - accounts.go, agents.go, builtin.go, destinations.go, estimates.go, restores.go,
-//     runs.go, sessions.go, users.go: the store's methods by domain, as store/ names
-//     them. Each statement is written once, with ? placeholders.
+//   - accounts.go, sessions.go, audit.go, settings.go, agents.go, agentlogs.go,
+//     configs.go, runs.go, restores.go, destinations.go, alerts.go, estimates.go,
+//     builtin.go, metrics.go: the store's methods by domain, in files named as the
+//     interfaces in store/ that declare them. Each statement is written once, with ?
+//     placeholders.
 //   - store.go: the Store, and conn, the four calls every statement goes through
 //     (exec, query, queryRow, begin), on database/sql for SQLite and on pgx's own
 //     interface for PostgreSQL (postgres.go), which costs fewer allocations per

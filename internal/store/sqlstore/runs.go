@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,256 @@ import (
 
 	"github.com/backapp/backapp/internal/store"
 )
+
+const runColumns = `id, config_id, user_id, COALESCE(CAST(agent_id AS TEXT), ''), start_time, end_time, status,
+	cancel_requested, full_backup, COALESCE(CAST(previous_run_id AS TEXT), ''), COALESCE(destination_id, ''),
+	COALESCE(s3_path, ''), COALESCE(manifest_key, ''), COALESCE(archive_upload_id, ''),
+	COALESCE(manifest_upload_id, ''), COALESCE(archive_sha256, ''), archive_size,
+	COALESCE(manifest_sha256, ''), manifest_size, encrypted, files_processed, files_skipped,
+	total_bytes, bytes_transferred, errors, duration, progress_at, created_at`
+
+func scanRun(row scanner, r *store.Run) error {
+	var dur sql.NullInt64
+	err := row.Scan(&r.ID, &r.ConfigID, &r.UserID, &r.AgentID, timeCol{&r.StartTime}, nullTimeCol{&r.EndTime},
+		&r.Status, &r.CancelRequested, &r.Full, &r.PreviousRunID, &r.DestinationID, &r.S3Path,
+		&r.ManifestKey, &r.ArchiveUploadID, &r.ManifestUpload, &r.ArchiveSHA256, &r.ArchiveSize,
+		&r.ManifestSHA256, &r.ManifestSize, &r.Encrypted, &r.FilesProcessed, &r.FilesSkipped,
+		&r.TotalBytes, &r.BytesTransfer, jsonCol{&r.Errors}, &dur, nullTimeCol{&r.ProgressAt},
+		timeCol{&r.CreatedAt})
+	if err != nil {
+		return err
+	}
+	r.DurationMS = nil
+	if dur.Valid {
+		d := dur.Int64
+		r.DurationMS = &d
+	}
+	return nil
+}
+
+var runStatuses = map[string]bool{"queued": true, "running": true, "completed": true, "failed": true, "cancelled": true}
+
+// runArgs are the values of every column but id and created_at, in runSetColumns order.
+func (s *Store) runArgs(r *store.Run) []any {
+	return []any{r.ConfigID, r.UserID, nullStr(r.AgentID), s.t(r.StartTime), s.tp(r.EndTime), r.Status,
+		r.CancelRequested, r.Full, nullStr(r.PreviousRunID), nullStr(r.DestinationID), nullStr(r.S3Path),
+		nullStr(r.ManifestKey), nullStr(r.ArchiveUploadID), nullStr(r.ManifestUpload), nullStr(r.ArchiveSHA256),
+		r.ArchiveSize, nullStr(r.ManifestSHA256), r.ManifestSize, r.Encrypted, r.FilesProcessed, r.FilesSkipped,
+		r.TotalBytes, r.BytesTransfer, nullJSON(r.Errors), nullInt(r.DurationMS), s.tp(r.ProgressAt)}
+}
+
+var runSetColumns = []string{"config_id", "user_id", "agent_id", "start_time", "end_time", "status",
+	"cancel_requested", "full_backup", "previous_run_id", "destination_id", "s3_path", "manifest_key",
+	"archive_upload_id", "manifest_upload_id", "archive_sha256", "archive_size", "manifest_sha256",
+	"manifest_size", "encrypted", "files_processed", "files_skipped", "total_bytes", "bytes_transferred",
+	"errors", "duration", "progress_at"}
+
+// checkRun checks r's status and ids and normalises its times.
+func (s *Store) checkRun(op string, r *store.Run) error {
+	if !runStatuses[r.Status] {
+		return fmt.Errorf("%s: invalid status %q", op, r.Status)
+	}
+	for _, id := range []string{r.ConfigID, r.UserID} {
+		if !s.validID(id) {
+			return fmt.Errorf("%s: invalid id %q", op, id)
+		}
+	}
+	for _, id := range []string{r.AgentID, r.PreviousRunID} {
+		if id != "" && !s.validID(id) {
+			return fmt.Errorf("%s: invalid id %q", op, id)
+		}
+	}
+	r.StartTime, r.CreatedAt = norm(r.StartTime), norm(r.CreatedAt)
+	r.EndTime, r.ProgressAt = normPtr(r.EndTime), normPtr(r.ProgressAt)
+	if len(r.Errors) == 0 {
+		r.Errors = nil
+	}
+	return nil
+}
+
+// newRun gives a run to insert its ID (a new UUID v7 when empty) and CreatedAt
+// (StartTime when zero), and checks it.
+func (s *Store) newRun(op string, v *store.Run) error {
+	if err := newID(op, &v.ID); err != nil {
+		return err
+	}
+	if v.CreatedAt.IsZero() {
+		v.CreatedAt = v.StartTime
+	}
+	if err := s.checkRun(op, v); err != nil {
+		return err
+	}
+	if !s.validID(v.ID) {
+		return fmt.Errorf("%s: invalid id %q", op, v.ID)
+	}
+	return nil
+}
+
+// insertRun inserts a run: runArgs, then created_at and id.
+var insertRun = `INSERT INTO backup_logs (` + strings.Join(runSetColumns, ", ") + `, created_at, id)
+	VALUES (?` + strings.Repeat(", ?", len(runSetColumns)+1) + `)`
+
+// CreateRun inserts r. An empty ID gets a new UUID v7, a zero CreatedAt StartTime.
+// A second queued or running run of one config gives ErrConflict.
+func (s *Store) CreateRun(ctx context.Context, r *store.Run) error {
+	v := *r
+	op := "create run of config " + v.ConfigID
+	if err := s.newRun(op, &v); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, insertRun, append(s.runArgs(&v), s.t(v.CreatedAt), v.ID)...)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	*r = v
+	return nil
+}
+
+// GetRun returns the run with the given id.
+func (s *Store) GetRun(ctx context.Context, id string) (store.Run, error) {
+	if !s.validID(id) {
+		return store.Run{}, notFound("get run " + id)
+	}
+	var r store.Run
+	row := s.queryRow(ctx, `SELECT `+runColumns+` FROM backup_logs WHERE id = ?`, id)
+	if err := scanRun(row, &r); err != nil {
+		return store.Run{}, mapErr("get run "+id, err)
+	}
+	return r, nil
+}
+
+func (s *Store) queryRuns(ctx context.Context, op, rest string, args ...any) ([]store.Run, error) {
+	return queryAll(ctx, s, op, `SELECT `+runColumns+` FROM backup_logs `+rest, scanRun, args...)
+}
+
+// LatestRuns returns the newest run of each configuration or agent of userID ("" for
+// everyone's): one probe of idx_backup_logs_config_start or _agent_start each.
+func (s *Store) LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error) {
+	if userID != "" && !s.validID(userID) {
+		return nil, nil
+	}
+	owners, col := "backup_configs", "config_id"
+	if per == store.PerAgent {
+		owners, col = "agents", "agent_id"
+	}
+	where, args := "", []any{}
+	if userID != "" {
+		where, args = " WHERE o.user_id = ?", []any{userID}
+	}
+	return s.queryRuns(ctx, "latest run per "+col, `WHERE id IN (SELECT (SELECT l.id FROM backup_logs l WHERE l.`+col+
+		` = o.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1) FROM `+owners+` o`+where+`)`, args...)
+}
+
+// ListRuns lists runs matching f, newest first.
+func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	var w where
+	if !s.runFilter(&w, f.UserID, f.ConfigID, f.AgentID, f.Since, f.Until) {
+		return nil, nil
+	}
+	if f.Status != "" {
+		w.add("status = ?", f.Status)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	return s.queryRuns(ctx, "list runs", w.String()+` ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?`,
+		append(w.args, limit, max(f.Offset, 0))...)
+}
+
+// UpdateRun writes every field of r but ID and CreatedAt. Moving a second run of a
+// config to queued or running gives ErrConflict.
+func (s *Store) UpdateRun(ctx context.Context, r *store.Run) error {
+	op := "update run " + r.ID
+	if err := s.checkRun(op, r); err != nil {
+		return err
+	}
+	set := make([]string, len(runSetColumns))
+	for i, c := range runSetColumns {
+		set[i] = c + " = ?"
+	}
+	return s.execID(ctx, op, r.ID, `UPDATE backup_logs SET `+strings.Join(set, ", ")+` WHERE id = ?`, s.runArgs(r)...)
+}
+
+// RecordRunProgress stores a progress report of a running run. A run that is no
+// longer running is left alone and gives ErrNotFound.
+func (s *Store) RecordRunProgress(ctx context.Context, id string, p store.RunProgress) error {
+	return s.execID(ctx, "record progress of run "+id, id,
+		`UPDATE backup_logs SET files_processed = ?, files_skipped = ?, total_bytes = ?,
+			bytes_transferred = ?, progress_at = ? WHERE id = ? AND status = 'running'`,
+		p.FilesProcessed, p.FilesSkipped, p.TotalBytes, p.BytesTransfer, s.t(p.Time))
+}
+
+// LastCompletedRun is the newest completed run of a config.
+func (s *Store) LastCompletedRun(ctx context.Context, configID string) (store.Run, error) {
+	op := "last completed run of config " + configID
+	if !s.validID(configID) {
+		return store.Run{}, notFound(op)
+	}
+	runs, err := s.queryRuns(ctx, op,
+		`WHERE config_id = ? AND status = 'completed' ORDER BY start_time DESC, id DESC LIMIT 1`, configID)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if len(runs) == 0 {
+		return store.Run{}, notFound(op)
+	}
+	return runs[0], nil
+}
+
+// StaleRuns lists running runs whose last progress (or start) is before cutoff.
+func (s *Store) StaleRuns(ctx context.Context, cutoff time.Time) ([]store.Run, error) {
+	return s.queryRuns(ctx, "list stale runs",
+		`WHERE status = 'running' AND COALESCE(progress_at, start_time) < ? ORDER BY start_time, id`, s.t(cutoff))
+}
+
+// ActiveRuns lists an agent's queued and running runs, oldest first.
+func (s *Store) ActiveRuns(ctx context.Context, agentID string) ([]store.Run, error) {
+	if !s.validID(agentID) {
+		return nil, nil
+	}
+	return s.queryRuns(ctx, "list active runs of agent "+agentID,
+		`WHERE agent_id = ? AND status IN ('queued', 'running') ORDER BY start_time, id`, agentID)
+}
+
+// where collects the conditions of a WHERE clause and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// runFilter adds the conditions runs are filtered by. It reports false when an id
+// cannot name a row, so nothing matches.
+func (s *Store) runFilter(w *where, userID, configID, agentID string, since, until time.Time) bool {
+	for _, c := range []struct{ col, id string }{{"user_id", userID}, {"config_id", configID}, {"agent_id", agentID}} {
+		if c.id == "" {
+			continue
+		}
+		if !s.validID(c.id) {
+			return false
+		}
+		w.add(c.col+" = ?", c.id)
+	}
+	if !since.IsZero() {
+		w.add("start_time >= ?", s.t(since))
+	}
+	if !until.IsZero() {
+		w.add("start_time < ?", s.t(until))
+	}
+	return true
+}
 
 // extraScanner scans a row's leading columns with the wrapped scan and the rest into extra.
 type extraScanner struct {
