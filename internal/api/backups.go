@@ -137,13 +137,16 @@ func (b *backupsAPI) logs(w http.ResponseWriter, r *http.Request, sess auth.Sess
 		return
 	}
 	out := struct {
-		Logs   []BackupLog `json:"logs"`
-		Total  int         `json:"total"`
-		Limit  int         `json:"limit"`
-		Offset int         `json:"offset"`
+		Logs  []BackupLog `json:"logs"`
+		Total int         `json:"total"`
+		// TotalCapped says total is a lower bound: the history counts at most
+		// runs.CountCap runs past offset.
+		TotalCapped bool `json:"totalCapped,omitempty"`
+		Limit       int  `json:"limit"`
+		Offset      int  `json:"offset"`
 		// Next is the URL of the next (older) page when there is one.
 		Next string `json:"next,omitempty"`
-	}{Logs: make([]BackupLog, len(p.Runs)), Total: p.Total, Limit: p.Limit, Offset: p.Offset}
+	}{Logs: make([]BackupLog, len(p.Runs)), Total: p.Total, TotalCapped: p.TotalCapped, Limit: p.Limit, Offset: p.Offset}
 	for i, run := range p.Runs {
 		out.Logs[i] = backupJSON(run)
 	}

@@ -291,11 +291,19 @@ type Filter struct {
 
 // Page is one page of the history.
 type Page struct {
-	Runs   []Run
-	Total  int
-	Limit  int
-	Offset int
+	Runs  []Run
+	Total int
+	// TotalCapped says Total is a lower bound: more runs match than the history
+	// counts (CountCap past the page's start).
+	TotalCapped bool
+	Limit       int
+	Offset      int
 }
+
+// CountCap is how many matching runs past a page's start the history counts: with
+// 100,000 runs, counting them all costs more than the page itself (docs/benchmarks.md),
+// and nobody pages through a thousand runs to learn the exact number.
+const CountCap = 1000
 
 // Validate checks f, naming each bad field (by its query-parameter name).
 func (f Filter) Validate() error {
@@ -338,13 +346,16 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 		f.Limit = 50
 	}
 	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
-		Limit: f.Limit, Offset: f.Offset}
+		Limit: f.Limit, Offset: f.Offset, CountUpTo: f.Offset + CountCap + 1}
 	sf.UserID = actor.Scope()
 	recs, total, err := s.st.ListRunRecords(ctx, sf)
 	if err != nil {
 		return Page{}, fmt.Errorf("list runs: %w", err)
 	}
 	p := Page{Runs: make([]Run, len(recs)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	if total > f.Offset+CountCap {
+		p.Total, p.TotalCapped = f.Offset+CountCap, true
+	}
 	for i, r := range recs {
 		p.Runs[i] = Run{r}
 	}

@@ -50,6 +50,9 @@ type RunFilter struct {
 	Until    time.Time
 	Limit    int // <= 0 means 50
 	Offset   int
+	// CountUpTo, when > 0, stops ListRunRecords' count at that many matches: counting
+	// every match is linear in their number. 0 counts them all.
+	CountUpTo int
 }
 
 // RunProgress is a progress report.
@@ -158,7 +161,8 @@ type Runs interface {
 	// in one query that does not grow with the history. Those without runs are left
 	// out; the order is unspecified.
 	LatestRuns(ctx context.Context, per RunsPer, userID string) ([]Run, error)
-	// ListRunRecords lists runs matching f, newest first, and counts all that match.
+	// ListRunRecords lists runs matching f, newest first, and counts all that match
+	// (at most f.CountUpTo when it is set).
 	ListRunRecords(ctx context.Context, f RunFilter) ([]RunRecord, int, error)
 	// ExpireRun marks a finished run expired (its objects are gone). A queued or
 	// running run gives ErrConflict.

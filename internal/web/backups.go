@@ -195,21 +195,22 @@ func humanDuration(d time.Duration) string {
 type filterOption struct{ Value, Label string }
 
 type backupsData struct {
-	Runs     []runView
-	Total    int
-	From, To int // 1-based positions shown
-	Status   string
-	Config   string
-	Agent    string
-	DateFrom string
-	DateTo   string
-	Statuses []filterOption
-	Configs  []filterOption
-	Agents   []filterOption
-	Filtered bool
-	PrevURL  string
-	NextURL  string
-	Failed   bool // the filter was refused; Errors say why
+	Runs      []runView
+	Total     int
+	TotalText string // "1,234", or "1,000+" when the history stopped counting
+	From, To  int    // 1-based positions shown
+	Status    string
+	Config    string
+	Agent     string
+	DateFrom  string
+	DateTo    string
+	Statuses  []filterOption
+	Configs   []filterOption
+	Agents    []filterOption
+	Filtered  bool
+	PrevURL   string
+	NextURL   string
+	Failed    bool // the filter was refused; Errors say why
 }
 
 // backupsList serves GET /backups: the run history, newest first, filtered by
@@ -242,7 +243,10 @@ func (h *Handler) backupsList(w http.ResponseWriter, r *http.Request, sess auth.
 	for i, run := range pg.Runs {
 		d.Runs[i] = runView{run, now}
 	}
-	d.Total = pg.Total
+	d.Total, d.TotalText = pg.Total, groupDigits(int64(pg.Total))
+	if pg.TotalCapped {
+		d.TotalText += "+"
+	}
 	if len(pg.Runs) > 0 {
 		d.From, d.To = pg.Offset+1, pg.Offset+len(pg.Runs)
 	}

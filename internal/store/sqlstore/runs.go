@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -433,7 +434,9 @@ func (s *Store) GetRunRecord(ctx context.Context, id string) (store.RunRecord, e
 	return r, nil
 }
 
-// ListRunRecords lists runs matching f, newest first, with the count of all matches.
+// ListRunRecords lists runs matching f, newest first, with the count of all matches
+// (of at most f.CountUpTo when it is set). A page that is not full ends the matches,
+// so it is counted without asking the database again.
 func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.RunRecord, int, error) {
 	const op = "list runs"
 	var w where
@@ -447,18 +450,30 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 	default:
 		w.add("status = ?", f.Status)
 	}
-	var total int
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM backup_logs `+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(op, err)
-	}
-	limit := f.Limit
+	limit, offset := f.Limit, max(f.Offset, 0)
 	if limit <= 0 {
 		limit = 50
 	}
 	out, err := queryAll(ctx, s, op, `SELECT `+runRecordColumns+` FROM backup_logs `+w.String()+
-		` ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?`, scanRunRecord, append(w.args, limit, max(f.Offset, 0))...)
+		` ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?`, scanRunRecord, append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
+	}
+	if len(out) < limit && (len(out) > 0 || offset == 0) {
+		total := offset + len(out)
+		if f.CountUpTo > 0 {
+			total = min(total, f.CountUpTo)
+		}
+		return out, total, nil
+	}
+	count, args := `SELECT COUNT(*) FROM backup_logs `+w.String(), w.args
+	if f.CountUpTo > 0 {
+		count, args = `SELECT COUNT(*) FROM (SELECT 1 FROM backup_logs `+w.String()+` LIMIT ?) AS matches`,
+			append(slices.Clip(args), f.CountUpTo)
+	}
+	var total int
+	if err := s.queryRow(ctx, count, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(op, err)
 	}
 	return out, total, nil
 }

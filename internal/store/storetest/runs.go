@@ -21,6 +21,7 @@ var runsTests = []test{
 	{"FlagLateQueued", testFlagLateQueued},
 	{"CancelRun", testCancelRun},
 	{"RunRecords", testRunRecords},
+	{"RunRecordsCountUpTo", testRunRecordsCountUpTo},
 	{"LatestRuns", testLatestRuns},
 	{"ExpireRun", testExpireRun},
 	{"Metrics", testMetrics},
@@ -252,6 +253,40 @@ func testCancelRun(t *testing.T, s store.Store) {
 	wantErr(t, "CancelRun missing", err, store.ErrNotFound)
 	_, err = s.CancelRun(ctx, "not-an-id", t0)
 	wantErr(t, "CancelRun bad id", err, store.ErrNotFound)
+}
+
+// testRunRecordsCountUpTo checks the capped count of the history: it stops at
+// CountUpTo, on a full page, a last page and a page past the end alike.
+func testRunRecordsCountUpTo(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "capped@example.com", t0, true)
+	a := mkAgent(t, s, u.ID, "box", t0)
+	c := mkConfig(t, s, u.ID, a.ID, "cfg", t0)
+	for i := range 7 {
+		mkRun(t, s, c, "completed", t0.Add(time.Duration(i)*time.Hour))
+	}
+	for _, tc := range []struct {
+		name                string
+		limit, offset, upTo int
+		wantLen, wantTotal  int
+	}{
+		{"full page, capped", 3, 0, 5, 3, 5},
+		{"full page, cap above", 3, 0, 100, 3, 7},
+		{"full page, no cap", 3, 3, 0, 3, 7},
+		{"last page", 3, 6, 100, 1, 7},
+		{"last page, capped", 3, 6, 5, 1, 5},
+		{"past the end", 3, 9, 100, 0, 7},
+		{"past the end, capped", 3, 9, 4, 0, 4},
+		{"one page holds all", 50, 0, 100, 7, 7},
+	} {
+		recs, total, err := s.ListRunRecords(ctx, store.RunFilter{UserID: u.ID, Limit: tc.limit, Offset: tc.offset, CountUpTo: tc.upTo})
+		check(t, tc.name, err)
+		equal(t, tc.name+": page length", len(recs), tc.wantLen)
+		equal(t, tc.name+": total", total, tc.wantTotal)
+	}
+	_, total, err := s.ListRunRecords(ctx, store.RunFilter{UserID: u.ID, Status: "failed", Limit: 3, CountUpTo: 5})
+	check(t, "no match", err)
+	equal(t, "no match: total", total, 0)
 }
 
 func testRunRecords(t *testing.T, s store.Store) {
