@@ -85,7 +85,9 @@ type App struct {
 	Destinations *destinations.Service
 	// AgentAPI serves /api/agent/… and owns the reaper of runs whose agent went silent.
 	AgentAPI *agentapi.API
-	Metrics  *stats.Service
+	// Stats computes the dashboard's numbers, storage usage and its daily history
+	// (GET /api/metrics, /dashboard); prometheus is GET /metrics.
+	Stats *stats.Service
 	// Restores starts restores on agents, browses backups' catalogs and streams single files.
 	Restores *restores.Service
 	// Builtin runs server-mode configurations with the real agent inside this process.
@@ -98,8 +100,8 @@ type App struct {
 	// leader (Alerts.Evaluate is one pass, for tests).
 	Alerts     *alerts.Service
 	alertWatch *alerts.Watch
-	// metrics serves GET /metrics (only when --metrics-token is set).
-	metrics *metrics.Metrics
+	// prometheus serves GET /metrics, Prometheus's (only when --metrics-token is set).
+	prometheus *metrics.Metrics
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
 	// replica and wakes agents' long polls everywhere.
 	Events         *events.Broker
@@ -229,10 +231,9 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("backup configurations: %w", err)
 	}
 	dist := agentdist.New(agentdist.Dir(cfg.AgentsDir), cfg.BaseURL)
-	metricsSvc := stats.New(a.Store, opt.Now)
-	a.Metrics = metricsSvc
+	a.Stats = stats.New(a.Store, opt.Now)
 	reportSvc := report.New(a.Store, opt.Now)
-	pages, err := web.New(web.Config{AgentDist: dist, Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
+	pages, err := web.New(web.Config{AgentDist: dist, Metrics: a.Stats, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -249,11 +250,11 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	jsonAPI.RegisterDestinations(mux, dests)
 	jsonAPI.RegisterRestores(mux, a.Restores)
 	jsonAPI.RegisterAlerts(mux, a.Alerts)
-	a.metrics = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
+	a.prometheus = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
 	if cfg.MetricsToken != "" {
-		mux.Handle("GET /metrics", a.metrics.Handler(cfg.MetricsToken))
+		mux.Handle("GET /metrics", a.prometheus.Handler(cfg.MetricsToken))
 	}
-	jsonAPI.RegisterMetrics(mux, metricsSvc)
+	jsonAPI.RegisterMetrics(mux, a.Stats)
 	jsonAPI.RegisterReports(mux, reportSvc)
 	stream := opt.EventStream
 	stream.Broker = a.Events
@@ -361,8 +362,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Go(func() error { a.sweepSessions(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
-	loops.Go(func() error { a.metrics.Run(jobs, a.Events); return nil })
-	loops.Go(func() error { a.Metrics.RecordHistory(jobs, a.schedLeader, a.log); return nil })
+	loops.Go(func() error { a.prometheus.Run(jobs, a.Events); return nil })
+	loops.Go(func() error { a.Stats.RecordHistory(jobs, a.schedLeader, a.log); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
 	loops.Go(func() error {
 		a.AgentAPI.Runs().RunReaper(jobs, min(time.Minute, max(time.Second, a.cfg.RunStaleAfter/4)))
