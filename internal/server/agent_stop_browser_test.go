@@ -13,6 +13,7 @@ import (
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/store/pgtest"
+	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
 )
 
@@ -45,11 +46,12 @@ func TestAgentStopInBrowser(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(30 * time.Second); status() != "online"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the running agent's status stays %q; server log:\n%s", status(), e.Log.String())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", e.Log.String())
 		}
-	}
+	})
+	testenv.EventuallyWithin(t, 30*time.Second, "the running agent to show online", func() bool { return status() == "online" })
 
 	b.Run("sign in",
 		chromedp.Navigate(base+"/login"),

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,9 +9,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/backapp/backapp/internal/store/pgtest"
-	"github.com/backapp/backapp/internal/testenv/browser"
-
 	"github.com/backapp/backapp/internal/testenv"
 )
 
@@ -21,36 +16,11 @@ import (
 // the agent reports to replica A. The running backup's files advance and it leaves
 // "Running backups" when it completes, without a reload, from the event stream.
 func TestDashboardLiveAcrossReplicas(t *testing.T) {
-	br := browser.Start(t, 4*time.Minute) // two pages; slow when the machine is loaded
-	db := pgtest.New(t)
-	clock := newSchedClock(time.Now().UTC())
-	a := startRuns(t, db, clock, false)
-	b := startRuns(t, db, clock, false)
-	user := a.Client()
-	uid := registerID(t, user, "ada@example.com")
-	agentID, key, _ := user.CreateAgent("box")
-	cfg := a.mkScheduled(uid, agentID, "nightly", "", `{}`)
-	r := user.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
-	want(t, r, http.StatusAccepted)
-	runID := r.Body["id"].(string)
-	run, err := a.App.Store.GetRun(context.Background(), runID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Status = "running"
-	if err := a.App.Store.UpdateRun(context.Background(), &run); err != nil {
-		t.Fatal(err)
-	}
-
-	base := browser.Serve(t, b.App.Handler())
-	t.Cleanup(b.App.Events.Close)
-	br.Run("sign in on replica B",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#dash-running`)))
+	// Two pages; slow when the machine is loaded.
+	l := startLiveReplicas(t, 4*time.Minute)
+	runID := l.running(t)
+	l.signIn(`#dash-running`)
+	br, user, key, base := l.br, l.user, l.key, l.base
 	if got := br.Text(`#dash-running`); !strings.Contains(got, "1 running: nightly") {
 		t.Fatalf("running backups %q, want nightly running", got)
 	}
@@ -58,20 +28,8 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	if _, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
 		br.Fail("mark the page", err)
 	}
-	testenv.Eventually(t, "the dashboard's event stream", func() bool { return b.App.Events.Stats().Subscribers == 1 })
-
-	waitText := func(sel, wantText string) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			got := liveText(br, sel)
-			if strings.Contains(got, wantText) {
-				return
-			}
-			if time.Now().After(deadline) {
-				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q", sel, got))
-			}
-		}
-	}
+	testenv.Eventually(t, "the dashboard's event stream", func() bool { return l.b.App.Events.Stats().Subscribers == 1 })
+	waitText := func(sel, text string) { t.Helper(); l.waitText(t, sel, text) }
 	for _, n := range []int{42, 919} {
 		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
 		waitText(`#dash-progress`, fmt.Sprintf("%d files", n))
@@ -85,41 +43,21 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	}
 
 	// The backups list follows a second run the same way.
-	r = user.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
-	want(t, r, http.StatusAccepted)
-	run2, err := a.App.Store.GetRun(context.Background(), r.Body["id"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run2.Status = "running"
-	if err := a.App.Store.UpdateRun(context.Background(), &run2); err != nil {
-		t.Fatal(err)
-	}
+	run2 := l.running(t)
 	br.Run("open the backups list", chromedp.Navigate(base+"/backups"), chromedp.WaitVisible(chromedp.CSS(`#backups-list`)))
 	if _, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
 		br.Fail("mark the list", err)
 	}
-	testenv.Eventually(t, "the list's event stream", func() bool { return b.App.Events.Stats().Subscribers == 1 })
+	testenv.Eventually(t, "the list's event stream", func() bool { return l.b.App.Events.Stats().Subscribers == 1 })
 	if got := br.Text(`#backups-live`); !strings.Contains(got, "nightly running") {
 		t.Errorf("the list's live region says %q, want nightly running", got)
 	}
-	want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": run2.ID, "filesProcessed": 777, "bytesScanned": 777000, "bytesTransferred": 1 << 20}), http.StatusOK)
+	want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": run2, "filesProcessed": 777, "bytesScanned": 777000, "bytesTransferred": 1 << 20}), http.StatusOK)
 	waitText(`#backups-list`, "777")
 	waitText(`#backups-list`, "1.0 MiB sent")
-	want(t, user.AgentCall("/api/agent/backup/complete", key, map[string]any{"runId": run2.ID, "status": "cancelled", "error": "stopped again"}), http.StatusOK)
+	want(t, user.AgentCall("/api/agent/backup/complete", key, map[string]any{"runId": run2, "status": "cancelled", "error": "stopped again"}), http.StatusOK)
 	waitText(`#backups-live`, "No backup on this page is queued or running")
 	if kept, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !kept {
 		t.Error("the backups list was reloaded; it should update in place")
 	}
-}
-
-// liveText reads sel's text in one evaluation: live.js swaps parts of the page in
-// place, and a node looked up first and read afterwards may be gone in between.
-func liveText(br *browser.Browser, sel string) string {
-	q, _ := json.Marshal(sel)
-	s, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](`(document.querySelector(`+string(q)+`) || {}).innerText || ""`))
-	if err != nil {
-		br.Fail("read "+sel, err)
-	}
-	return s
 }

@@ -1,12 +1,7 @@
 package server_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -15,11 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/backapp/backapp/internal/config"
-	"github.com/backapp/backapp/internal/server"
-	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/pgtest"
 )
 
@@ -30,7 +22,6 @@ import (
 // Use -benchtime 1x.
 func BenchmarkMonitoring(b *testing.B) {
 	nRuns, rounds := envInt("BENCH_RUNS", 100_000), envInt("BENCH_REQUESTS", 50)
-	ctx := context.Background()
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = b.TempDir()
@@ -38,56 +29,8 @@ func BenchmarkMonitoring(b *testing.B) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	app, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
-	h := app.Handler()
-	var cookie, token string
-	call := func(method, path string, body any) map[string]any {
-		var rd io.Reader
-		if body != nil {
-			j, _ := json.Marshal(body)
-			rd = bytes.NewReader(j)
-		}
-		req := httptest.NewRequest(method, path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Cookie", cookie)
-		req.Header.Set("X-CSRF-Token", token)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code >= 300 {
-			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-		}
-		for _, c := range rec.Result().Cookies() {
-			if c.Value != "" {
-				cookie = c.Name + "=" + c.Value
-			}
-		}
-		var out map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &out)
-		if t, ok := out["csrfToken"].(string); ok {
-			token = t
-		}
-		return out
-	}
-	call("POST", "/api/auth/register", map[string]string{"email": "admin@example.com", "password": pw, "name": "Admin"})
-	agentID, _ := call("POST", "/api/agents", map[string]string{"name": "laptop"})["id"].(string)
-	configID, _ := call("POST", "/api/configs", goodConfig(agentID))["id"].(string)
-	a, err := app.Store.GetAgent(ctx, agentID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now().UTC().Add(-time.Minute)
-	end := start.Add(30 * time.Second)
-	seed := store.Run{ID: "01900000-0000-7000-8000-000000000000", ConfigID: configID, UserID: a.UserID, AgentID: agentID,
-		StartTime: start, EndTime: &end, Status: "completed", Full: true, S3Path: "users/x/backup.tar.zst",
-		FilesProcessed: 1000, TotalBytes: 1 << 30, BytesTransfer: 1 << 30}
-	if err := app.Store.CreateRun(ctx, &seed); err != nil {
-		b.Fatal(err)
-	}
-	copyRuns(b, cfg, seed.ID, nRuns-1)
+	m := seedManyRuns(b, cfg, nRuns, time.Now().UTC().Add(-time.Minute), 30*time.Second)
+	h, cookie := m.app.Handler(), m.cookie
 
 	get := func(path string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)

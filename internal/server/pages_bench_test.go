@@ -39,7 +39,6 @@ func BenchmarkPagesManyRuns(b *testing.B) {
 
 func benchPages(b *testing.B, databaseURL string) {
 	nRuns, rounds := envInt("BENCH_RUNS", 100_000), envInt("BENCH_REQUESTS", 50)
-	ctx := context.Background()
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = b.TempDir()
@@ -50,64 +49,8 @@ func benchPages(b *testing.B, databaseURL string) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	app, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer app.Close()
-	h := app.Handler()
-
-	// The account, its agent and its configuration, through the JSON API as a user
-	// would make them.
-	var cookie, token string
-	call := func(method, path string, body any) map[string]any {
-		var rd io.Reader
-		if body != nil {
-			j, _ := json.Marshal(body)
-			rd = bytes.NewReader(j)
-		}
-		req := httptest.NewRequest(method, path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Cookie", cookie)
-		req.Header.Set("X-CSRF-Token", token)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code >= 300 {
-			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-		}
-		for _, c := range rec.Result().Cookies() {
-			if c.Value != "" {
-				cookie = c.Name + "=" + c.Value
-			}
-		}
-		var out map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &out)
-		if t, ok := out["csrfToken"].(string); ok {
-			token = t
-		}
-		return out
-	}
-	call("POST", "/api/auth/register", map[string]string{"email": "admin@example.com", "password": pw, "name": "Admin"})
-	agentID, _ := call("POST", "/api/agents", map[string]string{"name": "laptop"})["id"].(string)
-	configID, _ := call("POST", "/api/configs", goodConfig(agentID))["id"].(string)
-	if agentID == "" || configID == "" {
-		b.Fatalf("agent %q, config %q", agentID, configID)
-	}
-	a, err := app.Store.GetAgent(ctx, agentID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	end := start.Add(time.Minute)
-	seed := store.Run{ID: "01900000-0000-7000-8000-000000000000", ConfigID: configID, UserID: a.UserID, AgentID: agentID,
-		StartTime: start, EndTime: &end, Status: "completed", Full: true, S3Path: "users/x/backup.tar.zst",
-		FilesProcessed: 1000, TotalBytes: 1 << 30, BytesTransfer: 1 << 30}
-	if err := app.Store.CreateRun(ctx, &seed); err != nil {
-		b.Fatal(err)
-	}
-	t0 := time.Now()
-	copyRuns(b, cfg, seed.ID, nRuns-1)
-	b.Logf("%d runs stored in %s", nRuns, time.Since(t0).Round(time.Millisecond))
+	m := seedManyRuns(b, cfg, nRuns, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Minute)
+	h, cookie, configID, agentID := m.app.Handler(), m.cookie, m.configID, m.agentID
 
 	pages := []struct{ name, path string }{
 		{"/dashboard", "/dashboard"},
@@ -115,7 +58,7 @@ func benchPages(b *testing.B, databaseURL string) {
 		{"/backups?config=", "/backups?config=" + configID},
 		{"/backups?agent=", "/backups?agent=" + agentID},
 		{"/backups?status=failed", "/backups?status=failed"},
-		{"/backups/{id}", "/backups/" + seed.ID},
+		{"/backups/{id}", "/backups/" + m.seedID},
 		{"/configs", "/configs"},
 		{"/configs/new", "/configs/new"},
 		{"/configs/{id}/edit", "/configs/" + configID + "/edit"},
@@ -148,6 +91,81 @@ func benchPages(b *testing.B, databaseURL string) {
 		med, worst := times[i][len(times[i])/2], times[i][len(times[i])-1]
 		fmt.Printf("%-8s %-24s median %6.2f ms  worst %7.2f ms\n", b.Name()[len("BenchmarkPagesManyRuns/"):], p.name, ms(med), ms(worst))
 	}
+}
+
+// manyRuns is a server with one administrator, one agent, one configuration and a
+// long history of completed runs, for the benchmarks of pages and reports.
+type manyRuns struct {
+	app               *server.App
+	cookie            string // the administrator's session
+	agentID, configID string
+	seedID            string // the newest run; the others are its copies
+}
+
+// seedManyRuns opens the server of cfg (closed when the benchmark ends), makes the
+// account, its agent and its configuration through the JSON API as a user would, and
+// stores n completed runs of it, each taking took, the newest starting at newest and
+// the others a minute apart before it.
+func seedManyRuns(b *testing.B, cfg *config.Config, n int, newest time.Time, took time.Duration) *manyRuns {
+	b.Helper()
+	ctx := context.Background()
+	app, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { app.Close() })
+	h := app.Handler()
+	m := &manyRuns{app: app}
+	var token string
+	call := func(method, path string, body any) map[string]any {
+		var rd io.Reader
+		if body != nil {
+			j, _ := json.Marshal(body)
+			rd = bytes.NewReader(j)
+		}
+		req := httptest.NewRequest(method, path, rd)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", m.cookie)
+		req.Header.Set("X-CSRF-Token", token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 {
+			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Value != "" {
+				m.cookie = c.Name + "=" + c.Value
+			}
+		}
+		var out map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		if t, ok := out["csrfToken"].(string); ok {
+			token = t
+		}
+		return out
+	}
+	call("POST", "/api/auth/register", map[string]string{"email": "admin@example.com", "password": pw, "name": "Admin"})
+	m.agentID, _ = call("POST", "/api/agents", map[string]string{"name": "laptop"})["id"].(string)
+	m.configID, _ = call("POST", "/api/configs", goodConfig(m.agentID))["id"].(string)
+	if m.agentID == "" || m.configID == "" {
+		b.Fatalf("agent %q, config %q", m.agentID, m.configID)
+	}
+	a, err := app.Store.GetAgent(ctx, m.agentID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := newest.Add(took)
+	seed := store.Run{ID: "01900000-0000-7000-8000-000000000000", ConfigID: m.configID, UserID: a.UserID, AgentID: m.agentID,
+		StartTime: newest, EndTime: &end, Status: "completed", Full: true, S3Path: "users/x/backup.tar.zst",
+		FilesProcessed: 1000, TotalBytes: 1 << 30, BytesTransfer: 1 << 30}
+	if err := app.Store.CreateRun(ctx, &seed); err != nil {
+		b.Fatal(err)
+	}
+	m.seedID = seed.ID
+	t0 := time.Now()
+	copyRuns(b, cfg, seed.ID, n-1)
+	b.Logf("%d runs stored in %s", n, time.Since(t0).Round(time.Millisecond))
+	return m
 }
 
 // copyRuns stores n copies of run id, a minute apart going back in time, in one

@@ -52,11 +52,7 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	open := func(path string) {
 		t.Helper()
 		b.Run("open "+path, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[name="open"][value=%q]`, path))))
-		for deadline := time.Now().Add(20 * time.Second); dir() != path; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				b.Fail("open "+path, fmt.Errorf("the page shows %q", dir()))
-			}
-		}
+		testenv.EventuallyWithin(t, 20*time.Second, "the picker to show "+path, func() bool { return dir() == path })
 	}
 	tick := func(path string) {
 		t.Helper()
