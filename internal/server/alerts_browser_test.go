@@ -56,14 +56,7 @@ func TestAlertCountLiveInBrowser(t *testing.T) {
 	}
 	waitText := func(sel, wantText string) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if got := br.Text(sel); strings.Contains(got, wantText) {
-				return
-			}
-			if time.Now().After(deadline) {
-				br.Fail("wait for "+wantText, fmt.Errorf("%s shows %q", sel, br.Text(sel)))
-			}
-		}
+		testenv.Eventually(t, fmt.Sprintf("%s to show %q", sel, wantText), func() bool { return strings.Contains(br.Text(sel), wantText) })
 	}
 	waitText(`#nav-alert-count`, "1 open")
 

@@ -62,12 +62,10 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 	waitStatus := func(wantWord string) {
 		t.Helper()
 		var status string
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		testenv.EventuallyWithin(t, 60*time.Second, "the restore to finish", func() bool {
 			status = b.Text(`#restore-status`)
-			if strings.Contains(status, "Completed") || strings.Contains(status, "Failed") || time.Now().After(deadline) {
-				break
-			}
-		}
+			return strings.Contains(status, "Completed") || strings.Contains(status, "Failed")
+		})
 		if !strings.Contains(status, wantWord) {
 			b.Fail("the restore's page", fmt.Errorf("status %q, want %s", status, wantWord))
 		}
