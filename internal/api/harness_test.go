@@ -7,6 +7,7 @@ import "github.com/backapp/backapp/internal/server/servertest"
 type (
 	client   = servertest.Client
 	response = servertest.Response
+	runsEnv  = servertest.RunsEnv
 )
 
 var (
@@ -18,6 +19,15 @@ var (
 	with        = servertest.With
 	fields      = servertest.Fields
 	startAgents = servertest.StartWithClock
+	visible     = servertest.Visible
+	// Runs on a clock the test moves, and a backed-up tree to restore.
+	newSchedClock   = servertest.NewSchedClock
+	startRuns       = servertest.StartRuns
+	startRunsWith   = servertest.StartRunsWith
+	registerID      = servertest.RegisterID
+	startRestoreEnv = servertest.StartRestoreEnv
+	agentRunner     = servertest.AgentRunner
+	backupRun       = servertest.Backup
 )
 
 const pw = servertest.Password

@@ -21,13 +21,13 @@ func TestMonitoringPagesAccessible(t *testing.T) {
 	user := e.Client()
 	uid := registerID(t, user, "ada@example.com")
 	agentID, _, _ := user.CreateAgent("box")
-	cfg := e.mkScheduled(uid, agentID, "nightly", "0 2 * * *", `{}`)
-	e.mkScheduled(uid, agentID, "never-ran", "", `{}`)
+	cfg := e.MkScheduled(uid, agentID, "nightly", "0 2 * * *", `{}`)
+	e.MkScheduled(uid, agentID, "never-ran", "", `{}`)
 	for i := range 5 {
-		e.addRun(cfg, "completed", now.Add(-time.Duration(i+1)*30*time.Hour), time.Minute, "d", 1000, 10)
+		e.AddRun(cfg, "completed", now.Add(-time.Duration(i+1)*30*time.Hour), time.Minute, "d", 1000, 10)
 	}
-	e.addRun(cfg, "failed", now.Add(-2*time.Hour), time.Minute, "d", 0, 0)
-	e.addRun(cfg, "running", now.Add(-time.Minute), 0, "", 0, 0)
+	e.AddRun(cfg, "failed", now.Add(-2*time.Hour), time.Minute, "d", 0, 0)
+	e.AddRun(cfg, "running", now.Add(-time.Minute), 0, "", 0, 0)
 	if err := e.App.Store.RecordStorageDay(context.Background(), now); err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestAgentStopInBrowser(t *testing.T) {
 		return s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &agent.Daemon{Runner: rsAgentRunner(t, e.Env, key), Heartbeat: 200 * time.Millisecond}
+	d := &agent.Daemon{Runner: agentRunner(t, e.Env, key), Heartbeat: 200 * time.Millisecond}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

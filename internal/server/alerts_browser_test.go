@@ -24,7 +24,7 @@ func TestAlertCountLiveInBrowser(t *testing.T) {
 	user := e.Client()
 	uid := registerID(t, user, "ada@example.com")
 	agentID, _, _ := user.CreateAgent("box")
-	cfg := e.mkScheduled(uid, agentID, "nightly", "", `{}`)
+	cfg := e.MkScheduled(uid, agentID, "nightly", "", `{}`)
 
 	base := browser.Serve(t, e.App.Handler())
 	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open streams
@@ -50,7 +50,7 @@ func TestAlertCountLiveInBrowser(t *testing.T) {
 	// The page's one stream is open, so what changes next can only come from an event.
 	testenv.Eventually(t, "the page's event stream", func() bool { return e.App.Events.Stats().Subscribers == 1 })
 
-	e.finish(e.mkRun(cfg, "running"), "failed")
+	e.Finish(e.MkRun(cfg, "running"), "failed")
 	if err := e.App.Alerts.Evaluate(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,16 +5,17 @@ import (
 	"net/url"
 
 	"context"
-	"github.com/backapp/backapp/internal/storage"
-	"github.com/backapp/backapp/internal/storage/s3test"
-	"github.com/backapp/backapp/internal/store"
-	"github.com/backapp/backapp/internal/testenv/faultproxy"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/storage"
+	"github.com/backapp/backapp/internal/storage/s3test"
+	"github.com/backapp/backapp/internal/store"
+	"github.com/backapp/backapp/internal/testenv/faultproxy"
 
 	"github.com/backapp/backapp/internal/testenv"
 )
@@ -148,7 +149,7 @@ func TestTimeAlertRules(t *testing.T) {
 		uid := registerID(t, c, "time@example.com")
 		agentID, key, _ := c.CreateAgent("laptop")
 		c.Heartbeat(key, "")
-		cfg := e.mkScheduled(uid, agentID, "hourly", "0 * * * *", `{}`)
+		cfg := e.MkScheduled(uid, agentID, "hourly", "0 * * * *", `{}`)
 		eval := func() {
 			t.Helper()
 			if err := e.App.Alerts.Evaluate(ctx); err != nil {
@@ -202,10 +203,10 @@ func TestTimeAlertRules(t *testing.T) {
 		if l := rules("open")["late"]; l == nil || !strings.Contains(l["message"].(string), "due at 2026-08-03 11:00 UTC") {
 			t.Errorf("late alert = %v, want one naming the 11:00 slot", l)
 		}
-		r := e.runsOf(cfg.ID)
+		r := e.RunsOf(cfg.ID)
 		for _, run := range r {
 			if run.Status == "queued" || run.Status == "running" {
-				e.finish(run, "completed")
+				e.Finish(run, "completed")
 			}
 		}
 		if len(r) == 0 {
@@ -240,8 +241,8 @@ func TestAlertsPage(t *testing.T) {
 		a2, k2, _ := alice.CreateAgent("beta")
 		alice.Heartbeat(k1, "")
 		alice.Heartbeat(k2, "")
-		cfg := e.mkScheduled(aliceID, a1, "docs", "", `{}`)
-		e.finish(e.mkRun(cfg, "running"), "failed")
+		cfg := e.MkScheduled(aliceID, a1, "docs", "", `{}`)
+		e.Finish(e.MkRun(cfg, "running"), "failed")
 		clock.Advance(10 * time.Minute) // both agents offline
 		if err := e.App.Alerts.Evaluate(ctx); err != nil {
 			t.Fatal(err)
@@ -293,17 +294,6 @@ func TestAlertsPage(t *testing.T) {
 			t.Errorf("navigation count after acknowledging two is not 1")
 		}
 	})
-}
-
-// mkRun stores a run of c with status, started at the clock's time.
-func (e *runsEnv) mkRun(c store.BackupConfig, status string) store.Run {
-	e.T.Helper()
-	r := store.Run{ConfigID: c.ID, UserID: c.UserID, AgentID: c.AgentID, StartTime: e.Clock.Now(), Status: status,
-		Errors: json.RawMessage(`[{"path":"","message":"disk full"}]`)}
-	if err := e.App.Store.CreateRun(context.Background(), &r); err != nil {
-		e.T.Fatal(err)
-	}
-	return r
 }
 
 // TestDestinationAlert: a saved S3 destination whose key is wrong fails its
@@ -370,7 +360,7 @@ func TestRetentionAlert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
+		cfg := e.MkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
 		cfg.Destination = json.RawMessage(`{"destinationId":"` + destID + `"}`)
 		if err := e.App.Store.UpdateConfig(ctx, &cfg); err != nil {
 			t.Fatal(err)

@@ -26,8 +26,8 @@ func estimateTree(t *testing.T) (src1, src2 string) {
 	t.Helper()
 	src1, src2 = t.TempDir(), t.TempDir()
 	treetest.Write(t, src1, map[string][]byte{
-		"a.txt": rsRandom(100), "b.log": rsRandom(200), "sub/c.bin": rsRandom(3000), "sub/d.log": rsRandom(50),
-		"cache/x.bin": rsRandom(999), "e.md": rsRandom(7),
+		"a.txt": random(100), "b.log": random(200), "sub/c.bin": random(3000), "sub/d.log": random(50),
+		"cache/x.bin": random(999), "e.md": random(7),
 	})
 	if err := os.Link(filepath.Join(src1, "sub/c.bin"), filepath.Join(src1, "sub/hard")); err != nil {
 		t.Fatal(err)
@@ -36,8 +36,8 @@ func estimateTree(t *testing.T) (src1, src2 string) {
 		t.Fatal(err)
 	}
 	treetest.Write(t, src2, map[string][]byte{
-		"readme.md": rsRandom(10), "x.txt": rsRandom(20), "notes/n.md": rsRandom(30), "notes/y.txt": rsRandom(40),
-		"cache/z.md": rsRandom(5), "other.log": rsRandom(60),
+		"readme.md": random(10), "x.txt": random(20), "notes/n.md": random(30), "notes/y.txt": random(40),
+		"cache/z.md": random(5), "other.log": random(60),
 	})
 	return src1, src2
 }
@@ -101,7 +101,7 @@ func TestEstimateFromTheAgentsScan(t *testing.T) {
 
 		// Its daemon comes: the estimate runs.
 		ctx, cancel := context.WithCancel(context.Background())
-		d := &agent.Daemon{Runner: rsAgentRunner(t, e, key), Heartbeat: 100 * time.Millisecond}
+		d := &agent.Daemon{Runner: agentRunner(t, e, key), Heartbeat: 100 * time.Millisecond}
 		done := make(chan struct{})
 		go func() { defer close(done); _ = d.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })

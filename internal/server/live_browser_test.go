@@ -40,7 +40,7 @@ func startLiveReplicas(t *testing.T, timeout time.Duration) *liveReplicas {
 	uid := registerID(t, l.user, "ada@example.com")
 	var agentID string
 	agentID, l.key, _ = l.user.CreateAgent("box")
-	l.cfg = l.a.mkScheduled(uid, agentID, "nightly", "", `{}`).ID
+	l.cfg = l.a.MkScheduled(uid, agentID, "nightly", "", `{}`).ID
 	l.base = browser.Serve(t, l.b.App.Handler())
 	t.Cleanup(l.b.App.Events.Close) // before the test server's Close waits for open streams
 	return l

@@ -27,19 +27,19 @@ func TestReports(t *testing.T) {
 		agentID, _, _ := bob.CreateAgent("box")
 		adminAgent, _, _ := admin.CreateAgent("adminbox")
 		const hostile = "=HYPERLINK(\"x\"), \"quoted\"\nsecond line"
-		evil := e.mkScheduled(bobID, agentID, hostile, "", `{}`)
-		plain := e.mkScheduled(bobID, agentID, "plain", "", `{}`)
-		adminCfg := e.mkScheduled(adminID, adminAgent, "admin-cfg", "", `{}`)
+		evil := e.MkScheduled(bobID, agentID, hostile, "", `{}`)
+		plain := e.MkScheduled(bobID, agentID, "plain", "", `{}`)
+		adminCfg := e.MkScheduled(adminID, adminAgent, "admin-cfg", "", `{}`)
 		day := 24 * time.Hour
-		e.addRun(evil, "completed", now.Add(-3*day), 2*time.Minute, "d", 1000, 24)
-		failed := e.addRun(evil, "failed", now.Add(-2*day), time.Minute, "d", 0, 0)
+		e.AddRun(evil, "completed", now.Add(-3*day), 2*time.Minute, "d", 1000, 24)
+		failed := e.AddRun(evil, "failed", now.Add(-2*day), time.Minute, "d", 0, 0)
 		failed.Errors = json.RawMessage(`{"message":"-disk full"}`)
 		if err := e.App.Store.UpdateRun(t.Context(), &failed); err != nil {
 			t.Fatal(err)
 		}
-		e.addRun(plain, "completed", now.Add(-time.Hour), 4*time.Minute, "d", 3000, 72)
-		e.addRun(plain, "completed", now.Add(-40*day), time.Minute, "d", 1, 1) // outside 30d
-		e.addRun(adminCfg, "completed", now.Add(-time.Hour), time.Minute, "d", 5, 5)
+		e.AddRun(plain, "completed", now.Add(-time.Hour), 4*time.Minute, "d", 3000, 72)
+		e.AddRun(plain, "completed", now.Add(-40*day), time.Minute, "d", 1, 1) // outside 30d
+		e.AddRun(adminCfg, "completed", now.Add(-time.Hour), time.Minute, "d", 5, 5)
 
 		// CSV.
 		r := bob.Send("GET", "/api/reports?period=30d&format=csv", "", nil)

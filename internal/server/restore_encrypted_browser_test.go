@@ -30,17 +30,17 @@ import (
 func TestEncryptedRestoreInBrowser(t *testing.T) {
 	b := browser.Start(t, 3*time.Minute)
 	e := startRestoreEnv(t, pgtest.New(t))
-	e.runDaemon(t, e.keyB)
+	e.RunDaemon(t, e.KeyB)
 	base := browser.Serve(t, e.Srv.Config.Handler)
 	t.Cleanup(e.App.Events.Close)
 
 	backup := func(name string, options map[string]any) string {
 		t.Helper()
-		body := with(goodConfig(e.agentA), "name", name, "sources", []map[string]any{{"path": e.src}},
-			"destination", map[string]any{"destinationId": e.destID}, "options", options)
-		r := e.alice.JSON("POST", "/api/configs", body)
+		body := with(goodConfig(e.AgentA), "name", name, "sources", []map[string]any{{"path": e.Src}},
+			"destination", map[string]any{"destinationId": e.DestID}, "options", options)
+		r := e.Alice.JSON("POST", "/api/configs", body)
 		want(t, r, http.StatusCreated)
-		return rsBackup(t, rsAgentRunner(t, e.env, e.keyA), r.Body["id"].(string))
+		return backupRun(t, agentRunner(t, e.Env, e.KeyA), r.Body["id"].(string))
 	}
 	passRun := backup("With a passphrase", map[string]any{"type": "full", "compression": "gzip",
 		"encryptionMode": "passphrase", "passphrase": "correct horse battery staple"})
@@ -77,7 +77,7 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 		}
 		return strings.TrimPrefix(s, base)
 	}
-	file := e.abs("docs/a.txt")
+	file := e.Abs("docs/a.txt")
 	restorePage := func(run string) {
 		t.Helper()
 		b.Run("open the restore page of "+run,
@@ -93,25 +93,25 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 	b.Audit("restore page, passphrase backup")
 	target := t.TempDir()
 	b.Run("start the restore to agent B",
-		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.agentB),
+		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.AgentB),
 		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
 		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
 	waitStatus("Completed")
-	e.checkTree(t, target, "docs/a.txt")
+	e.CheckTree(t, target, "docs/a.txt")
 
 	// Again into the same folder without overwriting: the file is in the way, the
 	// restore fails; once it is moved away, "Retry" restores it.
 	restorePage(passRun)
 	b.Run("start a restore that fails",
-		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.agentB),
+		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.AgentB),
 		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
 		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
 	waitStatus("Failed")
 	failed := location()
 	b.Audit("failed restore")
-	if err := os.Remove(filepath.Join(target, e.src, "docs/a.txt")); err != nil {
+	if err := os.Remove(filepath.Join(target, e.Src, "docs/a.txt")); err != nil {
 		t.Fatal(err)
 	}
 	b.Run("retry", chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)))
@@ -122,7 +122,7 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 	})
 	b.Run("the new restore's status", chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
 	waitStatus("Completed")
-	e.checkTree(t, target, "docs/a.txt")
+	e.CheckTree(t, target, "docs/a.txt")
 
 	// The browser cannot download a file of an encrypted backup, and says why.
 	b.Run("download a file of the encrypted backup",

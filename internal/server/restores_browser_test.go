@@ -24,7 +24,7 @@ import (
 func TestRestoreSubsetInBrowser(t *testing.T) {
 	b := browser.Start(t, 2*time.Minute)
 	e := startRestoreEnv(t, pgtest.New(t))
-	e.runDaemon(t, e.keyB)
+	e.RunDaemon(t, e.KeyB)
 	base := browser.Serve(t, e.Srv.Config.Handler)
 	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open event streams
 
@@ -36,9 +36,9 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
 	b.Run("open the backup and its restore page",
-		chromedp.Navigate(base+"/backups/"+e.run2),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/restores/new?run=`+e.run2+`"]`)),
-		chromedp.Click(chromedp.CSS(`a[href="/restores/new?run=`+e.run2+`"]`)),
+		chromedp.Navigate(base+"/backups/"+e.Run2),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/restores/new?run=`+e.Run2+`"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/restores/new?run=`+e.Run2+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-target`)))
 
 	// dir is the folder the page shows (a hidden field of its form).
@@ -61,29 +61,29 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 
 	// From / down to the source, a folder at a time.
 	var walk []string
-	for p := e.abs(""); p != "/"; p = filepath.ToSlash(filepath.Dir(p)) {
+	for p := e.Abs(""); p != "/"; p = filepath.ToSlash(filepath.Dir(p)) {
 		walk = append([]string{p}, walk...)
 	}
 	for _, p := range walk {
 		open(p)
 	}
-	tick(e.abs("new.txt"))
-	open(e.abs("docs"))
-	tick(e.abs("docs/sub"))
-	open(e.abs(""))
-	open(e.abs("photos"))
+	tick(e.Abs("new.txt"))
+	open(e.Abs("docs"))
+	tick(e.Abs("docs/sub"))
+	open(e.Abs(""))
+	open(e.Abs("photos"))
 	selected := b.Text(`#sel-h + ul`)
 	for _, p := range []string{"new.txt", "docs/sub"} {
-		if !strings.Contains(selected, e.abs(p)) {
+		if !strings.Contains(selected, e.Abs(p)) {
 			t.Errorf("the Selected list lacks %s after moving between folders: %q", p, selected)
 		}
 	}
 
-	tick(e.abs("photos/p2.jpg"))
+	tick(e.Abs("photos/p2.jpg"))
 
 	target := t.TempDir()
 	b.Run("choose the agent and target, start",
-		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.agentB),
+		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.AgentB),
 		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
 		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
@@ -100,5 +100,5 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	if !strings.Contains(status, "Completed") {
 		b.Fail("the restore's page", fmt.Errorf("status %q, want Completed", status))
 	}
-	e.checkTree(t, target, "new.txt", "docs/sub/c.txt", "docs/sub/deep/d.md", "photos/p2.jpg")
+	e.CheckTree(t, target, "new.txt", "docs/sub/c.txt", "docs/sub/deep/d.md", "photos/p2.jpg")
 }

@@ -41,7 +41,7 @@ func TestRetentionOnS3(t *testing.T) {
 		}
 
 		mk := func(name, options string) store.BackupConfig {
-			cfg := e.mkScheduled(uid, agentID, name, "0 3 * * *", options)
+			cfg := e.MkScheduled(uid, agentID, name, "0 3 * * *", options)
 			cfg.Destination = json.RawMessage(`{"destinationId":"` + destID + `"}`)
 			cfg.UpdatedAt = clock.Now()
 			if err := e.App.Store.UpdateConfig(ctx, &cfg); err != nil {
@@ -194,7 +194,7 @@ func TestRetentionInBackground(t *testing.T) {
 	c := e.Client()
 	uid := registerID(t, c, "bg@example.com")
 	agentID, _, _ := c.CreateAgent("box")
-	cfg := e.mkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
+	cfg := e.MkScheduled(uid, agentID, "documents", "", `{"type":"full","keepLast":1}`)
 	dest, err := e.App.Destinations.Resolve(ctx, uid, "")
 	if err != nil {
 		t.Fatal(err)

@@ -31,13 +31,13 @@ func TestFailedRunPageInBrowser(t *testing.T) {
 	base := browser.Serve(t, e.Srv.Config.Handler)
 	t.Cleanup(e.App.Events.Close)
 
-	runner := rsAgentRunner(t, e.env, e.keyA)
+	runner := agentRunner(t, e.Env, e.KeyA)
 	ship := agent.NewLogShipper(runner.Client)
 	runner.Log = slog.New(ship.Handler(slog.DiscardHandler, slog.LevelInfo))
 	gone := filepath.Join(t.TempDir(), "gone")
-	body := with(goodConfig(e.agentA), "name", "Broken", "sources", []map[string]any{{"path": gone}},
-		"destination", map[string]any{"destinationId": e.destID}, "options", map[string]any{"type": "full", "compression": "zstd", "onError": "fail"})
-	r := e.alice.JSON("POST", "/api/configs", body)
+	body := with(goodConfig(e.AgentA), "name", "Broken", "sources", []map[string]any{{"path": gone}},
+		"destination", map[string]any{"destinationId": e.DestID}, "options", map[string]any{"type": "full", "compression": "zstd", "onError": "fail"})
+	r := e.Alice.JSON("POST", "/api/configs", body)
 	want(t, r, http.StatusCreated)
 	ctx := context.Background()
 	res, err := runner.Backup(ctx, agent.BackupRequest{ConfigID: r.Body["id"].(string)})
@@ -45,8 +45,8 @@ func TestFailedRunPageInBrowser(t *testing.T) {
 		t.Fatalf("backup of a missing source: %+v, %v; want a failed run", res, err)
 	}
 	failed := res.RunID
-	other := rsBackup(t, runner, e.configID)
-	if _, err := runner.Restore(ctx, agent.RestoreRequest{RunID: e.run1, Target: t.TempDir()}); err != nil {
+	other := backupRun(t, runner, e.ConfigID)
+	if _, err := runner.Restore(ctx, agent.RestoreRequest{RunID: e.Run1, Target: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 	ship.Flush(ctx)

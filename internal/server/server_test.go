@@ -19,18 +19,26 @@ type (
 	env      = servertest.Env
 	client   = servertest.Client
 	response = servertest.Response
+	runsEnv  = servertest.RunsEnv
 )
 
 var (
-	dialects    = servertest.Dialects
-	start       = servertest.Start
-	want        = servertest.Want
-	userID      = servertest.UserID
-	goodConfig  = servertest.GoodConfig
-	with        = servertest.With
-	fields      = servertest.Fields
-	startAgents = servertest.StartWithClock
-	visible     = servertest.Visible
+	dialects        = servertest.Dialects
+	start           = servertest.Start
+	want            = servertest.Want
+	userID          = servertest.UserID
+	goodConfig      = servertest.GoodConfig
+	with            = servertest.With
+	startAgents     = servertest.StartWithClock
+	visible         = servertest.Visible
+	newSchedClock   = servertest.NewSchedClock
+	startRuns       = servertest.StartRuns
+	startRunsWith   = servertest.StartRunsWith
+	registerID      = servertest.RegisterID
+	startRestoreEnv = servertest.StartRestoreEnv
+	agentRunner     = servertest.AgentRunner
+	random          = servertest.Random
+	backupRun       = servertest.Backup
 )
 
 const pw = servertest.Password

@@ -1,35 +1,12 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/backapp/backapp/internal/store"
 )
-
-// addRun stores a finished run of c with a known outcome, duration and size.
-func (e *runsEnv) addRun(c store.BackupConfig, status string, start time.Time, took time.Duration, dest string, archive, manifest int64) store.Run {
-	e.T.Helper()
-	ctx := context.Background()
-	r := store.Run{ConfigID: c.ID, UserID: c.UserID, AgentID: c.AgentID, StartTime: start, Status: status}
-	if err := e.App.Store.CreateRun(ctx, &r); err != nil {
-		e.T.Fatal(err)
-	}
-	if status == "running" || status == "queued" {
-		return r
-	}
-	end := start.Add(took)
-	ms := took.Milliseconds()
-	r.EndTime, r.DurationMS, r.DestinationID, r.ArchiveSize, r.ManifestSize = &end, &ms, dest, archive, manifest
-	if err := e.App.Store.UpdateRun(ctx, &r); err != nil {
-		e.T.Fatal(err)
-	}
-	return r
-}
 
 // TestMetrics: GET /api/metrics, GET /api/storage/usage and the dashboard count
 // runs the test stored with known sizes and outcomes, each user only their own
@@ -45,19 +22,19 @@ func TestMetrics(t *testing.T) {
 		agentID, _, _ := bob.CreateAgent("box")
 		adminAgent, _, _ := admin.CreateAgent("adminbox")
 		// Daily at 02:00 Berlin (CEST, UTC+2): next slot 2026-06-11 00:00 UTC.
-		home := e.mkScheduled(bobID, agentID, "home, \"quoted\"", "0 2 * * *", `{}`)
-		work := e.mkScheduled(bobID, agentID, "work", "", `{}`)
-		e.mkScheduled(bobID, agentID, "never-ran", "", `{}`)
-		adminCfg := e.mkScheduled(adminID, adminAgent, "admin-cfg", "", `{}`)
+		home := e.MkScheduled(bobID, agentID, "home, \"quoted\"", "0 2 * * *", `{}`)
+		work := e.MkScheduled(bobID, agentID, "work", "", `{}`)
+		e.MkScheduled(bobID, agentID, "never-ran", "", `{}`)
+		adminCfg := e.MkScheduled(adminID, adminAgent, "admin-cfg", "", `{}`)
 
 		day := 24 * time.Hour
-		e.addRun(home, "completed", now.Add(-100*day), time.Minute, "d1", 999, 1)   // outside 90d: storage only
-		e.addRun(home, "completed", now.Add(-2*day), 2*time.Minute, "d1", 1000, 10) // day -2
-		e.addRun(home, "failed", now.Add(-2*day+time.Hour), time.Minute, "d1", 0, 0)
-		e.addRun(work, "completed", now.Add(-3*time.Hour), 4*time.Minute, "d2", 5000, 50) // today
-		e.addRun(work, "failed", now.Add(-2*time.Hour), time.Minute, "d2", 0, 0)
-		e.addRun(work, "running", now.Add(-time.Hour), 0, "", 0, 0)
-		e.addRun(adminCfg, "completed", now.Add(-time.Hour), time.Minute, "d9", 77777, 0)
+		e.AddRun(home, "completed", now.Add(-100*day), time.Minute, "d1", 999, 1)   // outside 90d: storage only
+		e.AddRun(home, "completed", now.Add(-2*day), 2*time.Minute, "d1", 1000, 10) // day -2
+		e.AddRun(home, "failed", now.Add(-2*day+time.Hour), time.Minute, "d1", 0, 0)
+		e.AddRun(work, "completed", now.Add(-3*time.Hour), 4*time.Minute, "d2", 5000, 50) // today
+		e.AddRun(work, "failed", now.Add(-2*time.Hour), time.Minute, "d2", 0, 0)
+		e.AddRun(work, "running", now.Add(-time.Hour), 0, "", 0, 0)
+		e.AddRun(adminCfg, "completed", now.Add(-time.Hour), time.Minute, "d9", 77777, 0)
 
 		// The history as the server records it each day (Serve records hourly).
 		if err := e.App.Store.RecordStorageDay(t.Context(), now.Add(-day)); err != nil {

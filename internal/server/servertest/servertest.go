@@ -1,7 +1,10 @@
 // Package servertest starts the assembled backapp server for tests and talks to it
 // over HTTP as browsers, API clients and agents do: a running Env on SQLite or
-// PostgreSQL, a cookie-keeping Client, and the Response it reads. Tests of the JSON
-// API (package api) and the cross-package tests of package server use it.
+// PostgreSQL, a cookie-keeping Client, and the Response it reads; RunsEnv (runs.go)
+// is a server on a clock the test moves, RestoreEnv (restores.go) one with a tree
+// backed up twice by a real agent. Tests of the JSON API (package api), of the agent
+// protocol (agentapi), of pages through the whole server (web) and the
+// cross-package tests of package server use it.
 package servertest
 
 import (

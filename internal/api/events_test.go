@@ -1,4 +1,4 @@
-package server_test
+package api_test
 
 import (
 	"bufio"
@@ -132,8 +132,8 @@ func TestEventsAcrossReplicas(t *testing.T) {
 	adaID, bobID := registerID(t, ada, "ada@example.com"), registerID(t, bob, "bob@example.com")
 	adaAgent, adaKey, _ := ada.CreateAgent("ada-box")
 	bobAgent, _, _ := bob.CreateAgent("bob-box")
-	adaCfg := a.mkScheduled(adaID, adaAgent, "ada-manual", "", `{}`)
-	bobCfg := a.mkScheduled(bobID, bobAgent, "bob-manual", "", `{}`)
+	adaCfg := a.MkScheduled(adaID, adaAgent, "ada-manual", "", `{}`)
+	bobCfg := a.MkScheduled(bobID, bobAgent, "bob-manual", "", `{}`)
 
 	onB := func(c *client) *client { cc := *c; cc.Base = b.Base; return &cc }
 	adaB, bobB, adminA := stream(onB(ada), ""), stream(onB(bob), ""), stream(admin, "")
@@ -205,7 +205,7 @@ func TestEventStream(t *testing.T) {
 		c := e.Client()
 		uid := registerID(t, c, "ada@example.com")
 		agentID, key, _ := c.CreateAgent("box")
-		cfg := e.mkScheduled(uid, agentID, "manual", "", `{}`)
+		cfg := e.MkScheduled(uid, agentID, "manual", "", `{}`)
 		s := stream(c, "")
 		for k, v := range map[string]string{"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no", "Cache-Control": "no-cache, no-store, no-transform"} {
 			if got := s.resp.Header.Get(k); got != v {
