@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/server"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -101,18 +98,7 @@ func StartRuns(t *testing.T, databaseURL string, clock *SchedClock, serve bool) 
 // StartRunsWith is StartRuns with options changed by tweak.
 func StartRunsWith(t *testing.T, databaseURL string, clock *SchedClock, serve bool, tweak ...func(*server.Options)) *RunsEnv {
 	t.Helper()
-	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	cfg := config.Register(fs)
-	cfg.DataDir = t.TempDir()
-	cfg.DatabaseURL = databaseURL
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.BaseURL = "http://" + ln.Addr().String()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, ln := listen(t, databaseURL)
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	t.Cleanup(func() {

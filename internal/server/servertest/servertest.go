@@ -57,15 +57,33 @@ func Dialects(t *testing.T, fn func(t *testing.T, databaseURL string)) {
 // test ends. tweak changes the configuration before it is checked.
 func Start(t *testing.T, databaseURL string, tweak ...func(*config.Config)) *Env {
 	t.Helper()
+	e := &Env{T: t, SMTP: smtptest.Start(t)}
+	cfg, ln := listen(t, databaseURL, append([]func(*config.Config){func(cfg *config.Config) {
+		cfg.SMTPHost = e.SMTP.Host()
+		cfg.SMTPPort = e.SMTP.Port()
+		cfg.SMTPTLS = "none"
+		cfg.SMTPFrom = "backapp@example.com"
+	}}, tweak...)...)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app, err := server.Open(context.Background(), cfg, log, server.Options{PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.App = app
+	e.Srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.Handler()}}
+	e.Srv.Start()
+	t.Cleanup(func() { e.Srv.Close(); app.Close() })
+	return e
+}
+
+// listen is a checked configuration on databaseURL ("" for SQLite) with its data in a
+// temporary directory, changed by tweak, and the listener its BaseURL names.
+func listen(t *testing.T, databaseURL string, tweak ...func(*config.Config)) (*config.Config, net.Listener) {
+	t.Helper()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = databaseURL
-	e := &Env{T: t, SMTP: smtptest.Start(t)}
-	cfg.SMTPHost = e.SMTP.Host()
-	cfg.SMTPPort = e.SMTP.Port()
-	cfg.SMTPTLS = "none"
-	cfg.SMTPFrom = "backapp@example.com"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,16 +95,7 @@ func Start(t *testing.T, databaseURL string, tweak ...func(*config.Config)) *Env
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := server.Open(context.Background(), cfg, log, server.Options{PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.App = app
-	e.Srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.Handler()}}
-	e.Srv.Start()
-	t.Cleanup(func() { e.Srv.Close(); app.Close() })
-	return e
+	return cfg, ln
 }
 
 // Serve starts the app's background jobs (scheduler, built-in agent, …) as `backapp
@@ -349,18 +358,7 @@ type ClockEnv struct {
 // StartWithClock is Start (without SMTP) on a Clock that starts now.
 func StartWithClock(t *testing.T, databaseURL string) *ClockEnv {
 	t.Helper()
-	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	cfg := config.Register(fs)
-	cfg.DataDir = t.TempDir()
-	cfg.DatabaseURL = databaseURL
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.BaseURL = "http://" + ln.Addr().String()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg, ln := listen(t, databaseURL)
 	ce := &ClockEnv{Clock: &Clock{t: time.Now().UTC()}, Log: &LogBuffer{}, DataDir: cfg.DataDir}
 	log := slog.New(slog.NewTextHandler(ce.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := server.Open(context.Background(), cfg, log, server.Options{PasswordCost: bcrypt.MinCost, Now: ce.Clock.Now})
