@@ -15,6 +15,13 @@ const (
 	RestoreCancelled = "cancelled"
 )
 
+// What a restore does with names the target's file system cannot hold: restore them
+// under an escaped name, or leave them out; either way the restore lists them.
+const (
+	UnportableRename = "rename"
+	UnportableSkip   = "skip"
+)
+
 // Restore is a restore a user asked for: files of a run, written by an agent (the
 // run's own or another of the user's) into a directory on that agent's machine.
 type Restore struct {
@@ -25,7 +32,11 @@ type Restore struct {
 	TargetDir string
 	Paths     []string // archive names (no leading slash) to restore; empty: everything
 	Overwrite bool
-	Status    string
+	// UnportableNames is what the agent does with names its file system cannot hold
+	// (Windows: CON, a:b, q?, …): UnportableRename or UnportableSkip; "" is stored
+	// as UnportableRename.
+	UnportableNames string
+	Status          string
 	// CancelRequested is set when a user cancels a running restore; the agent
 	// learns it from its next heartbeat.
 	CancelRequested bool

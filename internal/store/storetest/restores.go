@@ -33,7 +33,8 @@ func testRestores(t *testing.T, s store.Store) {
 	run := mkRestoreRun(t, s, alice.ID, a.ID)
 
 	r1 := store.Restore{UserID: alice.ID, RunID: run.ID, AgentID: b.ID, TargetDir: "/restore/here",
-		Paths: []string{"home/alice/a.txt", "home/alice/dir"}, Overwrite: true, CreatedAt: t0.Add(time.Second)}
+		Paths: []string{"home/alice/a.txt", "home/alice/dir"}, Overwrite: true, UnportableNames: store.UnportableSkip,
+		CreatedAt: t0.Add(time.Second)}
 	check(t, "CreateRestore", s.CreateRestore(ctx, &r1))
 	if r1.ID == "" || r1.Status != store.RestoreQueued {
 		t.Fatalf("CreateRestore: id %q status %q, want an id and queued", r1.ID, r1.Status)
@@ -47,6 +48,9 @@ func testRestores(t *testing.T, s store.Store) {
 	got, err = s.GetRestore(ctx, r2.ID)
 	check(t, "GetRestore everything", err)
 	equal(t, "paths of a restore of everything", got.Paths, []string(nil))
+	// No choice given: names the target cannot hold are renamed, as before the choice.
+	equal(t, "unportable names of a restore created without a choice", got.UnportableNames, store.UnportableRename)
+	equal(t, "unportable names CreateRestore set", r2.UnportableNames, store.UnportableRename)
 
 	list, err := s.ListRestores(ctx, alice.ID, 0, 0)
 	check(t, "ListRestores(alice)", err)
