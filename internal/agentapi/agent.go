@@ -204,7 +204,7 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 			}
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
 				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
-				Passphrase: a.runs.RestorePassphrase(r.Context(), rr)}})
+				UnportableNames: rr.UnportableNames, Passphrase: a.runs.RestorePassphrase(r.Context(), rr)}})
 		case rr.CancelRequested:
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
 		}

@@ -370,6 +370,8 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			{"no run", map[string]any{"agentId": e.agentB, "targetDir": "/t"}, "runId", "required"},
 			{"config without time", map[string]any{"configId": e.configID, "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "required"},
 			{"time before any backup", map[string]any{"configId": e.configID, "pointInTime": "2001-01-01T00:00:00Z", "agentId": e.agentB, "targetDir": "/t"}, "pointInTime", "no completed backup"},
+			{"unknown choice for unportable names", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": "/t", "unportableNames": "delete"},
+				"unportableNames", `unportableNames must be "rename" (restore names the target cannot hold under an escaped name) or "skip" (leave them out), not "delete"`},
 		} {
 			r := a.JSON("POST", "/api/restores", tc.body)
 			msg := fields(r)[tc.field]
@@ -379,10 +381,11 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 		}
 		// The form shows the problems beside the fields and keeps the selection.
 		form := url.Values{"run": {e.run2}, "sel": {e.abs("notes.txt")}, "agent": {e.agentB}, "target": {"relative"},
-			"start": {"1"}, "csrf_token": {a.CSRF}}
+			"unportable": {"skip"}, "start": {"1"}, "csrf_token": {a.CSRF}}
 		r = a.Send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
 		want(t, r, http.StatusBadRequest)
-		if !strings.Contains(r.Raw, "must be an absolute path") || !strings.Contains(r.Raw, `value="`+e.abs("notes.txt")+`"`) {
+		if !strings.Contains(r.Raw, "must be an absolute path") || !strings.Contains(r.Raw, `value="`+e.abs("notes.txt")+`"`) ||
+			!strings.Contains(r.Raw, `<option value="skip" selected>`) {
 			t.Errorf("form error page: %s", visible(r.Raw))
 		}
 
@@ -506,7 +509,7 @@ func TestRestoreProtocol(t *testing.T) {
 		c := cmds[0].(map[string]any)
 		spec, _ := c["restore"].(map[string]any)
 		if c["type"] != "restore" || spec["restoreId"] != id || spec["runId"] != e.run2 || spec["targetDir"] != "/srv/r" ||
-			spec["overwrite"] != true || len(spec["paths"].([]any)) != 1 || spec["paths"].([]any)[0] != strings.TrimPrefix(e.abs("docs"), "/") {
+			spec["overwrite"] != true || spec["unportableNames"] != "rename" || len(spec["paths"].([]any)) != 1 || spec["paths"].([]any)[0] != strings.TrimPrefix(e.abs("docs"), "/") {
 			t.Errorf("restore command: %v", c)
 		}
 		if cmds := heartbeat(e.keyB); len(cmds) != 0 {
@@ -558,11 +561,26 @@ func TestRestoreProtocol(t *testing.T) {
 
 		// A restore onto Windows that renamed and skipped names it cannot hold:
 		// completed with warnings, each one listed.
-		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": `C:\restore`})
+		// The user chose to skip them: the choice is kept and handed to the agent.
+		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.run2, "agentId": e.agentB, "targetDir": `C:\restore`,
+			"unportableNames": "skip"})
 		want(t, r, http.StatusCreated)
 		id = r.Body["id"].(string)
-		if cmds := heartbeat(e.keyB); len(cmds) != 1 {
+		if r.Body["unportableNames"] != "skip" {
+			t.Errorf("restore created to skip unportable names: %s", r.Raw)
+		}
+		if r = a.JSON("GET", "/api/restores/"+id, nil); r.Body["unportableNames"] != "skip" {
+			t.Errorf("restore to skip unportable names, read back: %s", r.Raw)
+		}
+		if pg := visible(a.Send("GET", "/restores/"+id, "", nil).Raw); !strings.Contains(pg, "Names the target cannot holdSkipped with a warning") {
+			t.Errorf("the page of a restore that skips unportable names: %s", pg)
+		}
+		cmds = heartbeat(e.keyB)
+		if len(cmds) != 1 {
 			t.Fatalf("agent B's commands: %v", cmds)
+		}
+		if spec, _ := cmds[0].(map[string]any)["restore"].(map[string]any); spec["unportableNames"] != "skip" {
+			t.Errorf("restore command of a restore that skips unportable names: %v", cmds[0])
 		}
 		want(t, a.AgentCall(agentproto.PathRestoreDone, e.keyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "completed",
 			FilesWritten: 9, RenamedCount: 2, SkippedCount: 1,
