@@ -100,13 +100,15 @@ func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset i
 		userID, limit, max(offset, 0))
 }
 
-// PendingRestores lists an agent's queued restores and running ones to cancel.
+// PendingRestores lists an agent's queued restores, running ones to cancel and
+// running ones its agent has not acknowledged.
 func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Restore, error) {
 	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.queryRestores(ctx, "pending restores of agent "+agentID, `WHERE agent_id = ? AND status IN ('queued', 'running')
-		AND (status = 'queued' OR cancel_requested) ORDER BY created_at, id`, agentID)
+		AND (status = 'queued' OR cancel_requested OR reported_at IS NULL OR reported_at <= started_at)
+		ORDER BY created_at, id`, agentID)
 }
 
 // StartRestore moves a queued restore to running, or gives ErrConflict.

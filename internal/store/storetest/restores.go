@@ -112,10 +112,24 @@ func testRestoreTransitions(t *testing.T, s store.Store) {
 	equal(t, "status after start", got.Status, store.RestoreRunning)
 	equal(t, "started at", got.StartedAt, &at)
 
-	// A running restore without a cancel is not pending; queued ones are.
+	// A running restore its agent has not acknowledged is pending (its hand-out may
+	// have been lost), also when touched at the hand-out's time; once the agent
+	// reports it later it is not; queued ones are.
 	pend, err := s.PendingRestores(ctx, a.ID)
 	check(t, "PendingRestores", err)
-	equal(t, "PendingRestores", restoreIDs(pend), []string{r2.ID, r3.ID})
+	equal(t, "PendingRestores just started", restoreIDs(pend), []string{r1.ID, r2.ID, r3.ID})
+	equal(t, "unacknowledged just started", pend[0].Unacknowledged(), true)
+	check(t, "TouchRestores at the hand-out", s.TouchRestores(ctx, a.ID, []string{r1.ID}, at))
+	pend, err = s.PendingRestores(ctx, a.ID)
+	check(t, "PendingRestores", err)
+	equal(t, "PendingRestores touched at the hand-out", restoreIDs(pend), []string{r1.ID, r2.ID, r3.ID})
+	equal(t, "unacknowledged touched at the hand-out", pend[0].Unacknowledged(), true)
+	check(t, "TouchRestores by the agent", s.TouchRestores(ctx, a.ID, []string{r1.ID}, at.Add(time.Second)))
+	pend, err = s.PendingRestores(ctx, a.ID)
+	check(t, "PendingRestores", err)
+	equal(t, "PendingRestores acknowledged", restoreIDs(pend), []string{r2.ID, r3.ID})
+	got, _ = s.GetRestore(ctx, r1.ID)
+	equal(t, "unacknowledged once listed", got.Unacknowledged(), false)
 
 	// Cancel: queued → cancelled at once; running → cancel requested, pending again.
 	c2, err := s.CancelRestore(ctx, r2.ID, at)
