@@ -17,7 +17,9 @@ import (
 // file, plus C:\data and D:\data (one path on two drives), and restores it byte for
 // byte. Wine stands in for Windows with its own
 // ntdll/kernel32, so the Windows code paths (file identity, volumes, paths) run for
-// real; what wine cannot stand in for is listed in docs/platforms.md.
+// real; what wine cannot stand in for is listed in docs/platforms.md. A Linux
+// agent's backup of names Windows cannot hold (CON, a:b, q?, …) is then restored on
+// the Windows agent, once renaming them and once skipping them, as the API asks.
 func TestWindowsAgentUnderWine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -107,6 +109,85 @@ func TestWindowsAgentUnderWine(t *testing.T) {
 		if diff := sameTree(readTree(t, filepath.Join(dst, drive, "data")), want); diff != "" {
 			t.Errorf("%s:\\data restored differs: %s", drive, diff)
 		}
+	}
+
+	// A Linux agent's backup holding names Windows cannot hold, restored on the
+	// Windows agent through the API: renamed and listed by default, left out and
+	// listed when the restore asks to skip them; every other file is written.
+	linux := app.enroll("linux")
+	lsrc := t.TempDir()
+	portable := map[string][]byte{"ok.txt": []byte("fine\n"), "dir/fine.md": []byte("# fine\n")}
+	renamed := map[string]string{"CON": "CO%4E", "nul.txt": "nu%6C.txt", "a:b": "a%3Ab", "q?": "q%3F", "star*": "star%2A", "dir/a|b": "dir/a%7Cb"}
+	tree := map[string][]byte{}
+	for name, b := range portable {
+		tree[name] = b
+	}
+	for name := range renamed {
+		tree[name] = []byte("unportable " + name + "\n")
+	}
+	writeTree(t, lsrc, tree)
+	var lcfg struct {
+		ID string `json:"id"`
+	}
+	app.w.do("POST", "/api/configs", map[string]any{"name": "linux names", "enabled": true, "executionMode": "agent", "agentId": linux.id,
+		"sources":     []map[string]any{{"path": lsrc}},
+		"destination": map[string]string{"destinationId": destID},
+		"options":     map[string]any{"type": "full", "compression": "zstd", "encryption": false}}, &lcfg)
+	app.w.do("POST", "/api/backups/execute/"+lcfg.ID, nil, &queued)
+	testenv.EventuallyWithin(t, 2*time.Minute, "the Linux agent's run to complete", func() bool {
+		app.w.do("GET", "/api/backups/"+queued.ID, nil, &run)
+		if run.Status == "failed" || run.Status == "cancelled" {
+			t.Fatalf("run %s: %s: %v", run.ID, run.Status, run.Error)
+		}
+		return run.Status == "completed"
+	})
+	restoreOnWindows := func(unportable string) (string, string) {
+		t.Helper()
+		dst := t.TempDir()
+		var rs struct {
+			ID              string `json:"id"`
+			Status          string `json:"status"`
+			Error           string `json:"error"`
+			Warnings        string `json:"warnings"`
+			UnportableNames string `json:"unportableNames"`
+		}
+		app.w.do("POST", "/api/restores", map[string]any{"runId": run.ID, "agentId": created.ID, "targetDir": winPath(dst),
+			"unportableNames": unportable}, &rs)
+		if rs.UnportableNames != unportable {
+			t.Errorf("restore created with unportableNames %q has %q", unportable, rs.UnportableNames)
+		}
+		testenv.EventuallyWithin(t, 3*time.Minute, "the restore of Linux names under wine ("+unportable+")", func() bool {
+			app.w.do("GET", "/api/restores/"+rs.ID, nil, &rs)
+			if rs.Status == "failed" || rs.Status == "cancelled" {
+				t.Fatalf("restore %s (%s): %s: %s", rs.ID, unportable, rs.Status, rs.Error)
+			}
+			return rs.Status == "completed"
+		})
+		return filepath.Join(dst, lsrc), rs.Warnings // a Linux path keeps no drive
+	}
+
+	got, warnings := restoreOnWindows("skip")
+	if diff := sameTree(readTree(t, got), portable); diff != "" {
+		t.Errorf("restore that skips unportable names: %s", diff)
+	}
+	for name := range renamed {
+		if !strings.Contains(warnings, name) {
+			t.Errorf("restore that skips unportable names: %q is not listed in its warnings %q", name, warnings)
+		}
+	}
+	got, warnings = restoreOnWindows("rename")
+	want := map[string][]byte{}
+	for name, b := range portable {
+		want[name] = b
+	}
+	for name, as := range renamed {
+		want[as] = tree[name]
+		if !strings.Contains(warnings, as) {
+			t.Errorf("restore that renames unportable names: %q as %q is not listed in its warnings %q", name, as, warnings)
+		}
+	}
+	if diff := sameTree(readTree(t, got), want); diff != "" {
+		t.Errorf("restore that renames unportable names: %s", diff)
 	}
 }
 

@@ -384,15 +384,33 @@ func TestDaemon(t *testing.T) {
 			t.Errorf("heartbeat uptimeMs: first %d, last %d; want > 0 and growing", first, last)
 		}
 		f.holdDownload = make(chan struct{})
-		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs2", RunID: "r2", TargetDir: t.TempDir()}}}
+		// rs1 again, as a server hands out a restore it heard nothing of: it ended
+		// here, so it is not run twice (no third report below).
+		f.commands = []agentproto.Command{{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs1", RunID: "r2", TargetDir: dst}},
+			{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{RestoreID: "rs2", RunID: "r2", TargetDir: t.TempDir()}}}
 	})
 	testenv.Eventually(t, "rs2 listed in a heartbeat", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return slices.Equal(f.hbReqs[len(f.hbReqs)-1].Restores, []string{"rs2"})
+		return slices.Contains(f.hbReqs[len(f.hbReqs)-1].Restores, "rs2")
 	})
-	f.set(func(f *fakeServer) { close(f.holdDownload); f.holdDownload = nil })
-	testenv.Eventually(t, "rs2 reported", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.restores) == 2 })
+	f.set(func(f *fakeServer) {
+		if got := f.hbReqs[len(f.hbReqs)-1].Restores; !slices.Equal(got, []string{"rs2"}) {
+			t.Errorf("restores listed = %v, want [rs2] (rs1, handed out again after it ended, runs twice)", got)
+		}
+		close(f.holdDownload)
+		f.holdDownload = nil
+	})
+	testenv.Eventually(t, "rs2 reported", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.ContainsFunc(f.restores, func(r agentproto.RestoreCompleteRequest) bool { return r.RestoreID == "rs2" })
+	})
+	f.set(func(f *fakeServer) {
+		if len(f.restores) != 2 {
+			t.Errorf("restore reports = %+v; want rs1 and rs2 once each", f.restores)
+		}
+	})
 	testenv.Eventually(t, "rs2 no longer listed", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -242,7 +242,13 @@ func (d *Daemon) take(ctx context.Context, cmds []agentproto.Command) {
 				log.Warn("restore command without a restore")
 				continue
 			}
+			// A restore handed out again (the server heard nothing of it: see
+			// agentapi's restoreCommands) that runs, or ended here lately, is not
+			// run twice.
 			if _, ok := d.jobs[c.Restore.RestoreID]; ok {
+				continue
+			}
+			if _, ok := d.done[c.Restore.RestoreID]; ok {
 				continue
 			}
 			d.startLocked(ctx, c, nil)

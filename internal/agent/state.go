@@ -29,13 +29,20 @@ type State struct {
 	Dir string
 }
 
-// OpenState creates dir (0700) if needed.
+// OpenState creates dir (0700) if needed. On Windows it gives dir the protected ACL
+// agent.json's directory has (makePrivate), inherited by what is created in it: the
+// default state directory lies in the configuration directory and inherits it, but
+// one given with --state-dir would otherwise inherit its parent's, and the catalogs
+// in it list every file name backed up.
 func OpenState(dir string) (*State, error) {
 	if dir == "" {
 		return nil, errors.New("state directory is empty")
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := makePrivate(dir, true); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	return &State{Dir: dir}, nil
 }

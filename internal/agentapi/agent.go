@@ -70,7 +70,8 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		wait = min(d, a.cfg.MaxWait)
 	}
 	ctx := r.Context()
-	if hb := heartbeatOf(req.Host, a.now()); needsWrite(ag, hb) {
+	arrived := a.now()
+	if hb := heartbeatOf(req.Host, arrived); needsWrite(ag, hb) {
 		if err := a.st.RecordHeartbeat(ctx, ag.ID, hb); err != nil {
 			return err
 		}
@@ -89,7 +90,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 		defer unsubscribe()
 		wake = ch
 	}
-	cmds, err := a.commands(r, ag, req.Features)
+	cmds, err := a.commands(r, ag, req, arrived)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request, ag store.Agent) 
 			case <-wake:
 			case <-tick.C:
 			}
-			if cmds, err = a.commands(r, ag, req.Features); err != nil {
+			if cmds, err = a.commands(r, ag, req, arrived); err != nil {
 				return err
 			}
 		}
@@ -150,7 +151,9 @@ func (a *API) recordReports(ctx context.Context, ag store.Agent, req agentproto.
 	return stop, nil
 }
 
-func (a *API) commands(r *http.Request, ag store.Agent, features []string) ([]agentproto.Command, error) {
+// commands lists the agent's work for heartbeat req, which arrived at arrived.
+func (a *API) commands(r *http.Request, ag store.Agent, req agentproto.HeartbeatRequest, arrived time.Time) ([]agentproto.Command, error) {
+	features := req.Features
 	runs, err := a.st.ActiveRuns(r.Context(), ag.ID)
 	if err != nil {
 		return nil, err
@@ -166,7 +169,7 @@ func (a *API) commands(r *http.Request, ag store.Agent, features []string) ([]ag
 		}
 	}
 	if rs, ok := a.st.(store.Restores); ok {
-		if cmds, err = a.restoreCommands(r, ag, rs, cmds, slices.Contains(features, agentproto.FeatureReportRestores)); err != nil {
+		if cmds, err = a.restoreCommands(r, ag, rs, cmds, req, arrived); err != nil {
 			return nil, err
 		}
 	}
@@ -176,13 +179,21 @@ func (a *API) commands(r *http.Request, ag store.Agent, features []string) ([]ag
 	return cmds, nil
 }
 
-// restoreCommands adds the agent's restores: a queued one is handed out once (marked
+// restoreCommands adds the agent's restores: a queued one is handed out (marked
 // running first, so two heartbeats never both get it); a running one the user
 // cancelled is cancelled by its id, which the agent keeps its restore jobs under.
 //
-// An agent that reports its running restores (reports) is recorded as having
-// reported the restore now, which starts the reaper's clock for it.
-func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores, cmds []agentproto.Command, reports bool) ([]agentproto.Command, error) {
+// An agent that reports its running restores (FeatureReportRestores) is recorded as
+// having reported a restore when it is handed out, at the time it is marked running,
+// which starts the reaper's clock for it and leaves it unacknowledged until the agent
+// lists it (store.Restore.Unacknowledged). Until then the hand-out may have been
+// lost: the database can fail after the restore is marked running and before the
+// heartbeat is answered (the answer is then a 503 without the command), or the answer
+// can be lost on the way. A heartbeat that arrived after the hand-out and does not
+// list the restore shows the agent does not have it: it is handed out again.
+func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores, cmds []agentproto.Command,
+	req agentproto.HeartbeatRequest, arrived time.Time) ([]agentproto.Command, error) {
+	reports := slices.Contains(req.Features, agentproto.FeatureReportRestores)
 	pending, err := rs.PendingRestores(r.Context(), ag.ID)
 	if err != nil {
 		return nil, err
@@ -191,25 +202,35 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 		switch {
 		case rr.UserID != ag.UserID:
 		case rr.Status == store.RestoreQueued:
-			if err := rs.StartRestore(r.Context(), rr.ID, a.now()); errors.Is(err, store.ErrConflict) {
+			now := a.now()
+			if err := rs.StartRestore(r.Context(), rr.ID, now); errors.Is(err, store.ErrConflict) {
 				continue
 			} else if err != nil {
 				return nil, err
 			}
 			a.restoreChanged(r.Context(), rs, rr.ID)
 			if reports {
-				if err := rs.TouchRestores(r.Context(), ag.ID, []string{rr.ID}, a.now()); err != nil {
+				if err := rs.TouchRestores(r.Context(), ag.ID, []string{rr.ID}, now); err != nil {
 					return nil, err
 				}
 			}
-			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
-				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
-				Passphrase: a.runs.RestorePassphrase(r.Context(), rr)}})
+			cmds = append(cmds, a.restoreCommand(r.Context(), rr))
 		case rr.CancelRequested:
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
+		case reports && rr.Unacknowledged() && rr.StartedAt.Before(arrived) && !slices.Contains(req.Restores, rr.ID):
+			a.log.Warn("restore handed out again: the agent does not list it (the answer that handed it out was lost)",
+				"restore", rr.ID, "agent", ag.ID, "handedOut", rr.StartedAt)
+			cmds = append(cmds, a.restoreCommand(r.Context(), rr))
 		}
 	}
 	return cmds, nil
+}
+
+// restoreCommand is the command that hands restore rr to its agent.
+func (a *API) restoreCommand(ctx context.Context, rr store.Restore) agentproto.Command {
+	return agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
+		RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
+		UnportableNames: rr.UnportableNames, Passphrase: a.runs.RestorePassphrase(ctx, rr)}}
 }
 
 var logLevels = map[string]string{"info": "info", "warning": "warning", "warn": "warning", "error": "error", "debug": "info"}

@@ -19,6 +19,27 @@ import (
 type downStore struct {
 	store.Store
 	down atomic.Bool
+	// downAfterStart takes the database down as soon as a restore is marked running:
+	// the rest of that heartbeat fails.
+	downAfterStart atomic.Bool
+}
+
+func (s *downStore) StartRestore(ctx context.Context, id string, at time.Time) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	err := s.Store.StartRestore(ctx, id, at)
+	if err == nil && s.downAfterStart.Load() {
+		s.down.Store(true)
+	}
+	return err
+}
+
+func (s *downStore) TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.TouchRestores(ctx, agentID, ids, at)
 }
 
 func (s *downStore) err() error {
@@ -76,5 +97,68 @@ func TestDatabaseOutageSparesRuns(t *testing.T) {
 	}
 	if run := e.run(start.RunID); run.Status != agentproto.StatusFailed || !strings.Contains(string(run.Errors), "agent stopped reporting") {
 		t.Errorf("run silent after the outage: %s %s, want failed: agent stopped reporting", run.Status, run.Errors)
+	}
+}
+
+// The database fails right after a heartbeat marks a restore running, so the
+// heartbeat answers 503 without the command: the restore would stay "running" on a
+// server whose agent never got it (e2e TestDatabaseOutage flaked so under load). The
+// agent's next heartbeat, which does not list the restore, is handed it again, as it
+// was asked for; once the agent lists it, it is not handed out again. An agent too old
+// to list its restores gets one once.
+func TestRestoreHandOutLostInOutage(t *testing.T) {
+	ds := &downStore{Store: openSQLite(t)}
+	e := newEnv(t, ds, false)
+	ctx := context.Background()
+	u := e.user("u@example.com")
+	a, old := e.agent(u, "a"), e.agent(u, "old")
+	cfg := e.config(a, "", `{"type":"full"}`)
+	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted}
+	if err := e.st.CreateRun(ctx, &run); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(ag *agent) string {
+		r := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: ag.ID, TargetDir: "/restore", UnportableNames: store.UnportableSkip,
+			CreatedAt: e.clock.Now()}
+		if err := e.st.CreateRestore(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	id, ofOld := mk(a), mk(old)
+	feats := []string{agentproto.FeatureReportRestores}
+
+	ds.downAfterStart.Store(true)
+	code, msg := a.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{Features: feats}, nil)
+	wantStatus(t, "heartbeat during which the database goes down", code, msg, http.StatusServiceUnavailable)
+	ds.downAfterStart.Store(false)
+	ds.down.Store(false)
+	if got := e.restore(id); got.Status != store.RestoreRunning {
+		t.Fatalf("restore after the failed heartbeat: %s, want running (marked before the database went down)", got.Status)
+	}
+
+	e.clock.Add(time.Second)
+	cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats})
+	if len(cmds) != 1 || cmds[0].Type != agentproto.CommandRestore || cmds[0].Restore == nil || cmds[0].Restore.RestoreID != id ||
+		cmds[0].Restore.TargetDir != "/restore" || cmds[0].Restore.UnportableNames != store.UnportableSkip {
+		t.Fatalf("heartbeat after the outage, not listing the restore: commands %+v; want the restore again", cmds)
+	}
+	e.clock.Add(time.Second)
+	if cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats, Restores: []string{id}}); len(cmds) != 0 {
+		t.Errorf("heartbeat listing the restore: commands %+v, want none", cmds)
+	}
+	// Acknowledged: a heartbeat without it (the agent finished it and its report is on
+	// the way, or it died) does not get it again; silence is the reaper's.
+	e.clock.Add(time.Second)
+	if cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats}); len(cmds) != 0 {
+		t.Errorf("heartbeat after the agent acknowledged the restore: commands %+v, want none", cmds)
+	}
+
+	if cmds := old.heartbeat(t, agentproto.HeartbeatRequest{}); len(cmds) != 1 || cmds[0].Restore == nil || cmds[0].Restore.RestoreID != ofOld {
+		t.Fatalf("old agent's commands: %+v, want its restore", cmds)
+	}
+	e.clock.Add(time.Second)
+	if cmds := old.heartbeat(t, agentproto.HeartbeatRequest{}); len(cmds) != 0 {
+		t.Errorf("old agent's second heartbeat: commands %+v, want none", cmds)
 	}
 }

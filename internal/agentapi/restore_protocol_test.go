@@ -43,7 +43,7 @@ func TestRestoreProtocol(t *testing.T) {
 		c := cmds[0].(map[string]any)
 		spec, _ := c["restore"].(map[string]any)
 		if c["type"] != "restore" || spec["restoreId"] != id || spec["runId"] != e.Run2 || spec["targetDir"] != "/srv/r" ||
-			spec["overwrite"] != true || len(spec["paths"].([]any)) != 1 || spec["paths"].([]any)[0] != strings.TrimPrefix(e.Abs("docs"), "/") {
+			spec["overwrite"] != true || spec["unportableNames"] != "rename" || len(spec["paths"].([]any)) != 1 || spec["paths"].([]any)[0] != strings.TrimPrefix(e.Abs("docs"), "/") {
 			t.Errorf("restore command: %v", c)
 		}
 		if cmds := heartbeat(e.KeyB); len(cmds) != 0 {
@@ -95,11 +95,26 @@ func TestRestoreProtocol(t *testing.T) {
 
 		// A restore onto Windows that renamed and skipped names it cannot hold:
 		// completed with warnings, each one listed.
-		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.Run2, "agentId": e.AgentB, "targetDir": `C:\restore`})
+		// The user chose to skip them: the choice is kept and handed to the agent.
+		r = a.JSON("POST", "/api/restores", map[string]any{"runId": e.Run2, "agentId": e.AgentB, "targetDir": `C:\restore`,
+			"unportableNames": "skip"})
 		servertest.Want(t, r, http.StatusCreated)
 		id = r.Body["id"].(string)
-		if cmds := heartbeat(e.KeyB); len(cmds) != 1 {
+		if r.Body["unportableNames"] != "skip" {
+			t.Errorf("restore created to skip unportable names: %s", r.Raw)
+		}
+		if r = a.JSON("GET", "/api/restores/"+id, nil); r.Body["unportableNames"] != "skip" {
+			t.Errorf("restore to skip unportable names, read back: %s", r.Raw)
+		}
+		if pg := servertest.Visible(a.Send("GET", "/restores/"+id, "", nil).Raw); !strings.Contains(pg, "Names the target cannot holdSkipped with a warning") {
+			t.Errorf("the page of a restore that skips unportable names: %s", pg)
+		}
+		cmds = heartbeat(e.KeyB)
+		if len(cmds) != 1 {
 			t.Fatalf("agent B's commands: %v", cmds)
+		}
+		if spec, _ := cmds[0].(map[string]any)["restore"].(map[string]any); spec["unportableNames"] != "skip" {
+			t.Errorf("restore command of a restore that skips unportable names: %v", cmds[0])
 		}
 		servertest.Want(t, a.AgentCall(agentproto.PathRestoreDone, e.KeyB, agentproto.RestoreCompleteRequest{RestoreID: id, Status: "completed",
 			FilesWritten: 9, RenamedCount: 2, SkippedCount: 1,

@@ -32,16 +32,20 @@ func (a *API) RegisterRestores(mux *http.ServeMux, svc *restores.Service) {
 
 // Restore is the API's view of a restore.
 type Restore struct {
-	ID              string   `json:"id"`
-	UserID          string   `json:"userId"`
-	RunID           string   `json:"runId"`
-	AgentID         string   `json:"agentId"` // "" once the agent was deleted
-	TargetDir       string   `json:"targetDir"`
-	Paths           []string `json:"paths"` // absolute; [] is everything
-	Overwrite       bool     `json:"overwrite"`
-	Status          string   `json:"status"` // queued | running | completed | failed | cancelled
-	CancelRequested bool     `json:"cancelRequested"`
-	Error           string   `json:"error,omitempty"`
+	ID        string   `json:"id"`
+	UserID    string   `json:"userId"`
+	RunID     string   `json:"runId"`
+	AgentID   string   `json:"agentId"` // "" once the agent was deleted
+	TargetDir string   `json:"targetDir"`
+	Paths     []string `json:"paths"` // absolute; [] is everything
+	Overwrite bool     `json:"overwrite"`
+	// UnportableNames: what the agent does with names its file system cannot hold
+	// (Windows: CON, a:b, q?, …): "rename" (escaped name) or "skip"; either way
+	// they are listed in Warnings.
+	UnportableNames string `json:"unportableNames"`
+	Status          string `json:"status"` // queued | running | completed | failed | cancelled
+	CancelRequested bool   `json:"cancelRequested"`
+	Error           string `json:"error,omitempty"`
 	// Warnings: of a completed restore, the entries restored under other names or
 	// skipped because the target's file system cannot hold their names.
 	Warnings     string     `json:"warnings,omitempty"`
@@ -58,7 +62,7 @@ func restoreJSON(r store.Restore) Restore {
 		paths[i] = "/" + p
 	}
 	out := Restore{ID: r.ID, UserID: r.UserID, RunID: r.RunID, AgentID: r.AgentID, TargetDir: r.TargetDir,
-		Paths: paths, Overwrite: r.Overwrite, Status: r.Status, CancelRequested: r.CancelRequested, Error: r.Error,
+		Paths: paths, Overwrite: r.Overwrite, UnportableNames: r.UnportableNames, Status: r.Status, CancelRequested: r.CancelRequested, Error: r.Error,
 		FilesWritten: r.FilesWritten, BytesWritten: r.BytesWritten, CreatedAt: r.CreatedAt,
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 	if r.Status == store.RestoreCompleted {
@@ -75,6 +79,8 @@ type restoreInput struct {
 	TargetDir   string     `json:"targetDir"`
 	Paths       []string   `json:"paths"`
 	Overwrite   bool       `json:"overwrite"`
+	// UnportableNames: "rename" (also when absent) or "skip".
+	UnportableNames string `json:"unportableNames"`
 }
 
 func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Session) {
@@ -84,7 +90,8 @@ func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Se
 		return
 	}
 	rs, err := x.svc.Start(r.Context(), sess.User, restores.Input{RunID: in.RunID, ConfigID: in.ConfigID,
-		PointInTime: in.PointInTime, AgentID: in.AgentID, TargetDir: in.TargetDir, Paths: in.Paths, Overwrite: in.Overwrite})
+		PointInTime: in.PointInTime, AgentID: in.AgentID, TargetDir: in.TargetDir, Paths: in.Paths, Overwrite: in.Overwrite,
+		UnportableNames: in.UnportableNames})
 	if err != nil {
 		x.fail(w, r, err)
 		return

@@ -204,6 +204,8 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 			{"no run", map[string]any{"agentId": e.AgentB, "targetDir": "/t"}, "runId", "required"},
 			{"config without time", map[string]any{"configId": e.ConfigID, "agentId": e.AgentB, "targetDir": "/t"}, "pointInTime", "required"},
 			{"time before any backup", map[string]any{"configId": e.ConfigID, "pointInTime": "2001-01-01T00:00:00Z", "agentId": e.AgentB, "targetDir": "/t"}, "pointInTime", "no completed backup"},
+			{"unknown choice for unportable names", map[string]any{"runId": e.Run2, "agentId": e.AgentB, "targetDir": "/t", "unportableNames": "delete"},
+				"unportableNames", `unportableNames must be "rename" (restore names the target cannot hold under an escaped name) or "skip" (leave them out), not "delete"`},
 		} {
 			r := a.JSON("POST", "/api/restores", tc.body)
 			msg := fields(r)[tc.field]
@@ -213,10 +215,11 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 		}
 		// The form shows the problems beside the fields and keeps the selection.
 		form := url.Values{"run": {e.Run2}, "sel": {e.Abs("notes.txt")}, "agent": {e.AgentB}, "target": {"relative"},
-			"start": {"1"}, "csrf_token": {a.CSRF}}
+			"unportable": {"skip"}, "start": {"1"}, "csrf_token": {a.CSRF}}
 		r = a.Send("POST", "/restores/new", "application/x-www-form-urlencoded", form.Encode())
 		want(t, r, http.StatusBadRequest)
-		if !strings.Contains(r.Raw, "must be an absolute path") || !strings.Contains(r.Raw, `value="`+e.Abs("notes.txt")+`"`) {
+		if !strings.Contains(r.Raw, "must be an absolute path") || !strings.Contains(r.Raw, `value="`+e.Abs("notes.txt")+`"`) ||
+			!strings.Contains(r.Raw, `<option value="skip" selected>`) {
 			t.Errorf("form error page: %s", visible(r.Raw))
 		}
 

@@ -157,10 +157,13 @@ type Input struct {
 	TargetDir   string // absolute directory on the target agent's machine
 	Paths       []string
 	Overwrite   bool
+	// UnportableNames: what the target agent does with names its file system
+	// cannot hold (store.UnportableRename, also when empty, or store.UnportableSkip).
+	UnportableNames string
 }
 
 // Start validates in and queues the restore for its agent, reporting every problem
-// at once by field (runId, pointInTime, agentId, targetDir, paths). A run the actor
+// at once by field (runId, pointInTime, agentId, targetDir, paths, unportableNames). A run the actor
 // cannot see is NotFound. The agent gets it with its next heartbeat.
 func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.Restore, error) {
 	var run store.Run
@@ -193,6 +196,18 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 	if msg != "" {
 		f.Add("targetDir", "%s", msg)
 	}
+	unportable := strings.TrimSpace(in.UnportableNames)
+	switch unportable {
+	case "":
+		unportable = store.UnportableRename
+	case store.UnportableRename, store.UnportableSkip:
+	default:
+		if len(unportable) > 32 {
+			unportable = unportable[:32] + "…"
+		}
+		f.Add("unportableNames", "unportableNames must be %q (restore names the target cannot hold under an escaped name) or %q (leave them out), not %q; both list them in the restore's result",
+			store.UnportableRename, store.UnportableSkip, unportable)
+	}
 	var paths []string
 	if run.Status == store.RestoreCompleted {
 		paths, msg = s.checkPaths(ctx, run, in.Paths)
@@ -204,7 +219,7 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 		return store.Restore{}, err
 	}
 	r := store.Restore{UserID: run.UserID, RunID: run.ID, AgentID: agent.ID, TargetDir: target, Paths: paths,
-		Overwrite: in.Overwrite, Status: store.RestoreQueued, CreatedAt: s.now()}
+		Overwrite: in.Overwrite, UnportableNames: unportable, Status: store.RestoreQueued, CreatedAt: s.now()}
 	if err := s.st.CreateRestore(ctx, &r); err != nil {
 		return store.Restore{}, err
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
@@ -82,11 +84,22 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	tick(e.Abs("photos/p2.jpg"))
 
 	target := t.TempDir()
-	b.Run("choose the agent and target, start",
+	b.Run("choose the agent, the target and to skip names the target cannot hold",
 		chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.AgentB),
 		chromedp.SendKeys(chromedp.CSS(`#restore-target`), target),
+		chromedp.SetValue(chromedp.CSS(`#restore-unportable`), "skip"))
+	b.Audit("restore form, filled in")
+	b.Run("start",
 		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	loc, err := chromedp.Run(b.Ctx, chromedp.Location())
+	if err != nil {
+		b.Fail("read the restore's address", err)
+	}
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	if rs, err := e.App.Store.GetRestore(context.Background(), id); err != nil || rs.UnportableNames != store.UnportableSkip {
+		t.Errorf("restore %s started from the form: %+v, %v; want unportable names skipped", id, rs, err)
+	}
 
 	// The page follows the restore by itself (live.js, from the event stream) until it ends.
 	var status string
@@ -100,5 +113,9 @@ func TestRestoreSubsetInBrowser(t *testing.T) {
 	if !strings.Contains(status, "Completed") {
 		b.Fail("the restore's page", fmt.Errorf("status %q, want Completed", status))
 	}
+	if facts := b.Text(`#restore-facts`); !strings.Contains(facts, "Skipped with a warning") {
+		t.Errorf("the restore's page does not say names the target cannot hold are skipped: %q", facts)
+	}
+	b.Audit("completed restore")
 	e.CheckTree(t, target, "new.txt", "docs/sub/c.txt", "docs/sub/deep/d.md", "photos/p2.jpg")
 }

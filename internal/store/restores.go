@@ -15,6 +15,13 @@ const (
 	RestoreCancelled = "cancelled"
 )
 
+// What a restore does with names the target's file system cannot hold: restore them
+// under an escaped name, or leave them out; either way the restore lists them.
+const (
+	UnportableRename = "rename"
+	UnportableSkip   = "skip"
+)
+
 // Restore is a restore a user asked for: files of a run, written by an agent (the
 // run's own or another of the user's) into a directory on that agent's machine.
 type Restore struct {
@@ -25,7 +32,11 @@ type Restore struct {
 	TargetDir string
 	Paths     []string // archive names (no leading slash) to restore; empty: everything
 	Overwrite bool
-	Status    string
+	// UnportableNames is what the agent does with names its file system cannot hold
+	// (Windows: CON, a:b, q?, …): UnportableRename or UnportableSkip; "" is stored
+	// as UnportableRename.
+	UnportableNames string
+	Status          string
 	// CancelRequested is set when a user cancels a running restore; the agent
 	// learns it from its next heartbeat.
 	CancelRequested bool
@@ -46,6 +57,16 @@ func (r Restore) Finished() bool {
 	return r.Status == RestoreCompleted || r.Status == RestoreFailed || r.Status == RestoreCancelled
 }
 
+// Unacknowledged reports whether r is running but its agent has not said it has it
+// since it was handed out: no heartbeat listed it and no progress came (ReportedAt is
+// StartedAt, as the hand-out sets it, or nil). The hand-out's answer can be lost (the
+// database failed after the restore was marked running, before the heartbeat was
+// answered; the connection dropped): a later heartbeat of an agent that lists its
+// restores and does not list this one is handed it again.
+func (r Restore) Unacknowledged() bool {
+	return r.Status == RestoreRunning && r.StartedAt != nil && (r.ReportedAt == nil || !r.ReportedAt.After(*r.StartedAt))
+}
+
 // RestoreResult is what an agent reports at the end of a restore.
 type RestoreResult struct {
 	Status       string // completed | failed | cancelled
@@ -63,8 +84,9 @@ type Restores interface {
 	// ListRestores lists a user's restores (every user's when userID is ""), newest
 	// first; limit <= 0 means 50.
 	ListRestores(ctx context.Context, userID string, limit, offset int) ([]Restore, error)
-	// PendingRestores lists an agent's queued restores and its running ones with a
-	// cancel requested, oldest first, in one indexed query: every heartbeat asks it.
+	// PendingRestores lists an agent's queued restores, its running ones with a cancel
+	// requested and its running ones not acknowledged (Restore.Unacknowledged), oldest
+	// first, in one indexed query: every heartbeat asks it.
 	PendingRestores(ctx context.Context, agentID string) ([]Restore, error)
 	// StartRestore moves a queued restore to running. It returns ErrConflict when the
 	// restore is no longer queued (another heartbeat took it, or it was cancelled),

@@ -54,6 +54,9 @@ type restoreNewData struct {
 	AgentID    string
 	TargetDir  string
 	Overwrite  bool
+	// Unportable is what the agent does with names its file system cannot hold
+	// (store.UnportableRename or store.UnportableSkip).
+	Unportable string
 }
 
 type restorePickData struct {
@@ -68,11 +71,13 @@ type restoreState struct {
 	run, dir, query, agent, target string
 	sel                            []string
 	overwrite                      bool
+	unportable                     string // "" is the default, rename
 }
 
 func stateFrom(v url.Values) restoreState {
 	st := restoreState{run: v.Get("run"), dir: v.Get("dir"), query: strings.TrimSpace(v.Get("q")),
-		agent: v.Get("agent"), target: v.Get("target"), overwrite: v.Get("overwrite") != ""}
+		agent: v.Get("agent"), target: v.Get("target"), overwrite: v.Get("overwrite") != "",
+		unportable: v.Get("unportable")}
 	seen := map[string]bool{}
 	for _, p := range v["sel"] {
 		p = "/" + strings.Trim(p, "/")
@@ -104,6 +109,9 @@ func (st restoreState) url() string {
 	}
 	if st.overwrite {
 		v.Set("overwrite", "1")
+	}
+	if st.unportable != "" && st.unportable != store.UnportableRename {
+		v.Set("unportable", st.unportable)
 	}
 	v["sel"] = st.sel
 	return "/restores/new?" + v.Encode()
@@ -176,7 +184,10 @@ func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreS
 		return nil, err
 	}
 	d := &restoreNewData{Run: run, Dir: st.dir, Query: st.query, Selected: st.sel, AgentID: st.agent,
-		TargetDir: st.target, Overwrite: st.overwrite}
+		TargetDir: st.target, Overwrite: st.overwrite, Unportable: st.unportable}
+	if d.Unportable == "" {
+		d.Unportable = store.UnportableRename
+	}
 	if h.configs != nil {
 		if c, err := h.configs.Get(ctx, sess.User, run.ConfigID); err == nil {
 			d.ConfigName = c.Name
@@ -247,7 +258,8 @@ func (h *Handler) restoreNewSubmit(w http.ResponseWriter, r *http.Request, sess 
 	switch {
 	case r.PostForm.Get("start") != "":
 		paths := st.sel
-		in := restores.Input{RunID: st.run, AgentID: st.agent, TargetDir: st.target, Paths: paths, Overwrite: st.overwrite}
+		in := restores.Input{RunID: st.run, AgentID: st.agent, TargetDir: st.target, Paths: paths, Overwrite: st.overwrite,
+			UnportableNames: st.unportable}
 		x, err := h.restores.Start(r.Context(), sess.User, in)
 		if err == nil {
 			seeOther(w, r, "/restores/"+url.PathEscape(x.ID))

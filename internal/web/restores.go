@@ -136,7 +136,8 @@ func (h *Handler) restoreShow(w http.ResponseWriter, r *http.Request, sess auth.
 
 // retryState is the restore page's state that starts x again.
 func retryState(x store.Restore) restoreState {
-	st := restoreState{run: x.RunID, dir: "/", agent: x.AgentID, target: x.TargetDir, overwrite: x.Overwrite}
+	st := restoreState{run: x.RunID, dir: "/", agent: x.AgentID, target: x.TargetDir, overwrite: x.Overwrite,
+		unportable: x.UnportableNames}
 	for _, p := range x.Paths {
 		st.sel = append(st.sel, "/"+p)
 	}
@@ -157,7 +158,7 @@ func (h *Handler) restoreRetry(w http.ResponseWriter, r *http.Request, sess auth
 	}
 	st := retryState(x)
 	n, err := h.restores.Start(r.Context(), sess.User, restores.Input{RunID: x.RunID, AgentID: x.AgentID, TargetDir: x.TargetDir,
-		Paths: st.sel, Overwrite: x.Overwrite})
+		Paths: st.sel, Overwrite: x.Overwrite, UnportableNames: x.UnportableNames})
 	if apperr.KindOf(err) == apperr.Invalid { // the agent is gone, say: choose again on the restore page
 		h.flash(w, "restore-retry", apperr.From(err).Message)
 		seeOther(w, r, st.url())

@@ -9,12 +9,12 @@ import (
 	"github.com/backapp/backapp/internal/store"
 )
 
-const restoreColumns = `id, user_id, run_id, COALESCE(CAST(agent_id AS TEXT), ''), target_dir, paths, overwrite, status,
+const restoreColumns = `id, user_id, run_id, COALESCE(CAST(agent_id AS TEXT), ''), target_dir, paths, overwrite, unportable_names, status,
 	cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at, reported_at`
 
 func scanRestore(row scanner, r *store.Restore) error {
 	var paths string
-	if err := row.Scan(&r.ID, &r.UserID, &r.RunID, &r.AgentID, &r.TargetDir, &paths, &r.Overwrite, &r.Status,
+	if err := row.Scan(&r.ID, &r.UserID, &r.RunID, &r.AgentID, &r.TargetDir, &paths, &r.Overwrite, &r.UnportableNames, &r.Status,
 		&r.CancelRequested, &r.Error, &r.FilesWritten, &r.BytesWritten, timeCol{&r.CreatedAt},
 		nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt}, nullTimeCol{&r.ReportedAt}); err != nil {
 		return err
@@ -42,6 +42,9 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	if v.Status == "" {
 		v.Status = store.RestoreQueued
 	}
+	if v.UnportableNames == "" {
+		v.UnportableNames = store.UnportableRename
+	}
 	paths := v.Paths
 	if paths == nil {
 		paths = []string{}
@@ -53,9 +56,9 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	v.CreatedAt = norm(v.CreatedAt)
 	v.StartedAt, v.FinishedAt = normPtr(v.StartedAt), normPtr(v.FinishedAt)
 	_, err = s.exec(ctx, `INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite,
-		status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.UserID, v.RunID, nullStr(v.AgentID), v.TargetDir, string(pj), v.Overwrite, v.Status,
+		unportable_names, status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.UserID, v.RunID, nullStr(v.AgentID), v.TargetDir, string(pj), v.Overwrite, v.UnportableNames, v.Status,
 		v.CancelRequested, v.Error, v.FilesWritten, v.BytesWritten, s.t(v.CreatedAt),
 		s.tp(v.StartedAt), s.tp(v.FinishedAt))
 	if err != nil {
@@ -97,13 +100,15 @@ func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset i
 		userID, limit, max(offset, 0))
 }
 
-// PendingRestores lists an agent's queued restores and running ones to cancel.
+// PendingRestores lists an agent's queued restores, running ones to cancel and
+// running ones its agent has not acknowledged.
 func (s *Store) PendingRestores(ctx context.Context, agentID string) ([]store.Restore, error) {
 	if !s.validID(agentID) {
 		return nil, nil
 	}
 	return s.queryRestores(ctx, "pending restores of agent "+agentID, `WHERE agent_id = ? AND status IN ('queued', 'running')
-		AND (status = 'queued' OR cancel_requested) ORDER BY created_at, id`, agentID)
+		AND (status = 'queued' OR cancel_requested OR reported_at IS NULL OR reported_at <= started_at)
+		ORDER BY created_at, id`, agentID)
 }
 
 // StartRestore moves a queued restore to running, or gives ErrConflict.

@@ -106,11 +106,12 @@ type oldEncoding struct {
 }
 
 var (
-	upUser   = "0193a000-0000-7000-8000-000000000001"
-	upAgent  = "0193a000-0000-7000-8000-000000000002"
-	upConfig = "0193a000-0000-7000-8000-000000000003"
-	upRun    = "0193a000-0000-7000-8000-000000000004"
-	upT0     = time.Date(2026, 11, 30, 22, 1, 2, 123456000, time.UTC)
+	upUser    = "0193a000-0000-7000-8000-000000000001"
+	upAgent   = "0193a000-0000-7000-8000-000000000002"
+	upConfig  = "0193a000-0000-7000-8000-000000000003"
+	upRun     = "0193a000-0000-7000-8000-000000000004"
+	upRestore = "0193a000-0000-7000-8000-000000000005"
+	upT0      = time.Date(2026, 11, 30, 22, 1, 2, 123456000, time.UTC)
 )
 
 // writeOldDatabase migrates db to todaysVersion and writes one row of each kind the
@@ -156,6 +157,9 @@ func writeOldDatabase(t *testing.T, d *dialect, db *sql.DB, old oldEncoding) {
 			'[{"path":"/x","message":"denied"}]', 3600000, ?, ?, ?)`,
 			[]any{upRun, upConfig, upUser, upAgent, old.time(upT0), old.time(t1), old.bool(true), old.bool(true),
 				old.time(upT0), old.bool(true), old.time(upT0)}},
+		{`INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite, status, created_at)
+			VALUES (?, ?, ?, ?, '/srv/restore', '[]', ?, 'queued', ?)`,
+			[]any{upRestore, upUser, upRun, upAgent, old.bool(false), old.time(t1)}},
 		{`INSERT INTO settings (key, value, updated_at) VALUES ('k', 'kept', ?)`, []any{old.time(upT0)}},
 		// Late alerts as the scheduler wrote them before alert rules: one row each time.
 		{`INSERT INTO alerts (id, user_id, config_id, type, message, acknowledged, timestamp) VALUES (?, ?, ?, 'late', 'older', ?, ?)`,
@@ -231,6 +235,11 @@ func checkUpgraded(t *testing.T, s *Store) {
 	}
 	if last, err := s.LastCompletedRun(ctx, upConfig); err != nil || last.ID != upRun {
 		t.Errorf("LastCompletedRun = %s, %v; want %s", last.ID, err, upRun)
+	}
+	// Migration 00012: restores from before the choice rename what the target cannot hold.
+	if rs, err := s.GetRestore(ctx, upRestore); err != nil || rs.UnportableNames != store.UnportableRename ||
+		rs.TargetDir != "/srv/restore" || rs.Status != store.RestoreQueued {
+		t.Errorf("GetRestore = %+v, %v; want the queued restore, unportable names renamed", rs, err)
 	}
 	if v, err := s.GetSetting(ctx, "k"); err != nil || v != "kept" {
 		t.Errorf("GetSetting = %q, %v", v, err)

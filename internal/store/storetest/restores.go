@@ -33,7 +33,8 @@ func testRestores(t *testing.T, s store.Store) {
 	run := mkRestoreRun(t, s, alice.ID, a.ID)
 
 	r1 := store.Restore{UserID: alice.ID, RunID: run.ID, AgentID: b.ID, TargetDir: "/restore/here",
-		Paths: []string{"home/alice/a.txt", "home/alice/dir"}, Overwrite: true, CreatedAt: t0.Add(time.Second)}
+		Paths: []string{"home/alice/a.txt", "home/alice/dir"}, Overwrite: true, UnportableNames: store.UnportableSkip,
+		CreatedAt: t0.Add(time.Second)}
 	check(t, "CreateRestore", s.CreateRestore(ctx, &r1))
 	if r1.ID == "" || r1.Status != store.RestoreQueued {
 		t.Fatalf("CreateRestore: id %q status %q, want an id and queued", r1.ID, r1.Status)
@@ -47,6 +48,9 @@ func testRestores(t *testing.T, s store.Store) {
 	got, err = s.GetRestore(ctx, r2.ID)
 	check(t, "GetRestore everything", err)
 	equal(t, "paths of a restore of everything", got.Paths, []string(nil))
+	// No choice given: names the target cannot hold are renamed, as before the choice.
+	equal(t, "unportable names of a restore created without a choice", got.UnportableNames, store.UnportableRename)
+	equal(t, "unportable names CreateRestore set", r2.UnportableNames, store.UnportableRename)
 
 	list, err := s.ListRestores(ctx, alice.ID, 0, 0)
 	check(t, "ListRestores(alice)", err)
@@ -108,10 +112,24 @@ func testRestoreTransitions(t *testing.T, s store.Store) {
 	equal(t, "status after start", got.Status, store.RestoreRunning)
 	equal(t, "started at", got.StartedAt, &at)
 
-	// A running restore without a cancel is not pending; queued ones are.
+	// A running restore its agent has not acknowledged is pending (its hand-out may
+	// have been lost), also when touched at the hand-out's time; once the agent
+	// reports it later it is not; queued ones are.
 	pend, err := s.PendingRestores(ctx, a.ID)
 	check(t, "PendingRestores", err)
-	equal(t, "PendingRestores", restoreIDs(pend), []string{r2.ID, r3.ID})
+	equal(t, "PendingRestores just started", restoreIDs(pend), []string{r1.ID, r2.ID, r3.ID})
+	equal(t, "unacknowledged just started", pend[0].Unacknowledged(), true)
+	check(t, "TouchRestores at the hand-out", s.TouchRestores(ctx, a.ID, []string{r1.ID}, at))
+	pend, err = s.PendingRestores(ctx, a.ID)
+	check(t, "PendingRestores", err)
+	equal(t, "PendingRestores touched at the hand-out", restoreIDs(pend), []string{r1.ID, r2.ID, r3.ID})
+	equal(t, "unacknowledged touched at the hand-out", pend[0].Unacknowledged(), true)
+	check(t, "TouchRestores by the agent", s.TouchRestores(ctx, a.ID, []string{r1.ID}, at.Add(time.Second)))
+	pend, err = s.PendingRestores(ctx, a.ID)
+	check(t, "PendingRestores", err)
+	equal(t, "PendingRestores acknowledged", restoreIDs(pend), []string{r2.ID, r3.ID})
+	got, _ = s.GetRestore(ctx, r1.ID)
+	equal(t, "unacknowledged once listed", got.Unacknowledged(), false)
 
 	// Cancel: queued → cancelled at once; running → cancel requested, pending again.
 	c2, err := s.CancelRestore(ctx, r2.ID, at)
