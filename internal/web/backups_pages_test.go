@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"bytes"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/runs"
 )
 
 // TestBackupsPages: the history page with filters in the URL, the run page with
@@ -93,4 +96,41 @@ func TestBackupsPages(t *testing.T) {
 			t.Errorf("bob sees alice's backups: %s", visible(r.Raw))
 		}
 	})
+}
+
+// TestBackupsPageCapsTotal: past runs.CountCap matching runs the history stops
+// counting: the page says "of 1,000+", the API's total is 1,000 with totalCapped,
+// and both still offer the next page; near the end the count is exact again.
+func TestBackupsPageCapsTotal(t *testing.T) {
+	clock := newSchedClock(time.Now().UTC())
+	e := startRuns(t, "", clock, false)
+	alice := e.Client()
+	aliceID := registerID(t, alice, "alice@example.com")
+	agentID, _, _ := alice.CreateAgent("alice-box")
+	cfg := e.MkScheduled(aliceID, agentID, "alice docs", "", `{}`)
+	const n = runs.CountCap + 5
+	for i := range n {
+		e.AddRun(cfg, "completed", clock.Now().Add(-time.Duration(i+1)*time.Minute), time.Second, "", 10, 1)
+	}
+
+	r := alice.Send("GET", "/backups", "", nil)
+	want(t, r, http.StatusOK)
+	if got := html.UnescapeString(visible(r.Raw)); !strings.Contains(got, "1–50 of 1,000+ backups") || !strings.Contains(r.Raw, `href="/backups?offset=50"`) {
+		t.Errorf("first page of %d runs: %s", n, got)
+	}
+	r = alice.JSON("GET", "/api/backups/logs", nil)
+	want(t, r, http.StatusOK)
+	if r.Body["total"] != float64(runs.CountCap) || r.Body["totalCapped"] != true || r.Body["next"] == nil {
+		t.Errorf("API first page: total %v, totalCapped %v, next %v", r.Body["total"], r.Body["totalCapped"], r.Body["next"])
+	}
+	r = alice.Send("GET", "/backups?offset=1000", "", nil)
+	want(t, r, http.StatusOK)
+	if got := html.UnescapeString(visible(r.Raw)); !strings.Contains(got, "1001–1005 of 1,005 backups") {
+		t.Errorf("last page: %s", got)
+	}
+	r = alice.JSON("GET", "/api/backups/logs?offset=1000", nil)
+	want(t, r, http.StatusOK)
+	if r.Body["total"] != float64(n) || r.Body["totalCapped"] != nil || r.Body["next"] != nil {
+		t.Errorf("API last page: total %v, totalCapped %v, next %v", r.Body["total"], r.Body["totalCapped"], r.Body["next"])
+	}
 }
