@@ -202,9 +202,12 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 					return nil, err
 				}
 			}
-			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
-				RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
-				Passphrase: a.runs.RestorePassphrase(r.Context(), rr)}})
+			spec := &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
+				Overwrite: rr.Overwrite, Passphrase: a.runs.RestorePassphrase(r.Context(), rr)}
+			if a.cfg.RestoreIdentity != nil {
+				spec.Identity = a.cfg.RestoreIdentity(rr.ID)
+			}
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: spec})
 		case rr.CancelRequested:
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
 		}

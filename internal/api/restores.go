@@ -75,6 +75,9 @@ type restoreInput struct {
 	TargetDir   string     `json:"targetDir"`
 	Paths       []string   `json:"paths"`
 	Overwrite   bool       `json:"overwrite"`
+	// Identity: age identity text for a backup encrypted to recipients, used for this
+	// restore only and never stored.
+	Identity string `json:"identity"`
 }
 
 func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Session) {
@@ -84,7 +87,8 @@ func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Se
 		return
 	}
 	rs, err := x.svc.Start(r.Context(), sess.User, restores.Input{RunID: in.RunID, ConfigID: in.ConfigID,
-		PointInTime: in.PointInTime, AgentID: in.AgentID, TargetDir: in.TargetDir, Paths: in.Paths, Overwrite: in.Overwrite})
+		PointInTime: in.PointInTime, AgentID: in.AgentID, TargetDir: in.TargetDir, Paths: in.Paths, Overwrite: in.Overwrite,
+		Identity: in.Identity})
 	if err != nil {
 		x.fail(w, r, err)
 		return
