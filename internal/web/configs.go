@@ -37,6 +37,7 @@ func (h *Handler) registerConfigs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /configs", h.signedIn(h.configsList))
 	mux.HandleFunc("GET /configs/new", h.signedIn(h.configNewShow))
 	mux.HandleFunc("POST /configs/new", h.signedIn(h.configCreate))
+	mux.HandleFunc("GET /configs/{id}", h.signedIn(h.configShow))
 	mux.HandleFunc("GET /configs/{id}/edit", h.signedIn(h.configEditShow))
 	mux.HandleFunc("POST /configs/{id}/edit", h.signedIn(h.configUpdate))
 	mux.HandleFunc("GET /configs/{id}/delete", h.signedIn(h.configDeleteConfirm))

@@ -59,6 +59,7 @@ func (p *page) IsAdmin() bool { return p.User != nil && p.User.IsAdmin() }
 func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"static": h.static.url,
+		"join":   strings.Join,
 		"field":  newField,
 		"ago":    h.ago,
 		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
@@ -71,8 +72,8 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
 			return selectArgs{name, label, anyLabel, value, opts, err}
 		},
-		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
-			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
+		"estimateArgs": func(id string, e *estimateView, csrf, back string) estimateArgs {
+			return estimateArgs{ID: id, Estimate: e, CSRF: csrf, Back: back}
 		},
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
