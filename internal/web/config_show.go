@@ -88,7 +88,9 @@ func (h *Handler) configShow(w http.ResponseWriter, r *http.Request, sess auth.S
 func configSettings(c configs.Config, agentName, destName string) []setting {
 	o := c.Options
 	var out []setting
-	add := func(label, format string, args ...any) { out = append(out, setting{label, fmt.Sprintf(format, args...)}) }
+	add := func(label, format string, args ...any) {
+		out = append(out, setting{label, fmt.Sprintf(format, args...)})
+	}
 	if c.Enabled {
 		add("State", "Enabled: it runs on its schedule")
 	} else {

@@ -60,15 +60,18 @@ func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"static": h.static.url,
 		"join":   strings.Join,
-		"field":  newField,
-		"ago":    h.ago,
-		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
-		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"count":  groupDigits,
-		"key":    keyParts,
-		"bytes":  humanBytes,
-		"msdur":  dayDuration,
-		"used":   dayStorage,
+		"sortArgs": func(s sortState, key, label, class string) sortArgs {
+			return sortArgs{Sort: s, Key: key, Label: label, Class: class}
+		},
+		"field": newField,
+		"ago":   h.ago,
+		"date":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"count": groupDigits,
+		"key":   keyParts,
+		"bytes": humanBytes,
+		"msdur": dayDuration,
+		"used":  dayStorage,
 		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
 			return selectArgs{name, label, anyLabel, value, opts, err}
 		},
