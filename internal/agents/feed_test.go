@@ -85,9 +85,8 @@ func TestFeed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(p.Lines) > q.Limit && !slices.ContainsFunc(p.Lines, func(l FeedLine) bool { return !l.Timestamp.Equal(p.Lines[0].Timestamp) }) {
-				// only a page of one time may grow past the limit
-			} else if len(p.Lines) > q.Limit {
+			// only a page of one time may grow past the limit
+			if len(p.Lines) > q.Limit && slices.ContainsFunc(p.Lines, func(l FeedLine) bool { return !l.Timestamp.Equal(p.Lines[0].Timestamp) }) {
 				t.Errorf("page of %d lines, limit %d", len(p.Lines), q.Limit)
 			}
 			for _, l := range p.Lines {
@@ -140,7 +139,9 @@ func TestFeed(t *testing.T) {
 	check("configuration c1", all(FeedQuery{Limit: 4, ConfigID: "c1"}), want(func(l store.AgentLog) bool { return l.Metadata["config"] == "c1" }))
 	check("run r1", all(FeedQuery{Limit: 2, RunID: "r1"}), want(func(l store.AgentLog) bool { return l.Metadata["run"] == "r1" }))
 	check("time range", all(FeedQuery{Limit: 3, Since: t0.Add(10 * time.Second), Until: t0.Add(21 * time.Second)}),
-		want(func(l store.AgentLog) bool { return !l.Timestamp.Before(t0.Add(10*time.Second)) && l.Timestamp.Before(t0.Add(21*time.Second)) }))
+		want(func(l store.AgentLog) bool {
+			return !l.Timestamp.Before(t0.Add(10*time.Second)) && l.Timestamp.Before(t0.Add(21*time.Second))
+		}))
 	if _, err := svc.Feed(ctx, alice, FeedQuery{AgentID: b1.ID}); apperr.KindOf(err) != apperr.NotFound {
 		t.Errorf("another user's agent: %v, want not found", err)
 	}
