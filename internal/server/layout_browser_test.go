@@ -85,6 +85,9 @@ func TestLayoutsFit(t *testing.T) {
 	// horizontally, by their text.
 	outside := func(sel string) []string {
 		t.Helper()
+		if n := num("count "+sel, `document.querySelectorAll(`+"`"+sel+"`"+`).length`); n == 0 {
+			t.Errorf("nothing on %s matches %s", b.Text(`h1`), sel)
+		}
 		return strs("boxes of "+sel, `[...document.querySelectorAll(`+"`"+sel+"`"+`)].filter(el => {
 			const r = el.getBoundingClientRect();
 			return !el.checkVisibility() || r.width === 0 || r.height === 0 || r.left < -0.5 || r.right > innerWidth + 0.5;
