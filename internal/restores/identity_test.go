@@ -31,8 +31,8 @@ func TestIdentityBox(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"-----BEGIN OPENSSH PRIVATE KEY-----\nabc": "SSH or PEM",
-		id.Recipient().String():                   "not an age identity",
-		strings.Repeat("x", maxIdentityBytes+1):   "too large",
+		id.Recipient().String():                    "not an age identity",
+		strings.Repeat("x", maxIdentityBytes+1):    "too large",
 	} {
 		if msg := checkIdentity(in); !strings.Contains(msg, want) {
 			t.Errorf("checkIdentity(%.20q) = %q, want it to say %q", in, msg, want)
