@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X github.com/backapp/backapp/internal/version.Version=$(VERSION) -X github.com/backapp/backapp/internal/version.Commit=$(COMMIT)
 
-.PHONY: run build agents test check tools bench cover clean
+.PHONY: run build agents test check tools bench cover clean screenshots
 
 ## run: start the server on http://localhost:8080 (SQLite + local storage under ./data)
 run:
@@ -50,6 +50,13 @@ cover: tools
 ## bench: benchmarks against real PostgreSQL and S3 (numbers go in docs/benchmarks.md)
 bench: tools
 	@bash scripts/bench.sh
+
+## screenshots: PNGs of the dashboard, configurations, backups, a run, the restore form
+## and a restore at 390 and 1280 px, light and dark, into ./screenshots (ignored by
+## git), from a server and agent seeded for it (needs chromium: make tools)
+screenshots:
+	rm -rf screenshots
+	BACKAPP_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/server/
 
 clean:
 	rm -rf bin

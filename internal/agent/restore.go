@@ -166,6 +166,17 @@ func (r *Runner) restoreCommand(ctx context.Context, spec agentproto.RestoreSpec
 			ids = append(slices.Clone(r.Identities), id)
 		}
 	}
+	if err == nil && spec.Identity != "" { // likewise: the user gave it for this restore
+		var given []age.Identity
+		if given, err = seal.ParseIdentities(spec.Identity); err != nil {
+			err = fmt.Errorf("the identity given for this restore: %w", err)
+		} else {
+			if ids == nil {
+				ids = slices.Clone(r.Identities)
+			}
+			ids = append(ids, given...)
+		}
+	}
 	var res engine.RestoreResult
 	if err == nil {
 		res, err = r.Restore(ctx, RestoreRequest{RunID: spec.RunID, PointInTime: spec.PointInTime, Target: spec.TargetDir,

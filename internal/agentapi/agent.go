@@ -228,9 +228,12 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 
 // restoreCommand is the command that hands restore rr to its agent.
 func (a *API) restoreCommand(ctx context.Context, rr store.Restore) agentproto.Command {
-	return agentproto.Command{Type: agentproto.CommandRestore, Restore: &agentproto.RestoreSpec{
-		RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths, Overwrite: rr.Overwrite,
-		UnportableNames: rr.UnportableNames, Passphrase: a.runs.RestorePassphrase(ctx, rr)}}
+	spec := &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
+		Overwrite: rr.Overwrite, UnportableNames: rr.UnportableNames, Passphrase: a.runs.RestorePassphrase(ctx, rr)}
+	if a.cfg.RestoreIdentity != nil {
+		spec.Identity = a.cfg.RestoreIdentity(rr.ID)
+	}
+	return agentproto.Command{Type: agentproto.CommandRestore, Restore: spec}
 }
 
 var logLevels = map[string]string{"info": "info", "warning": "warning", "warn": "warning", "error": "error", "debug": "info"}

@@ -73,6 +73,9 @@ type Config struct {
 	// Events receives run and restore progress and status changes and agents
 	// coming online (nil: none).
 	Events Publisher
+	// RestoreIdentity takes the age identity given for a restore (restores.Service.
+	// TakeIdentity), handed to the agent with that restore only; nil: none.
+	RestoreIdentity func(restoreID string) string
 }
 
 // API serves /api/agent/…. Create it with New; it is an http.Handler.

@@ -55,11 +55,13 @@ func New(dir, baseURL string) *Dist {
 	return &Dist{dir: dir, baseURL: strings.TrimRight(baseURL, "/"), sums: map[string]sumOf{}}
 }
 
-// Register mounts GET /download/agent/{file}, /download/agent/SHA256SUMS and /install.sh.
+// Register mounts GET /download/agent/{file}, /download/agent/SHA256SUMS, /install.sh
+// and /install.ps1.
 func (d *Dist) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /download/agent/SHA256SUMS", d.serveSums)
 	mux.HandleFunc("GET /download/agent/{file}", d.serveFile)
 	mux.HandleFunc("GET /install.sh", d.serveScript)
+	mux.HandleFunc("GET /install.ps1", d.serveWindowsScript)
 }
 
 // Files are the binaries present, sorted.
@@ -81,6 +83,12 @@ func (d *Dist) Files() []string {
 // InstallCommand is the one line that installs the agent with key on Linux or macOS.
 func (d *Dist) InstallCommand(key string) string {
 	return "curl -fsSL " + d.baseURL + "/install.sh | sudo sh -s -- " + key
+}
+
+// WindowsInstallCommand is the one line that installs the agent with key on Windows,
+// in PowerShell run as Administrator: it runs this server's install.ps1.
+func (d *Dist) WindowsInstallCommand(key string) string {
+	return "& ([scriptblock]::Create((Invoke-RestMethod '" + d.baseURL + "/install.ps1'))) '" + key + "'"
 }
 
 // Sum is the hex SHA-256 of file name, computed once per size and modification time.
@@ -180,4 +188,76 @@ func (d *Dist) serveScript(w http.ResponseWriter, r *http.Request) {
 	if err := script.Execute(w, d.baseURL); err != nil {
 		http.Error(w, "install script: "+err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// windowsScript installs the agent on Windows. The sums of the binaries are written
+// into the script as it is served (the same ones SHA256SUMS lists), so the binary is
+// checked against what this server computed, with Get-FileHash.
+var windowsScript = template.Must(template.New("install.ps1").Parse(`# Installs backapp-agent from {{.Base}}: downloads the binary for this machine,
+# checks its SHA-256 sum, enrols it with the key given as the first argument and
+# installs its Windows service. In PowerShell run as Administrator:
+#   & ([scriptblock]::Create((Invoke-RestMethod '{{.Base}}/install.ps1'))) 'KEY'
+param([Parameter(Mandatory = $true)][string]$Key)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$sums = @{
+{{- range .Sums}}
+  '{{.Name}}' = '{{.Sum}}'
+{{- end}}
+}
+switch ($env:PROCESSOR_ARCHITECTURE) {
+  'AMD64' { $arch = 'amd64' }
+  'ARM64' { $arch = 'arm64' }
+  default { throw "backapp: $($env:PROCESSOR_ARCHITECTURE) is not supported" }
+}
+$name = "backapp-agent-windows-$arch.exe"
+if (-not $sums.ContainsKey($name)) { throw "backapp: this server has no $name (make agents builds it)" }
+$dir = Join-Path $env:ProgramFiles 'backapp'
+if ($env:BACKAPP_BIN_DIR) { $dir = $env:BACKAPP_BIN_DIR }
+New-Item -ItemType Directory -Force -Path $dir | Out-Null
+$tmp = Join-Path ([System.IO.Path]::GetTempPath()) ([System.IO.Path]::GetRandomFileName() + '.exe')
+try {
+  Invoke-WebRequest -UseBasicParsing -Uri "{{.Base}}/download/agent/$name" -OutFile $tmp
+  $got = (Get-FileHash -Algorithm SHA256 -Path $tmp).Hash.ToLowerInvariant()
+  if ($got -ne $sums[$name]) { throw "backapp: $name does not match its SHA-256 sum ($got, want $($sums[$name])): not installed" }
+  $exe = Join-Path $dir 'backapp-agent.exe'
+  Move-Item -Force -Path $tmp -Destination $exe
+} finally {
+  if (Test-Path $tmp) { Remove-Item -Force $tmp }
+}
+& $exe enroll --server '{{.Base}}' --key $Key
+if ($LASTEXITCODE -ne 0) { throw "backapp: enroll failed" }
+if (-not $env:BACKAPP_NO_SERVICE) {
+  & $exe install
+  if ($LASTEXITCODE -ne 0) { throw "backapp: installing the service failed" }
+}
+Write-Host "backapp: backapp-agent is installed in $dir and enrolled"
+`))
+
+// fileSum is one binary's name and hex SHA-256.
+type fileSum struct{ Name, Sum string }
+
+func (d *Dist) serveWindowsScript(w http.ResponseWriter, r *http.Request) {
+	var sums []fileSum
+	for _, n := range d.Files() {
+		if !strings.HasSuffix(n, ".exe") {
+			continue
+		}
+		s, err := d.Sum(n)
+		if err != nil {
+			http.Error(w, "cannot read "+n, http.StatusInternalServerError)
+			return
+		}
+		sums = append(sums, fileSum{n, s})
+	}
+	var b strings.Builder
+	if err := windowsScript.Execute(&b, struct {
+		Base string
+		Sums []fileSum
+	}{d.baseURL, sums}); err != nil {
+		http.Error(w, "install script: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, b.String())
 }

@@ -87,3 +87,65 @@ func TestInstallScript(t *testing.T) {
 		t.Errorf("a binary that does not match its sum: err %v, output %q", err, out)
 	}
 }
+
+// TestWindowsInstallScript: install.ps1 names this server's download URL and carries
+// the SHA-256 of each Windows binary it serves (what Get-FileHash must find), enrols
+// with this server, and the one line runs it with the key. Without Windows binaries it
+// refuses in words.
+func TestWindowsInstallScript(t *testing.T) {
+	dir := t.TempDir()
+	bins := map[string]string{"backapp-agent-windows-amd64.exe": "MZ amd64", "backapp-agent-windows-arm64.exe": "MZ arm64", "backapp-agent-linux-amd64": "ELF"}
+	for n, c := range bins {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	d := New(dir, srv.URL+"/")
+	d.Register(mux)
+	get := func() string {
+		res, err := http.Get(srv.URL + "/install.ps1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /install.ps1: %d %s", res.StatusCode, b)
+		}
+		return string(b)
+	}
+	script := get()
+	for n, c := range bins {
+		h := sha256.Sum256([]byte(c))
+		line := "'" + n + "' = '" + hex.EncodeToString(h[:]) + "'"
+		if strings.HasSuffix(n, ".exe") != strings.Contains(script, line) {
+			t.Errorf("install.ps1 has %q: %v, want %v", line, strings.Contains(script, line), strings.HasSuffix(n, ".exe"))
+		}
+	}
+	for _, want := range []string{
+		`Invoke-WebRequest -UseBasicParsing -Uri "` + srv.URL + `/download/agent/$name"`,
+		`Get-FileHash -Algorithm SHA256`,
+		`enroll --server '` + srv.URL + `' --key $Key`,
+		`& $exe install`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("install.ps1 lacks %q:\n%s", want, script)
+		}
+	}
+	if got, want := d.WindowsInstallCommand("bak_k"), "& ([scriptblock]::Create((Invoke-RestMethod '"+srv.URL+"/install.ps1'))) 'bak_k'"; got != want {
+		t.Errorf("WindowsInstallCommand = %q, want %q", got, want)
+	}
+
+	// Without Windows binaries the script stops with a message naming the file.
+	for n := range bins {
+		if strings.HasSuffix(n, ".exe") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+	if s := get(); strings.Contains(s, ".exe' =") || !strings.Contains(s, "this server has no $name") {
+		t.Errorf("install.ps1 without Windows binaries:\n%s", s)
+	}
+}

@@ -187,6 +187,10 @@ type RestoreSpec struct {
 	// Passphrase opens a backup encrypted with the passphrase its configuration keeps
 	// on the server: sent with this one restore, used for it and never stored.
 	Passphrase string `json:"passphrase,omitempty"`
+	// Identity is age identity file text (AGE-SECRET-KEY-1… lines) that opens a backup
+	// encrypted to recipients, given by the user for this one restore: used for it and
+	// never stored. Older agents ignore it (and fail saying they need an identity).
+	Identity string `json:"identity,omitempty"`
 }
 
 // ConfigsResponse lists the configurations assigned to the agent.

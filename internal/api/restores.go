@@ -81,6 +81,9 @@ type restoreInput struct {
 	Overwrite   bool       `json:"overwrite"`
 	// UnportableNames: "rename" (also when absent) or "skip".
 	UnportableNames string `json:"unportableNames"`
+	// Identity: age identity text for a backup encrypted to recipients, used for this
+	// restore only and never stored.
+	Identity string `json:"identity"`
 }
 
 func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Session) {
@@ -91,7 +94,7 @@ func (x *restoresAPI) start(w http.ResponseWriter, r *http.Request, sess auth.Se
 	}
 	rs, err := x.svc.Start(r.Context(), sess.User, restores.Input{RunID: in.RunID, ConfigID: in.ConfigID,
 		PointInTime: in.PointInTime, AgentID: in.AgentID, TargetDir: in.TargetDir, Paths: in.Paths, Overwrite: in.Overwrite,
-		UnportableNames: in.UnportableNames})
+		UnportableNames: in.UnportableNames, Identity: in.Identity})
 	if err != nil {
 		x.fail(w, r, err)
 		return

@@ -21,9 +21,10 @@ type Destinations interface {
 	Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error)
 }
 
-// Opener opens what the server sealed under its master key (secrets.Keys).
+// Opener seals and opens secrets under the server's master key (secrets.Keys).
 type Opener interface {
 	Open(purpose string, sealed, context []byte) ([]byte, error)
+	Seal(purpose string, plaintext, context []byte) ([]byte, error)
 }
 
 // Store is what the service needs from the database: restores, and the runs,
@@ -73,6 +74,7 @@ type Service struct {
 	now    func() time.Time
 	maxCat int64
 	cache  *catalogCache
+	ids    identityBox
 }
 
 // New checks cfg and returns the service.
@@ -100,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{st: cfg.Store, dests: cfg.Destinations, keys: cfg.Keys, notify: cfg.Notify, events: cfg.Events, log: cfg.Logger,
 		now: func() time.Time { return cfg.Now().UTC() }, maxCat: cfg.MaxCatalogBytes,
-		cache: newCatalogCache(cfg.CacheEntries)}, nil
+		cache: newCatalogCache(cfg.CacheEntries), ids: identityBox{m: map[string]sealedIdentity{}}}, nil
 }
 
 type noEvents struct{}
@@ -160,6 +162,10 @@ type Input struct {
 	// UnportableNames: what the target agent does with names its file system
 	// cannot hold (store.UnportableRename, also when empty, or store.UnportableSkip).
 	UnportableNames string
+	// Identity is the age identity (identity file text) that opens a backup encrypted
+	// to recipients, for this restore only: it is kept sealed in this process's memory
+	// until the agent is handed the restore, never stored. Ignored for other backups.
+	Identity string
 }
 
 // Start validates in and queues the restore for its agent, reporting every problem
@@ -215,6 +221,15 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 			f.Add("paths", "%s", msg)
 		}
 	}
+	identity := strings.TrimSpace(in.Identity)
+	if !run.Encrypted {
+		identity = ""
+	}
+	if identity != "" {
+		if msg := checkIdentity(identity); msg != "" {
+			f.Add("identity", "%s", msg)
+		}
+	}
 	if err := f.Err(); err != nil {
 		return store.Restore{}, err
 	}
@@ -222,6 +237,12 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 		Overwrite: in.Overwrite, UnportableNames: unportable, Status: store.RestoreQueued, CreatedAt: s.now()}
 	if err := s.st.CreateRestore(ctx, &r); err != nil {
 		return store.Restore{}, err
+	}
+	if identity != "" {
+		// Kept before the agent is woken: its heartbeat may come at once.
+		if err := s.keepIdentity(r.ID, identity); err != nil {
+			return store.Restore{}, err
+		}
 	}
 	s.log.Info("restore queued", "restore", r.ID, "run", run.ID, "agent", agent.ID, "user", actor.ID, "paths", len(paths))
 	s.notify(agent.ID)
@@ -384,6 +405,9 @@ func (s *Service) Cancel(ctx context.Context, actor store.User, id string) (stor
 	r, err = s.st.CancelRestore(ctx, id, s.now())
 	if err != nil {
 		return store.Restore{}, err
+	}
+	if r.Finished() {
+		s.forgetIdentity(r.ID) // cancelled before its agent took it
 	}
 	if r.AgentID != "" {
 		s.notify(r.AgentID)

@@ -24,9 +24,9 @@ import (
 // the server hands it the passphrase for that restore), byte for byte. The download
 // of one of its files explains in plain words why the browser cannot have it. A
 // restore that failed (a file in the way) is retried from its page and completes. A
-// backup encrypted to age recipients says the server cannot give the agent the
-// identity and shows the command that restores it on the machine. Every page visited
-// passes the WCAG 2.1 AA audit.
+// backup encrypted to age recipients asks for the identity (an upload or a paste) for
+// that one restore: agent B restores with it; something else is refused beside the
+// field; a retry asks for it again. Every page visited passes the WCAG 2.1 AA audit.
 func TestEncryptedRestoreInBrowser(t *testing.T) {
 	b := browser.Start(t, 3*time.Minute)
 	e := startRestoreEnv(t, pgtest.New(t))
@@ -138,13 +138,74 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 		t.Errorf("the restore page offered from the download has the selection %q, want %s", got, file)
 	}
 
-	// An age-recipient backup: the page says plainly why the server cannot restore it.
+	// An age-recipient backup: the page asks for the identity, for this restore only.
 	restorePage(ageRun)
 	got := b.Text(`#restore-encryption`)
-	for _, w := range []string{"never holds the matching private key", "backapp-agent restore --run " + ageRun, "--identity FILE"} {
+	for _, w := range []string{"never holds the matching private key", "for this restore only", "never stores it",
+		"backapp-agent restore --run " + ageRun, "--identity FILE"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("the restore page of an age backup lacks %q: %q", w, got)
 		}
 	}
 	b.Audit("restore page, age backup")
+	ageTarget := t.TempDir()
+	startAge := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		b.Run(step, append([]chromedp.Action[chromedp.Void]{
+			chromedp.SetValue(chromedp.CSS(`#restore-agent`), e.AgentB),
+			chromedp.SetValue(chromedp.CSS(`#restore-target`), ageTarget)}, actions...)...)
+	}
+	// Something that is not an identity is refused beside the field, and not kept.
+	startAge("start with a wrong identity",
+		chromedp.SendKeys(chromedp.CSS(`#restore-identity-text`), "-----BEGIN OPENSSH PRIVATE KEY-----"),
+		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-identity-error`)))
+	if got := b.Text(`#restore-identity-error`); !strings.Contains(got, "age identity") {
+		t.Errorf("a wrong identity: %q", got)
+	}
+	if v, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.querySelector('#restore-identity-text').value`)); v != "" {
+		t.Errorf("the refused identity is written back into the form: %q", v)
+	}
+	b.Audit("age restore, wrong identity")
+	// The identity file, uploaded, lets agent B (which holds no key) restore the files.
+	idFile := filepath.Join(t.TempDir(), "key.txt")
+	if err := os.WriteFile(idFile, []byte("# created: now\n# public key: "+id.Recipient().String()+"\n"+id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startAge("start with the identity file",
+		chromedp.SetUploadFiles(chromedp.CSS(`#restore-identity-file`), []string{idFile}),
+		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	waitStatus("Completed")
+	e.CheckTree(t, ageTarget, "docs/a.txt")
+	b.Audit("age restore, completed")
+
+	// Without an identity the agent says what it needs; Retry asks for the identity
+	// again (it went with that restore), and pasted, it restores.
+	if err := os.RemoveAll(filepath.Join(ageTarget, e.Src)); err != nil {
+		t.Fatal(err)
+	}
+	restorePage(ageRun)
+	startAge("start without the identity", chromedp.Click(chromedp.CSS(`button[name="start"]`)), chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	waitStatus("Failed")
+	if got := b.Text(`main`); !strings.Contains(got, "identity") {
+		t.Errorf("the restore without an identity failed saying %q", got)
+	}
+	b.Run("retry", chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)), chromedp.WaitVisible(chromedp.CSS(`#restore-identity-text`)))
+	if got := b.Text(`.flash`); !strings.Contains(got, "Give the age identity again") {
+		t.Errorf("retrying an age restore says %q", got)
+	}
+	b.Audit("age restore, retry asks for the identity")
+	b.Run("paste the identity and start",
+		chromedp.SendKeys(chromedp.CSS(`#restore-identity-text`), id.String()),
+		chromedp.Click(chromedp.CSS(`button[name="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
+	waitStatus("Completed")
+	e.CheckTree(t, ageTarget, "docs/a.txt")
+	// The identity was handed out with its restore and is not kept.
+	for _, r := range e.Alice.JSON("GET", "/api/restores", nil).Body["restores"].([]any) {
+		if rid := r.(map[string]any)["id"].(string); e.App.Restores.TakeIdentity(rid) != "" {
+			t.Errorf("restore %s still holds an identity after its agent took it", rid)
+		}
+	}
 }

@@ -192,17 +192,17 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err := a.buildEvents(ctx); err != nil {
 		return err
 	}
-	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now,
-		StaleAfter: cfg.RunStaleAfter, Events: a.Bus})
-	if err != nil {
-		return fmt.Errorf("agent API: %w", err)
-	}
-	a.wakeAPI.Store(a.AgentAPI)
 	a.Restores, err = restores.New(restores.Config{Store: a.Store, Destinations: dests, Keys: a.Keys,
 		Notify: a.Bus.Wake, Events: a.Bus, Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
+	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now,
+		StaleAfter: cfg.RunStaleAfter, Events: a.Bus, RestoreIdentity: a.Restores.TakeIdentity})
+	if err != nil {
+		return fmt.Errorf("agent API: %w", err)
+	}
+	a.wakeAPI.Store(a.AgentAPI)
 	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)

@@ -16,9 +16,11 @@ type agentKeyData struct {
 	Created agents.Created
 	Rotated bool
 	// OneLine installs, enrols and starts the agent on Linux and macOS from this
-	// server's binaries; "" when the server has none. Windows is the .exe to download.
-	OneLine string
-	Windows []string // the Windows binaries this server has
+	// server's binaries; "" when the server has none. WindowsLine does the same in
+	// PowerShell; Windows are the .exe files to download by hand.
+	OneLine     string
+	WindowsLine string
+	Windows     []string // the Windows binaries this server has
 }
 
 // agentNewShow serves GET /agents/new: the name form.
@@ -68,6 +70,7 @@ func (h *Handler) agentKeyShow(w http.ResponseWriter, r *http.Request, sess auth
 		for _, f := range h.dist.Files() {
 			if strings.Contains(f, "-windows-") {
 				d.Windows = append(d.Windows, f)
+				d.WindowsLine = h.dist.WindowsInstallCommand(e.created.Key)
 			} else {
 				d.OneLine = h.dist.InstallCommand(e.created.Key)
 			}

@@ -17,7 +17,7 @@ import (
 // page (post/redirect/get): reloading it shows the same key again instead of posting
 // the form twice ("you already have an agent named…") and losing the key. With agent
 // binaries beside the server, it offers the one-line install (curl … | sudo sh) and
-// the Windows download. Every
+// the Windows one (PowerShell running install.ps1) and download. Every
 // command on it has a Copy button (added by app.js) named after what it copies. The
 // page passes the WCAG 2.1 AA audit.
 func TestAgentKeyPageBrowser(t *testing.T) {
@@ -48,6 +48,7 @@ func TestAgentKeyPageBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#key-h`)))
 	key := b.Text(`#key-h + pre`)
 	if got := b.Text(`#oneline`); !strings.Contains(got, "curl -fsSL https://backup.example/install.sh | sudo sh -s -- "+key) ||
+		!strings.Contains(got, "& ([scriptblock]::Create((Invoke-RestMethod 'https://backup.example/install.ps1'))) '"+key+"'") ||
 		!strings.Contains(got, "backapp-agent-windows-amd64.exe") {
 		t.Errorf("the one-line install reads %q", got)
 	}

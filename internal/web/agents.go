@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -51,6 +52,7 @@ func (h *Handler) agentNames(ctx context.Context, actor store.User) (map[string]
 
 type agentsData struct {
 	Agents []agentView
+	Sort   sortState
 	// Example is the enroll command with a placeholder for the key, for the empty state.
 	Example string
 }
@@ -79,6 +81,21 @@ func (h *Handler) agentsList(w http.ResponseWriter, r *http.Request, sess auth.S
 	for i, a := range as {
 		d.Agents[i] = agentView{a}
 	}
+	d.Sort = sortFrom(r, "/agents", "name", "name", "status", "lastseen", "lastbackup", "platform", "owner")
+	unix := func(t *time.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.UnixNano()
+	}
+	sortRows(d.Agents, d.Sort, map[string]func(a, b agentView) int{
+		"name":       func(a, b agentView) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) },
+		"status":     func(a, b agentView) int { return strings.Compare(a.Status().Word, b.Status().Word) },
+		"lastseen":   func(a, b agentView) int { return cmp.Compare(unix(a.LastSeen), unix(b.LastSeen)) },
+		"lastbackup": func(a, b agentView) int { return a.LastBackupTime().Compare(b.LastBackupTime()) },
+		"platform":   func(a, b agentView) int { return strings.Compare(a.PlatformText(), b.PlatformText()) },
+		"owner":      func(a, b agentView) int { return strings.Compare(a.Owner, b.Owner) },
+	}, func(a agentView) string { return a.Name })
 	h.render(w, r, http.StatusOK, "agents", &page{Title: "Agents", Nav: "agents", Data: d})
 }
 

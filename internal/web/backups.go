@@ -36,6 +36,9 @@ func (h *Handler) registerBackups(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("GET /backups", h.signedIn(h.backupsList))
+	if h.agents != nil && h.configs != nil {
+		mux.HandleFunc("GET /backups/logs", h.signedIn(h.backupLogs))
+	}
 	mux.HandleFunc("GET /backups/{id}", h.signedIn(h.backupShow))
 	mux.HandleFunc("POST /backups/{id}/cancel", h.signedIn(h.backupCancel))
 	mux.HandleFunc("POST /backups/{id}/run", h.signedIn(h.backupRunAgain))

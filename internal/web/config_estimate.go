@@ -47,6 +47,18 @@ type estimateArgs struct {
 	ID       string
 	Estimate *estimateView
 	CSRF     string
+	Back     string // the page it is on: "edit" (the form) or "show" (the configuration's page)
+}
+
+// BackURL is the estimate on the page it is on.
+func (a estimateArgs) BackURL() string { return estimatePage(a.ID, a.Back) }
+
+// estimatePage is configuration id's page (back "show") or form with its estimate.
+func estimatePage(id, back string) string {
+	if back == "show" {
+		return fmt.Sprintf("/configs/%s#estimate", url.PathEscape(id))
+	}
+	return fmt.Sprintf("/configs/%s/edit#estimate", url.PathEscape(id))
 }
 
 // BytesText is the size in human units.
@@ -82,7 +94,7 @@ func (h *Handler) configEstimate(w http.ResponseWriter, r *http.Request, sess au
 		msg = e.Note + "."
 	}
 	h.flash(w, "estimate-asked", msg)
-	seeOther(w, r, fmt.Sprintf("/configs/%s/edit#estimate", url.PathEscape(id)))
+	seeOther(w, r, estimatePage(id, r.PostFormValue("back")))
 }
 
 // groupDigits writes n with thousands separated by commas: 123,456.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -37,6 +38,7 @@ func (h *Handler) registerConfigs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /configs", h.signedIn(h.configsList))
 	mux.HandleFunc("GET /configs/new", h.signedIn(h.configNewShow))
 	mux.HandleFunc("POST /configs/new", h.signedIn(h.configCreate))
+	mux.HandleFunc("GET /configs/{id}", h.signedIn(h.configShow))
 	mux.HandleFunc("GET /configs/{id}/edit", h.signedIn(h.configEditShow))
 	mux.HandleFunc("POST /configs/{id}/edit", h.signedIn(h.configUpdate))
 	mux.HandleFunc("GET /configs/{id}/delete", h.signedIn(h.configDeleteConfirm))
@@ -113,7 +115,41 @@ func (h *Handler) configsList(w http.ResponseWriter, r *http.Request, sess auth.
 		}
 		rows[i] = row
 	}
-	h.render(w, r, http.StatusOK, "configs", &page{Title: "Configurations", Nav: "configs", Data: rows})
+	d := configsData{Rows: rows, Sort: sortFrom(r, "/configs", "name", "name", "owner", "runs", "lastrun", "nextrun", "enabled")}
+	timeOf := func(t *time.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.UnixNano()
+	}
+	lastOf := func(c configRow) int64 {
+		if c.LastRun == nil {
+			return 0
+		}
+		return c.LastRun.StartTime.UnixNano()
+	}
+	sortRows(d.Rows, d.Sort, map[string]func(a, b configRow) int{
+		"name":    func(a, b configRow) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) },
+		"owner":   func(a, b configRow) int { return strings.Compare(a.Owner, b.Owner) },
+		"runs":    func(a, b configRow) int { return strings.Compare(a.ExecutionMode+a.Agent, b.ExecutionMode+b.Agent) },
+		"lastrun": func(a, b configRow) int { return cmp.Compare(lastOf(a), lastOf(b)) },
+		"nextrun": func(a, b configRow) int { return cmp.Compare(timeOf(a.NextRun), timeOf(b.NextRun)) },
+		"enabled": func(a, b configRow) int { return cmp.Compare(boolInt(a.Enabled), boolInt(b.Enabled)) },
+	}, func(c configRow) string { return c.Name })
+	h.render(w, r, http.StatusOK, "configs", &page{Title: "Configurations", Nav: "configs", Data: d})
+}
+
+// configsData is the configurations list in its order.
+type configsData struct {
+	Rows []configRow
+	Sort sortState
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sourceRow is one source of the form, as typed.

@@ -206,10 +206,13 @@ func TestConfigPages(t *testing.T) {
 	}
 	r = b.get("/configs")
 	txt := mainText(r)
-	for _, want := range []string{"Configuration Home was saved", "Home", "Agent laptop", "daily at 02:00 (UTC)", "None yet", "Yes"} {
+	for _, want := range []string{"Configuration Home was saved", "Home", "Agent laptop", "daily at 02:00 (UTC)", "None yet"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("list lacks %q: %s", want, txt)
 		}
+	}
+	if strings.Contains(txt, "disabled") { // enabled is the rule; only a disabled one says so
+		t.Errorf("an enabled configuration is listed as disabled: %s", txt)
 	}
 	cs, _ := e.st.ListConfigs(context.Background(), "")
 	if len(cs) != 1 {

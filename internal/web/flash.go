@@ -34,6 +34,7 @@ var flashTexts = map[string]struct {
 	"agent-revoked":       {"%s is revoked: its key no longer works.", 1},
 	"agent-deleted":       {"%s was deleted.", 1},
 	"restore-retry":       {"The restore cannot start again as it was: %s. Check the choices below and start it.", 1},
+	"restore-identity":    {"Give the age identity again: it was used for that restore only and not kept.", 0},
 	"server-saved":        {"The directories for server-mode backups were saved.", 0},
 }
 

@@ -59,20 +59,24 @@ func (p *page) IsAdmin() bool { return p.User != nil && p.User.IsAdmin() }
 func (h *Handler) parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"static": h.static.url,
-		"field":  newField,
-		"ago":    h.ago,
-		"date":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
-		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"count":  groupDigits,
-		"key":    keyParts,
-		"bytes":  humanBytes,
-		"msdur":  dayDuration,
-		"used":   dayStorage,
+		"join":   strings.Join,
+		"sortArgs": func(s sortState, key, label, class string) sortArgs {
+			return sortArgs{Sort: s, Key: key, Label: label, Class: class}
+		},
+		"field": newField,
+		"ago":   h.ago,
+		"date":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"count": groupDigits,
+		"key":   keyParts,
+		"bytes": humanBytes,
+		"msdur": dayDuration,
+		"used":  dayStorage,
 		"selectArgs": func(name, label, anyLabel, value string, opts []filterOption, err string) selectArgs {
 			return selectArgs{name, label, anyLabel, value, opts, err}
 		},
-		"estimateArgs": func(id string, e *estimateView, csrf string) estimateArgs {
-			return estimateArgs{ID: id, Estimate: e, CSRF: csrf}
+		"estimateArgs": func(id string, e *estimateView, csrf, back string) estimateArgs {
+			return estimateArgs{ID: id, Estimate: e, CSRF: csrf, Back: back}
 		},
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -176,6 +178,27 @@ func (h *Handler) restorePick(w http.ResponseWriter, r *http.Request, sess auth.
 	h.render(w, r, http.StatusOK, "restore_pick", p)
 }
 
+// runEncryption is the name of run's configuration and how the run is encrypted:
+// "" when it is not, "passphrase" when its configuration keeps a passphrase the
+// server hands to the agent, else "age" (recipients: the restore needs an identity).
+func (h *Handler) runEncryption(r *http.Request, sess auth.Session, run store.Run) (name, mode string) {
+	if h.configs != nil {
+		if c, err := h.configs.Get(r.Context(), sess.User, run.ConfigID); err == nil {
+			name = c.Name
+			if c.Options.PassphraseSet {
+				mode = configs.EncryptPassphrase
+			}
+		}
+	}
+	if run.Encrypted && mode == "" {
+		mode = configs.EncryptAge
+	}
+	if !run.Encrypted {
+		mode = ""
+	}
+	return name, mode
+}
+
 // restoreNewPage builds the browse-and-select page for st.
 func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreState) (*page, error) {
 	ctx := r.Context()
@@ -188,19 +211,9 @@ func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreS
 	if d.Unportable == "" {
 		d.Unportable = store.UnportableRename
 	}
-	if h.configs != nil {
-		if c, err := h.configs.Get(ctx, sess.User, run.ConfigID); err == nil {
-			d.ConfigName = c.Name
-			if c.Options.PassphraseSet {
-				d.Encryption = configs.EncryptPassphrase
-			}
-		}
-	}
+	d.ConfigName, d.Encryption = h.runEncryption(r, sess, run)
 	if d.Agents, err = h.restores.Targets(ctx, run); err != nil {
 		return nil, err
-	}
-	if run.Encrypted && d.Encryption == "" {
-		d.Encryption = configs.EncryptAge
 	}
 	if d.AgentID == "" {
 		d.AgentID = run.AgentID
@@ -250,7 +263,8 @@ func (h *Handler) restoreNewPage(r *http.Request, sess auth.Session, st restoreS
 // restore and shows it; the others (open a directory, search, clear) redirect to
 // the GET view of the new state.
 func (h *Handler) restoreNewSubmit(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	if err := r.ParseForm(); err != nil {
+	// The form of a backup encrypted to recipients is multipart (the identity file).
+	if err := r.ParseMultipartForm(64 << 10); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		h.RenderError(w, r, apperr.New(apperr.Invalid, "the form could not be read"))
 		return
 	}
@@ -258,8 +272,13 @@ func (h *Handler) restoreNewSubmit(w http.ResponseWriter, r *http.Request, sess 
 	switch {
 	case r.PostForm.Get("start") != "":
 		paths := st.sel
+		identity, err := formIdentity(r)
+		if err != nil {
+			h.RenderError(w, r, err)
+			return
+		}
 		in := restores.Input{RunID: st.run, AgentID: st.agent, TargetDir: st.target, Paths: paths, Overwrite: st.overwrite,
-			UnportableNames: st.unportable}
+			UnportableNames: st.unportable, Identity: identity}
 		x, err := h.restores.Start(r.Context(), sess.User, in)
 		if err == nil {
 			seeOther(w, r, "/restores/"+url.PathEscape(x.ID))
@@ -286,4 +305,21 @@ func (h *Handler) restoreNewSubmit(w http.ResponseWriter, r *http.Request, sess 
 		st.query = ""
 	}
 	seeOther(w, r, st.url())
+}
+
+// formIdentity is the age identity of the restore form: the uploaded file, else the
+// pasted text; "" when neither. It is used for this one restore and never written
+// back into a page.
+func formIdentity(r *http.Request) (string, error) {
+	if f, _, err := r.FormFile("identity_file"); err == nil {
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+		if err != nil {
+			return "", apperr.New(apperr.Invalid, "the identity file could not be read")
+		}
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	}
+	return strings.TrimSpace(r.PostForm.Get("identity")), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
+	"github.com/backapp/backapp/internal/configs"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -157,6 +158,17 @@ func (h *Handler) restoreRetry(w http.ResponseWriter, r *http.Request, sess auth
 		return
 	}
 	st := retryState(x)
+	run, err := h.restores.Run(r.Context(), sess.User, x.RunID)
+	if err != nil {
+		h.RenderError(w, r, err)
+		return
+	}
+	if _, mode := h.runEncryption(r, sess, run); mode == configs.EncryptAge {
+		// The identity went with the failed restore: the form asks for it again.
+		h.flash(w, "restore-identity")
+		seeOther(w, r, st.url())
+		return
+	}
 	n, err := h.restores.Start(r.Context(), sess.User, restores.Input{RunID: x.RunID, AgentID: x.AgentID, TargetDir: x.TargetDir,
 		Paths: st.sel, Overwrite: x.Overwrite, UnportableNames: x.UnportableNames})
 	if apperr.KindOf(err) == apperr.Invalid { // the agent is gone, say: choose again on the restore page

@@ -88,6 +88,9 @@ func (b *Browser) Audit(step string) {
 	}
 }
 
+// ColorScheme makes the page's prefers-color-scheme scheme ("light" or "dark").
+func ColorScheme(scheme string) chromedp.Action[chromedp.Void] { return colorScheme(scheme) }
+
 // colorScheme makes the page's prefers-color-scheme scheme ("light" or "dark").
 func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

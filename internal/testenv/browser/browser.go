@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -105,4 +106,17 @@ func (b *Browser) Text(sel string) string {
 		b.Fail("read "+sel, err)
 	}
 	return s
+}
+
+// SavePNG writes a PNG of the whole page as it is now (beyond the viewport, at the
+// viewport's width) to path.
+func (b *Browser) SavePNG(step, path string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.Fail(step+": screenshot", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("%s: %v", step, err)
+	}
 }

@@ -88,3 +88,19 @@ document.querySelectorAll("pre.command").forEach(function (pre, i) {
   row.appendChild(status);
   pre.insertAdjacentElement("afterend", row);
 });
+
+// The navigation is a <details> that wide screens show open through CSS
+// (::details-content). A browser without that selector gets it opened here instead,
+// on wide screens only; on phones it stays a Menu button.
+(function () {
+  var menu = document.getElementById("navmenu");
+  if (!menu || !window.CSS || !CSS.supports || CSS.supports("selector(::details-content)")) {
+    return;
+  }
+  var wide = window.matchMedia("(min-width: 48.01rem)");
+  function follow() { menu.open = wide.matches; }
+  follow();
+  if (wide.addEventListener) {
+    wide.addEventListener("change", follow);
+  }
+})();
