@@ -41,4 +41,5 @@ type Store interface {
 	Estimates
 	Builtin
 	Metrics
+	Notifications
 }
