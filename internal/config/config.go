@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/notify/webhook"
 )
 
 // Config is the server configuration.
@@ -58,6 +59,9 @@ type Config struct {
 	RetentionEvery time.Duration
 	// MetricsToken is the bearer token GET /metrics requires; empty turns /metrics off.
 	MetricsToken string
+	// WebhookAllow lists hosts, addresses and networks (comma-separated) webhooks
+	// may reach although they are loopback, private or link-local.
+	WebhookAllow string
 }
 
 // setting describes one flag and its environment variable.
@@ -89,6 +93,7 @@ var settings = []setting{
 	{"run-stale-after", "BACKAPP_RUN_STALE_AFTER", "fail a running backup whose agent has not reported for this long, and abort its uploads"},
 	{"retention-every", "BACKAPP_RETENTION_EVERY", "how often expired backups are deleted (a retention pass over every configuration with a policy)"},
 	{"metrics-token", "BACKAPP_METRICS_TOKEN", "bearer token Prometheus presents to scrape GET /metrics; empty turns /metrics off"},
+	{"webhook-allow", "BACKAPP_WEBHOOK_ALLOW", "comma-separated host names, IP addresses or CIDR networks that notification webhooks may reach although they are loopback, private or link-local (refused by default)"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -130,6 +135,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.DurationVar(&c.RunStaleAfter, "run-stale-after", 10*time.Minute, help("run-stale-after"))
 	fs.DurationVar(&c.RetentionEvery, "retention-every", time.Hour, help("retention-every"))
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", help("metrics-token"))
+	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", help("webhook-allow"))
 	return c
 }
 
@@ -266,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := httpx.ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies", "%v", err)
+	}
+	if _, err := webhook.ParseAllow(c.WebhookAllow); err != nil {
+		bad("webhook-allow", "%v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -37,6 +37,9 @@ import (
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/notify"
+	"github.com/backapp/backapp/internal/notify/outbox"
+	"github.com/backapp/backapp/internal/notify/webhook"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -72,6 +75,9 @@ type Options struct {
 	// AlertsEvery is how often the leader evaluates the alert rules besides when
 	// runs and agents change (30 s).
 	AlertsEvery time.Duration
+	// OutboxTune changes the notification worker's settings (backoff, lease,
+	// batch, Every) before Serve runs it.
+	OutboxTune func(*outbox.Worker)
 }
 
 // App is a configured server.
@@ -98,6 +104,10 @@ type App struct {
 	// leader (Alerts.Evaluate is one pass, for tests).
 	Alerts     *alerts.Service
 	alertWatch *alerts.Watch
+	// Notify manages users' notification channels; Outbox delivers the messages
+	// alerts enqueue (Serve runs it on every replica: claims keep them apart).
+	Notify *notify.Service
+	Outbox *outbox.Worker
 	// metrics serves GET /metrics (only when --metrics-token is set).
 	metrics *metrics.Metrics
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
@@ -201,9 +211,13 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("restores: %w", err)
 	}
-	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
+	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now,
+		Notice: notify.Noticer{BaseURL: cfg.BaseURL}})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
+	}
+	if err := a.buildNotify(opt); err != nil {
+		return err
 	}
 	dests.ReportChecks(a.Alerts)
 	if err := a.buildRuns(opt); err != nil {
@@ -250,6 +264,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	jsonAPI.RegisterRestores(mux, a.Restores)
 	jsonAPI.RegisterAlerts(mux, a.Alerts)
 	a.metrics = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
+	a.Outbox.Observe = a.metrics
+	jsonAPI.RegisterNotifications(mux, a.Notify)
 	if cfg.MetricsToken != "" {
 		mux.Handle("GET /metrics", a.metrics.Handler(cfg.MetricsToken))
 	}
@@ -280,6 +296,29 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	trusted, _ := httpx.ParsePrefixes(cfg.TrustedProxies) // checked by cfg.Validate
 	h = httpx.RealIP(trusted)(h)
 	a.handler = h
+	return nil
+}
+
+// buildNotify makes the channels' service and the outbox worker: e-mail through the
+// SMTP settings, webhooks through the guard that --webhook-allow opens.
+func (a *App) buildNotify(opt Options) error {
+	guard, err := webhook.ParseAllow(a.cfg.WebhookAllow)
+	if err != nil {
+		return err
+	}
+	ms, err := newMailSender(a.cfg)
+	if err != nil {
+		return err
+	}
+	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now}
+	a.Notify, err = notify.New(notify.Config{Store: a.Store, Sender: disp, Logger: a.log, Now: opt.Now, BaseURL: a.cfg.BaseURL})
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now}
+	if opt.OutboxTune != nil {
+		opt.OutboxTune(a.Outbox)
+	}
 	return nil
 }
 
@@ -361,6 +400,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Go(func() error { a.sweepSessions(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
+	loops.Go(func() error { a.Outbox.Run(jobs); return nil })
 	loops.Go(func() error { a.metrics.Run(jobs, a.Events); return nil })
 	loops.Go(func() error { a.Metrics.RecordHistory(jobs, a.schedLeader, a.log); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.
