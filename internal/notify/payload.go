@@ -112,8 +112,16 @@ func (n Noticer) Notice(a store.Alert, event string) store.Notice {
 	if a.ResolvedAt != nil {
 		dedupe = a.ID + ":resolved"
 	}
-	return store.Notice{Event: event, Payload: body, Dedupe: dedupe}
+	out := store.Notice{Event: event, Payload: body, Dedupe: dedupe}
+	if a.Rule == ruleChannelFailing {
+		out.ExceptChannel = a.Subject // it would fail there too, and say so again
+	}
+	return out
 }
+
+// ruleChannelFailing is outbox.RuleChannelFailing (that package imports this one).
+const ruleChannelFailing = "channel_failing"
+
 
 func title(a store.Alert, event string) string {
 	what := a.ConfigName
