@@ -98,7 +98,7 @@ func Mail(ch store.Channel, p Payload) mail.Message {
 			n.Config = a.ConfigID
 		}
 		if a.ResolvedAt == nil && (a.Type == "failure" || a.Type == "warning") {
-			n.Error = a.Message
+			n.Text, n.Error = p.Title+".", a.Message
 		}
 		n.When = a.LastAt.Format("2006-01-02 15:04:05 MST")
 		if a.Occurrences > 1 {

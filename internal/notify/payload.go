@@ -122,7 +122,6 @@ func (n Noticer) Notice(a store.Alert, event string) store.Notice {
 // ruleChannelFailing is outbox.RuleChannelFailing (that package imports this one).
 const ruleChannelFailing = "channel_failing"
 
-
 func title(a store.Alert, event string) string {
 	what := a.ConfigName
 	switch {

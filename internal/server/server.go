@@ -246,7 +246,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	metricsSvc := stats.New(a.Store, opt.Now)
 	a.Metrics = metricsSvc
 	reportSvc := report.New(a.Store, opt.Now)
-	pages, err := web.New(web.Config{AgentDist: dist, Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
+	pages, err := web.New(web.Config{AgentDist: dist, Metrics: metricsSvc, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts, Notify: a.Notify})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}

@@ -35,6 +35,8 @@ var flashTexts = map[string]struct {
 	"agent-deleted":       {"%s was deleted.", 1},
 	"restore-retry":       {"The restore cannot start again as it was: %s. Check the choices below and start it.", 1},
 	"server-saved":        {"The directories for server-mode backups were saved.", 0},
+	"channel-saved":       {"Notification channel %s was saved.", 1},
+	"channel-deleted":     {"Notification channel %s was deleted; %s undelivered messages for it were dropped.", 2},
 }
 
 // flashMsg is a message shown once on the next page.

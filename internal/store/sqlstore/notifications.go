@@ -214,6 +214,10 @@ func (s *Store) RaiseAlertNotify(ctx context.Context, a *store.Alert, notice fun
 	if err != nil || !raised {
 		return raised, err
 	}
+	// The notice names the configuration and the agent, which RETURNING does not give.
+	if err := scanAlert(tx.queryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, a.ID), a); err != nil {
+		return false, mapErr(op, err)
+	}
 	if err := s.enqueueFor(ctx, tx, *a, notice(*a), a.Last()); err != nil {
 		return false, err
 	}
