@@ -315,7 +315,7 @@ func (a *App) buildNotify(opt Options) error {
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now}
+	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease}
 	if opt.OutboxTune != nil {
 		opt.OutboxTune(a.Outbox)
 	}
