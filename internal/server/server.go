@@ -106,8 +106,9 @@ type App struct {
 	alertWatch *alerts.Watch
 	// Notify manages users' notification channels; Outbox delivers the messages
 	// alerts enqueue (Serve runs it on every replica: claims keep them apart).
-	Notify *notify.Service
-	Outbox *outbox.Worker
+	Notify    *notify.Service
+	Outbox    *outbox.Worker
+	summaries *notify.Summaries
 	// metrics serves GET /metrics (only when --metrics-token is set).
 	metrics *metrics.Metrics
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
@@ -223,6 +224,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	if err := a.buildRuns(opt); err != nil {
 		return err
 	}
+	a.summaries.Leader = a.schedLeader
 	a.alertWatch = &alerts.Watch{Service: a.Alerts, Leader: a.schedLeader, Events: a.Events, Every: opt.AlertsEvery}
 	// Only the replica that schedules runs the built-in agents (server mode).
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.Bus.Wake,
@@ -319,6 +321,7 @@ func (a *App) buildNotify(opt Options) error {
 	if opt.OutboxTune != nil {
 		opt.OutboxTune(a.Outbox)
 	}
+	a.summaries = &notify.Summaries{Store: a.Store, Logger: a.log, Now: opt.Now, BaseURL: a.cfg.BaseURL}
 	return nil
 }
 
@@ -401,6 +404,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
 	loops.Go(func() error { a.Outbox.Run(jobs); return nil })
+	loops.Go(func() error { a.summaries.Run(jobs); return nil })
 	loops.Go(func() error { a.metrics.Run(jobs, a.Events); return nil })
 	loops.Go(func() error { a.Metrics.RecordHistory(jobs, a.schedLeader, a.log); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.

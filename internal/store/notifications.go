@@ -91,6 +91,12 @@ type Outcome struct {
 	LastError string
 }
 
+// Activity is what happened to one user's backups since a time: a daily summary.
+type Activity struct {
+	AlertsOpened, AlertsResolved, AlertsOpen int
+	RunsFailed, RunsCompleted                int
+}
+
 // Notifications keeps notification channels, the outbox and delivery attempts.
 type Notifications interface {
 	// CreateChannel stores c (a new UUID v7 when c.ID is empty).
@@ -132,4 +138,9 @@ type Notifications interface {
 	ListAttempts(ctx context.Context, channelID string, limit int) ([]Attempt, error)
 	// CountMessagesByState counts the outbox by state (Prometheus' gauge).
 	CountMessagesByState(ctx context.Context) (map[string]int, error)
+	// ChannelsFor lists every user's enabled channels that want event.
+	ChannelsFor(ctx context.Context, event string) ([]Channel, error)
+	// CountActivity counts userID's alerts opened and resolved and runs failed and
+	// completed since since, and the alerts open now.
+	CountActivity(ctx context.Context, userID string, since time.Time) (Activity, error)
 }

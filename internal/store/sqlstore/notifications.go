@@ -414,3 +414,27 @@ func (s *Store) ListAttempts(ctx context.Context, channelID string, limit int) (
 func (s *Store) CountMessagesByState(ctx context.Context) (map[string]int, error) {
 	return s.countBy(ctx, "count notifications by state", `SELECT state, COUNT(*) FROM notification_outbox GROUP BY state`)
 }
+
+// ChannelsFor lists every user's enabled channels that want event.
+func (s *Store) ChannelsFor(ctx context.Context, event string) ([]store.Channel, error) {
+	return queryAll(ctx, s, "list notification channels for "+event, `SELECT `+channelColumns+` FROM notification_channels
+		WHERE enabled AND events LIKE ? ORDER BY user_id, id`, scanChannel, "%,"+event+",%")
+}
+
+// CountActivity counts userID's activity since since.
+func (s *Store) CountActivity(ctx context.Context, userID string, since time.Time) (store.Activity, error) {
+	var a store.Activity
+	if !s.validID(userID) {
+		return a, nil
+	}
+	t := s.t(since)
+	err := s.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM alerts WHERE user_id = ? AND timestamp >= ?),
+		(SELECT COUNT(*) FROM alerts WHERE user_id = ? AND resolved_at >= ?),
+		(SELECT COUNT(*) FROM alerts WHERE user_id = ? AND resolved_at IS NULL),
+		(SELECT COUNT(*) FROM backup_logs WHERE user_id = ? AND status = 'failed' AND start_time >= ?),
+		(SELECT COUNT(*) FROM backup_logs WHERE user_id = ? AND status = 'completed' AND start_time >= ?)`,
+		userID, t, userID, t, userID, userID, t, userID, t).Scan(&a.AlertsOpened, &a.AlertsResolved, &a.AlertsOpen,
+		&a.RunsFailed, &a.RunsCompleted)
+	return a, mapErr("count activity", err)
+}
