@@ -22,6 +22,7 @@ var notificationTests = []test{
 	{"ClaimLeaseFinish", testClaimLeaseFinish},
 	{"ClaimRace", testClaimRace},
 	{"DeleteChannelDropsQueued", testDeleteChannelDrops},
+	{"ChannelsForAndActivity", testChannelsForAndActivity},
 }
 
 func mkChannel(t *testing.T, s store.Store, userID, name string, events []string, configs ...string) store.Channel {
@@ -333,4 +334,37 @@ func testDeleteChannelDrops(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrConflict) {
 		t.Errorf("finishing a message dropped while in flight: %v, want ErrConflict", err)
 	}
+}
+
+func testChannelsForAndActivity(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "sum@example.com", t0, true)
+	other := mkUser(t, s, "other-sum@example.com", t0, true)
+	want1 := mkChannel(t, s, u.ID, "daily", []string{"failure", "daily_summary"})
+	mkChannel(t, s, u.ID, "no", []string{"failure"})
+	off := mkChannel(t, s, other.ID, "off", []string{"daily_summary"})
+	off.Enabled = false
+	check(t, "disable", s.UpdateChannel(ctx, &off))
+	got, err := s.ChannelsFor(ctx, "daily_summary")
+	check(t, "ChannelsFor", err)
+	if len(got) != 1 || got[0].ID != want1.ID {
+		t.Errorf("ChannelsFor(daily_summary) = %+v, want the one enabled channel that wants it", got)
+	}
+
+	ag := mkAgent(t, s, u.ID, "box", t0)
+	c := mkConfig(t, s, u.ID, ag.ID, "nightly", t0)
+	for i, st := range []string{"failed", "completed", "completed"} {
+		r := store.Run{ConfigID: c.ID, UserID: u.ID, AgentID: ag.ID, StartTime: t0.Add(time.Duration(i+1) * time.Hour), Status: st}
+		check(t, "CreateRun", s.CreateRun(ctx, &r))
+	}
+	old := store.Run{ConfigID: c.ID, UserID: u.ID, AgentID: ag.ID, StartTime: t0.Add(-48 * time.Hour), Status: "failed"}
+	check(t, "CreateRun old", s.CreateRun(ctx, &old))
+	raise(t, s, store.Alert{UserID: u.ID, Type: "failure", Rule: "run_failed", Subject: c.ID, Ref: "r1", Timestamp: t0.Add(time.Hour)})
+	raise(t, s, store.Alert{UserID: u.ID, Type: "failure", Rule: "no_backup", Subject: c.ID, Ref: "x", Timestamp: t0.Add(2 * time.Hour)})
+	raise(t, s, store.Alert{UserID: other.ID, Type: "failure", Rule: "destination", Subject: other.ID, Ref: "y", Timestamp: t0.Add(time.Hour)})
+	_, err = s.ResolveAlert(ctx, "run_failed", c.ID, t0.Add(3*time.Hour), "ok")
+	check(t, "ResolveAlert", err)
+	act, err := s.CountActivity(ctx, u.ID, t0)
+	check(t, "CountActivity", err)
+	equal(t, "activity", act, store.Activity{AlertsOpened: 2, AlertsResolved: 1, AlertsOpen: 1, RunsFailed: 1, RunsCompleted: 2})
 }
