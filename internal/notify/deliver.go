@@ -18,6 +18,9 @@ type Dispatcher struct {
 	Mail   mail.Sender  // mail.Disabled when the server has no SMTP settings
 	Client *http.Client // webhook.Guard's Client
 	Now    func() time.Time
+	// Keys opens channels' sealed secrets as the outbox reads them from the
+	// database (nil: stored as they are). Channels from Service come opened.
+	Keys Sealer
 }
 
 // MailTimeout bounds one e-mail delivery.
@@ -40,8 +43,18 @@ func (d Delivery) Attempt(event string, at time.Time) store.Attempt {
 	return a
 }
 
-// Deliver sends payload (a stored generic document) as delivery id over ch.
+// Deliver sends payload (a stored generic document) as delivery id over ch, a
+// channel as the store holds it (its secret sealed).
 func (d *Dispatcher) Deliver(ctx context.Context, ch store.Channel, id string, payload []byte) Delivery {
+	ch, err := unseal(d.Keys, ch)
+	if err != nil {
+		return Delivery{Err: err}
+	}
+	return d.deliver(ctx, ch, id, payload)
+}
+
+// deliver sends payload over ch, its secret in plain text.
+func (d *Dispatcher) deliver(ctx context.Context, ch store.Channel, id string, payload []byte) Delivery {
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now

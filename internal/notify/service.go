@@ -38,6 +38,7 @@ type Sender interface {
 // Service manages users' channels: each user sees and uses only their own.
 type Service struct {
 	st      Store
+	keys    Sealer
 	send    Sender
 	log     *slog.Logger
 	now     func() time.Time
@@ -46,7 +47,9 @@ type Service struct {
 
 // Config configures the service; Store and Sender are required.
 type Config struct {
-	Store   Store
+	Store Store
+	// Keys seals the signing secrets in the database (nil: stored as they are).
+	Keys    Sealer
 	Sender  Sender
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -58,7 +61,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Sender == nil {
 		return nil, errors.New("notify: Store and Sender are required")
 	}
-	s := &Service{st: cfg.Store, send: cfg.Sender, log: cfg.Logger, now: cfg.Now, baseURL: strings.TrimRight(cfg.BaseURL, "/")}
+	s := &Service{st: cfg.Store, keys: cfg.Keys, send: cfg.Sender, log: cfg.Logger, now: cfg.Now, baseURL: strings.TrimRight(cfg.BaseURL, "/")}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -165,7 +168,16 @@ func newSecret() string {
 
 // List lists actor's channels.
 func (s *Service) List(ctx context.Context, actor store.User) ([]store.Channel, error) {
-	return s.st.ListChannels(ctx, actor.ID)
+	list, err := s.st.ListChannels(ctx, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i], err = unseal(s.keys, list[i]); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // Get returns one of actor's channels; another user's is not found.
@@ -174,7 +186,10 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (store.C
 	if errors.Is(err, store.ErrNotFound) || err == nil && c.UserID != actor.ID {
 		return store.Channel{}, apperr.New(apperr.NotFound, "no such notification channel")
 	}
-	return c, err
+	if err != nil {
+		return store.Channel{}, err
+	}
+	return unseal(s.keys, c)
 }
 
 // Create adds a channel of actor's.
@@ -184,9 +199,14 @@ func (s *Service) Create(ctx context.Context, actor store.User, in Input) (store
 	if err := s.validate(ctx, actor, in, &c); err != nil {
 		return store.Channel{}, err
 	}
-	if err := s.st.CreateChannel(ctx, &c); err != nil {
+	sealed, err := seal(s.keys, c)
+	if err != nil {
+		return store.Channel{}, err
+	}
+	if err := s.st.CreateChannel(ctx, &sealed); err != nil {
 		return store.Channel{}, fmt.Errorf("create notification channel: %w", err)
 	}
+	c.ID = sealed.ID
 	return c, nil
 }
 
@@ -200,7 +220,11 @@ func (s *Service) Update(ctx context.Context, actor store.User, id string, in In
 		return store.Channel{}, err
 	}
 	c.UpdatedAt = s.now().UTC()
-	if err := s.st.UpdateChannel(ctx, &c); err != nil {
+	sealed, err := seal(s.keys, c)
+	if err != nil {
+		return store.Channel{}, err
+	}
+	if err := s.st.UpdateChannel(ctx, &sealed); err != nil {
 		return store.Channel{}, fmt.Errorf("update notification channel: %w", err)
 	}
 	return c, nil
@@ -245,7 +269,11 @@ func (s *Service) Test(ctx context.Context, actor store.User, id string) (store.
 	}
 	tctx, cancel := context.WithTimeout(ctx, TestTimeout)
 	defer cancel()
-	d := s.send.Deliver(tctx, c, "test-"+newSecret()[:16], body)
+	raw, err := s.st.GetChannel(ctx, c.ID) // as stored: the sender opens its secret as the outbox's
+	if err != nil {
+		return store.Attempt{}, err
+	}
+	d := s.send.Deliver(tctx, raw, "test-"+newSecret()[:16], body)
 	a := d.Attempt(EventTest, now)
 	a.ChannelID = c.ID
 	if err := s.st.AddAttempt(ctx, &a); err != nil {

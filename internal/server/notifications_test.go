@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -238,6 +239,14 @@ func TestNotificationChannelValidation(t *testing.T) {
 	want(t, r, http.StatusCreated)
 	if s, _ := r.Body["secret"].(string); len(s) < 32 || r.Body["preset"] != "generic" {
 		t.Errorf("created %v, want a generic webhook with a random secret", r.Body)
+	}
+	// The secret is sealed in the database, readable only with the master key.
+	raw, err := e.App.Store.GetChannel(context.Background(), r.Body["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret := r.Body["secret"].(string); raw.Secret == secret || strings.Contains(raw.Secret, secret) {
+		t.Errorf("the database holds the signing secret in plain text: %q", raw.Secret)
 	}
 	// A test over a channel whose address is private says so, precisely.
 	r = c.JSON("POST", "/api/notifications/channels", with(ok, "target", "http://169.254.169.254/latest/meta-data/"))

@@ -312,8 +312,9 @@ func (a *App) buildNotify(opt Options) error {
 	if err != nil {
 		return err
 	}
-	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now}
-	a.Notify, err = notify.New(notify.Config{Store: a.Store, Sender: disp, Logger: a.log, Now: opt.Now, BaseURL: a.cfg.BaseURL})
+	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now, Keys: a.Keys}
+	a.Notify, err = notify.New(notify.Config{Store: a.Store, Keys: a.Keys, Sender: disp, Logger: a.log, Now: opt.Now,
+		BaseURL: a.cfg.BaseURL})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
