@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/backapp/backapp/internal/scheduler"
@@ -38,7 +39,7 @@ func (s *Service) Evaluate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alert rules: %w", err)
 	}
-	p := &pass{s: s, open: make(map[[2]string]string, len(open))}
+	p := &pass{s: s, open: make(map[[2]string]string, len(open)), sem: make(chan struct{}, writers)}
 	for _, a := range open {
 		p.open[[2]string{a.Rule, a.Subject}] = a.Ref
 	}
@@ -48,30 +49,61 @@ func (s *Service) Evaluate(ctx context.Context) error {
 		errs = append(errs, p.noBackupRule(ctx, c, agentNames[c.AgentID], now))
 	}
 	errs = append(errs, p.agentRules(ctx, agents, now))
-	return errors.Join(errs...)
+	p.wg.Wait()
+	return errors.Join(append(errs, p.errs...)...)
 }
 
+// writers is how many raises and resolutions of one pass run at once: each is its
+// own transaction (with its notifications), and a flood of failures (1,000 runs at
+// once) is bound by commits, not by the CPU.
+const writers = 8
+
 // pass is one evaluation: it knows the open alerts, so a rule that still holds for
-// the same occurrence, or does not hold where nothing is open, writes nothing.
+// the same occurrence, or does not hold where nothing is open, writes nothing. A pass
+// touches each rule and subject at most once, so its writes run concurrently.
 type pass struct {
 	s    *Service
 	open map[[2]string]string // rule, subject → ref
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+}
+
+// write runs fn beside the pass's other writes; Evaluate waits for them and
+// reports their errors.
+func (p *pass) write(fn func() error) {
+	p.sem <- struct{}{}
+	p.wg.Go(func() {
+		defer func() { <-p.sem }()
+		if err := fn(); err != nil {
+			p.mu.Lock()
+			p.errs = append(p.errs, err)
+			p.mu.Unlock()
+		}
+	})
 }
 
 func (p *pass) raise(ctx context.Context, a store.Alert) error {
 	if ref, ok := p.open[[2]string{a.Rule, a.Subject}]; ok && ref == a.Ref {
 		return nil
 	}
-	_, _, err := p.s.Raise(ctx, a)
-	return err
+	p.write(func() error {
+		_, _, err := p.s.Raise(ctx, a)
+		return err
+	})
+	return nil
 }
 
 func (p *pass) resolve(ctx context.Context, rule, subject, why string) error {
 	if _, ok := p.open[[2]string{rule, subject}]; !ok {
 		return nil
 	}
-	_, err := p.s.Resolve(ctx, rule, subject, why)
-	return err
+	p.write(func() error {
+		_, err := p.s.Resolve(ctx, rule, subject, why)
+		return err
+	})
+	return nil
 }
 
 func named(names map[string]string, id, what string) string {

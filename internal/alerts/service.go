@@ -22,6 +22,9 @@ const (
 	RuleDestination  = "destination"   // destination: its connection check fails
 	RuleRetention    = "retention"     // config: retention could not delete
 	RuleChecksum     = "checksum"      // run: an archive's checksum did not match
+	// RuleChannelFailing: notification channel: it gave up on a message (raised by
+	// internal/notify/outbox, which names it too).
+	RuleChannelFailing = "channel_failing"
 )
 
 // Types are the seed's Alert.type.
@@ -35,6 +38,8 @@ const (
 type Store interface {
 	RaiseAlert(ctx context.Context, a *store.Alert) (bool, error)
 	ResolveAlert(ctx context.Context, rule, subject string, at time.Time, resolution string) (store.Alert, error)
+	RaiseAlertNotify(ctx context.Context, a *store.Alert, notice func(store.Alert) store.Notice) (bool, error)
+	ResolveAlertNotify(ctx context.Context, rule, subject string, at time.Time, resolution string, notice func(store.Alert) store.Notice) (store.Alert, error)
 	OpenAlerts(ctx context.Context, rule string) ([]store.Alert, error)
 	ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, int, error)
 	GetAlert(ctx context.Context, id string) (store.Alert, error)
@@ -54,9 +59,18 @@ type noEvents struct{}
 
 func (noEvents) Publish(events.Event) {}
 
+// Noticer turns an alert's change into the notice its owner's channels get
+// (notify.Noticer).
+type Noticer interface {
+	Notice(a store.Alert, event string) store.Notice
+}
+
 // Config configures the service. Store is required.
 type Config struct {
-	Store  Store
+	Store Store
+	// Notice, when set, makes every alert opened, counted or resolved enqueue its
+	// notifications in the same transaction.
+	Notice Noticer
 	Events Publisher // alert.new and alert.resolved (nil: none)
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -67,6 +81,7 @@ type Config struct {
 // Service raises, resolves, lists and acknowledges alerts. Create it with New.
 type Service struct {
 	st           Store
+	notice       Noticer
 	ev           Publisher
 	log          *slog.Logger
 	now          func() time.Time
@@ -78,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("alerts: Store is required")
 	}
-	s := &Service{st: cfg.Store, ev: cfg.Events, log: cfg.Logger, now: cfg.Now, offlineAfter: cfg.OfflineAfter}
+	s := &Service{st: cfg.Store, notice: cfg.Notice, ev: cfg.Events, log: cfg.Logger, now: cfg.Now, offlineAfter: cfg.OfflineAfter}
 	if s.ev == nil {
 		s.ev = noEvents{}
 	}
@@ -100,7 +115,13 @@ func (s *Service) Raise(ctx context.Context, a store.Alert) (store.Alert, bool, 
 	if a.Timestamp.IsZero() {
 		a.Timestamp = s.now().UTC()
 	}
-	raised, err := s.st.RaiseAlert(ctx, &a)
+	var raised bool
+	var err error
+	if s.notice != nil {
+		raised, err = s.st.RaiseAlertNotify(ctx, &a, func(a store.Alert) store.Notice { return s.notice.Notice(a, EventOf(a)) })
+	} else {
+		raised, err = s.st.RaiseAlert(ctx, &a)
+	}
 	if err != nil {
 		return a, false, fmt.Errorf("raise %s alert about %s: %w", a.Rule, a.Subject, err)
 	}
@@ -114,7 +135,14 @@ func (s *Service) Raise(ctx context.Context, a store.Alert) (store.Alert, bool, 
 // Resolve resolves the open alert of rule about subject, saying why, and publishes
 // alert.resolved. It reports false when none was open.
 func (s *Service) Resolve(ctx context.Context, rule, subject, why string) (bool, error) {
-	a, err := s.st.ResolveAlert(ctx, rule, subject, s.now().UTC(), why)
+	var a store.Alert
+	var err error
+	if s.notice != nil {
+		a, err = s.st.ResolveAlertNotify(ctx, rule, subject, s.now().UTC(), why,
+			func(a store.Alert) store.Notice { return s.notice.Notice(a, EventOf(a)) })
+	} else {
+		a, err = s.st.ResolveAlert(ctx, rule, subject, s.now().UTC(), why)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -124,6 +152,25 @@ func (s *Service) Resolve(ctx context.Context, rule, subject, why string) (bool,
 	s.log.Info("alert resolved", "rule", rule, "subject", subject, "why", why)
 	s.ev.Publish(events.AlertResolved(a))
 	return true, nil
+}
+
+// EventOf is the notification event of a's change (notify.Events): an agent going
+// offline and back online, a late run, a warning, any other resolution, else a
+// failure.
+func EventOf(a store.Alert) string {
+	switch {
+	case a.Rule == RuleAgentOffline && a.ResolvedAt != nil:
+		return "agent_online"
+	case a.Rule == RuleAgentOffline:
+		return "agent_offline"
+	case a.ResolvedAt != nil:
+		return "resolved"
+	case a.Rule == RuleLate:
+		return "late"
+	case a.Type == TypeWarning:
+		return "warning"
+	}
+	return "failure"
 }
 
 // Filter is what people filter alerts by.

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/notify/webhook"
 )
 
 // Config is the server configuration.
@@ -58,6 +59,12 @@ type Config struct {
 	RetentionEvery time.Duration
 	// MetricsToken is the bearer token GET /metrics requires; empty turns /metrics off.
 	MetricsToken string
+	// WebhookAllow lists hosts, addresses and networks (comma-separated) webhooks
+	// may reach although they are loopback, private or link-local.
+	WebhookAllow string
+	// NotifyLease is how long an outbox worker holds a notification it is sending;
+	// a server killed mid-delivery has its messages retried after it.
+	NotifyLease time.Duration
 }
 
 // setting describes one flag and its environment variable.
@@ -89,6 +96,8 @@ var settings = []setting{
 	{"run-stale-after", "BACKAPP_RUN_STALE_AFTER", "fail a running backup whose agent has not reported for this long, and abort its uploads"},
 	{"retention-every", "BACKAPP_RETENTION_EVERY", "how often expired backups are deleted (a retention pass over every configuration with a policy)"},
 	{"metrics-token", "BACKAPP_METRICS_TOKEN", "bearer token Prometheus presents to scrape GET /metrics; empty turns /metrics off"},
+	{"webhook-allow", "BACKAPP_WEBHOOK_ALLOW", "comma-separated host names, IP addresses or CIDR networks that notification webhooks may reach although they are loopback, private or link-local (refused by default)"},
+	{"notify-lease", "BACKAPP_NOTIFY_LEASE", "how long a notification being sent stays claimed by its server; after a crash its messages are retried this long after (40s to 1h)"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -130,6 +139,8 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.DurationVar(&c.RunStaleAfter, "run-stale-after", 10*time.Minute, help("run-stale-after"))
 	fs.DurationVar(&c.RetentionEvery, "retention-every", time.Hour, help("retention-every"))
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", help("metrics-token"))
+	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", help("webhook-allow"))
+	fs.DurationVar(&c.NotifyLease, "notify-lease", 2*time.Minute, help("notify-lease"))
 	return c
 }
 
@@ -266,6 +277,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := httpx.ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies", "%v", err)
+	}
+	// Longer than one delivery may take (webhook.TotalTimeout, the mail timeout),
+	// so a live server never loses a message it is sending.
+	if c.NotifyLease < 40*time.Second || c.NotifyLease > time.Hour {
+		bad("notify-lease", "%s is outside 40s to 1h", c.NotifyLease)
+	}
+	if _, err := webhook.ParseAllow(c.WebhookAllow); err != nil {
+		bad("webhook-allow", "%v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -67,3 +67,19 @@ func oneLine(s string) string {
 		return r
 	}, s)
 }
+
+// Notification is what a notification mail says: Title is its subject; Config,
+// Agent, Error, When and the links are shown when set.
+type Notification struct {
+	Channel, Title, Text       string
+	Config, Agent, Error, When string
+	RunLink, Link              string
+}
+
+// NotificationMail is the mail of a notification channel.
+func NotificationMail(to string, n Notification) Message {
+	for _, f := range []*string{&n.Channel, &n.Title, &n.Config, &n.Agent, &n.Error, &n.When, &n.RunLink, &n.Link} {
+		*f = oneLine(*f)
+	}
+	return render("notification.txt", to, n)
+}

@@ -34,6 +34,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
 	size     *prometheus.HistogramVec
+	delivery *prometheus.CounterVec
 }
 
 // New registers the collectors. offlineAfter is how long without a heartbeat makes
@@ -53,8 +54,15 @@ func New(st Store, offlineAfter time.Duration, now func() time.Time) *Metrics {
 		Help:    "Bytes read by finished backup runs seen by this replica, by status.",
 		Buckets: prometheus.ExponentialBuckets(1<<20, 4, 10), // 1 MiB … 256 GiB
 	}, []string{"status"})
+	m.delivery = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "backapp_notification_deliveries_total",
+		Help: "Notification delivery attempts by this replica's outbox workers, by result (delivered, failed and retried, dead, dropped).",
+	}, []string{"result"})
+	for _, r := range []string{store.MessageDelivered, store.MessageFailed, store.MessageDead, store.MessageDropped} {
+		m.delivery.WithLabelValues(r) // present at 0 before the first
+	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.duration, m.size, &dbCollector{st: st, offlineAfter: offlineAfter, now: now})
+		m.duration, m.size, m.delivery, &dbCollector{st: st, offlineAfter: offlineAfter, now: now})
 	return m
 }
 
@@ -71,6 +79,12 @@ func (m *Metrics) Handler(token string) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Delivered counts one notification delivery attempt's result (outbox.Observer).
+// Each replica counts its own workers' attempts: sum them over replicas.
+func (m *Metrics) Delivered(result string) {
+	m.delivery.WithLabelValues(result).Inc()
 }
 
 // Observe records a finished run's duration and size from its run.status event.

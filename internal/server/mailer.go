@@ -23,6 +23,16 @@ func newMailer(cfg *config.Config) (auth.ResetMailer, error) {
 	if cfg.SMTPHost == "" {
 		return nil, nil
 	}
+	s, err := newMailSender(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return resetMailer{s}, nil
+}
+
+// newMailSender returns the sender of the configured SMTP server (mail.Disabled
+// when no SMTP host is set: notifications by e-mail then fail, saying why).
+func newMailSender(cfg *config.Config) (mail.Sender, error) {
 	s, err := mail.New(mail.Config{
 		Host:     cfg.SMTPHost,
 		Port:     cfg.SMTPPort,
@@ -34,5 +44,5 @@ func newMailer(cfg *config.Config) (auth.ResetMailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--smtp-*: %w", err)
 	}
-	return resetMailer{s}, nil
+	return s, nil
 }

@@ -86,6 +86,9 @@ func TestMetricsScrape(t *testing.T) {
 				if m.GetGauge() != nil {
 					return m.GetGauge().GetValue()
 				}
+				if m.GetCounter() != nil {
+					return m.GetCounter().GetValue()
+				}
 				return float64(m.GetHistogram().GetSampleCount())
 			}
 			t.Fatalf("no %s%v in /metrics", name, labels)
@@ -100,6 +103,7 @@ func TestMetricsScrape(t *testing.T) {
 			{"backapp_runs", map[string]string{"status": "completed"}, 1},
 			{"backapp_agents", map[string]string{"state": "online"}, 1},
 			{"backapp_alerts_open", map[string]string{"type": "failure"}, 1},
+			{"backapp_notification_deliveries_total", map[string]string{"result": "dead"}, 0}, // no channel
 			{"backapp_last_success_timestamp_seconds", map[string]string{"config": "docs"}, float64(end.Truncate(time.Microsecond).UnixNano()) / 1e9},
 		}
 		for _, c := range checks {

@@ -37,6 +37,9 @@ import (
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
 	"github.com/backapp/backapp/internal/metrics"
+	"github.com/backapp/backapp/internal/notify"
+	"github.com/backapp/backapp/internal/notify/outbox"
+	"github.com/backapp/backapp/internal/notify/webhook"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -72,6 +75,9 @@ type Options struct {
 	// AlertsEvery is how often the leader evaluates the alert rules besides when
 	// runs and agents change (30 s).
 	AlertsEvery time.Duration
+	// OutboxTune changes the notification worker's settings (backoff, lease,
+	// batch, Every) before Serve runs it.
+	OutboxTune func(*outbox.Worker)
 }
 
 // App is a configured server.
@@ -102,6 +108,11 @@ type App struct {
 	alertWatch *alerts.Watch
 	// prometheus serves GET /metrics, Prometheus's (only when --metrics-token is set).
 	prometheus *metrics.Metrics
+	// Notify manages users' notification channels; Outbox delivers the messages
+	// alerts enqueue (Serve runs it on every replica: claims keep them apart).
+	Notify    *notify.Service
+	Outbox    *outbox.Worker
+	summaries *notify.Summaries
 	// Events fans out what moves (GET /api/events); Bus publishes to it on every
 	// replica and wakes agents' long polls everywhere.
 	Events         *events.Broker
@@ -203,14 +214,19 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("agent API: %w", err)
 	}
 	a.wakeAPI.Store(a.AgentAPI)
-	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now})
+	a.Alerts, err = alerts.New(alerts.Config{Store: a.Store, Events: a.Bus, Logger: a.log, Now: opt.Now,
+		Notice: notify.Noticer{BaseURL: cfg.BaseURL}})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
+	}
+	if err := a.buildNotify(opt); err != nil {
+		return err
 	}
 	dests.ReportChecks(a.Alerts)
 	if err := a.buildRuns(opt); err != nil {
 		return err
 	}
+	a.summaries.Leader = a.schedLeader
 	a.alertWatch = &alerts.Watch{Service: a.Alerts, Leader: a.schedLeader, Events: a.Events, Every: opt.AlertsEvery}
 	// Only the replica that schedules runs the built-in agents (server mode).
 	a.Builtin, err = builtin.New(builtin.Config{Store: a.Store, AgentAPI: a.AgentAPI, Notify: a.Bus.Wake,
@@ -233,7 +249,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	dist := agentdist.New(agentdist.Dir(cfg.AgentsDir), cfg.BaseURL)
 	a.Stats = stats.New(a.Store, opt.Now)
 	reportSvc := report.New(a.Store, opt.Now)
-	pages, err := web.New(web.Config{AgentDist: dist, Metrics: a.Stats, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts})
+	pages, err := web.New(web.Config{AgentDist: dist, Metrics: a.Stats, Reports: reportSvc, Auth: svc, Store: a.Store, Logger: a.log, Secure: secure, Now: opt.Now, Version: version.String(), Agents: agentSvc, Destinations: dests, Runs: a.Runs, Configs: configSvc, Restores: a.Restores, Alerts: a.Alerts, Notify: a.Notify})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)
 	}
@@ -251,6 +267,8 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	jsonAPI.RegisterRestores(mux, a.Restores)
 	jsonAPI.RegisterAlerts(mux, a.Alerts)
 	a.prometheus = metrics.New(a.Store, agents.OfflineAfter, opt.Now)
+	a.Outbox.Observe = a.prometheus
+	jsonAPI.RegisterNotifications(mux, a.Notify)
 	if cfg.MetricsToken != "" {
 		mux.Handle("GET /metrics", a.prometheus.Handler(cfg.MetricsToken))
 	}
@@ -281,6 +299,31 @@ func (a *App) build(ctx context.Context, opt Options) error {
 	trusted, _ := httpx.ParsePrefixes(cfg.TrustedProxies) // checked by cfg.Validate
 	h = httpx.RealIP(trusted)(h)
 	a.handler = h
+	return nil
+}
+
+// buildNotify makes the channels' service and the outbox worker: e-mail through the
+// SMTP settings, webhooks through the guard that --webhook-allow opens.
+func (a *App) buildNotify(opt Options) error {
+	guard, err := webhook.ParseAllow(a.cfg.WebhookAllow)
+	if err != nil {
+		return err
+	}
+	ms, err := newMailSender(a.cfg)
+	if err != nil {
+		return err
+	}
+	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now, Keys: a.Keys}
+	a.Notify, err = notify.New(notify.Config{Store: a.Store, Keys: a.Keys, Sender: disp, Logger: a.log, Now: opt.Now,
+		BaseURL: a.cfg.BaseURL})
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease}
+	if opt.OutboxTune != nil {
+		opt.OutboxTune(a.Outbox)
+	}
+	a.summaries = &notify.Summaries{Store: a.Store, Logger: a.log, Now: opt.Now, BaseURL: a.cfg.BaseURL}
 	return nil
 }
 
@@ -362,6 +405,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	loops.Go(func() error { a.sweepSessions(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
+	loops.Go(func() error { a.Outbox.Run(jobs); return nil })
+	loops.Go(func() error { a.summaries.Run(jobs); return nil })
 	loops.Go(func() error { a.prometheus.Run(jobs, a.Events); return nil })
 	loops.Go(func() error { a.Stats.RecordHistory(jobs, a.schedLeader, a.log); return nil })
 	// Check a few times per stale period, so a dead agent's run fails soon after it.

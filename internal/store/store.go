@@ -47,4 +47,5 @@ type Store interface {
 	Estimates
 	Builtin
 	Metrics
+	Notifications
 }

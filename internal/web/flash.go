@@ -36,6 +36,8 @@ var flashTexts = map[string]struct {
 	"restore-retry":       {"The restore cannot start again as it was: %s. Check the choices below and start it.", 1},
 	"restore-identity":    {"Give the age identity again: it was used for that restore only and not kept.", 0},
 	"server-saved":        {"The directories for server-mode backups were saved.", 0},
+	"channel-saved":       {"Notification channel %s was saved.", 1},
+	"channel-deleted":     {"Notification channel %s was deleted; %s undelivered messages for it were dropped.", 2},
 }
 
 // flashMsg is a message shown once on the next page.

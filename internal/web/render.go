@@ -40,6 +40,8 @@ type page struct {
 	// open alerts, the count in the navigation.
 	Alerts     bool
 	OpenAlerts int
+	// Notifications is whether the notification settings page exists.
+	Notifications bool
 }
 
 // ErrorFor returns the message for the form form as a whole, if it was the one
@@ -118,6 +120,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, tmp
 		u := sess.User
 		p.User = &u
 	}
+	p.Notifications = h.notify != nil
 	if p.User != nil && h.alerts != nil {
 		p.Alerts = true
 		n, err := h.alerts.OpenCount(r.Context(), *p.User)

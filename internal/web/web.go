@@ -20,6 +20,7 @@ import (
 	"github.com/backapp/backapp/internal/csrf"
 	"github.com/backapp/backapp/internal/destinations"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/notify"
 	"github.com/backapp/backapp/internal/report"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/runs"
@@ -63,6 +64,8 @@ type Config struct {
 	Metrics *stats.Service
 	// Reports serves /reports; nil leaves it out.
 	Reports *report.Service
+	// Notify serves /settings/notifications; nil leaves it out.
+	Notify *notify.Service
 }
 
 // Handler serves the HTML pages. Create it with New and mount it with Register.
@@ -83,6 +86,7 @@ type Handler struct {
 	dist     *agentdist.Dist
 	metrics  *stats.Service
 	reports  *report.Service
+	notify   *notify.Service
 
 	static *staticFiles
 	pages  map[string]*template.Template
@@ -122,6 +126,7 @@ func New(cfg Config) (*Handler, error) {
 		dist:     cfg.AgentDist,
 		metrics:  cfg.Metrics,
 		reports:  cfg.Reports,
+		notify:   cfg.Notify,
 		static:   st,
 	}
 	if h.pages, err = h.parseTemplates(); err != nil {
@@ -185,6 +190,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerServerSettings(mux)
 	h.registerAlerts(mux)
 	h.registerReports(mux)
+	h.registerNotifications(mux)
 }
 
 // signedIn lets only signed-in users through; others are sent to the login page,

@@ -32,6 +32,10 @@ type dialect struct {
 	// becomes admin, so two first registrations cannot both see an empty table.
 	// nil when the transaction alone serialises them (SQLite's BEGIN IMMEDIATE).
 	lockFirstUser func(ctx context.Context, t *tx) error
+	// skipLocked ends a SELECT that claims rows other transactions may be claiming
+	// too (PostgreSQL's FOR UPDATE SKIP LOCKED); "" where one writer serialises
+	// them (SQLite).
+	skipLocked string
 	// types fills the type names of shared migrations (see migrations).
 	types map[string]string
 

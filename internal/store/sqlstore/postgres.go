@@ -41,6 +41,8 @@ func postgresDialect() *dialect {
 			_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, LockFirstUser)
 			return err
 		},
+		// Replicas claiming outbox messages at once skip each other's rows.
+		skipLocked: " FOR UPDATE SKIP LOCKED",
 		types: map[string]string{
 			"uuid": "uuid", "text": "text", "bool": "boolean", "int": "bigint",
 			"time": "timestamptz", "json": "jsonb", "bytes": "bytea", "strict": "",
@@ -144,6 +146,14 @@ type pgxTx struct {
 func (t pgxTx) exec(ctx context.Context, query string, args ...any) (result, error) {
 	tag, err := t.t.Exec(ctx, query, args...)
 	return pgxResult(tag.RowsAffected()), err
+}
+
+func (t pgxTx) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := t.t.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgxRows{r}, nil
 }
 
 func (t pgxTx) queryRow(ctx context.Context, query string, args ...any) scanner {

@@ -125,6 +125,7 @@ type conn interface {
 // txConn is a transaction of a conn.
 type txConn interface {
 	exec(ctx context.Context, query string, args ...any) (result, error)
+	query(ctx context.Context, query string, args ...any) (rows, error)
 	queryRow(ctx context.Context, query string, args ...any) scanner
 	commit() error
 	rollback() error
@@ -181,6 +182,10 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (result, error
 	return t.t.exec(ctx, t.d.rebind(query), args...)
 }
 
+func (t *tx) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return t.t.query(ctx, t.d.rebind(query), args...)
+}
+
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) scanner {
 	return t.t.queryRow(ctx, t.d.rebind(query), args...)
 }
@@ -220,6 +225,10 @@ type sqlTx struct{ *sql.Tx }
 
 func (t sqlTx) exec(ctx context.Context, query string, args ...any) (result, error) {
 	return t.ExecContext(ctx, query, args...)
+}
+
+func (t sqlTx) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return t.QueryContext(ctx, query, args...)
 }
 
 func (t sqlTx) queryRow(ctx context.Context, query string, args ...any) scanner {

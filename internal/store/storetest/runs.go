@@ -29,7 +29,7 @@ var runsTests = []test{
 
 // RunRuns runs the store.Runs suite against fresh stores from open.
 func RunRuns(t *testing.T, open func(t *testing.T) store.Store) {
-	for _, tc := range append(runsTests, alertTests...) {
+	for _, tc := range append(append(runsTests, alertTests...), notificationTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))

@@ -1,0 +1,84 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/backapp/backapp/internal/config"
+	"github.com/backapp/backapp/internal/testenv/browser"
+)
+
+// TestNotificationsPageInBrowser: in chromium, a user adds a webhook channel (a
+// refused URL first: the form says why), sends a test and sees the receiver's
+// answer and the attempt, and deletes the channel after confirming. axe-core audits
+// every state.
+func TestNotificationsPageInBrowser(t *testing.T) {
+	br := browser.Start(t, 3*time.Minute)
+	e := start(t, "", func(c *config.Config) { c.WebhookAllow = "127.0.0.1" })
+	hook := newHookReceiver(t, "browser-secret-0123456789")
+	api := e.Client()
+	api.Register("ada@example.com")
+
+	base := browser.Serve(t, e.App.Handler())
+	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open streams
+	br.Run("sign in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-email`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
+	br.Run("open the page from the settings navigation",
+		chromedp.Click(chromedp.CSS(`nav a[href="/settings/notifications"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#channel-name`)))
+	br.Audit("no channel yet")
+
+	br.Run("add a channel with an ftp URL",
+		chromedp.SendKeys(chromedp.CSS(`#channel-name`), "team hook"),
+		chromedp.SendKeys(chromedp.CSS(`#channel-target`), "ftp://example.com/hook"),
+		chromedp.SendKeys(chromedp.CSS(`#channel-secret`), "browser-secret-0123456789"),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/notifications"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#channel-target-error`)))
+	if got := br.Text(`#channel-target-error`); !strings.Contains(got, "http:// or https://") {
+		t.Errorf("the URL's error says %q", got)
+	}
+	br.Audit("a refused URL")
+
+	br.Run("correct the URL",
+		chromedp.Clear(chromedp.CSS(`#channel-target`)),
+		chromedp.SendKeys(chromedp.CSS(`#channel-target`), hook.URL+"/hook"),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/notifications"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.channels`)))
+	if got := br.Text(`.flash`); !strings.Contains(got, "team hook was saved") {
+		t.Errorf("flash = %q", got)
+	}
+	br.Audit("a channel")
+
+	br.Run("send a test",
+		chromedp.Click(chromedp.CSS(`table.channels form[action$="/test"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.attempts`)))
+	if got := br.Text(`.flash`); !strings.Contains(got, "answered 200") || !strings.Contains(got, "received test") {
+		t.Errorf("the test's result says %q, want the receiver's answer", got)
+	}
+	if got := br.Text(`table.attempts tbody`); !strings.Contains(got, "Delivered") || !strings.Contains(got, "received test") {
+		t.Errorf("the attempts say %q", got)
+	}
+	br.Audit("a test's answer and the attempts")
+
+	br.Run("delete, confirming",
+		chromedp.Click(chromedp.CSS(`table.channels a.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.channels form[action$="/delete"] button`)))
+	br.Audit("the delete confirmation")
+	br.Run("confirm",
+		chromedp.Click(chromedp.CSS(`table.channels form[action$="/delete"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if got := br.Text(`.flash`); !strings.Contains(got, "team hook was deleted") {
+		t.Errorf("flash after deleting = %q", got)
+	}
+	if r := api.JSON("GET", "/api/notifications/channels", nil); len(r.Body["channels"].([]any)) != 0 {
+		t.Errorf("channels after deleting: %v", r.Body["channels"])
+	}
+}
