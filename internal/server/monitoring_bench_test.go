@@ -23,18 +23,25 @@ import (
 	"github.com/backapp/backapp/internal/store/pgtest"
 )
 
-// BenchmarkMonitoring measures, on PostgreSQL with BENCH_RUNS (100,000) completed
-// runs a minute apart ending now (so all fall in the 90-day period), the server time
+// BenchmarkMonitoring measures, on SQLite and PostgreSQL with BENCH_RUNS (100,000)
+// completed runs a minute apart ending now (so all fall in the 90-day period) of
+// BENCH_CONFIGS (1,000) configurations on BENCH_AGENTS (500) agents, the server time
 // of the dashboard and GET /api/metrics?period=90d (BENCH_REQUESTS, 50, each: median
 // and p95), and one CSV, JSON and PDF report of all of them (time and heap growth).
 // Use -benchtime 1x.
 func BenchmarkMonitoring(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchMonitoring(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchMonitoring(b, pgtest.New(b)) })
+}
+
+func benchMonitoring(b *testing.B, databaseURL string) {
 	nRuns, rounds := envInt("BENCH_RUNS", 100_000), envInt("BENCH_REQUESTS", 50)
+	nConfigs, nAgents := envInt("BENCH_CONFIGS", 1000), envInt("BENCH_AGENTS", 500)
 	ctx := context.Background()
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	cfg := config.Register(fs)
 	cfg.DataDir = b.TempDir()
-	cfg.DatabaseURL = pgtest.New(b)
+	cfg.DatabaseURL = databaseURL
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +94,9 @@ func BenchmarkMonitoring(b *testing.B) {
 	if err := app.Store.CreateRun(ctx, &seed); err != nil {
 		b.Fatal(err)
 	}
-	copyRuns(b, cfg, seed.ID, nRuns-1)
+	t0 := time.Now()
+	copyRuns(b, cfg, seed.ID, nRuns-1, nConfigs, nAgents)
+	b.Logf("%d runs of %d configurations on %d agents stored in %s", nRuns, nConfigs, nAgents, time.Since(t0).Round(time.Millisecond))
 
 	get := func(path string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)
@@ -109,7 +118,7 @@ func BenchmarkMonitoring(b *testing.B) {
 				times = append(times, time.Since(t))
 			}
 			slices.Sort(times)
-			fmt.Printf("monitoring %-26s median %7.2f ms  p95 %7.2f ms\n", path, ms(times[len(times)/2]), ms(times[len(times)*95/100]))
+			fmt.Printf("%s %-26s median %7.2f ms  p95 %7.2f ms\n", b.Name(), path, ms(times[len(times)/2]), ms(times[len(times)*95/100]))
 		}
 		for _, f := range []string{"csv", "json", "pdf"} {
 			runtime.GC()
@@ -119,7 +128,7 @@ func BenchmarkMonitoring(b *testing.B) {
 			rec := get("/api/reports?period=90d&format=" + f)
 			took := time.Since(t)
 			runtime.ReadMemStats(&after)
-			fmt.Printf("monitoring report %-4s %d runs: %7.0f ms, %6.1f MB out, heap allocated %6.1f MB, heap in use %+6.1f MB\n", f, nRuns, ms(took),
+			fmt.Printf("%s report %-4s %d runs: %7.0f ms, %6.1f MB out, heap allocated %6.1f MB, heap in use %+6.1f MB\n", b.Name(), f, nRuns, ms(took),
 				float64(rec.Body.Len())/1e6, float64(after.TotalAlloc-before.TotalAlloc)/1e6, (float64(after.HeapInuse)-float64(before.HeapInuse))/1e6)
 		}
 	}
