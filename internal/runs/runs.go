@@ -265,6 +265,7 @@ type Filter struct {
 	To       time.Time // start before
 	Limit    int       // 1..200; 0 means 50
 	Offset   int
+	NoTotal  bool // Page.Total is left 0 (a short list that shows no count)
 }
 
 // Page is one page of the history.
@@ -316,7 +317,7 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 		f.Limit = 50
 	}
 	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
-		Limit: f.Limit, Offset: f.Offset}
+		Limit: f.Limit, Offset: f.Offset, NoTotal: f.NoTotal}
 	sf.UserID = actor.Scope()
 	recs, total, err := s.st.ListRunRecords(ctx, sf)
 	if err != nil {

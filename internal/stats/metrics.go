@@ -4,11 +4,11 @@
 package stats
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,7 +22,7 @@ type Store interface {
 	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
-	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	LatestStatuses(ctx context.Context, userID string) (map[string]string, error)
 	store.StorageHistory
 }
 
@@ -117,6 +117,51 @@ func New(s Store, now func() time.Time) *Service {
 
 // Get computes userID's metrics (everyone's when "") over the named period.
 func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
+	if _, _, err := ParsePeriod(period); err != nil {
+		return Metrics{}, err
+	}
+	cs, last, err := s.readConfigs(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	return s.get(ctx, userID, period, cs, last)
+}
+
+// Overview is the dashboard's Get and Protections, reading the configurations and
+// their last successes once for both.
+func (s *Service) Overview(ctx context.Context, userID, period string) (Metrics, []Protection, int, error) {
+	if _, _, err := ParsePeriod(period); err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	cs, last, err := s.readConfigs(ctx, userID)
+	if err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	m, err := s.get(ctx, userID, period, cs, last)
+	if err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	rows, failing, err := s.protections(ctx, userID, cs, last)
+	if err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	return m, rows, failing, nil
+}
+
+// readConfigs reads userID's configurations and the end of each one's last success.
+func (s *Service) readConfigs(ctx context.Context, userID string) ([]store.BackupConfig, map[string]time.Time, error) {
+	cs, err := s.store.ListConfigs(ctx, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	last, err := s.store.LastSuccesses(ctx, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, last, nil
+}
+
+func (s *Service) get(ctx context.Context, userID, period string, cs []store.BackupConfig, last map[string]time.Time) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
 	if err != nil {
 		return Metrics{}, err
@@ -185,18 +230,10 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 		m.TotalStorageUsed += u.Bytes
 		m.TotalObjects += u.Objects
 	}
-	last, err := s.store.LastSuccesses(ctx, userID)
-	if err != nil {
-		return Metrics{}, err
-	}
 	for _, t := range last {
 		if m.LastBackupDate == nil || t.After(*m.LastBackupDate) {
 			m.LastBackupDate = &t
 		}
-	}
-	cs, err := s.store.ListConfigs(ctx, userID)
-	if err != nil {
-		return Metrics{}, err
 	}
 	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
 	hist, err := s.store.StorageHistory(ctx, userID, first)
@@ -226,11 +263,15 @@ type scheduleDoc struct {
 }
 
 // Upcomings lists the slots of the enabled configs' schedules in (now, now+within],
-// soonest first, each in its schedule's timezone.
+// soonest first (then by name), each in its schedule's timezone: at most
+// maxUpcomingPerConfig per config and maxUpcoming in all. The schedules are
+// merged (a heap of each config's next slot), so the cost is one slot per config
+// and one per slot listed, whatever the number of configurations.
 func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []Upcoming {
 	out := []Upcoming{}
 	end := now.Add(within)
-	for _, c := range cs {
+	h := &slotHeap{}
+	for i, c := range cs {
 		if !c.Enabled || len(c.Schedule) == 0 {
 			continue
 		}
@@ -242,23 +283,53 @@ func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []U
 		if err != nil {
 			continue // the scheduler reports it on every tick
 		}
-		at := now
-		for range maxUpcomingPerConfig {
-			at = sc.Next(at)
-			if at.IsZero() || at.After(end) {
-				break
-			}
-			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at.UTC(), Local: at.In(sc.Location()).Format("Mon 2 Jan 15:04 MST"), Timezone: sc.Location().String(), Cron: d.CronExpression})
+		if at := sc.Next(now); !at.IsZero() && !at.After(end) {
+			h.s = append(h.s, slot{at: at, name: c.Name, i: i, sc: sc, cron: d.CronExpression})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].At.Equal(out[j].At) {
-			return out[i].At.Before(out[j].At)
+	heap.Init(h)
+	for h.Len() > 0 && len(out) < maxUpcoming {
+		x := heap.Pop(h).(slot)
+		c := cs[x.i]
+		out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: x.at.UTC(), Local: x.at.In(x.sc.Location()).Format("Mon 2 Jan 15:04 MST"),
+			Timezone: x.sc.Location().String(), Cron: x.cron})
+		if x.n++; x.n < maxUpcomingPerConfig {
+			if x.at = x.sc.Next(x.at); !x.at.IsZero() && !x.at.After(end) {
+				heap.Push(h, x)
+			}
 		}
-		return out[i].ConfigName < out[j].ConfigName
-	})
-	if len(out) > maxUpcoming {
-		out = out[:maxUpcoming]
 	}
 	return out
+}
+
+// slot is a config's next slot in Upcomings' merge; n counts those listed before.
+type slot struct {
+	at   time.Time
+	name string
+	i    int
+	n    int
+	sc   *scheduler.Schedule
+	cron string
+}
+
+// slotHeap orders slots by time, then config name, then config order.
+type slotHeap struct{ s []slot }
+
+func (h *slotHeap) Len() int { return len(h.s) }
+func (h *slotHeap) Less(i, j int) bool {
+	a, b := h.s[i], h.s[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.i < b.i
+}
+func (h *slotHeap) Swap(i, j int) { h.s[i], h.s[j] = h.s[j], h.s[i] }
+func (h *slotHeap) Push(x any)    { h.s = append(h.s, x.(slot)) }
+func (h *slotHeap) Pop() any {
+	x := h.s[len(h.s)-1]
+	h.s = h.s[:len(h.s)-1]
+	return x
 }

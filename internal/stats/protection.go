@@ -28,24 +28,13 @@ type Protection struct {
 // StaleUnscheduled is when a configuration without a schedule counts as stale.
 const StaleUnscheduled = 7 * 24 * time.Hour
 
-// Protections lists userID's (everyone's when "") configurations, stale first and
-// then the oldest success first. failing counts those whose newest run failed.
-func (s *Service) Protections(ctx context.Context, userID string) (rows []Protection, failing int, err error) {
-	cs, err := s.store.ListConfigs(ctx, userID)
+// protections lists userID's (everyone's when "") configurations cs, whose last
+// successes are last, stale first and then the oldest success first. failing
+// counts those whose newest run failed.
+func (s *Service) protections(ctx context.Context, userID string, cs []store.BackupConfig, last map[string]time.Time) (rows []Protection, failing int, err error) {
+	newest, err := s.store.LatestStatuses(ctx, userID)
 	if err != nil {
 		return nil, 0, err
-	}
-	last, err := s.store.LastSuccesses(ctx, userID)
-	if err != nil {
-		return nil, 0, err
-	}
-	newest := map[string]string{}
-	latest, err := s.store.LatestRuns(ctx, store.PerConfig, userID)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, r := range latest {
-		newest[r.ConfigID] = r.Status
 	}
 	now := s.now().UTC()
 	rows = make([]Protection, 0, len(cs))

@@ -127,6 +127,7 @@ type RunFilter struct {
 	Until    time.Time
 	Limit    int // <= 0 means 50
 	Offset   int
+	NoTotal  bool // ListRunRecords leaves the total 0 rather than count the matches
 }
 
 // RunProgress is a progress report.

@@ -44,6 +44,9 @@ type Metrics interface {
 	// LastSuccesses returns the end time of the newest completed run (expired ones
 	// count: they completed) of each of userID's configurations that has one.
 	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+	// LatestStatuses returns the status of the newest run (by start, then id) of
+	// each of userID's configurations that has one.
+	LatestStatuses(ctx context.Context, userID string) (map[string]string, error)
 	StorageHistory
 	RunDays
 }

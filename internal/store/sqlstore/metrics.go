@@ -94,6 +94,36 @@ func (s *Store) LastSuccesses(ctx context.Context, userID string) (map[string]ti
 	return out, nil
 }
 
+// LatestStatuses reads the newest run's status of each config: one probe per
+// configuration of idx_backup_logs_config_start.
+func (s *Store) LatestStatuses(ctx context.Context, userID string) (map[string]string, error) {
+	const op = "read latest statuses"
+	if userID != "" && !s.validID(userID) {
+		return map[string]string{}, nil
+	}
+	where, args := "", []any{}
+	if userID != "" {
+		where, args = " WHERE c.user_id = ?", []any{userID}
+	}
+	type latest struct {
+		id     string
+		status *string
+	}
+	rows, err := queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), (SELECT l.status FROM backup_logs l
+		WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1) FROM backup_configs c`+where,
+		func(row scanner, l *latest) error { return row.Scan(&l.id, &l.status) }, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for _, l := range rows {
+		if l.status != nil {
+			out[l.id] = *l.status
+		}
+	}
+	return out, nil
+}
+
 // RecordStorageDay replaces day's rows with the current sums, in one transaction.
 func (s *Store) RecordStorageDay(ctx context.Context, day time.Time) error {
 	const op = "record storage usage of the day"

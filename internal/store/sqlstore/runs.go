@@ -197,8 +197,10 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 		w.add("status = ?", f.Status)
 	}
 	var total int
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM backup_logs `+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(op, err)
+	if !f.NoTotal {
+		if err := s.queryRow(ctx, `SELECT COUNT(*) FROM backup_logs `+w.String(), w.args...).Scan(&total); err != nil {
+			return nil, 0, mapErr(op, err)
+		}
 	}
 	limit := f.Limit
 	if limit <= 0 {

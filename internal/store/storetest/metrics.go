@@ -220,6 +220,13 @@ func testRunTotals(t *testing.T, s store.Store) {
 		{Day: "2025-05-12", Status: "completed", Runs: 1, Stored: 400, DurationMS: 60000, Timed: 1},
 		{Day: "2025-05-13", Status: "completed", Runs: 1, Stored: 800, DurationMS: 3600000, Timed: 1},
 	})
+	st, err := s.LatestStatuses(ctx, alice.ID)
+	check(t, "LatestStatuses", err)
+	equal(t, "alice's latest statuses", st, map[string]string{c1.ID: "expired", c2.ID: "completed"})
+	mkConfig(t, s, bob.ID, b1.ID, "no runs", day)
+	st, err = s.LatestStatuses(ctx, "")
+	check(t, "LatestStatuses all", err)
+	equal(t, "everyone's latest statuses", st, map[string]string{c1.ID: "expired", c2.ID: "completed", d1.ID: "cancelled"})
 	use, err := s.StorageUsage(ctx, alice.ID)
 	check(t, "StorageUsage alice", err)
 	equal(t, "alice's usage", use, []store.StorageUse{

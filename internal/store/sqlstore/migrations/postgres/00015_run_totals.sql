@@ -39,6 +39,12 @@ CREATE TABLE storage_totals (
 CREATE INDEX idx_backup_logs_config_success ON backup_logs (config_id, (COALESCE(end_time, start_time)))
     WHERE status IN ('completed', 'expired');
 
+-- The dashboard's running backups (and the history filtered by status) read the
+-- newest runs of one status: without these, a user's few running runs are found by
+-- walking all their history.
+CREATE INDEX idx_backup_logs_user_status_start ON backup_logs (user_id, status, start_time);
+CREATE INDEX idx_backup_logs_status_start ON backup_logs (status, start_time);
+
 -- +goose StatementBegin
 CREATE FUNCTION backup_logs_totals() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -153,6 +159,8 @@ DROP TRIGGER backup_logs_totals_update ON backup_logs;
 DROP TRIGGER backup_logs_totals_insert ON backup_logs;
 DROP FUNCTION backup_logs_totals_row();
 DROP FUNCTION backup_logs_totals();
+DROP INDEX idx_backup_logs_status_start;
+DROP INDEX idx_backup_logs_user_status_start;
 DROP INDEX idx_backup_logs_config_success;
 DROP TABLE storage_totals;
 DROP TABLE run_days;

@@ -32,6 +32,12 @@ CREATE TABLE storage_totals (
 CREATE INDEX idx_backup_logs_config_success ON backup_logs (config_id, COALESCE(end_time, start_time))
     WHERE status IN ('completed', 'expired');
 
+-- The dashboard's running backups (and the history filtered by status) read the
+-- newest runs of one status: without these, a user's few running runs are found by
+-- walking all their history.
+CREATE INDEX idx_backup_logs_user_status_start ON backup_logs (user_id, status, start_time);
+CREATE INDEX idx_backup_logs_status_start ON backup_logs (status, start_time);
+
 -- +goose StatementBegin
 CREATE TRIGGER backup_logs_totals_insert AFTER INSERT ON backup_logs
 BEGIN
@@ -105,6 +111,8 @@ FROM backup_logs WHERE status = 'completed' GROUP BY 1, 2, 3, 4;
 DROP TRIGGER backup_logs_totals_update;
 DROP TRIGGER backup_logs_totals_delete;
 DROP TRIGGER backup_logs_totals_insert;
+DROP INDEX idx_backup_logs_status_start;
+DROP INDEX idx_backup_logs_user_status_start;
 DROP INDEX idx_backup_logs_config_success;
 DROP TABLE storage_totals;
 DROP TABLE run_days;
