@@ -30,11 +30,11 @@ type dashboardData struct {
 	// ProtectionMore counts the configurations past the table's first
 	// protectionRows (the freshest), MoreStale how many of those are stale.
 	ProtectionMore, MoreStale int
-	Upcoming     []stats.Upcoming
-	PerDay       []stats.Day
-	RunsChart    template.HTML
-	BytesChart   template.HTML
-	DurChart     template.HTML
+	Upcoming                  []stats.Upcoming
+	PerDay                    []stats.Day
+	RunsChart                 template.HTML
+	BytesChart                template.HTML
+	DurChart                  template.HTML
 }
 
 // protectionRows is how many configurations the dashboard's protection table lists.
