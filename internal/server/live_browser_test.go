@@ -29,6 +29,12 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	uid := registerID(t, user, "ada@example.com")
 	agentID, key, _ := user.CreateAgent("box")
 	cfg := a.mkScheduled(uid, agentID, "nightly", "", `{}`)
+	// A backup before, whose bytes read are the estimate for the time left.
+	prev := a.addRun(cfg, "completed", clock.Now().Add(-24*time.Hour), time.Minute, "", 1000, 10)
+	prev.TotalBytes = 20_000_000
+	if err := a.App.Store.UpdateRun(context.Background(), &prev); err != nil {
+		t.Fatal(err)
+	}
 	r := user.JSON("POST", "/api/backups/execute/"+cfg.ID, nil)
 	want(t, r, http.StatusAccepted)
 	runID := r.Body["id"].(string)
@@ -37,6 +43,7 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.Status = "running"
+	run.StartTime = run.StartTime.Add(-time.Minute) // a minute in: its rate so far gives the time left
 	if err := a.App.Store.UpdateRun(context.Background(), &run); err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +77,21 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []int{4242, 9191} {
-		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
-		waitText(`#run-cards`, fmt.Sprint(n))
+	waitText(`#run-eta`, "—") // nothing read yet
+	// Against the last backup's 20 MB at the rate so far (a minute for 4.2 MB, then
+	// for 9.2 MB): about 4 min left, then about 1 min; outside the live region.
+	for _, n := range []struct {
+		files int
+		left  string
+	}{{4242, "about 4 min"}, {9191, "about 1 min"}} {
+		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n.files, "bytesScanned": n.files * 1000, "bytesTransferred": n.files * 500}), http.StatusOK)
+		waitText(`#run-cards`, fmt.Sprint(n.files))
+		waitText(`#run-eta`, n.left)
 	}
+	if got, _ := br.TryText(`#run-status`); strings.Contains(got, "left") || strings.Contains(got, "min") {
+		t.Errorf("the live region %q announces the time left", got)
+	}
+	br.Audit("the run page with a running backup and its time left")
 	want(t, user.AgentCall("/api/agent/backup/complete", key, map[string]any{"runId": runID, "status": "cancelled", "error": "stopped by the test"}), http.StatusOK)
 	waitText(`#run-status`, "Cancelled")
 	waitText(`#run-errors`, "stopped by the test")

@@ -160,7 +160,12 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 			return
 		}
 		for _, x := range running.Runs {
-			d.Running = append(d.Running, runView{x, now})
+			v := runView{Run: x, now: now}
+			if v.Expected, err = h.runs.ExpectedBytes(ctx, x); err != nil {
+				h.RenderError(w, r, err)
+				return
+			}
+			d.Running = append(d.Running, v)
 		}
 		last, err := h.runs.List(ctx, actor, runs.Filter{Limit: 10, NoTotal: true})
 		if err != nil {
@@ -168,7 +173,7 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 			return
 		}
 		for _, x := range last.Runs {
-			d.Last = append(d.Last, runView{x, now})
+			d.Last = append(d.Last, runView{Run: x, now: now})
 		}
 	}
 	d.PerDay = d.M.Days
