@@ -3,6 +3,8 @@ package web
 import (
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/store"
 )
 
 func TestETAText(t *testing.T) {
@@ -24,6 +26,25 @@ func TestETAText(t *testing.T) {
 	} {
 		if got := etaText(tc.done, tc.total, tc.elapsed); got != tc.want {
 			t.Errorf("etaText(%d, %d, %s) = %q, want %q", tc.done, tc.total, tc.elapsed, got, tc.want)
+		}
+	}
+}
+
+func TestRestoreETA(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	started := now.Add(-2 * time.Minute)
+	run := store.Run{TotalBytes: 4000}
+	for _, tc := range []struct {
+		what string
+		x    store.Restore
+		want string
+	}{
+		{"everything, a quarter written in 2 min", store.Restore{StartedAt: &started, BytesWritten: 1000}, "about 6 min"},
+		{"some paths: no size to reach", store.Restore{StartedAt: &started, BytesWritten: 1000, Paths: []string{"docs"}}, "—"},
+		{"not taken by the agent yet", store.Restore{BytesWritten: 0}, "—"},
+	} {
+		if got := restoreETA(tc.x, run, now); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.what, got, tc.want)
 		}
 	}
 }
