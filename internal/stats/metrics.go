@@ -20,9 +20,7 @@ import (
 type Store interface {
 	store.RunDays
 	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
-	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
-	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
-	LatestStatuses(ctx context.Context, userID string) (map[string]string, error)
+	ConfigStates(ctx context.Context, userID string) ([]store.ConfigState, error)
 	store.StorageHistory
 }
 
@@ -120,48 +118,32 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 	if _, _, err := ParsePeriod(period); err != nil {
 		return Metrics{}, err
 	}
-	cs, last, err := s.readConfigs(ctx, userID)
+	cs, err := s.store.ConfigStates(ctx, userID)
 	if err != nil {
 		return Metrics{}, err
 	}
-	return s.get(ctx, userID, period, cs, last)
+	return s.get(ctx, userID, period, cs)
 }
 
-// Overview is the dashboard's Get and Protections, reading the configurations and
-// their last successes once for both.
+// Overview is the dashboard's Get and its protection table, reading the
+// configurations' states once for both.
 func (s *Service) Overview(ctx context.Context, userID, period string) (Metrics, []Protection, int, error) {
 	if _, _, err := ParsePeriod(period); err != nil {
 		return Metrics{}, nil, 0, err
 	}
-	cs, last, err := s.readConfigs(ctx, userID)
+	cs, err := s.store.ConfigStates(ctx, userID)
 	if err != nil {
 		return Metrics{}, nil, 0, err
 	}
-	m, err := s.get(ctx, userID, period, cs, last)
+	m, err := s.get(ctx, userID, period, cs)
 	if err != nil {
 		return Metrics{}, nil, 0, err
 	}
-	rows, failing, err := s.protections(ctx, userID, cs, last)
-	if err != nil {
-		return Metrics{}, nil, 0, err
-	}
+	rows, failing := s.protections(cs)
 	return m, rows, failing, nil
 }
 
-// readConfigs reads userID's configurations and the end of each one's last success.
-func (s *Service) readConfigs(ctx context.Context, userID string) ([]store.BackupConfig, map[string]time.Time, error) {
-	cs, err := s.store.ListConfigs(ctx, userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	last, err := s.store.LastSuccesses(ctx, userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cs, last, nil
-}
-
-func (s *Service) get(ctx context.Context, userID, period string, cs []store.BackupConfig, last map[string]time.Time) (Metrics, error) {
+func (s *Service) get(ctx context.Context, userID, period string, cs []store.ConfigState) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
 	if err != nil {
 		return Metrics{}, err
@@ -230,12 +212,12 @@ func (s *Service) get(ctx context.Context, userID, period string, cs []store.Bac
 		m.TotalStorageUsed += u.Bytes
 		m.TotalObjects += u.Objects
 	}
-	for _, t := range last {
-		if m.LastBackupDate == nil || t.After(*m.LastBackupDate) {
-			m.LastBackupDate = &t
+	for _, c := range cs {
+		if t := c.LastSuccess; t != nil && (m.LastBackupDate == nil || t.After(*m.LastBackupDate)) {
+			m.LastBackupDate = t
 		}
 	}
-	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
+	m.UpcomingBackups = upcomings(cs, now, 24*time.Hour)
 	hist, err := s.store.StorageHistory(ctx, userID, first)
 	if err != nil {
 		return Metrics{}, err
@@ -262,12 +244,12 @@ type scheduleDoc struct {
 	Timezone       string `json:"timezone"`
 }
 
-// Upcomings lists the slots of the enabled configs' schedules in (now, now+within],
+// upcomings lists the slots of the enabled configs' schedules in (now, now+within],
 // soonest first (then by name), each in its schedule's timezone: at most
 // maxUpcomingPerConfig per config and maxUpcoming in all. The schedules are
 // merged (a heap of each config's next slot), so the cost is one slot per config
 // and one per slot listed, whatever the number of configurations.
-func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []Upcoming {
+func upcomings(cs []store.ConfigState, now time.Time, within time.Duration) []Upcoming {
 	out := []Upcoming{}
 	end := now.Add(within)
 	h := &slotHeap{}

@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"context"
 	"encoding/json"
 	"sort"
 	"time"
@@ -28,18 +27,13 @@ type Protection struct {
 // StaleUnscheduled is when a configuration without a schedule counts as stale.
 const StaleUnscheduled = 7 * 24 * time.Hour
 
-// protections lists userID's (everyone's when "") configurations cs, whose last
-// successes are last, stale first and then the oldest success first. failing
-// counts those whose newest run failed.
-func (s *Service) protections(ctx context.Context, userID string, cs []store.BackupConfig, last map[string]time.Time) (rows []Protection, failing int, err error) {
-	newest, err := s.store.LatestStatuses(ctx, userID)
-	if err != nil {
-		return nil, 0, err
-	}
+// protections lists the configurations cs, stale first and then the oldest
+// success first. failing counts those whose newest run failed.
+func (s *Service) protections(cs []store.ConfigState) (rows []Protection, failing int) {
 	now := s.now().UTC()
 	rows = make([]Protection, 0, len(cs))
 	for _, c := range cs {
-		p := Protection{ConfigID: c.ID, ConfigName: c.Name, Enabled: c.Enabled, LastStatus: newest[c.ID]}
+		p := Protection{ConfigID: c.ID, ConfigName: c.Name, Enabled: c.Enabled, LastStatus: c.LatestStatus}
 		if p.LastStatus == "failed" {
 			failing++
 		}
@@ -49,13 +43,13 @@ func (s *Service) protections(ctx context.Context, userID string, cs []store.Bac
 			sc, _ = scheduler.Parse(d.CronExpression, d.Timezone)
 		}
 		p.Scheduled = sc != nil && c.Enabled
-		if t, ok := last[c.ID]; ok {
-			p.LastSuccess = &t
-			p.Age = int64(now.Sub(t) / time.Second)
+		if t := c.LastSuccess; t != nil {
+			p.LastSuccess = t
+			p.Age = int64(now.Sub(*t) / time.Second)
 			if p.Scheduled {
-				p.Stale = !sc.Next(sc.Next(t)).After(now)
+				p.Stale = !sc.Next(sc.Next(*t)).After(now)
 			} else {
-				p.Stale = now.Sub(t) > StaleUnscheduled
+				p.Stale = now.Sub(*t) > StaleUnscheduled
 			}
 		} else {
 			p.Stale = true
@@ -75,5 +69,5 @@ func (s *Service) protections(ctx context.Context, userID string, cs []store.Bac
 		}
 		return a.ConfigName < b.ConfigName
 	})
-	return rows, failing, nil
+	return rows, failing
 }

@@ -62,66 +62,27 @@ func (s *Store) StorageUsage(ctx context.Context, userID string) ([]store.Storag
 		}, args...)
 }
 
-// LastSuccesses returns the newest completed (or since expired) run's end per
-// config: one probe per configuration of the partial index
-// idx_backup_logs_config_success, however long the histories.
-func (s *Store) LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error) {
-	const op = "read last successes"
+// ConfigStates reads each config with its newest success (a probe of the
+// partial index idx_backup_logs_config_success) and its newest run's status (a
+// probe of idx_backup_logs_config_start).
+func (s *Store) ConfigStates(ctx context.Context, userID string) ([]store.ConfigState, error) {
+	const op = "read configuration states"
 	if userID != "" && !s.validID(userID) {
-		return map[string]time.Time{}, nil
+		return nil, nil
 	}
 	where, args := "", []any{}
 	if userID != "" {
 		where, args = " WHERE c.user_id = ?", []any{userID}
 	}
-	type last struct {
-		id string
-		at *time.Time
-	}
-	rows, err := queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l
-		WHERE l.config_id = c.id AND l.status IN ('completed', 'expired')
-		ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1) FROM backup_configs c`+where,
-		func(row scanner, l *last) error { return row.Scan(&l.id, nullTimeCol{&l.at}) }, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]time.Time, len(rows))
-	for _, l := range rows {
-		if l.at != nil {
-			out[l.id] = *l.at
-		}
-	}
-	return out, nil
-}
-
-// LatestStatuses reads the newest run's status of each config: one probe per
-// configuration of idx_backup_logs_config_start.
-func (s *Store) LatestStatuses(ctx context.Context, userID string) (map[string]string, error) {
-	const op = "read latest statuses"
-	if userID != "" && !s.validID(userID) {
-		return map[string]string{}, nil
-	}
-	where, args := "", []any{}
-	if userID != "" {
-		where, args = " WHERE c.user_id = ?", []any{userID}
-	}
-	type latest struct {
-		id     string
-		status *string
-	}
-	rows, err := queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), (SELECT l.status FROM backup_logs l
-		WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1) FROM backup_configs c`+where,
-		func(row scanner, l *latest) error { return row.Scan(&l.id, &l.status) }, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(rows))
-	for _, l := range rows {
-		if l.status != nil {
-			out[l.id] = *l.status
-		}
-	}
-	return out, nil
+	return queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), c.name, c.enabled, c.schedule,
+		(SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l
+			WHERE l.config_id = c.id AND l.status IN ('completed', 'expired')
+			ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1),
+		COALESCE((SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1), '')
+		FROM backup_configs c`+where+` ORDER BY c.created_at, c.id`,
+		func(row scanner, c *store.ConfigState) error {
+			return row.Scan(&c.ID, &c.Name, &c.Enabled, jsonCol{&c.Schedule}, nullTimeCol{&c.LastSuccess}, &c.LatestStatus)
+		}, args...)
 }
 
 // RecordStorageDay replaces day's rows with the current sums, in one transaction.

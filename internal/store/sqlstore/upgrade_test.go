@@ -247,8 +247,9 @@ func checkUpgraded(t *testing.T, s *Store) {
 		!reflect.DeepEqual(use, want) {
 		t.Errorf("StorageUsage = %+v, %v; want %+v", use, err, want)
 	}
-	if last, err := s.LastSuccesses(ctx, upUser); err != nil || !last[upConfig].Equal(t1) {
-		t.Errorf("LastSuccesses = %v, %v; want the config's at %s", last, err, t1)
+	if cs, err := s.ConfigStates(ctx, upUser); err != nil || len(cs) != 1 || cs[0].LastSuccess == nil || !cs[0].LastSuccess.Equal(t1) ||
+		cs[0].LatestStatus != "completed" {
+		t.Errorf("ConfigStates = %+v, %v; want the config's last success at %s", cs, err, t1)
 	}
 	// And the upgraded database takes new rows beside the old ones.
 	if err := s.RecordHeartbeat(ctx, upAgent, store.AgentHeartbeat{Time: t1.Add(time.Minute), Version: "2.0"}); err != nil {

@@ -24,6 +24,33 @@ func mkSizedRun(t *testing.T, s store.Store, c store.BackupConfig, status string
 	return r
 }
 
+// lastSuccesses and latestStatuses are ConfigStates by configuration.
+func lastSuccesses(t *testing.T, s store.Store, userID string) map[string]time.Time {
+	t.Helper()
+	cs, err := s.ConfigStates(context.Background(), userID)
+	check(t, "ConfigStates", err)
+	out := map[string]time.Time{}
+	for _, c := range cs {
+		if c.LastSuccess != nil {
+			out[c.ID] = *c.LastSuccess
+		}
+	}
+	return out
+}
+
+func latestStatuses(t *testing.T, s store.Store, userID string) map[string]string {
+	t.Helper()
+	cs, err := s.ConfigStates(context.Background(), userID)
+	check(t, "ConfigStates", err)
+	out := map[string]string{}
+	for _, c := range cs {
+		if c.LatestStatus != "" {
+			out[c.ID] = c.LatestStatus
+		}
+	}
+	return out
+}
+
 // testMetrics checks EachRunStat, StorageUsage and LastSuccesses against runs with
 // known sizes and outcomes, per user and for everyone.
 func testMetrics(t *testing.T, s store.Store) {
@@ -83,9 +110,7 @@ func testMetrics(t *testing.T, s store.Store) {
 	}
 	equal(t, "everyone's bytes (expired run left out)", total, int64(2020+505+7070))
 
-	last, err := s.LastSuccesses(ctx, alice.ID)
-	check(t, "LastSuccesses", err)
-	equal(t, "alice's last successes", last, map[string]time.Time{
+	equal(t, "alice's last successes", lastSuccesses(t, s, alice.ID), map[string]time.Time{
 		c1.ID: t0.Add(2 * time.Minute),
 		c2.ID: *c2Done.EndTime,
 	})
@@ -106,9 +131,14 @@ func testMetrics(t *testing.T, s store.Store) {
 	check(t, "StorageHistory all", err)
 	equal(t, "everyone's history from day 2", hist, []store.StorageDay{{Day: "2025-03-02", Bytes: 2020 + 7070, Objects: 4}})
 
-	last, err = s.LastSuccesses(ctx, newID(t))
-	check(t, "LastSuccesses nobody", err)
-	equal(t, "nobody's last successes", len(last), 0)
+	cs, err := s.ConfigStates(ctx, newID(t))
+	check(t, "ConfigStates nobody", err)
+	equal(t, "nobody's configurations", len(cs), 0)
+	cs, err = s.ConfigStates(ctx, alice.ID)
+	check(t, "ConfigStates alice", err)
+	if len(cs) != 2 || cs[0].ID != c1.ID || cs[0].Name != "c1" || !cs[0].Enabled || cs[1].ID != c2.ID || cs[1].LatestStatus != "running" {
+		t.Errorf("alice's configuration states: %+v", cs)
+	}
 }
 
 // testRunTotals checks that RunDays and StorageUsage, read from totals the store
@@ -220,13 +250,9 @@ func testRunTotals(t *testing.T, s store.Store) {
 		{Day: "2025-05-12", Status: "completed", Runs: 1, Stored: 400, DurationMS: 60000, Timed: 1},
 		{Day: "2025-05-13", Status: "completed", Runs: 1, Stored: 800, DurationMS: 3600000, Timed: 1},
 	})
-	st, err := s.LatestStatuses(ctx, alice.ID)
-	check(t, "LatestStatuses", err)
-	equal(t, "alice's latest statuses", st, map[string]string{c1.ID: "expired", c2.ID: "completed"})
+	equal(t, "alice's latest statuses", latestStatuses(t, s, alice.ID), map[string]string{c1.ID: "expired", c2.ID: "completed"})
 	mkConfig(t, s, bob.ID, b1.ID, "no runs", day)
-	st, err = s.LatestStatuses(ctx, "")
-	check(t, "LatestStatuses all", err)
-	equal(t, "everyone's latest statuses", st, map[string]string{c1.ID: "expired", c2.ID: "completed", d1.ID: "cancelled"})
+	equal(t, "everyone's latest statuses", latestStatuses(t, s, ""), map[string]string{c1.ID: "expired", c2.ID: "completed", d1.ID: "cancelled"})
 	use, err := s.StorageUsage(ctx, alice.ID)
 	check(t, "StorageUsage alice", err)
 	equal(t, "alice's usage", use, []store.StorageUse{
