@@ -62,9 +62,9 @@ func (s *Store) StorageUsage(ctx context.Context, userID string) ([]store.Storag
 		}, args...)
 }
 
-// ConfigStates reads each config with its newest success (a probe of the
-// partial index idx_backup_logs_config_success) and its newest run's status (a
-// probe of idx_backup_logs_config_start).
+// ConfigStates reads each config with its newest run's status and newest
+// success as config_run_state holds them (kept by the triggers of migration
+// 00015): no query per configuration.
 func (s *Store) ConfigStates(ctx context.Context, userID string) ([]store.ConfigState, error) {
 	const op = "read configuration states"
 	if userID != "" && !s.validID(userID) {
@@ -74,12 +74,9 @@ func (s *Store) ConfigStates(ctx context.Context, userID string) ([]store.Config
 	if userID != "" {
 		where, args = " WHERE c.user_id = ?", []any{userID}
 	}
-	return queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), c.name, c.enabled, c.schedule,
-		(SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l
-			WHERE l.config_id = c.id AND l.status IN ('completed', 'expired')
-			ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1),
-		COALESCE((SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1), '')
-		FROM backup_configs c`+where+` ORDER BY c.created_at, c.id`,
+	return queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), c.name, c.enabled, c.schedule, r.last_success,
+		COALESCE(r.latest_status, '') FROM backup_configs c LEFT JOIN config_run_state r ON r.config_id = c.id`+where+`
+		ORDER BY c.created_at, c.id`,
 		func(row scanner, c *store.ConfigState) error {
 			return row.Scan(&c.ID, &c.Name, &c.Enabled, jsonCol{&c.Schedule}, nullTimeCol{&c.LastSuccess}, &c.LatestStatus)
 		}, args...)

@@ -251,6 +251,10 @@ func testRunTotals(t *testing.T, s store.Store) {
 		{Day: "2025-05-13", Status: "completed", Runs: 1, Stored: 800, DurationMS: 3600000, Timed: 1},
 	})
 	equal(t, "alice's latest statuses", latestStatuses(t, s, alice.ID), map[string]string{c1.ID: "expired", c2.ID: "completed"})
+	equal(t, "alice's last successes", lastSuccesses(t, s, alice.ID), map[string]time.Time{
+		c1.ID: at(1, 14).Add(3 * time.Minute), // expired since: it completed
+		c2.ID: end,
+	})
 	mkConfig(t, s, bob.ID, b1.ID, "no runs", day)
 	equal(t, "everyone's latest statuses", latestStatuses(t, s, ""), map[string]string{c1.ID: "expired", c2.ID: "completed", d1.ID: "cancelled"})
 	use, err := s.StorageUsage(ctx, alice.ID)

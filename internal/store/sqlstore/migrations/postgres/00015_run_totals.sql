@@ -8,8 +8,10 @@
 -- transaction) that inserts, settles, expires or deletes runs: no writer can forget
 -- them, cascades included. Progress reports (which set none of the columns counted)
 -- do not fire them. A row whose run count falls to 0 stays (readers skip it).
--- The partial index serves the protection table: the newest success of each
--- configuration is one index probe, however long its history.
+--   config_run_state: per configuration, the newest run's status and the newest
+--                   success's end (ConfigStates: the protection table), refreshed
+--                   from the runs (two index probes, the partial index below) for
+--                   each configuration whose runs a statement changed.
 -- SQLite has the same in migrations/sqlite/00015_run_totals.sql (row triggers).
 
 -- +goose Up
@@ -44,6 +46,12 @@ CREATE INDEX idx_backup_logs_config_success ON backup_logs (config_id, (COALESCE
 -- walking all their history.
 CREATE INDEX idx_backup_logs_user_status_start ON backup_logs (user_id, status, start_time);
 CREATE INDEX idx_backup_logs_status_start ON backup_logs (status, start_time);
+
+CREATE TABLE config_run_state (
+    config_id     uuid PRIMARY KEY REFERENCES backup_configs (id) ON DELETE CASCADE,
+    latest_status text,        -- the newest run's (by start, then id); NULL: no run
+    last_success  timestamptz  -- end of the newest completed or expired run
+);
 
 -- +goose StatementBegin
 CREATE FUNCTION backup_logs_totals() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -128,6 +136,36 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE FUNCTION backup_logs_config_state() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+BEGIN
+    IF TG_LEVEL = 'ROW' THEN
+        ids := ARRAY[OLD.config_id, NEW.config_id];
+    ELSIF TG_OP = 'INSERT' THEN
+        ids := ARRAY(SELECT DISTINCT config_id FROM new_runs);
+    ELSE
+        ids := ARRAY(SELECT DISTINCT config_id FROM old_runs);
+    END IF;
+    -- Lock the rows (made if missing), in order, before reading the runs: the
+    -- refresh, a statement with a snapshot of its own, then sees every run
+    -- committed by a transaction that held them before.
+    INSERT INTO config_run_state (config_id) SELECT c.id FROM backup_configs c WHERE c.id = ANY (ids)
+    ORDER BY c.id ON CONFLICT (config_id) DO NOTHING;
+    PERFORM 1 FROM config_run_state WHERE config_id = ANY (ids) ORDER BY config_id FOR UPDATE;
+    UPDATE config_run_state t SET
+        latest_status = (SELECT l.status FROM backup_logs l WHERE l.config_id = t.config_id
+            ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        last_success = (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l
+            WHERE l.config_id = t.config_id AND l.status IN ('completed', 'expired')
+            ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+    WHERE t.config_id = ANY (ids);
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+
 CREATE TRIGGER backup_logs_totals_insert AFTER INSERT ON backup_logs
     REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION backup_logs_totals();
 -- Updates, one row at a time (transition tables cannot be had with a column list),
@@ -143,6 +181,15 @@ CREATE TRIGGER backup_logs_totals_update AFTER UPDATE OF user_id, start_time, st
 CREATE TRIGGER backup_logs_totals_delete AFTER DELETE ON backup_logs
     REFERENCING OLD TABLE AS old_runs FOR EACH STATEMENT EXECUTE FUNCTION backup_logs_totals();
 
+CREATE TRIGGER backup_logs_config_state_insert AFTER INSERT ON backup_logs
+    REFERENCING NEW TABLE AS new_runs FOR EACH STATEMENT EXECUTE FUNCTION backup_logs_config_state();
+CREATE TRIGGER backup_logs_config_state_update AFTER UPDATE OF config_id, start_time, end_time, status ON backup_logs
+    FOR EACH ROW WHEN (OLD.config_id IS DISTINCT FROM NEW.config_id OR OLD.start_time IS DISTINCT FROM NEW.start_time
+        OR OLD.end_time IS DISTINCT FROM NEW.end_time OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION backup_logs_config_state();
+CREATE TRIGGER backup_logs_config_state_delete AFTER DELETE ON backup_logs
+    REFERENCING OLD TABLE AS old_runs FOR EACH STATEMENT EXECUTE FUNCTION backup_logs_config_state();
+
 -- The runs stored before this migration.
 INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
 SELECT user_id, to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD'), status, COUNT(*),
@@ -153,7 +200,18 @@ SELECT user_id, COALESCE(destination_id, ''), config_id::text, COALESCE(agent_id
     SUM(archive_size + manifest_size), SUM((archive_size > 0)::int + (manifest_size > 0)::int), COUNT(*)
 FROM backup_logs WHERE status = 'completed' GROUP BY 1, 2, 3, 4;
 
+INSERT INTO config_run_state (config_id, latest_status, last_success)
+SELECT c.id,
+    (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+    (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+        AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+FROM backup_configs c;
+
 -- +goose Down
+DROP TRIGGER backup_logs_config_state_delete ON backup_logs;
+DROP TRIGGER backup_logs_config_state_update ON backup_logs;
+DROP TRIGGER backup_logs_config_state_insert ON backup_logs;
+DROP FUNCTION backup_logs_config_state();
 DROP TRIGGER backup_logs_totals_delete ON backup_logs;
 DROP TRIGGER backup_logs_totals_update ON backup_logs;
 DROP TRIGGER backup_logs_totals_insert ON backup_logs;
@@ -162,5 +220,6 @@ DROP FUNCTION backup_logs_totals();
 DROP INDEX idx_backup_logs_status_start;
 DROP INDEX idx_backup_logs_user_status_start;
 DROP INDEX idx_backup_logs_config_success;
+DROP TABLE config_run_state;
 DROP TABLE storage_totals;
 DROP TABLE run_days;

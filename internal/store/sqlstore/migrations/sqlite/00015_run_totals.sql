@@ -3,7 +3,8 @@
 -- migrations/postgres/00015_run_totals.sql (which says what each table holds), with
 -- row triggers: every insert, update of a counted column and delete of a run
 -- (cascades included) moves its contribution, in the same statement. A row whose
--- run count falls to 0 stays (readers skip it).
+-- run count falls to 0 stays (readers skip it). config_run_state holds each
+-- configuration's newest run's status and newest success (ConfigStates).
 
 -- +goose Up
 CREATE TABLE run_days (
@@ -37,6 +38,12 @@ CREATE INDEX idx_backup_logs_config_success ON backup_logs (config_id, COALESCE(
 -- walking all their history.
 CREATE INDEX idx_backup_logs_user_status_start ON backup_logs (user_id, status, start_time);
 CREATE INDEX idx_backup_logs_status_start ON backup_logs (status, start_time);
+
+CREATE TABLE config_run_state (
+    config_id     TEXT PRIMARY KEY REFERENCES backup_configs (id) ON DELETE CASCADE,
+    latest_status TEXT, -- the newest run's (by start, then id); NULL: no run
+    last_success  TEXT  -- end of the newest completed or expired run
+) STRICT;
 
 -- +goose StatementBegin
 CREATE TRIGGER backup_logs_totals_insert AFTER INSERT ON backup_logs
@@ -97,6 +104,56 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- config_run_state: refreshed from the runs (two index probes) for the
+-- configuration of every run inserted, deleted or changed in a counted column.
+-- +goose StatementBegin
+CREATE TRIGGER backup_logs_config_state_insert AFTER INSERT ON backup_logs
+BEGIN
+    INSERT INTO config_run_state (config_id, latest_status, last_success)
+    SELECT c.id,
+        (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+            AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+    FROM backup_configs c WHERE c.id = NEW.config_id
+    ON CONFLICT (config_id) DO UPDATE SET latest_status = excluded.latest_status, last_success = excluded.last_success;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER backup_logs_config_state_delete AFTER DELETE ON backup_logs
+BEGIN
+    INSERT INTO config_run_state (config_id, latest_status, last_success)
+    SELECT c.id,
+        (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+            AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+    FROM backup_configs c WHERE c.id = OLD.config_id
+    ON CONFLICT (config_id) DO UPDATE SET latest_status = excluded.latest_status, last_success = excluded.last_success;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER backup_logs_config_state_update AFTER UPDATE OF config_id, start_time, end_time, status ON backup_logs
+WHEN OLD.config_id IS NOT NEW.config_id OR OLD.start_time IS NOT NEW.start_time OR OLD.end_time IS NOT NEW.end_time
+    OR OLD.status IS NOT NEW.status
+BEGIN
+    INSERT INTO config_run_state (config_id, latest_status, last_success)
+    SELECT c.id,
+        (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+            AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+    FROM backup_configs c WHERE c.id = OLD.config_id
+    ON CONFLICT (config_id) DO UPDATE SET latest_status = excluded.latest_status, last_success = excluded.last_success;
+    INSERT INTO config_run_state (config_id, latest_status, last_success)
+    SELECT c.id,
+        (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+            AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+    FROM backup_configs c WHERE c.id = NEW.config_id
+    ON CONFLICT (config_id) DO UPDATE SET latest_status = excluded.latest_status, last_success = excluded.last_success;
+END;
+-- +goose StatementEnd
+
 -- The runs stored before this migration.
 INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
 SELECT user_id, substr(start_time, 1, 10), status, COUNT(*), SUM(archive_size + manifest_size),
@@ -107,12 +164,23 @@ SELECT user_id, COALESCE(destination_id, ''), config_id, COALESCE(agent_id, ''),
     SUM((archive_size > 0) + (manifest_size > 0)), COUNT(*)
 FROM backup_logs WHERE status = 'completed' GROUP BY 1, 2, 3, 4;
 
+INSERT INTO config_run_state (config_id, latest_status, last_success)
+SELECT c.id,
+    (SELECT l.status FROM backup_logs l WHERE l.config_id = c.id ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+    (SELECT COALESCE(l.end_time, l.start_time) FROM backup_logs l WHERE l.config_id = c.id
+        AND l.status IN ('completed', 'expired') ORDER BY COALESCE(l.end_time, l.start_time) DESC LIMIT 1)
+FROM backup_configs c;
+
 -- +goose Down
+DROP TRIGGER backup_logs_config_state_update;
+DROP TRIGGER backup_logs_config_state_delete;
+DROP TRIGGER backup_logs_config_state_insert;
 DROP TRIGGER backup_logs_totals_update;
 DROP TRIGGER backup_logs_totals_delete;
 DROP TRIGGER backup_logs_totals_insert;
 DROP INDEX idx_backup_logs_status_start;
 DROP INDEX idx_backup_logs_user_status_start;
 DROP INDEX idx_backup_logs_config_success;
+DROP TABLE config_run_state;
 DROP TABLE storage_totals;
 DROP TABLE run_days;
