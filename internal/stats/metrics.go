@@ -122,7 +122,7 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 	if err != nil {
 		return Metrics{}, err
 	}
-	return s.get(ctx, userID, period, cs)
+	return s.get(ctx, userID, period, cs, parseSchedules(cs))
 }
 
 // Overview is the dashboard's Get and its protection table, reading the
@@ -135,15 +135,16 @@ func (s *Service) Overview(ctx context.Context, userID, period string) (Metrics,
 	if err != nil {
 		return Metrics{}, nil, 0, err
 	}
-	m, err := s.get(ctx, userID, period, cs)
+	scs := parseSchedules(cs)
+	m, err := s.get(ctx, userID, period, cs, scs)
 	if err != nil {
 		return Metrics{}, nil, 0, err
 	}
-	rows, failing := s.protections(cs)
+	rows, failing := s.protections(cs, scs)
 	return m, rows, failing, nil
 }
 
-func (s *Service) get(ctx context.Context, userID, period string, cs []store.ConfigState) (Metrics, error) {
+func (s *Service) get(ctx context.Context, userID, period string, cs []store.ConfigState, scs []parsedSchedule) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
 	if err != nil {
 		return Metrics{}, err
@@ -217,7 +218,7 @@ func (s *Service) get(ctx context.Context, userID, period string, cs []store.Con
 			m.LastBackupDate = t
 		}
 	}
-	m.UpcomingBackups = upcomings(cs, now, 24*time.Hour)
+	m.UpcomingBackups = upcomings(cs, scs, now, 24*time.Hour)
 	hist, err := s.store.StorageHistory(ctx, userID, first)
 	if err != nil {
 		return Metrics{}, err
@@ -244,29 +245,44 @@ type scheduleDoc struct {
 	Timezone       string `json:"timezone"`
 }
 
+// parsedSchedule is a config's schedule, parsed once per request for the
+// upcoming backups and the protection table; sc is nil without a valid one (the
+// scheduler reports those on every tick).
+type parsedSchedule struct {
+	sc   *scheduler.Schedule
+	cron string
+}
+
+func parseSchedules(cs []store.ConfigState) []parsedSchedule {
+	out := make([]parsedSchedule, len(cs))
+	for i, c := range cs {
+		var d scheduleDoc
+		if len(c.Schedule) == 0 || json.Unmarshal(c.Schedule, &d) != nil || strings.TrimSpace(d.CronExpression) == "" {
+			continue
+		}
+		if sc, err := scheduler.Parse(d.CronExpression, d.Timezone); err == nil {
+			out[i] = parsedSchedule{sc, d.CronExpression}
+		}
+	}
+	return out
+}
+
 // upcomings lists the slots of the enabled configs' schedules in (now, now+within],
 // soonest first (then by name), each in its schedule's timezone: at most
 // maxUpcomingPerConfig per config and maxUpcoming in all. The schedules are
 // merged (a heap of each config's next slot), so the cost is one slot per config
 // and one per slot listed, whatever the number of configurations.
-func upcomings(cs []store.ConfigState, now time.Time, within time.Duration) []Upcoming {
+func upcomings(cs []store.ConfigState, scs []parsedSchedule, now time.Time, within time.Duration) []Upcoming {
 	out := []Upcoming{}
 	end := now.Add(within)
 	h := &slotHeap{}
 	for i, c := range cs {
-		if !c.Enabled || len(c.Schedule) == 0 {
+		sc := scs[i].sc
+		if !c.Enabled || sc == nil {
 			continue
-		}
-		var d scheduleDoc
-		if err := json.Unmarshal(c.Schedule, &d); err != nil || strings.TrimSpace(d.CronExpression) == "" {
-			continue
-		}
-		sc, err := scheduler.Parse(d.CronExpression, d.Timezone)
-		if err != nil {
-			continue // the scheduler reports it on every tick
 		}
 		if at := sc.Next(now); !at.IsZero() && !at.After(end) {
-			h.s = append(h.s, slot{at: at, name: c.Name, i: i, sc: sc, cron: d.CronExpression})
+			h.s = append(h.s, slot{at: at, name: c.Name, i: i, sc: sc, cron: scs[i].cron})
 		}
 	}
 	heap.Init(h)
