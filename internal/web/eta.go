@@ -34,10 +34,11 @@ func (v runView) ETAText() string {
 }
 
 // restoreETA is a running restore's time left, from the bytes written against
-// what its backup read (known only when the restore takes everything), at its
-// rate so far.
+// what its backup read, at its rate so far. That total is known only when the
+// restore takes everything from a full backup: an incremental one read only what
+// changed, though its restore writes the whole chain's files.
 func restoreETA(x store.Restore, run store.Run, now time.Time) string {
-	if x.StartedAt == nil || len(x.Paths) > 0 {
+	if x.StartedAt == nil || len(x.Paths) > 0 || !run.Full {
 		return "—"
 	}
 	return etaText(x.BytesWritten, run.TotalBytes, now.Sub(*x.StartedAt))

@@ -33,7 +33,7 @@ func TestETAText(t *testing.T) {
 func TestRestoreETA(t *testing.T) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	started := now.Add(-2 * time.Minute)
-	run := store.Run{TotalBytes: 4000}
+	run := store.Run{TotalBytes: 4000, Full: true}
 	for _, tc := range []struct {
 		what string
 		x    store.Restore
@@ -44,6 +44,19 @@ func TestRestoreETA(t *testing.T) {
 		{"not taken by the agent yet", store.Restore{BytesWritten: 0}, "—"},
 	} {
 		if got := restoreETA(tc.x, run, now); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.what, got, tc.want)
+		}
+	}
+	// An incremental backup read only what changed: no total for its restore.
+	incr := store.Run{TotalBytes: 4000}
+	for _, tc := range []struct {
+		what string
+		x    store.Restore
+		want string
+	}{
+		{"everything from an incremental backup", store.Restore{StartedAt: &started, BytesWritten: 1000}, "—"},
+	} {
+		if got := restoreETA(tc.x, incr, now); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.what, got, tc.want)
 		}
 	}
