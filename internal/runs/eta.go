@@ -9,7 +9,8 @@ import (
 )
 
 // ExpectedBytes is about how many bytes run will read in all, for its time left:
-// what its configuration's last completed backup read; 0 when none did (unknown).
+// what its configuration's last completed backup read when that was of the same
+// kind (full or incremental: an incremental reads what changed); 0 when unknown.
 // run is one the caller was allowed to see.
 func (s *Service) ExpectedBytes(ctx context.Context, run Run) (int64, error) {
 	last, err := s.st.LastCompletedRun(ctx, run.ConfigID)
@@ -18,6 +19,9 @@ func (s *Service) ExpectedBytes(ctx context.Context, run Run) (int64, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("last completed run of config %s: %w", run.ConfigID, err)
+	}
+	if last.Full != run.Full {
+		return 0, nil
 	}
 	return last.TotalBytes, nil
 }
