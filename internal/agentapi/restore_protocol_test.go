@@ -66,6 +66,10 @@ func TestRestoreProtocol(t *testing.T) {
 		if !strings.Contains(servertest.Visible(r.Raw), "The agent is writing the files: 1234 files, 3.0 MiB so far.") {
 			t.Errorf("running restore's page lacks its progress: %s", servertest.Visible(r.Raw))
 		}
+		// A restore of some paths has no size to reach: its time left is unknown.
+		if !strings.Contains(servertest.Visible(r.Raw), "Time left—") {
+			t.Errorf("running restore's page lacks its (unknown) time left: %s", servertest.Visible(r.Raw))
+		}
 
 		r = a.JSON("POST", "/api/restores/"+id+"/cancel", nil)
 		servertest.Want(t, r, http.StatusOK)

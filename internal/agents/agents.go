@@ -228,6 +228,17 @@ func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
 		}
 	}
 	out := make([]Agent, 0, len(as))
+	for _, a := range s.visible(ctx, actor, as) {
+		v := s.viewWith(a, last)
+		v.Owner = emails[a.UserID]
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// visible keeps of as those List shows actor.
+func (s *Service) visible(ctx context.Context, actor store.User, as []store.Agent) []store.Agent {
+	out := as[:0:0]
 	var serverMode map[string]bool // users with a server-mode configuration
 	for _, a := range as {
 		if a.Builtin && !actor.IsAdmin() {
@@ -235,17 +246,31 @@ func (s *Service) List(ctx context.Context, actor store.User) ([]Agent, error) {
 		}
 		if a.Builtin {
 			if serverMode == nil {
-				serverMode = s.serverModeUsers(ctx, owner)
+				serverMode = s.serverModeUsers(ctx, actor.Scope())
 			}
 			if !serverMode[a.UserID] {
 				continue // nothing runs on the server yet: it would only puzzle
 			}
 		}
-		v := s.viewWith(a, last)
-		v.Owner = emails[a.UserID]
-		out = append(out, v)
+		out = append(out, a)
 	}
-	return out, nil
+	return out
+}
+
+// Counts is how many of the agents List shows actor are online, and in all,
+// without reading their runs (the dashboard's headline).
+func (s *Service) Counts(ctx context.Context, actor store.User) (online, total int, err error) {
+	as, err := s.st.ListAgents(ctx, actor.Scope())
+	if err != nil {
+		return 0, 0, fmt.Errorf("list agents: %w", err)
+	}
+	for _, a := range s.visible(ctx, actor, as) {
+		total++
+		if State(a, s.now()) == store.AgentOnline {
+			online++
+		}
+	}
+	return online, total, nil
 }
 
 // serverModeUsers are the owners (owner, or everyone for "") of a configuration that

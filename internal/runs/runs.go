@@ -57,6 +57,7 @@ type Store interface {
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	ListAgentLogs(ctx context.Context, f store.AgentLogFilter) ([]store.AgentLog, error)
+	LastCompletedRun(ctx context.Context, configID string) (store.Run, error)
 	audit.Store
 }
 
@@ -287,6 +288,7 @@ type Filter struct {
 	To       time.Time // start before
 	Limit    int       // 1..200; 0 means 50
 	Offset   int
+	NoTotal  bool // Page.Total is left 0 (a short list that shows no count)
 }
 
 // Page is one page of the history.
@@ -346,7 +348,7 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 		f.Limit = 50
 	}
 	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
-		Limit: f.Limit, Offset: f.Offset, CountUpTo: f.Offset + CountCap + 1}
+		Limit: f.Limit, Offset: f.Offset, CountUpTo: f.Offset + CountCap + 1, NoTotal: f.NoTotal}
 	sf.UserID = actor.Scope()
 	recs, total, err := s.st.ListRunRecords(ctx, sf)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // timezones resolve the same on a minimal container or Windows
 
@@ -66,6 +68,29 @@ var fields = [5]field{
 // both checked at once, for example "minute field: 61 is out of range 0-59" and
 // `unknown timezone "Europe/Berln"`.
 func Parse(expr, timezone string) (*Schedule, error) {
+	key := expr + "\x00" + timezone
+	if sc, ok := parsed.Load(key); ok {
+		return sc.(*Schedule), nil
+	}
+	sc, err := parse(expr, timezone)
+	if err == nil && parsedN.Add(1) <= maxParsed {
+		parsed.Store(key, sc)
+	}
+	return sc, err
+}
+
+// parsed holds the schedules Parse returned, by expression and timezone: pages
+// parse every configuration's schedule on each request (the dashboard, 1,000 of
+// them), and loading a timezone reads the zone database. Schedules are immutable.
+// Only the first maxParsed are kept, so odd input cannot grow it without bound.
+var (
+	parsed  sync.Map
+	parsedN atomic.Int64
+)
+
+const maxParsed = 4096
+
+func parse(expr, timezone string) (*Schedule, error) {
 	problems := apperr.Fields{}
 	loc, err := loadLocation(timezone)
 	if err != nil {

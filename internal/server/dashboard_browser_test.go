@@ -30,10 +30,22 @@ func TestDashboardLiveAcrossReplicas(t *testing.T) {
 	}
 	testenv.Eventually(t, "the dashboard's event stream", func() bool { return l.b.App.Events.Stats().Subscribers == 1 })
 	waitText := func(sel, text string) { t.Helper(); l.waitText(t, sel, text) }
-	for _, n := range []int{42, 919} {
-		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
-		waitText(`#dash-progress`, fmt.Sprintf("%d files", n))
+	waitText(`#dash-progress`, "time left: —") // nothing read yet
+	// The time left follows the bytes read against the last backup's 20 MB at the
+	// rate so far (a minute for 42 kB, then for 9.19 MB): about 476 min, then about
+	// 1 min; it is outside the live region, so it is not announced.
+	for _, n := range []struct {
+		files, bytes int
+		left         string
+	}{{42, 42_000, "time left: about 7 h"}, {919, 9_190_000, "time left: about 1 min"}} {
+		want(t, user.AgentCall("/api/agent/backup/progress", key, map[string]any{"runId": runID, "filesProcessed": n.files, "bytesScanned": n.bytes, "bytesTransferred": n.bytes / 2}), http.StatusOK)
+		waitText(`#dash-progress`, fmt.Sprintf("%d files", n.files))
+		waitText(`#dash-progress`, n.left)
 	}
+	if got := liveText(br, `#dash-running`); strings.Contains(got, "left") {
+		t.Errorf("the live region %q announces the time left", got)
+	}
+	br.Audit("the dashboard with a running backup and its time left")
 	want(t, user.AgentCall("/api/agent/backup/complete", key, map[string]any{"runId": runID, "status": "cancelled", "error": "stopped by the test"}), http.StatusOK)
 	waitText(`#dash-running`, "No backup is running")
 	waitText(`#dash-last`, "Cancelled")

@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/backapp/backapp/internal/server/servertest"
+	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/store/pgtest"
 	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
@@ -26,6 +28,9 @@ type liveReplicas struct {
 	user *client // the user, on replica A
 	key  string  // the agent's key
 	cfg  string  // the configuration's id
+	// cfgRec is the configuration, clock the replicas' clock.
+	cfgRec store.BackupConfig
+	clock  *servertest.SchedClock
 }
 
 // startLiveReplicas starts the replicas and the browser (for at most timeout).
@@ -40,7 +45,9 @@ func startLiveReplicas(t *testing.T, timeout time.Duration) *liveReplicas {
 	uid := registerID(t, l.user, "ada@example.com")
 	var agentID string
 	agentID, l.key, _ = l.user.CreateAgent("box")
-	l.cfg = l.a.MkScheduled(uid, agentID, "nightly", "", `{}`).ID
+	l.cfgRec = l.a.MkScheduled(uid, agentID, "nightly", "", `{}`)
+	l.cfg = l.cfgRec.ID
+	l.clock = clock
 	l.base = browser.Serve(t, l.b.App.Handler())
 	t.Cleanup(l.b.App.Events.Close) // before the test server's Close waits for open streams
 	return l
@@ -57,10 +64,16 @@ func (l *liveReplicas) signIn(ready string) {
 		chromedp.WaitVisible(chromedp.CSS(ready)))
 }
 
-// running runs the configuration now and marks the run running, as its agent would
-// on starting it; it returns the run's id.
+// running runs the configuration now and marks the run running a minute ago, as its
+// agent would on starting it; it returns the run's id. A completed backup before it
+// read 20 MB: the estimate its time left is computed from.
 func (l *liveReplicas) running(t *testing.T) string {
 	t.Helper()
+	prev := l.a.AddRun(l.cfgRec, "completed", l.clock.Now().Add(-24*time.Hour), time.Minute, "", 1000, 10)
+	prev.TotalBytes = 20_000_000
+	if err := l.a.App.Store.UpdateRun(context.Background(), &prev); err != nil {
+		t.Fatal(err)
+	}
 	r := l.user.JSON("POST", "/api/backups/execute/"+l.cfg, nil)
 	want(t, r, http.StatusAccepted)
 	run, err := l.a.App.Store.GetRun(context.Background(), r.Body["id"].(string))
@@ -68,6 +81,7 @@ func (l *liveReplicas) running(t *testing.T) string {
 		t.Fatal(err)
 	}
 	run.Status = "running"
+	run.StartTime = run.StartTime.Add(-time.Minute) // a minute in: its rate so far gives the time left
 	if err := l.a.App.Store.UpdateRun(context.Background(), &run); err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +122,21 @@ func TestRunPageLiveAcrossReplicas(t *testing.T) {
 	// so what changes next can only come from an event.
 	testenv.Eventually(t, "the page's event stream", func() bool { return l.b.App.Events.Stats().Subscribers == 1 })
 
-	for _, n := range []int{4242, 9191} {
-		want(t, l.user.AgentCall("/api/agent/backup/progress", l.key, map[string]any{"runId": runID, "filesProcessed": n, "bytesScanned": n * 1000, "bytesTransferred": n * 500}), http.StatusOK)
-		l.waitText(t, `#run-cards`, fmt.Sprint(n))
+	l.waitText(t, `#run-eta`, "—") // nothing read yet
+	// Against the last backup's 20 MB at the rate so far (a minute for 4.2 MB, then
+	// for 9.2 MB): about 4 min left, then about 1 min; outside the live region.
+	for _, n := range []struct {
+		files int
+		left  string
+	}{{4242, "about 4 min"}, {9191, "about 1 min"}} {
+		want(t, l.user.AgentCall("/api/agent/backup/progress", l.key, map[string]any{"runId": runID, "filesProcessed": n.files, "bytesScanned": n.files * 1000, "bytesTransferred": n.files * 500}), http.StatusOK)
+		l.waitText(t, `#run-cards`, fmt.Sprint(n.files))
+		l.waitText(t, `#run-eta`, n.left)
 	}
+	if got := liveText(br, `#run-status`); strings.Contains(got, "left") || strings.Contains(got, "min") {
+		t.Errorf("the live region %q announces the time left", got)
+	}
+	br.Audit("the run page with a running backup and its time left")
 	want(t, l.user.AgentCall("/api/agent/backup/complete", l.key, map[string]any{"runId": runID, "status": "cancelled", "error": "stopped by the test"}), http.StatusOK)
 	l.waitText(t, `#run-status`, "Cancelled")
 	l.waitText(t, `#run-errors`, "stopped by the test")

@@ -49,7 +49,7 @@ func benchPages(b *testing.B, databaseURL string) {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	m := seedManyRuns(b, cfg, nRuns, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Minute)
+	m := seedManyRuns(b, cfg, nRuns, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Minute, 1, 1)
 	h, cookie, configID, agentID := m.app.Handler(), m.cookie, m.configID, m.agentID
 
 	pages := []struct{ name, path string }{
@@ -105,8 +105,9 @@ type manyRuns struct {
 // seedManyRuns opens the server of cfg (closed when the benchmark ends), makes the
 // account, its agent and its configuration through the JSON API as a user would, and
 // stores n completed runs of it, each taking took, the newest starting at newest and
-// the others a minute apart before it.
-func seedManyRuns(b *testing.B, cfg *config.Config, n int, newest time.Time, took time.Duration) *manyRuns {
+// the others a minute apart before it, spread over configs configurations on agents
+// agents (copies of the first; 1, 1 keeps them all on it).
+func seedManyRuns(b *testing.B, cfg *config.Config, n int, newest time.Time, took time.Duration, configs, agents int) *manyRuns {
 	b.Helper()
 	ctx := context.Background()
 	app, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{PasswordCost: bcrypt.MinCost})
@@ -163,43 +164,96 @@ func seedManyRuns(b *testing.B, cfg *config.Config, n int, newest time.Time, too
 	}
 	m.seedID = seed.ID
 	t0 := time.Now()
-	copyRuns(b, cfg, seed.ID, n-1)
+	copyRuns(b, cfg, seed.ID, n-1, configs, agents)
 	b.Logf("%d runs stored in %s", n, time.Since(t0).Round(time.Millisecond))
 	return m
 }
 
 // copyRuns stores n copies of run id, a minute apart going back in time, in one
-// statement: a hundred thousand runs through the store would take minutes.
-func copyRuns(b *testing.B, cfg *config.Config, id string, n int) {
+// statement: a hundred thousand runs through the store would take minutes. With
+// configs and agents above 1 it first copies the run's agent and configuration
+// (agents-1 and configs-1 times; the configurations take the agents in turn) and
+// spreads the copies over the configurations in turn.
+func copyRuns(b *testing.B, cfg *config.Config, id string, n, configs, agents int) {
 	ctx := context.Background()
-	const cols = `config_id, user_id, agent_id, end_time, status, s3_path, files_processed, total_bytes, bytes_transferred, full_backup`
+	const cols = `user_id, end_time, status, s3_path, files_processed, total_bytes, bytes_transferred, full_backup`
+	var stmts []string
+	var args [][]any
 	if cfg.DatabaseURL == "" {
+		// SQLite: ids keep the UUID shape, the original's first 24 characters and a
+		// counter.
+		const seq = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) `
+		stmts = []string{
+			`CREATE TEMP TABLE seed_agents AS ` + seq + `SELECT a.* FROM n, agents a, backup_logs r WHERE r.id = ? AND a.id = r.agent_id`,
+			`UPDATE seed_agents SET id = substr(id, 1, 24) || printf('%012x', rowid), name = name || ' ' || rowid,
+				api_key_hash = api_key_hash || rowid, builtin = 0`,
+			`INSERT INTO agents SELECT * FROM seed_agents`,
+			`CREATE TEMP TABLE seed_configs AS ` + seq + `SELECT c.* FROM n, backup_configs c, backup_logs r WHERE r.id = ? AND c.id = r.config_id`,
+			`UPDATE seed_configs SET id = substr(id, 1, 24) || printf('%012x', rowid), name = name || ' ' || rowid,
+				agent_id = (SELECT a.id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k, COUNT(*) OVER () AS n
+					FROM agents WHERE user_id = seed_configs.user_id) a WHERE a.k = seed_configs.rowid % a.n)`,
+			`INSERT INTO backup_configs SELECT * FROM seed_configs`,
+			`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?),
+				c AS (SELECT c.id, c.agent_id, row_number() OVER (ORDER BY c.id) - 1 AS k FROM backup_configs c, backup_logs r
+					WHERE r.id = ? AND c.user_id = r.user_id)
+			INSERT INTO backup_logs (id, start_time, config_id, agent_id, ` + cols + `)
+			SELECT printf('%s-%08d', r.id, n.i), strftime('%Y-%m-%dT%H:%M:%f000Z', r.start_time, '-' || n.i || ' minutes'),
+				c.id, c.agent_id, ` + cols + ` FROM n, backup_logs r, c WHERE r.id = ? AND c.k = n.i % ?`,
+			`ANALYZE`,
+		}
+		args = [][]any{{agents - 1, id}, nil, nil, {configs - 1, id}, nil, nil, {n, id, id, configs}, nil}
 		db, err := sql.Open("sqlite", cfg.SQLitePath())
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer db.Close()
-		_, err = db.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-INSERT INTO backup_logs (id, start_time, `+cols+`)
-SELECT printf('%s-%08d', r.id, n.i), strftime('%Y-%m-%dT%H:%M:%f000Z', r.start_time, '-' || n.i || ' minutes'), `+cols+`
-FROM n, backup_logs r WHERE r.id = ?`, n, id)
-		if err != nil {
-			b.Fatal(err)
+		db.SetMaxOpenConns(1) // the temporary tables live in one connection
+		for i, q := range stmts {
+			if skipCopy(i, configs, agents) {
+				continue
+			}
+			if _, err := db.ExecContext(ctx, q, args[i]...); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
 		}
 		return
 	}
+	stmts = []string{
+		`CREATE TEMP TABLE seed_agents AS SELECT a.* FROM generate_series(1, $1::int), agents a, backup_logs r WHERE r.id = $2 AND a.id = r.agent_id`,
+		`UPDATE seed_agents SET id = gen_random_uuid(), name = name || ' ' || ctid, api_key_hash = md5(random()::text), builtin = false`,
+		`INSERT INTO agents SELECT * FROM seed_agents`,
+		`CREATE TEMP TABLE seed_configs AS SELECT c.* FROM generate_series(1, $1::int), backup_configs c, backup_logs r WHERE r.id = $2 AND c.id = r.config_id`,
+		`WITH a AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k, COUNT(*) OVER () AS n FROM agents
+				WHERE user_id = (SELECT user_id FROM seed_configs LIMIT 1)),
+			c AS (SELECT ctid, row_number() OVER () AS k FROM seed_configs)
+		UPDATE seed_configs s SET id = gen_random_uuid(), name = s.name || ' ' || c.k, agent_id = a.id
+			FROM c, a WHERE c.ctid = s.ctid AND a.k = c.k % a.n`,
+		`INSERT INTO backup_configs SELECT * FROM seed_configs`,
+		`WITH c AS (SELECT c.id, c.agent_id, row_number() OVER (ORDER BY c.id) - 1 AS k FROM backup_configs c, backup_logs r
+				WHERE r.id = $2 AND c.user_id = r.user_id)
+		INSERT INTO backup_logs (id, start_time, config_id, agent_id, ` + cols + `)
+		SELECT gen_random_uuid(), r.start_time - n.i * interval '1 minute', c.id, c.agent_id, ` + cols + `
+		FROM generate_series(1, $1::int) n(i), backup_logs r, c WHERE r.id = $2 AND c.k = n.i % $3`,
+		`ANALYZE`,
+	}
+	args = [][]any{{agents - 1, id}, nil, nil, {configs - 1, id}, nil, nil, {n, id, configs}, nil}
 	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `INSERT INTO backup_logs (id, start_time, `+cols+`)
-SELECT gen_random_uuid(), r.start_time - n.i * interval '1 minute', `+cols+`
-FROM generate_series(1, $1::int) n(i), backup_logs r WHERE r.id = $2`, n, id)
-	if err != nil {
-		b.Fatal(err)
+	for i, q := range stmts {
+		if skipCopy(i, configs, agents) {
+			continue
+		}
+		if _, err := conn.Exec(ctx, q, args[i]...); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
 	}
-	if _, err := conn.Exec(ctx, `ANALYZE backup_logs`); err != nil {
-		b.Fatal(err)
-	}
+}
+
+// skipCopy says whether copyRuns's statement i is left out: the first three copy
+// the agent, the next three the configuration.
+func skipCopy(i, configs, agents int) bool {
+	return i < 3 && agents <= 1 || i >= 3 && i < 6 && configs <= 1
 }

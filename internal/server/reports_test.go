@@ -114,6 +114,12 @@ func TestReports(t *testing.T) {
 			t.Errorf("admin's report on bob: %d records, want 4", len(recs))
 		}
 
+		r = admin.Send("GET", "/api/reports?period=30d&format=json&user="+bobID, "", nil)
+		want(t, r, http.StatusOK)
+		if strings.Contains(r.Raw, "admin-cfg") || !strings.Contains(r.Raw, "plain") {
+			t.Errorf("admin's JSON report on bob (user=): %s", r.Raw)
+		}
+
 		// Bad input.
 		for _, tc := range []struct {
 			c      *client
@@ -130,6 +136,8 @@ func TestReports(t *testing.T) {
 			{bob, "/api/reports?configId=" + adminCfg.ID, http.StatusNotFound, "no configuration"},
 			{bob, "/api/reports?agentId=" + adminAgent, http.StatusNotFound, "no agent"},
 			{bob, "/api/reports?userId=" + adminID, http.StatusNotFound, "no user"},
+			{bob, "/api/reports?user=" + adminID, http.StatusNotFound, "no user"},
+			{bob, "/api/reports?user=" + adminID + "&configId=" + adminCfg.ID, http.StatusNotFound, "no user"},
 			{admin, "/api/reports?userId=nobody", http.StatusNotFound, "no user"},
 		} {
 			r := tc.c.JSON("GET", tc.path, nil)
@@ -152,6 +160,23 @@ func TestReports(t *testing.T) {
 		want(t, r, http.StatusOK)
 		if !strings.HasPrefix(r.Raw, "run_id,configuration") {
 			t.Errorf("download from the page: %q", r.Raw[:min(len(r.Raw), 40)])
+		}
+		// Administrators pick a user on the page; others have no picker, and naming
+		// another user, or their configuration or agent, is a 404 that shows nothing
+		// of theirs.
+		shows(t, "bob's reports page", page, false, `name="user"`, "ada@example.com")
+		adminPage := admin.Page("/reports", http.StatusOK)
+		shows(t, "the administrator's reports page", adminPage, true, `name="user"`, "All users", `value="`+bobID+`"`, "bob@example.com")
+		r = admin.Send("GET", "/reports?download=1&period=30d&format=csv&user="+bobID, "", nil)
+		want(t, r, http.StatusOK)
+		if recs, _ := csv.NewReader(strings.NewReader(r.Raw)).ReadAll(); len(recs) != 4 || strings.Contains(r.Raw, "admin-cfg") {
+			t.Errorf("admin's report on bob from the page: %d records, want 4:\n%s", len(recs), r.Raw)
+		}
+		for _, q := range []string{"user=" + adminID, "config=" + adminCfg.ID, "agent=" + adminAgent} {
+			r = bob.Send("GET", "/reports?download=1&period=30d&format=csv&"+q, "", nil)
+			if r.Status != http.StatusNotFound || strings.Contains(r.Raw, "admin-cfg") || strings.Contains(r.Raw, "ada@example.com") {
+				t.Errorf("bob's page download with %s: %d, want 404 without the administrator's data:\n%s", q, r.Status, r.Raw)
+			}
 		}
 		r = bob.Send("GET", "/reports?download=1&period=30d&format=xml", "", nil)
 		if r.Status != http.StatusBadRequest && r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Raw, "use csv, json or pdf") || !strings.Contains(r.Raw, "<form") {

@@ -4,11 +4,11 @@
 package stats
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,9 +20,7 @@ import (
 type Store interface {
 	store.RunDays
 	StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error)
-	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
-	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
-	LatestRuns(ctx context.Context, per store.RunsPer, userID string) ([]store.Run, error)
+	ConfigStates(ctx context.Context, userID string) ([]store.ConfigState, error)
 	store.StorageHistory
 }
 
@@ -117,6 +115,36 @@ func New(s Store, now func() time.Time) *Service {
 
 // Get computes userID's metrics (everyone's when "") over the named period.
 func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, error) {
+	if _, _, err := ParsePeriod(period); err != nil {
+		return Metrics{}, err
+	}
+	cs, err := s.store.ConfigStates(ctx, userID)
+	if err != nil {
+		return Metrics{}, err
+	}
+	return s.get(ctx, userID, period, cs, parseSchedules(cs))
+}
+
+// Overview is the dashboard's Get and its protection table, reading the
+// configurations' states once for both.
+func (s *Service) Overview(ctx context.Context, userID, period string) (Metrics, []Protection, int, error) {
+	if _, _, err := ParsePeriod(period); err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	cs, err := s.store.ConfigStates(ctx, userID)
+	if err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	scs := parseSchedules(cs)
+	m, err := s.get(ctx, userID, period, cs, scs)
+	if err != nil {
+		return Metrics{}, nil, 0, err
+	}
+	rows, failing := s.protections(cs, scs)
+	return m, rows, failing, nil
+}
+
+func (s *Service) get(ctx context.Context, userID, period string, cs []store.ConfigState, scs []parsedSchedule) (Metrics, error) {
 	name, length, err := ParsePeriod(period)
 	if err != nil {
 		return Metrics{}, err
@@ -185,20 +213,12 @@ func (s *Service) Get(ctx context.Context, userID, period string) (Metrics, erro
 		m.TotalStorageUsed += u.Bytes
 		m.TotalObjects += u.Objects
 	}
-	last, err := s.store.LastSuccesses(ctx, userID)
-	if err != nil {
-		return Metrics{}, err
-	}
-	for _, t := range last {
-		if m.LastBackupDate == nil || t.After(*m.LastBackupDate) {
-			m.LastBackupDate = &t
+	for _, c := range cs {
+		if t := c.LastSuccess; t != nil && (m.LastBackupDate == nil || t.After(*m.LastBackupDate)) {
+			m.LastBackupDate = t
 		}
 	}
-	cs, err := s.store.ListConfigs(ctx, userID)
-	if err != nil {
-		return Metrics{}, err
-	}
-	m.UpcomingBackups = Upcomings(cs, now, 24*time.Hour)
+	m.UpcomingBackups = upcomings(cs, scs, now, 24*time.Hour)
 	hist, err := s.store.StorageHistory(ctx, userID, first)
 	if err != nil {
 		return Metrics{}, err
@@ -225,40 +245,89 @@ type scheduleDoc struct {
 	Timezone       string `json:"timezone"`
 }
 
-// Upcomings lists the slots of the enabled configs' schedules in (now, now+within],
-// soonest first, each in its schedule's timezone.
-func Upcomings(cs []store.BackupConfig, now time.Time, within time.Duration) []Upcoming {
-	out := []Upcoming{}
-	end := now.Add(within)
-	for _, c := range cs {
-		if !c.Enabled || len(c.Schedule) == 0 {
-			continue
-		}
+// parsedSchedule is a config's schedule, parsed once per request for the
+// upcoming backups and the protection table; sc is nil without a valid one (the
+// scheduler reports those on every tick).
+type parsedSchedule struct {
+	sc   *scheduler.Schedule
+	cron string
+}
+
+func parseSchedules(cs []store.ConfigState) []parsedSchedule {
+	out := make([]parsedSchedule, len(cs))
+	for i, c := range cs {
 		var d scheduleDoc
-		if err := json.Unmarshal(c.Schedule, &d); err != nil || strings.TrimSpace(d.CronExpression) == "" {
+		if len(c.Schedule) == 0 || json.Unmarshal(c.Schedule, &d) != nil || strings.TrimSpace(d.CronExpression) == "" {
 			continue
 		}
-		sc, err := scheduler.Parse(d.CronExpression, d.Timezone)
-		if err != nil {
-			continue // the scheduler reports it on every tick
+		if sc, err := scheduler.Parse(d.CronExpression, d.Timezone); err == nil {
+			out[i] = parsedSchedule{sc, d.CronExpression}
 		}
-		at := now
-		for range maxUpcomingPerConfig {
-			at = sc.Next(at)
-			if at.IsZero() || at.After(end) {
-				break
-			}
-			out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: at.UTC(), Local: at.In(sc.Location()).Format("Mon 2 Jan 15:04 MST"), Timezone: sc.Location().String(), Cron: d.CronExpression})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].At.Equal(out[j].At) {
-			return out[i].At.Before(out[j].At)
-		}
-		return out[i].ConfigName < out[j].ConfigName
-	})
-	if len(out) > maxUpcoming {
-		out = out[:maxUpcoming]
 	}
 	return out
+}
+
+// upcomings lists the slots of the enabled configs' schedules in (now, now+within],
+// soonest first (then by name), each in its schedule's timezone: at most
+// maxUpcomingPerConfig per config and maxUpcoming in all. The schedules are
+// merged (a heap of each config's next slot), so the cost is one slot per config
+// and one per slot listed, whatever the number of configurations.
+func upcomings(cs []store.ConfigState, scs []parsedSchedule, now time.Time, within time.Duration) []Upcoming {
+	out := []Upcoming{}
+	end := now.Add(within)
+	h := &slotHeap{}
+	for i, c := range cs {
+		sc := scs[i].sc
+		if !c.Enabled || sc == nil {
+			continue
+		}
+		if at := sc.Next(now); !at.IsZero() && !at.After(end) {
+			h.s = append(h.s, slot{at: at, name: c.Name, i: i, sc: sc, cron: scs[i].cron})
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 && len(out) < maxUpcoming {
+		x := heap.Pop(h).(slot)
+		c := cs[x.i]
+		out = append(out, Upcoming{ConfigID: c.ID, ConfigName: c.Name, At: x.at.UTC(), Local: x.at.In(x.sc.Location()).Format("Mon 2 Jan 15:04 MST"),
+			Timezone: x.sc.Location().String(), Cron: x.cron})
+		if x.n++; x.n < maxUpcomingPerConfig {
+			if x.at = x.sc.Next(x.at); !x.at.IsZero() && !x.at.After(end) {
+				heap.Push(h, x)
+			}
+		}
+	}
+	return out
+}
+
+// slot is a config's next slot in Upcomings' merge; n counts those listed before.
+type slot struct {
+	at   time.Time
+	name string
+	i    int
+	n    int
+	sc   *scheduler.Schedule
+	cron string
+}
+
+// slotHeap orders slots by time, then config name, then config order.
+type slotHeap struct{ s []slot }
+
+func (h *slotHeap) Len() int { return len(h.s) }
+func (h *slotHeap) Less(i, j int) bool {
+	a, b := h.s[i], h.s[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.i < b.i
+}
+func (h *slotHeap) Swap(i, j int) { h.s[i], h.s[j] = h.s[j], h.s[i] }
+func (h *slotHeap) Push(x any)    { h.s = append(h.s, x.(slot)) }
+func (h *slotHeap) Pop() any {
+	x := h.s[len(h.s)-1]
+	h.s = h.s[:len(h.s)-1]
+	return x
 }

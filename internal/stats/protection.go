@@ -1,8 +1,6 @@
 package stats
 
 import (
-	"context"
-	"encoding/json"
 	"sort"
 	"time"
 
@@ -28,45 +26,39 @@ type Protection struct {
 // StaleUnscheduled is when a configuration without a schedule counts as stale.
 const StaleUnscheduled = 7 * 24 * time.Hour
 
-// Protections lists userID's (everyone's when "") configurations, stale first and
-// then the oldest success first. failing counts those whose newest run failed.
-func (s *Service) Protections(ctx context.Context, userID string) (rows []Protection, failing int, err error) {
-	cs, err := s.store.ListConfigs(ctx, userID)
-	if err != nil {
-		return nil, 0, err
-	}
-	last, err := s.store.LastSuccesses(ctx, userID)
-	if err != nil {
-		return nil, 0, err
-	}
-	newest := map[string]string{}
-	latest, err := s.store.LatestRuns(ctx, store.PerConfig, userID)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, r := range latest {
-		newest[r.ConfigID] = r.Status
-	}
+// protections lists the configurations cs, stale first and then the oldest
+// success first. failing counts those whose newest run failed.
+func (s *Service) protections(cs []store.ConfigState, scs []parsedSchedule) (rows []Protection, failing int) {
 	now := s.now().UTC()
 	rows = make([]Protection, 0, len(cs))
-	for _, c := range cs {
-		p := Protection{ConfigID: c.ID, ConfigName: c.Name, Enabled: c.Enabled, LastStatus: newest[c.ID]}
+	// The slot after a slot, once per schedule and slot: many configurations share
+	// a schedule, and their last successes' next slots fall on the same few.
+	type slotKey struct {
+		sc *scheduler.Schedule
+		at time.Time
+	}
+	nextSlot := map[slotKey]time.Time{}
+	for i, c := range cs {
+		p := Protection{ConfigID: c.ID, ConfigName: c.Name, Enabled: c.Enabled, LastStatus: c.LatestStatus}
 		if p.LastStatus == "failed" {
 			failing++
 		}
-		var sc *scheduler.Schedule
-		var d scheduleDoc
-		if len(c.Schedule) > 0 && json.Unmarshal(c.Schedule, &d) == nil && d.CronExpression != "" {
-			sc, _ = scheduler.Parse(d.CronExpression, d.Timezone)
-		}
+		sc := scs[i].sc
 		p.Scheduled = sc != nil && c.Enabled
-		if t, ok := last[c.ID]; ok {
-			p.LastSuccess = &t
-			p.Age = int64(now.Sub(t) / time.Second)
+		if t := c.LastSuccess; t != nil {
+			p.LastSuccess = t
+			p.Age = int64(now.Sub(*t) / time.Second)
 			if p.Scheduled {
-				p.Stale = !sc.Next(sc.Next(t)).After(now)
+				// Stale once two slots passed since the success.
+				k := slotKey{sc, sc.Next(*t)}
+				second, ok := nextSlot[k]
+				if !ok {
+					second = sc.Next(k.at)
+					nextSlot[k] = second
+				}
+				p.Stale = !second.After(now)
 			} else {
-				p.Stale = now.Sub(t) > StaleUnscheduled
+				p.Stale = now.Sub(*t) > StaleUnscheduled
 			}
 		} else {
 			p.Stale = true
@@ -86,5 +78,5 @@ func (s *Service) Protections(ctx context.Context, userID string) (rows []Protec
 		}
 		return a.ConfigName < b.ConfigName
 	})
-	return rows, failing, nil
+	return rows, failing
 }

@@ -22,6 +22,20 @@ type RunStat struct {
 	Errors        json.RawMessage
 }
 
+// ConfigState is what the dashboard and the metrics read of a configuration.
+type ConfigState struct {
+	ID       string
+	Name     string
+	Enabled  bool
+	Schedule json.RawMessage
+	// LastSuccess is the end of the newest completed run (expired ones count:
+	// they completed); nil when none.
+	LastSuccess *time.Time
+	// LatestStatus is the status of the newest run (by start, then id); "" when
+	// there is none.
+	LatestStatus string
+}
+
 // StorageUse is what the completed, unexpired runs of one (destination,
 // configuration, agent) hold in storage, as the runs recorded it.
 type StorageUse struct {
@@ -41,9 +55,10 @@ type Metrics interface {
 	EachRunStat(ctx context.Context, userID string, since time.Time, fn func(RunStat) error) error
 	// StorageUsage sums what userID's (everyone's when "") completed runs hold.
 	StorageUsage(ctx context.Context, userID string) ([]StorageUse, error)
-	// LastSuccesses returns the end time of the newest completed run (expired ones
-	// count: they completed) of each of userID's configurations that has one.
-	LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error)
+	// ConfigStates lists userID's (everyone's when "") configurations, oldest
+	// first, each with its schedule, its newest success and its newest run's
+	// status: in one query, one index probe per configuration for each.
+	ConfigStates(ctx context.Context, userID string) ([]ConfigState, error)
 	StorageHistory
 	RunDays
 }

@@ -53,6 +53,7 @@ type RunFilter struct {
 	// CountUpTo, when > 0, stops ListRunRecords' count at that many matches: counting
 	// every match is linear in their number. 0 counts them all.
 	CountUpTo int
+	NoTotal   bool // ListRunRecords leaves the total 0 rather than count the matches
 }
 
 // RunProgress is a progress report.

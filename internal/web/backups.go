@@ -51,6 +51,9 @@ func (h *Handler) registerBackups(mux *http.ServeMux) {
 type runView struct {
 	runs.Run
 	now time.Time
+	// Expected is about how many bytes a running backup will read (0: unknown),
+	// for its time left.
+	Expected int64
 }
 
 // StatusView is the status word and shape (never colour alone).
@@ -244,7 +247,7 @@ func (h *Handler) backupsList(w http.ResponseWriter, r *http.Request, sess auth.
 	now := h.now()
 	d.Runs = make([]runView, len(pg.Runs))
 	for i, run := range pg.Runs {
-		d.Runs[i] = runView{run, now}
+		d.Runs[i] = runView{Run: run, now: now}
 	}
 	d.Total, d.TotalText = pg.Total, groupDigits(int64(pg.Total))
 	if pg.TotalCapped {
@@ -315,7 +318,13 @@ func (h *Handler) backupShow(w http.ResponseWriter, r *http.Request, sess auth.S
 		h.RenderError(w, r, err)
 		return
 	}
-	d := &backupShowData{Run: runView{det.Run, h.now()}}
+	d := &backupShowData{Run: runView{Run: det.Run, now: h.now()}}
+	if det.Status == runs.StatusRunning {
+		if d.Run.Expected, err = h.runs.ExpectedBytes(r.Context(), det.Run); err != nil {
+			h.RenderError(w, r, err)
+			return
+		}
+	}
 	for _, l := range det.Logs {
 		d.Logs = append(d.Logs, agentLogView{l, logLevel(l.Level)})
 	}

@@ -78,7 +78,7 @@ func (h *Handler) configShow(w http.ResponseWriter, r *http.Request, sess auth.S
 		}
 		d.Total = pg.Total
 		for _, run := range pg.Runs {
-			d.Runs = append(d.Runs, runView{run, now})
+			d.Runs = append(d.Runs, runView{Run: run, now: now})
 		}
 	}
 	h.render(w, r, http.StatusOK, "config_show", &page{Title: c.Name, Nav: "configs", Data: d})

@@ -27,12 +27,18 @@ type dashboardData struct {
 	Running      []runView
 	Last         []runView
 	Protection   []protectionView
-	Upcoming     []stats.Upcoming
-	PerDay       []stats.Day
-	RunsChart    template.HTML
-	BytesChart   template.HTML
-	DurChart     template.HTML
+	// ProtectionMore counts the configurations past the table's first
+	// protectionRows (the freshest), MoreStale how many of those are stale.
+	ProtectionMore, MoreStale int
+	Upcoming                  []stats.Upcoming
+	PerDay                    []stats.Day
+	RunsChart                 template.HTML
+	BytesChart                template.HTML
+	DurChart                  template.HTML
 }
+
+// protectionRows is how many configurations the dashboard's protection table lists.
+const protectionRows = 100
 
 // protectionView is a protection row with its age in words.
 type protectionView struct {
@@ -112,7 +118,9 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 		actor.Role = store.RoleUser
 	}
 	ctx := r.Context()
-	if d.M, err = h.metrics.Get(ctx, userID, "30d"); err != nil {
+	var prot []stats.Protection
+	var failing int
+	if d.M, prot, failing, err = h.metrics.Overview(ctx, userID, "30d"); err != nil {
 		h.RenderError(w, r, err)
 		return
 	}
@@ -120,12 +128,16 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 	if d.M.Completed+d.M.Failed > 0 {
 		d.SuccessText = strconv.FormatFloat(d.M.SuccessRate, 'f', 1, 64) + " %"
 	}
-	prot, failing, err := h.metrics.Protections(ctx, userID)
-	if err != nil {
-		h.RenderError(w, r, err)
-		return
-	}
 	d.Failing = failing
+	// The stale ones come first; past protectionRows the rest are counted, not
+	// listed (1,000 rows would be most of the page's time and no one reads them).
+	for _, x := range prot[min(len(prot), protectionRows):] {
+		d.ProtectionMore++
+		if x.Stale || x.LastSuccess == nil {
+			d.MoreStale++
+		}
+	}
+	prot = prot[:min(len(prot), protectionRows)]
 	d.Protection = make([]protectionView, len(prot))
 	for i, x := range prot {
 		d.Protection[i] = protectionView{Protection: x}
@@ -135,35 +147,33 @@ func (h *Handler) dashboardShow(w http.ResponseWriter, r *http.Request, sess aut
 	}
 	d.Upcoming = d.M.UpcomingBackups
 	if h.agents != nil {
-		as, err := h.agents.List(ctx, actor)
-		if err != nil {
+		if d.AgentsOnline, d.AgentsTotal, err = h.agents.Counts(ctx, actor); err != nil {
 			h.RenderError(w, r, err)
 			return
-		}
-		d.AgentsTotal = len(as)
-		for _, a := range as {
-			if a.State == store.AgentOnline {
-				d.AgentsOnline++
-			}
 		}
 	}
 	if h.runs != nil {
 		now := h.now()
-		running, err := h.runs.List(ctx, actor, runs.Filter{Status: runs.StatusRunning, Limit: 20})
+		running, err := h.runs.List(ctx, actor, runs.Filter{Status: runs.StatusRunning, Limit: 20, NoTotal: true})
 		if err != nil {
 			h.RenderError(w, r, err)
 			return
 		}
 		for _, x := range running.Runs {
-			d.Running = append(d.Running, runView{x, now})
+			v := runView{Run: x, now: now}
+			if v.Expected, err = h.runs.ExpectedBytes(ctx, x); err != nil {
+				h.RenderError(w, r, err)
+				return
+			}
+			d.Running = append(d.Running, v)
 		}
-		last, err := h.runs.List(ctx, actor, runs.Filter{Limit: 10})
+		last, err := h.runs.List(ctx, actor, runs.Filter{Limit: 10, NoTotal: true})
 		if err != nil {
 			h.RenderError(w, r, err)
 			return
 		}
 		for _, x := range last.Runs {
-			d.Last = append(d.Last, runView{x, now})
+			d.Last = append(d.Last, runView{Run: x, now: now})
 		}
 	}
 	d.PerDay = d.M.Days

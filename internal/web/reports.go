@@ -10,8 +10,12 @@ import (
 
 type reportsData struct {
 	Period, From, To, Config, Agent, Status, Format string
-	Configs, Agents                                 []filterOption
-	Statuses, Formats, Periods                      []filterOption
+	// User is the user an administrator reports on ("" everyone); Users is set
+	// for administrators only (the picker).
+	User                       string
+	Users                      []filterOption
+	Configs, Agents            []filterOption
+	Statuses, Formats, Periods []filterOption
 }
 
 func (h *Handler) registerReports(mux *http.ServeMux) {
@@ -27,7 +31,7 @@ func (h *Handler) registerReports(mux *http.ServeMux) {
 func (h *Handler) reportsShow(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	q := r.URL.Query()
 	d := &reportsData{Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Config: q.Get("config"),
-		Agent: q.Get("agent"), Status: q.Get("status"), Format: q.Get("format")}
+		Agent: q.Get("agent"), Status: q.Get("status"), Format: q.Get("format"), User: q.Get("user")}
 	if d.Period == "" && d.From == "" && d.To == "" {
 		d.Period = "30d"
 	}
@@ -36,6 +40,16 @@ func (h *Handler) reportsShow(w http.ResponseWriter, r *http.Request, sess auth.
 	d.Formats = []filterOption{{"csv", "CSV (spreadsheet)"}, {"pdf", "PDF (summary and tables)"}, {"json", "JSON"}}
 	for _, s := range report.Statuses {
 		d.Statuses = append(d.Statuses, filterOption{s, runStatusView(s).Word})
+	}
+	if sess.User.IsAdmin() {
+		us, err := h.auth.ListUsers(r.Context(), sess.User)
+		if err != nil {
+			h.RenderError(w, r, err)
+			return
+		}
+		for _, u := range us {
+			d.Users = append(d.Users, filterOption{u.ID, u.Email})
+		}
 	}
 	if h.configs != nil {
 		cs, err := h.configs.List(r.Context(), sess.User)

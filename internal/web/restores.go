@@ -111,6 +111,7 @@ type restoreShowData struct {
 	Restore restoreView
 	Run     store.Run
 	Change  string // the restore page with this restore's choices, to change them and retry
+	ETA     string // time left while running
 }
 
 // restoreShow serves GET /restores/{id}: status, result, and a refresh link while
@@ -132,7 +133,8 @@ func (h *Handler) restoreShow(w http.ResponseWriter, r *http.Request, sess auth.
 		return
 	}
 	h.render(w, r, http.StatusOK, "restore_show", &page{Title: "Restore", Nav: "restores",
-		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run, Change: retryState(x).url()}})
+		Data: restoreShowData{Restore: restoreView{x, names[x.AgentID]}, Run: run, Change: retryState(x).url(),
+			ETA: restoreETA(x, run, h.now())}})
 }
 
 // retryState is the restore page's state that starts x again.

@@ -44,46 +44,42 @@ func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time,
 	return mapErr(op, rows.Err())
 }
 
-// StorageUsage sums the completed runs' archives and manifests per destination,
-// configuration and agent.
+// StorageUsage reads the running totals of the completed runs' archives and
+// manifests per destination, configuration and agent (storage_totals, kept by
+// the triggers of migration 00015).
 func (s *Store) StorageUsage(ctx context.Context, userID string) ([]store.StorageUse, error) {
 	const op = "sum storage usage"
 	if userID != "" && !s.validID(userID) {
 		return nil, nil
 	}
 	where, args := userClause(userID)
-	return queryAll(ctx, s, op, `SELECT COALESCE(destination_id, ''), CAST(config_id AS TEXT),
-		COALESCE(CAST(agent_id AS TEXT), ''), COALESCE(SUM(archive_size + manifest_size), 0),
-		SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END), COUNT(*)
-		FROM backup_logs WHERE status = 'completed'`+where+`
+	return queryAll(ctx, s, op, `SELECT destination_id, config_id, agent_id, CAST(SUM(bytes) AS bigint),
+		CAST(SUM(objects) AS bigint), CAST(SUM(runs) AS bigint)
+		FROM storage_totals WHERE runs > 0`+where+`
 		GROUP BY destination_id, config_id, agent_id ORDER BY 1, 2, 3`,
 		func(row scanner, u *store.StorageUse) error {
 			return row.Scan(&u.DestinationID, &u.ConfigID, &u.AgentID, &u.Bytes, &u.Objects, &u.Runs)
 		}, args...)
 }
 
-// LastSuccesses returns the newest completed (or since expired) run's end per config.
-func (s *Store) LastSuccesses(ctx context.Context, userID string) (map[string]time.Time, error) {
-	const op = "read last successes"
+// ConfigStates reads each config with its newest run's status and newest
+// success as config_run_state holds them (kept by the triggers of migration
+// 00015): no query per configuration.
+func (s *Store) ConfigStates(ctx context.Context, userID string) ([]store.ConfigState, error) {
+	const op = "read configuration states"
 	if userID != "" && !s.validID(userID) {
-		return map[string]time.Time{}, nil
+		return nil, nil
 	}
-	where, args := userClause(userID)
-	type last struct {
-		id string
-		at time.Time
+	where, args := "", []any{}
+	if userID != "" {
+		where, args = " WHERE c.user_id = ?", []any{userID}
 	}
-	rows, err := queryAll(ctx, s, op, `SELECT CAST(config_id AS TEXT), MAX(COALESCE(end_time, start_time)) FROM backup_logs
-		WHERE status IN ('completed', 'expired')`+where+` GROUP BY config_id`,
-		func(row scanner, l *last) error { return row.Scan(&l.id, timeCol{&l.at}) }, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]time.Time, len(rows))
-	for _, l := range rows {
-		out[l.id] = l.at
-	}
-	return out, nil
+	return queryAll(ctx, s, op, `SELECT CAST(c.id AS TEXT), c.name, c.enabled, c.schedule, r.last_success,
+		COALESCE(r.latest_status, '') FROM backup_configs c LEFT JOIN config_run_state r ON r.config_id = c.id`+where+`
+		ORDER BY c.created_at, c.id`,
+		func(row scanner, c *store.ConfigState) error {
+			return row.Scan(&c.ID, &c.Name, &c.Enabled, jsonCol{&c.Schedule}, nullTimeCol{&c.LastSuccess}, &c.LatestStatus)
+		}, args...)
 }
 
 // RecordStorageDay replaces day's rows with the current sums, in one transaction.
@@ -99,11 +95,7 @@ func (s *Store) RecordStorageDay(ctx context.Context, day time.Time) error {
 		return mapErr(op, err)
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO storage_usage_daily (day, user_id, destination_id, config_id, agent_id, bytes, objects)
-		SELECT ?, user_id, COALESCE(destination_id, ''), CAST(config_id AS TEXT), COALESCE(CAST(agent_id AS TEXT), ''),
-			SUM(archive_size + manifest_size),
-			SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END)
-		FROM backup_logs WHERE status = 'completed'
-		GROUP BY user_id, destination_id, config_id, agent_id`, d); err != nil {
+		SELECT ?, user_id, destination_id, config_id, agent_id, bytes, objects FROM storage_totals WHERE runs > 0`, d); err != nil {
 		return mapErr(op, err)
 	}
 	return mapErr(op, tx.Commit())
@@ -122,8 +114,10 @@ func (s *Store) StorageHistory(ctx context.Context, userID string, since time.Ti
 		append([]any{since.UTC().Format(time.DateOnly)}, args...)...)
 }
 
-// RunDays aggregates by UTC day and status in the database: one row per day and
-// status however many runs there are.
+// RunDays reads the running totals by UTC day and status (run_days, kept by the
+// triggers of migration 00015) for the whole days after since's, and aggregates
+// the runs of since's own day from since on: one row per day and status however
+// many runs there are.
 func (s *Store) RunDays(ctx context.Context, userID string, since, recent time.Time) ([]store.RunDay, int, error) {
 	const op = "aggregate runs by day"
 	if userID != "" && !s.validID(userID) {
@@ -134,12 +128,19 @@ func (s *Store) RunDays(ctx context.Context, userID string, since, recent time.T
 	if s.d.name == "postgres" {
 		day = `to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
 	}
-	days, err := queryAll(ctx, s, op, `SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size), 0),
-		COALESCE(SUM(duration), 0), COUNT(duration)
-		FROM backup_logs WHERE start_time >= ?`+where+` GROUP BY 1, 2 ORDER BY 1, 2`,
+	first := since.UTC().Truncate(24 * time.Hour)
+	qargs := append([]any{first.Format(time.DateOnly)}, args...)
+	qargs = append(append(qargs, s.t(since), s.t(first.Add(24*time.Hour))), args...)
+	days, err := queryAll(ctx, s, op, `SELECT day, status, CAST(SUM(runs) AS bigint), CAST(SUM(stored) AS bigint),
+			CAST(SUM(duration_ms) AS bigint), CAST(SUM(timed) AS bigint)
+		FROM run_days WHERE day > ?`+where+` GROUP BY day, status HAVING SUM(runs) > 0
+		UNION ALL
+		SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size), 0), COALESCE(SUM(duration), 0), COUNT(duration)
+		FROM backup_logs WHERE start_time >= ? AND start_time < ?`+where+` GROUP BY 1, 2
+		ORDER BY 1, 2`,
 		func(row scanner, d *store.RunDay) error {
 			return row.Scan(&d.Day, &d.Status, &d.Runs, &d.Stored, &d.DurationMS, &d.Timed)
-		}, append([]any{s.t(since)}, args...)...)
+		}, qargs...)
 	if err != nil {
 		return nil, 0, err
 	}

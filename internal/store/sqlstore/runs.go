@@ -459,6 +459,9 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 	if err != nil {
 		return nil, 0, err
 	}
+	if f.NoTotal {
+		return out, 0, nil
+	}
 	if len(out) < limit && (len(out) > 0 || offset == 0) {
 		total := offset + len(out)
 		if f.CountUpTo > 0 {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -243,6 +244,21 @@ func checkUpgraded(t *testing.T, s *Store) {
 	}
 	if v, err := s.GetSetting(ctx, "k"); err != nil || v != "kept" {
 		t.Errorf("GetSetting = %q, %v", v, err)
+	}
+	// Migration 00015: the running totals count the run written before them.
+	days, _, err := s.RunDays(ctx, upUser, upT0.Add(-24*time.Hour), upT0)
+	if want := []store.RunDay{{Day: "2026-11-30", Status: "completed", Runs: 1, Stored: 42, DurationMS: 3600000, Timed: 1}}; err != nil ||
+		!reflect.DeepEqual(days, want) {
+		t.Errorf("RunDays = %+v, %v; want %+v", days, err, want)
+	}
+	use, err := s.StorageUsage(ctx, upUser)
+	if want := []store.StorageUse{{ConfigID: upConfig, AgentID: upAgent, Bytes: 42, Objects: 1, Runs: 1}}; err != nil ||
+		!reflect.DeepEqual(use, want) {
+		t.Errorf("StorageUsage = %+v, %v; want %+v", use, err, want)
+	}
+	if cs, err := s.ConfigStates(ctx, upUser); err != nil || len(cs) != 1 || cs[0].LastSuccess == nil || !cs[0].LastSuccess.Equal(t1) ||
+		cs[0].LatestStatus != "completed" {
+		t.Errorf("ConfigStates = %+v, %v; want the config's last success at %s", cs, err, t1)
 	}
 	// And the upgraded database takes new rows beside the old ones.
 	if err := s.RecordHeartbeat(ctx, upAgent, store.AgentHeartbeat{Time: t1.Add(time.Minute), Version: "2.0"}); err != nil {

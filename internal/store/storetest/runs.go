@@ -25,6 +25,7 @@ var runsTests = []test{
 	{"LatestRuns", testLatestRuns},
 	{"ExpireRun", testExpireRun},
 	{"Metrics", testMetrics},
+	{"RunTotals", testRunTotals},
 }
 
 // RunRuns runs the store.Runs suite against fresh stores from open.
