@@ -110,11 +110,11 @@ type Result struct {
 	// NoArchive: a delta incremental found nothing to store, and its archive upload
 	// was aborted; the manifest records the run (and any deletions).
 	NoArchive bool
-	Manifest upload.Result
-	Trailer  manifest.Trailer
-	Header   manifest.Header
-	Issues   []scan.Issue // the first 1000 issues
-	Progress Progress
+	Manifest  upload.Result
+	Trailer   manifest.Trailer
+	Header    manifest.Header
+	Issues    []scan.Issue // the first 1000 issues
+	Progress  Progress
 }
 
 type counters struct {
