@@ -24,7 +24,7 @@ func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time,
 	where, args := userClause(userID)
 	rows, err := s.query(ctx, `SELECT id, config_id, COALESCE(CAST(agent_id AS TEXT), ''),
 		COALESCE(destination_id, ''), status, start_time, end_time, duration,
-		total_bytes, archive_size + manifest_size, files_processed, errors
+		total_bytes, archive_size + manifest_size + catalog_size, files_processed, errors
 		FROM backup_logs WHERE start_time >= ?`+where+` ORDER BY start_time, id`,
 		append([]any{s.t(since)}, args...)...)
 	if err != nil {
@@ -53,8 +53,8 @@ func (s *Store) StorageUsage(ctx context.Context, userID string) ([]store.Storag
 	}
 	where, args := userClause(userID)
 	return queryAll(ctx, s, op, `SELECT COALESCE(destination_id, ''), CAST(config_id AS TEXT),
-		COALESCE(CAST(agent_id AS TEXT), ''), COALESCE(SUM(archive_size + manifest_size), 0),
-		SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END), COUNT(*)
+		COALESCE(CAST(agent_id AS TEXT), ''), COALESCE(SUM(archive_size + manifest_size + catalog_size), 0),
+		SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END + CASE WHEN catalog_size > 0 THEN 1 ELSE 0 END), COUNT(*)
 		FROM backup_logs WHERE status = 'completed'`+where+`
 		GROUP BY destination_id, config_id, agent_id ORDER BY 1, 2, 3`,
 		func(row scanner, u *store.StorageUse) error {
@@ -100,8 +100,8 @@ func (s *Store) RecordStorageDay(ctx context.Context, day time.Time) error {
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO storage_usage_daily (day, user_id, destination_id, config_id, agent_id, bytes, objects)
 		SELECT ?, user_id, COALESCE(destination_id, ''), CAST(config_id AS TEXT), COALESCE(CAST(agent_id AS TEXT), ''),
-			SUM(archive_size + manifest_size),
-			SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END)
+			SUM(archive_size + manifest_size + catalog_size),
+			SUM(CASE WHEN archive_size > 0 THEN 1 ELSE 0 END + CASE WHEN manifest_size > 0 THEN 1 ELSE 0 END + CASE WHEN catalog_size > 0 THEN 1 ELSE 0 END)
 		FROM backup_logs WHERE status = 'completed'
 		GROUP BY user_id, destination_id, config_id, agent_id`, d); err != nil {
 		return mapErr(op, err)
@@ -134,7 +134,7 @@ func (s *Store) RunDays(ctx context.Context, userID string, since, recent time.T
 	if s.d.name == "postgres" {
 		day = `to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
 	}
-	days, err := queryAll(ctx, s, op, `SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size), 0),
+	days, err := queryAll(ctx, s, op, `SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size + catalog_size), 0),
 		COALESCE(SUM(duration), 0), COUNT(duration)
 		FROM backup_logs WHERE start_time >= ?`+where+` GROUP BY 1, 2 ORDER BY 1, 2`,
 		func(row scanner, d *store.RunDay) error {
