@@ -28,7 +28,7 @@ import (
 // the agent could not decrypt the stored manifest itself. An incremental whose
 // manifest is a delta adds its delta file (an unchanged run: a few hundred bytes);
 // OpenCatalog merges them with the tree, and KeepDelta folds them into a new tree
-// once there are maxDeltas of them or they weigh a quarter of the tree.
+// once there are maxDeltas of them or they weigh a quarter of the tree (and 1 MiB).
 type State struct {
 	Dir string
 }
@@ -148,7 +148,7 @@ func (s *State) KeepCatalog(configID string, f *os.File, p Previous) error {
 
 // KeepDelta adds the delta manifest f (zstd) of run p, an incremental on the run the
 // state holds, to the config's previous tree. Once there are maxDeltas of them, or
-// they weigh a quarter of the tree, they are folded into a new tree.
+// they weigh a quarter of the tree (and over 1 MiB), they are folded into a new tree.
 func (s *State) KeepDelta(configID string, f *os.File, p Previous) error {
 	d, err := s.configDir(configID)
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *State) KeepDelta(configID string, f *os.File, p Previous) error {
 		}
 	}
 	tree, err := os.Stat(filepath.Join(d, "catalog.zst"))
-	if len(p.Deltas) < maxDeltas && (err != nil || weight*4 < tree.Size()) {
+	if len(p.Deltas) < maxDeltas && (err != nil || weight < 1<<20 || weight*4 < tree.Size()) {
 		return nil
 	}
 	return s.fold(configID, p)
