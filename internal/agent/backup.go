@@ -87,12 +87,15 @@ type BackupRequest struct {
 
 // BackupResult is the outcome of a run as recorded by the server.
 type BackupResult struct {
-	RunID    string
-	Status   string // completed | failed | cancelled
-	S3Path   string
+	RunID  string
+	Status string // completed | failed | cancelled
+	S3Path string
+	// ManifestKey is the manifest object's key (the run's only object when it stored
+	// no archive).
+	ManifestKey string
 	// Stored is what a completed run uploaded: its archive (0 when an unchanged
 	// incremental kept none), its manifest and the catalog copy sent to the server.
-	Stored StoredBytes
+	Stored   StoredBytes
 	Progress agentproto.Progress
 	Issues   []scan.Issue
 	Duration time.Duration
@@ -243,7 +246,7 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 	}
 	res.Status, res.S3Path = cres.Status, cres.S3Path
 	if res.Status == agentproto.StatusCompleted {
-		res.Stored = out.stored
+		res.Stored, res.ManifestKey = out.stored, st.ManifestKey
 	}
 	if res.Status == "" {
 		res.Status = status
