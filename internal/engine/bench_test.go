@@ -65,12 +65,12 @@ type childSpec struct {
 	// Chain, when set, is the chain up to the previous run (backup, with Delta) or
 	// up to the point in time to restore: its manifests from the last one's full base
 	// on are merged.
-	Chain   []childResult
-	Delta   bool
-	Target  string
-	Codec   string
-	Level   int
-	Env     []string `json:"-"` // added to the child's environment
+	Chain  []childResult
+	Delta  bool
+	Target string
+	Codec  string
+	Level  int
+	Env    []string `json:"-"` // added to the child's environment
 }
 
 // s3Config is what the child needs of storage.S3Config (which has an *http.Client).
