@@ -117,7 +117,9 @@ func changeSmall(b *testing.B, dir string, n int, v uint64) {
 // (scripts/bench.d): full backup, unchanged re-run, a run with 1 % of the files
 // changed, and a cold restore of that last point in time (until on disk), with the
 // bytes each run added to the destination and peak RSS, and the disk's own bound for
-// the restore: dd of the same byte count with conv=fsync.
+// the restore: dd of the same byte count with conv=fsync. The engine runs as the agent
+// does (deltas, GOMEMLIMIT=128MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
+// BENCH_ENGINE_ONLY compare other settings.
 func BenchmarkEngineSmallFiles(b *testing.B) {
 	n := 300_000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SMALL_FILES")); err == nil && v > 0 {
@@ -144,6 +146,21 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 		targets = d
 	}
 	tools := map[string]bool{"restic": have("restic"), "kopia": have("kopia")}
+	if os.Getenv("BENCH_ENGINE_ONLY") != "" {
+		tools = map[string]bool{}
+	}
+	// The engine runs as the agent does: with deltas and the agent's default soft
+	// memory limit. BENCH_DELTAS=0 writes whole manifests (agents before deltas);
+	// BENCH_GOMEMLIMIT sets another limit ("off": none).
+	deltas := os.Getenv("BENCH_DELTAS") != "0"
+	childEnv := []string{"GOMEMLIMIT=128MiB"}
+	switch v := os.Getenv("BENCH_GOMEMLIMIT"); v {
+	case "":
+	case "off":
+		childEnv = nil
+	default:
+		childEnv = []string{"GOMEMLIMIT=" + v}
+	}
 	for t, ok := range tools {
 		if !ok {
 			b.Logf("%s not installed: its rows are left out", t)
@@ -182,7 +199,10 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 			for _, first := range []bool{true, false} {
 				if first == engineFirst {
 					before := usage(prefix)
-					s := childSpec{Op: "backup", S3: s3c, Sources: []string{dir}, Key: key(len(chain)), Delta: true, Chain: chain}
+					s := childSpec{Op: "backup", S3: s3c, Sources: []string{dir}, Key: key(len(chain)), Delta: deltas, Chain: chain, Env: childEnv}
+					if !deltas && len(chain) > 0 {
+						s.Chain, s.Prev = nil, &chain[len(chain)-1]
+					}
 					r, res := engineRun(b, s)
 					chain = append(chain, res)
 					tb.add(op, "backapp", r)
@@ -218,7 +238,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 			d := benchTarget(b, targets, fmt.Sprintf("small-restore-%d-%v", i, first))
 			if first == engineFirst {
 				tb.add("restore", "backapp", cold.run(b, d, func() measured {
-					r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: d, Chain: chain})
+					r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: d, Chain: chain, Env: childEnv})
 					return r
 				}))
 				continue
@@ -244,7 +264,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 	}
 	mb := float64(content) / 1e6
 	var out bytes.Buffer
-	fmt.Fprintf(&out, "\nBenchmarkEngineSmallFiles: %d files, %.0f MB (%s), %d rounds, GOMAXPROCS %d\n", n, mb, dir, rounds(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&out, "\nBenchmarkEngineSmallFiles: %d files, %.0f MB (%s), %d rounds, GOMAXPROCS %d, deltas %v, engine env %q\n", n, mb, dir, rounds(), runtime.GOMAXPROCS(0), deltas, childEnv)
 	fmt.Fprintln(&out, cold.method())
 	tb.print(&out, mb)
 	fmt.Fprintf(&out, "\n%-12s %-22s %14s %12s %s\n", "run", "tool", "bytes added", "vs backapp", "rounds")
