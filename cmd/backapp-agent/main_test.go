@@ -202,7 +202,7 @@ func TestHelpShowsValueTypes(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit: the agent's soft memory limit defaults to 128 MiB, follows
+// TestMemoryLimit: the agent's soft memory limit defaults to 256 MiB, follows
 // GOMEMLIMIT when set, and --memory-limit takes sizes or off.
 func TestMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))

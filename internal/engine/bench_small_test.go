@@ -118,7 +118,7 @@ func changeSmall(b *testing.B, dir string, n int, v uint64) {
 // changed, and a cold restore of that last point in time (until on disk), with the
 // bytes each run added to the destination and peak RSS, and the disk's own bound for
 // the restore: dd of the same byte count with conv=fsync. The engine runs as the agent
-// does (deltas, GOMEMLIMIT=128MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
+// does (deltas, GOMEMLIMIT=256MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
 // BENCH_ENGINE_ONLY compare other settings.
 func BenchmarkEngineSmallFiles(b *testing.B) {
 	n := 300_000
@@ -150,10 +150,10 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 		tools = map[string]bool{}
 	}
 	// The engine runs as the agent does: with deltas and the agent's default soft
-	// memory limit. BENCH_DELTAS=0 writes whole manifests (agents before deltas);
+	// memory limit (cmd/backapp-agent). BENCH_DELTAS=0 writes whole manifests (agents before deltas);
 	// BENCH_GOMEMLIMIT sets another limit ("off": none).
 	deltas := os.Getenv("BENCH_DELTAS") != "0"
-	childEnv := []string{"GOMEMLIMIT=128MiB"}
+	childEnv := []string{"GOMEMLIMIT=256MiB"}
 	switch v := os.Getenv("BENCH_GOMEMLIMIT"); v {
 	case "":
 	case "off":
