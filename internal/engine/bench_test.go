@@ -578,6 +578,13 @@ func BenchmarkEngineTree(b *testing.B) {
 				return shell(b, env, fmt.Sprintf("mkdir -p %[1]s && rclone cat bench:%[2]s/pigz-%[3]d.tar.gz | pigz -d | tar -C %[1]s -xf -", shellQuote(dir), cfg.Bucket, i))
 			}))
 		}
+		// The disk's own bound for the restore: the same bytes written sequentially
+		// and fsynced, measured like the restores.
+		ddFile := benchTarget(b, targets, fmt.Sprintf("dd-%d", i))
+		tb.add("restore", "dd conv=fsync (disk bound)", cold.run(b, ddFile, func() measured {
+			return shell(b, nil, fmt.Sprintf("dd if=/dev/zero of=%s bs=1M count=%d conv=fsync status=none", shellQuote(ddFile), max(content>>20, 1)))
+		}))
+		os.Remove(ddFile)
 		if cold.dropped && i < n-1 {
 			// The next round's backups start from a warm cache, as the first round's do
 			// after the read above.
