@@ -224,6 +224,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	mo.FirstPart, mo.Concurrency, mo.OnProgress, mo.OnSent = 5<<20, 1, nil, nil
 	mup := upload.NewWriter(ctx, o.Manifest, mo)
 	aborted := false
+	noArchive := false // the archive upload was discarded: nothing stored
 	var sealed *seal.Writer
 	abort := func(cause error) error {
 		if aborted {
@@ -231,6 +232,9 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 		aborted = true
 		cancel()
+		if noArchive {
+			return errors.Join(cause, ignoreSame(cause, mup.Abort(cause)))
+		}
 		// The compressor's goroutine first: its writes fail on the cancelled context,
 		// while Abort closes the upload's queue, which a Write still in flight would
 		// send on (a panic).
@@ -378,6 +382,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		// Nothing changed (or only deletions): no archive object. What was buffered
 		// (an age header, an empty frame) never left this process.
 		sealed.Close()
+		noArchive = true
 		if err := arch.Abort(errNoArchive); err != errNoArchive { // joined with the abort's error
 			aborted = true
 			return res, errors.Join(fmt.Errorf("backup: discard the empty archive: %w", err), mup.Abort(err))
