@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,23 @@ func testIncrementalChain(t *testing.T, deltaFrom int) {
 				t.Fatalf("restore: %v", err)
 			}
 			compareTrees(t, wants[i], describe(t, filepath.Join(target, filepath.FromSlash(scan.ArchiveName(src)))))
+		})
+	}
+	if deltaFrom > 0 {
+		// Every manifest a delta builds on is checked against its recorded SHA-256
+		// before anything is written, like the last one.
+		t.Run("a manifest the delta builds on is not the one recorded", func(t *testing.T) {
+			bad := slices.Clone(chain)
+			bad[deltaFrom].ManifestSHA256 = bad[0].ManifestSHA256
+			o := ro
+			o.Target, o.Chain = filepath.Join(t.TempDir(), "target"), bad
+			_, err := engine.Restore(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), "nothing restored") || !strings.Contains(err.Error(), "sha256") {
+				t.Errorf("got %v, want nothing restored for a sha256 mismatch", err)
+			}
+			if _, err := os.Stat(o.Target); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the target was created: %v", err)
+			}
 		})
 	}
 	t.Run("wrong chain", func(t *testing.T) {
