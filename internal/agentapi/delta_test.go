@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/storage"
@@ -168,4 +170,17 @@ func testDeltaChain(t *testing.T, e *env, dest string, encrypted bool) {
 			}
 		}
 	}
+
+	// A full backup always has an archive: completing one without is refused.
+	cfg2 := e.config(a, dest, opts)
+	var start agentproto.BackupStartResponse
+	code, msg := a.call("POST", agentproto.PathBackupStart, agentproto.BackupStartRequest{ConfigID: cfg2.ID}, &start)
+	mustOK(t, "backup/start", code, msg)
+	code, msg = a.call("POST", agentproto.PathBackupComplete, agentproto.BackupCompleteRequest{RunID: start.RunID,
+		Status: agentproto.StatusCompleted, Manifest: &agentproto.UploadedObject{}}, nil)
+	wantStatus(t, "a full run completed without an archive", code, msg, http.StatusBadRequest)
+	if r := e.run(start.RunID); r.Status != "failed" {
+		t.Errorf("full run completed without an archive: %s, want failed", r.Status)
+	}
+
 }
