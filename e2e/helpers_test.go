@@ -239,6 +239,7 @@ type backupLog struct {
 	ObjectKey        string     `json:"objectKey"`
 	ManifestKey      string     `json:"manifestKey"`
 	ArchiveSize      int64      `json:"archiveSize"`
+	CatalogSize      int64      `json:"catalogSize"`
 	BytesTransferred int64      `json:"bytesTransferred"`
 	ExpiredAt        *time.Time `json:"expiredAt"`
 	Error            any        `json:"errors"`

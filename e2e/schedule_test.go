@@ -289,12 +289,19 @@ func TestScheduledRunsAndRetention(t *testing.T) {
 	}
 }
 
-// runObjects are the objects a completed run leaves in its destination: the archive,
-// the manifest and the server's sealed copy of the manifest (the catalog restores
-// browse).
+// runObjects are the objects a completed run leaves in its destination: the archive
+// (none for an incremental that stored nothing), the manifest and, for an encrypted
+// run, the server's sealed copy of the manifest (the catalog restores browse; the
+// server reads an unencrypted run's manifest itself).
 func runObjects(r backupLog) []string {
-	return []string{r.ObjectKey, r.ManifestKey,
-		storage.CatalogKey(r.UserID, r.ConfigID, r.ID)}
+	out := []string{r.ManifestKey}
+	if r.ArchiveSize > 0 {
+		out = append(out, r.ObjectKey)
+	}
+	if r.CatalogSize > 0 {
+		out = append(out, storage.CatalogKey(r.UserID, r.ConfigID, r.ID))
+	}
+	return out
 }
 
 // expectKept is keep-last-n by the rules of internal/retention, for runs that all

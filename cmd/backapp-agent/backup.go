@@ -60,13 +60,35 @@ configuration ids.`,
 			if status == "completed" && (res.Progress.FilesSkipped > 0 || len(res.Issues) > 0) {
 				status = "completed with warnings" // something was left out: never plain "completed"
 			}
-			fmt.Fprintf(out, "%s: %s, %s skipped, %s uploaded in %s\n%s\n", status,
+			fmt.Fprintf(out, "%s: %s, %s skipped, %s stored in %s\n%s\n", status,
 				plural(res.Progress.FilesDone, "file"), plural(res.Progress.FilesSkipped, "file"),
-				humanBytes(res.Progress.BytesUploaded), res.Duration.Round(1e7), res.S3Path)
+				storedText(res.Stored), res.Duration.Round(1e7), objectText(res))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&configID, "config", "", "the configuration's id")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// storedText is everything a run added to its destination, with its parts:
+// "1.2 MiB (archive 1.1 MiB, manifest 20 KiB, catalog 20 KiB)".
+func storedText(b agent.StoredBytes) string {
+	archive := "archive " + humanBytes(b.Archive)
+	if b.NoArchive {
+		archive = "no archive: nothing changed"
+	}
+	s := humanBytes(b.Total()) + " (" + archive + ", manifest " + humanBytes(b.Manifest)
+	if b.Catalog > 0 {
+		s += ", catalog " + humanBytes(b.Catalog)
+	}
+	return s + ")"
+}
+
+// objectText names what the run stored: its archive, or its manifest when it has none.
+func objectText(res agent.BackupResult) string {
+	if res.Stored.NoArchive {
+		return res.ManifestKey
+	}
+	return res.S3Path
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -197,5 +199,34 @@ func TestHelpShowsValueTypes(t *testing.T) {
 	}
 	if !strings.Contains(out, "--config-dir string") || strings.Contains(out, "--config-dir enroll") {
 		t.Errorf("help:\n%s", out)
+	}
+}
+
+// TestMemoryLimit: the agent's soft memory limit defaults to 256 MiB, follows
+// GOMEMLIMIT when set, and --memory-limit takes sizes or off.
+func TestMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	for _, tc := range []struct {
+		flag string
+		want int64
+	}{{"", defaultMemoryLimit}, {"256MiB", 256 << 20}, {"1GiB", 1 << 30}, {"200MB", 200e6}, {"1048576", 1 << 20}, {"off", math.MaxInt64}} {
+		if err := applyMemoryLimit(tc.flag); err != nil {
+			t.Fatalf("%q: %v", tc.flag, err)
+		}
+		if got := debug.SetMemoryLimit(-1); got != tc.want {
+			t.Errorf("--memory-limit %q: limit %d, want %d", tc.flag, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"lots", "-5MiB", "0"} {
+		if err := applyMemoryLimit(bad); err == nil {
+			t.Errorf("--memory-limit %q: no error", bad)
+		}
+	}
+	debug.SetMemoryLimit(1 << 30)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	if err := applyMemoryLimit(""); err != nil || debug.SetMemoryLimit(-1) != 1<<30 {
+		t.Errorf("with GOMEMLIMIT set, the default changed the limit")
 	}
 }

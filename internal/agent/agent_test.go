@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -504,5 +505,61 @@ func TestDaemonRevokedKey(t *testing.T) {
 	})
 	if st, ok := r.State.LoadStatus(); !ok || !strings.Contains(st.LastError, "401") {
 		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestDeltaRunsKeepSmallState: with a server that takes deltas, an unchanged run
+// uploads no archive and sends no catalog (unencrypted), the local state keeps the
+// tree plus one small delta file per run and folds them into a new tree after
+// maxDeltas, and every point in time restores.
+func TestDeltaRunsKeepSmallState(t *testing.T) {
+	f := newFakeServer(t)
+	f.deltas = true
+	r := newRunner(t, f)
+	ctx := context.Background()
+	src := t.TempDir()
+	files := map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo"}
+	treetest.Write(t, src, files)
+	addConfig(f, "cfg1", src, agentproto.Options{Type: "incremental", Compression: "zstd"})
+	rel := scan.ArchiveName(src)
+	for i := range maxDeltas + 3 {
+		changed := i > 0 && i%5 == 0
+		if changed {
+			p := fmt.Sprintf("f%02d.txt", i)
+			files[p] = p
+			treetest.Write(t, src, map[string]string{p: p})
+		}
+		res, err := r.Backup(ctx, BackupRequest{ConfigID: "cfg1"})
+		if err != nil {
+			t.Fatalf("backup %d: %v", i, err)
+		}
+		run := f.run(res.RunID)
+		unchanged := i > 0 && !changed
+		if got := run.complete.Archive == nil; got != unchanged || res.Stored.NoArchive != unchanged {
+			t.Errorf("run %d (unchanged %v): no archive %v / %v", i, unchanged, got, res.Stored.NoArchive)
+		}
+		if i > 0 && len(f.catalogs[res.RunID]) != 0 {
+			t.Errorf("run %d: catalog sent for an unencrypted delta run", i)
+		}
+		if unchanged && (res.Stored.Archive != 0 || res.Stored.Manifest == 0 || res.Stored.Manifest > 1024) {
+			t.Errorf("run %d unchanged: stored %+v; want no archive and a manifest of a few hundred bytes", i, res.Stored)
+		}
+		p, ok := r.State.Previous("cfg1")
+		if !ok || p.RunID != res.RunID {
+			t.Fatalf("run %d: local previous %+v, %v", i, p, ok)
+		}
+		if want := i % maxDeltas; len(p.Deltas) != want {
+			t.Errorf("run %d: %d delta files kept, want %d", i, len(p.Deltas), want)
+		}
+		if i%7 == 3 || i == maxDeltas+2 {
+			dst := t.TempDir()
+			if _, err := r.Restore(ctx, RestoreRequest{RunID: res.RunID, Target: dst}); err != nil {
+				t.Fatalf("restore run %d: %v", i, err)
+			}
+			sameTree(t, treetest.Read(t, filepath.Join(dst, rel)), files)
+		}
+	}
+	if m, err := filepath.Glob(filepath.Join(r.State.Dir, "configs", "cfg1", "delta-*.zst")); err != nil || len(m) != 2 {
+		t.Errorf("delta files on disk after folding: %v, %v; want 2", m, err)
 	}
 }

@@ -87,9 +87,15 @@ type BackupRequest struct {
 
 // BackupResult is the outcome of a run as recorded by the server.
 type BackupResult struct {
-	RunID    string
-	Status   string // completed | failed | cancelled
-	S3Path   string
+	RunID  string
+	Status string // completed | failed | cancelled
+	S3Path string
+	// ManifestKey is the manifest object's key (the run's only object when it stored
+	// no archive).
+	ManifestKey string
+	// Stored is what a completed run uploaded: its archive (0 when an unchanged
+	// incremental kept none), its manifest and the catalog copy sent to the server.
+	Stored   StoredBytes
 	Progress agentproto.Progress
 	Issues   []scan.Issue
 	Duration time.Duration
@@ -202,19 +208,26 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 	// waited out.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), r.Client.Patience()+time.Minute)
 	defer ccancel()
-	if status == agentproto.StatusCompleted && out.catalog != nil {
+	if status == agentproto.StatusCompleted && out.catalog != nil && (!st.Deltas || st.Config.Options.Encryption) {
 		// Catalog first, while the run is open, so a completed run always has one when
 		// the upload succeeded. Its failure does not fail the run: the local copy serves
-		// the next incremental.
+		// the next incremental. (With deltas the server reads an unencrypted run's
+		// manifest object itself: no second copy.)
 		if err := r.Client.PutCatalog(cctx, st.RunID, out.catalog); err != nil {
 			log.Warn("backup: catalog not sent to the server", "err", err)
+		} else if fi, err := out.catalog.Stat(); err == nil {
+			out.stored.Catalog = fi.Size() // as sent; the server seals it (+ a few dozen bytes)
 		}
 	}
 	cres, err := r.Client.BackupComplete(cctx, creq)
 	res.Duration = r.now().Sub(start)
 	if out.catalog != nil {
 		if err == nil && status == agentproto.StatusCompleted {
-			if kerr := r.State.KeepCatalog(req.ConfigID, out.catalog, Previous{RunID: st.RunID, ArchiveKey: st.ArchiveKey, Time: start}); kerr != nil {
+			keep := r.State.KeepCatalog
+			if out.delta {
+				keep = r.State.KeepDelta
+			}
+			if kerr := keep(req.ConfigID, out.catalog, Previous{RunID: st.RunID, ArchiveKey: st.ArchiveKey, Time: start}); kerr != nil {
 				log.Warn("backup: previous manifest not kept locally; the next incremental asks the server", "err", kerr)
 			}
 		} else {
@@ -232,6 +245,9 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		return res, fmt.Errorf("backup run %s: report completion: %w", st.RunID, err)
 	}
 	res.Status, res.S3Path = cres.Status, cres.S3Path
+	if res.Status == agentproto.StatusCompleted {
+		res.Stored, res.ManifestKey = out.stored, st.ManifestKey
+	}
 	if res.Status == "" {
 		res.Status = status
 	}
@@ -248,9 +264,19 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		done = "backup completed with warnings: files or directories left out"
 	}
 	log.Info(done, "key", cres.S3Path, "files", out.progress.FilesDone, "skipped", out.progress.FilesSkipped,
-		"bytes", out.progress.BytesUploaded, "duration", res.Duration.Round(time.Millisecond))
+		"stored", out.stored.Total(), "archive", out.stored.Archive, "manifest", out.stored.Manifest, "catalog", out.stored.Catalog,
+		"duration", res.Duration.Round(time.Millisecond))
 	return res, nil
 }
+
+// StoredBytes are the bytes of each object a run stored.
+type StoredBytes struct {
+	Archive, Manifest, Catalog int64
+	NoArchive                  bool // nothing changed: no archive object
+}
+
+// Total is everything the run added to its destination.
+func (b StoredBytes) Total() int64 { return b.Archive + b.Manifest + b.Catalog }
 
 func errString(err error) string {
 	if err == nil {
@@ -262,6 +288,8 @@ func errString(err error) string {
 type backupOut struct {
 	archive, manifest *agentproto.UploadedObject
 	catalog           *os.File
+	delta             bool // the manifest (and catalog) is a delta
+	stored            StoredBytes
 	progress          agentproto.Progress
 	issues            []scan.Issue
 	// resumable: the run kept checkpoints in the state; saved counts them.
@@ -285,7 +313,7 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 			return out, err
 		}
 	}
-	o := engine.BackupOptions{Name: st.ArchiveKey, FollowSymlinks: cfg.Options.FollowSymlinks, Log: log, Now: r.Now}
+	o := engine.BackupOptions{Name: st.ArchiveKey, FollowSymlinks: cfg.Options.FollowSymlinks, Log: log, Now: r.Now, Delta: st.Deltas}
 	for _, s := range cfg.Sources {
 		o.Sources = append(o.Sources, s.Path)
 		if len(s.IncludePatterns)+len(s.ExcludePatterns) > 0 {
@@ -415,9 +443,16 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 		return out, err
 	}
 	out.archive, out.manifest = as.uploaded(), ms.uploaded()
-	if out.archive == nil || out.manifest == nil {
-		return out, errors.New("the engine finished without completing both uploads")
+	out.delta = eres.Header.Delta
+	if eres.NoArchive {
+		out.archive = nil
+	} else if out.archive == nil {
+		return out, errors.New("the engine finished without completing the archive upload")
 	}
+	if out.manifest == nil {
+		return out, errors.New("the engine finished without completing the manifest upload")
+	}
+	out.stored = StoredBytes{Archive: eres.Archive.Size, Manifest: eres.Manifest.Size, NoArchive: eres.NoArchive}
 	if _, err := out.catalog.Seek(0, io.SeekStart); err != nil {
 		return out, fmt.Errorf("catalog: %w", err)
 	}

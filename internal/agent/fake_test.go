@@ -53,6 +53,8 @@ type fakeServer struct {
 	partsCalls   int
 	urlTTL       time.Duration
 	nextHB       int
+	// deltas: the server offers delta manifests (BackupStartResponse.Deltas).
+	deltas bool
 
 	// faults
 	down       bool // every API request: connection closed without an answer
@@ -292,7 +294,7 @@ func (f *fakeServer) start(w http.ResponseWriter, req agentproto.BackupStartRequ
 			prev = r
 		}
 	}
-	resp := agentproto.BackupStartResponse{RunID: id, ArchiveKey: run.archiveKey, ManifestKey: run.manifestKey, Full: true, Config: cfg}
+	resp := agentproto.BackupStartResponse{RunID: id, ArchiveKey: run.archiveKey, ManifestKey: run.manifestKey, Full: true, Config: cfg, Deltas: f.deltas}
 	if prev != nil && cfg.Options.Type == "incremental" {
 		run.full, run.previous = false, prev.id
 		resp.Full, resp.Previous = false, &agentproto.PreviousRun{RunID: prev.id}
@@ -340,7 +342,9 @@ func (f *fakeServer) complete(w http.ResponseWriter, req agentproto.BackupComple
 		return nil
 	}
 	if req.Status == agentproto.StatusCompleted {
-		if err := assemble(run.archiveKey, req.Archive); err != nil {
+		if f.deltas && !run.full && req.Archive == nil {
+			// an unchanged incremental: no archive
+		} else if err := assemble(run.archiveKey, req.Archive); err != nil {
 			run.status = agentproto.StatusFailed
 			apiError(w, 400, "invalid", err.Error())
 			return
@@ -365,10 +369,14 @@ func (f *fakeServer) download(w http.ResponseWriter, r *http.Request) {
 	var chain []agentproto.DownloadArchive
 	for x := run; x != nil; x = f.runs[x.previous] {
 		exp := time.Now().Add(f.urlTTL)
+		var archive agentproto.UploadedObject // none for an unchanged delta run
+		if x.complete.Archive != nil {
+			archive = *x.complete.Archive
+		}
 		chain = append([]agentproto.DownloadArchive{{RunID: x.id, ExpiresAt: exp,
 			ArchiveURL:    fmt.Sprintf("%s/s3/%s?expires=%d", f.srv.URL, x.archiveKey, exp.UnixNano()),
 			ManifestURL:   fmt.Sprintf("%s/s3/%s?expires=%d", f.srv.URL, x.manifestKey, exp.UnixNano()),
-			ArchiveSHA256: x.complete.Archive.SHA256, ArchiveSize: x.complete.Archive.Size,
+			ArchiveSHA256: archive.SHA256, ArchiveSize: archive.Size,
 			ManifestSHA256: x.complete.Manifest.SHA256, ManifestSize: x.complete.Manifest.Size,
 			Encrypted: f.configs[x.configID].Options.Encryption}}, chain...)
 		if x.full {

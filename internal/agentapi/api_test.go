@@ -14,11 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/agentkey"
 	"github.com/backapp/backapp/internal/agentproto"
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/secrets"
 	"github.com/backapp/backapp/internal/storage"
@@ -60,6 +64,7 @@ type env struct {
 	clock *clock
 	local *storage.Local
 	dests resolver
+	keys  *secrets.Keys
 }
 
 type backend struct {
@@ -127,7 +132,7 @@ func newEnv(t testing.TB, st store.Store, withS3 bool) *env {
 		t.Fatal(err)
 	}
 	mux.Handle("/api/agent/", api)
-	return &env{t: t, st: st, api: api, srv: srv, clock: c, local: local, dests: dests}
+	return &env{t: t, st: st, api: api, srv: srv, clock: c, local: local, dests: dests, keys: keys}
 }
 
 func (e *env) user(email string) store.User {
@@ -315,14 +320,33 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-// backup runs the real engine over the API for one config and completes the run.
+// backup runs the real engine over the API for one config and completes the run, as
+// an agent before deltas did: whole manifests, an archive and a catalog every run.
 func (a *agent) backup(t *testing.T, configID, runID, source string) (agentproto.BackupStartResponse, agentproto.BackupCompleteResponse) {
+	t.Helper()
+	start, done, _ := a.backupWith(t, configID, runID, source, backupMode{})
+	return start, done
+}
+
+// backupMode says how backupWith behaves: as today's agent (deltas, when the server
+// offers them) or as one before deltas; recipients encrypt.
+type backupMode struct {
+	deltas     bool
+	recipients []age.Recipient
+}
+
+func (a *agent) backupWith(t *testing.T, configID, runID, source string, mode backupMode) (agentproto.BackupStartResponse, agentproto.BackupCompleteResponse, engine.Result) {
 	t.Helper()
 	var start agentproto.BackupStartResponse
 	code, msg := a.call("POST", agentproto.PathBackupStart, agentproto.BackupStartRequest{ConfigID: configID, RunID: runID}, &start)
 	mustOK(t, "backup/start", code, msg)
 	var prev *engineManifest
-	if !start.Full {
+	delta := mode.deltas && start.Deltas
+	switch {
+	case !start.Full && (delta || len(mode.recipients) > 0):
+		prev = a.catalogTree(t, start.Previous.RunID) // the server's view of the tree
+		defer prev.close()
+	case !start.Full:
 		prev = a.previousManifest(t, start.Previous.RunID)
 		defer prev.close()
 	}
@@ -330,7 +354,7 @@ func (a *agent) backup(t *testing.T, configID, runID, source string) (agentproto
 	var catalog bytes.Buffer
 	// The config's patterns apply, as the agent applies them.
 	o := engine.BackupOptions{Name: start.ArchiveKey, Sources: []string{source}, Archive: as, Manifest: ms, Catalog: &catalog,
-		Exclude: start.Config.Sources[0].ExcludePatterns}
+		Exclude: start.Config.Sources[0].ExcludePatterns, Delta: delta, Seal: seal.Options{Recipients: mode.recipients}}
 	if prev != nil {
 		o.Previous = prev.r
 	}
@@ -338,16 +362,53 @@ func (a *agent) backup(t *testing.T, configID, runID, source string) (agentproto
 	if err != nil {
 		t.Fatalf("engine.Backup: %v", err)
 	}
-	code, msg = a.e.putCatalog(a.key, start.RunID, catalog.Bytes())
-	mustOK(t, "PUT catalog", code, msg)
-	req := agentproto.BackupCompleteRequest{RunID: start.RunID, Status: agentproto.StatusCompleted, Archive: as.result, Manifest: ms.result,
+	if !delta || len(mode.recipients) > 0 {
+		code, msg = a.e.putCatalog(a.key, start.RunID, catalog.Bytes())
+		mustOK(t, "PUT catalog", code, msg)
+	}
+	archive := as.result
+	if res.NoArchive {
+		archive = nil
+	}
+	req := agentproto.BackupCompleteRequest{RunID: start.RunID, Status: agentproto.StatusCompleted, Archive: archive, Manifest: ms.result,
 		Progress: agentproto.Progress{RunID: start.RunID, FilesScanned: res.Progress.FilesScanned, FilesDone: res.Progress.FilesStored,
 			BytesScanned: res.Progress.BytesScanned, BytesUploaded: res.Progress.BytesUploaded}}
 	var done agentproto.BackupCompleteResponse
 	code, msg = a.call("POST", agentproto.PathBackupComplete, req, &done)
 	mustOK(t, "backup/complete", code, msg)
-	return start, done
+	return start, done, res
 }
+
+// catalogTree reads a run's tree back from the server (GET backup/catalog), as an
+// agent that lost its local state does.
+func (a *agent) catalogTree(t *testing.T, runID string) *engineManifest {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.e.srv.URL+agentproto.PathBackupCatalog+"?runId="+runID, nil)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set(agentproto.HeaderProtocol, "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET catalog of %s: %s %s", runID, resp.Status, body)
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := manifest.NewReader(zr)
+	if err != nil {
+		t.Fatalf("catalog of %s: %v", runID, err)
+	}
+	return &engineManifest{r: r, closer: closerFunc(func() error { zr.Close(); return nil })}
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 func (e *env) putCatalog(key, runID string, body []byte) (int, string) {
 	req, _ := http.NewRequest("PUT", e.srv.URL+agentproto.PathBackupCatalog+"?runId="+runID, bytes.NewReader(body))
@@ -364,7 +425,7 @@ func (e *env) putCatalog(key, runID string, body []byte) (int, string) {
 }
 
 // restore restores a run through /api/agent/download into a new directory.
-func (a *agent) restore(t *testing.T, runID string) (string, int, string) {
+func (a *agent) restore(t *testing.T, runID string, ids ...age.Identity) (string, int, string) {
 	t.Helper()
 	var dl agentproto.DownloadResponse
 	code, msg := a.call("GET", agentproto.PathDownload+"?runId="+runID, nil, &dl)
@@ -385,7 +446,7 @@ func (a *agent) restore(t *testing.T, runID string) (string, int, string) {
 		})
 	}
 	target := t.TempDir()
-	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: chain}); err != nil {
+	if _, err := engine.Restore(context.Background(), engine.RestoreOptions{Target: target, Chain: chain, Identities: ids}); err != nil {
 		t.Fatalf("engine.Restore: %v", err)
 	}
 	return target, code, ""

@@ -259,8 +259,14 @@ type BackupStartResponse struct {
 	// rule); false means incremental against Previous.
 	Full     bool         `json:"full"`
 	Previous *PreviousRun `json:"previous,omitempty"`
-	Parts    []PartURL    `json:"parts,omitempty"` // first URLs of the archive upload
-	Config   Config       `json:"config"`
+	// Deltas: the server takes an incremental's manifest as a delta (only what the
+	// run stored, and deletions), a completion without an archive when the run
+	// stored nothing, and a catalog copy only for encrypted runs (it reads an
+	// unencrypted run's manifest object itself). Servers before deltas leave it false:
+	// the agent then writes whole manifests, an archive and a catalog every run.
+	Deltas bool      `json:"deltas,omitempty"`
+	Parts  []PartURL `json:"parts,omitempty"` // first URLs of the archive upload
+	Config Config    `json:"config"`
 }
 
 // BackupResumeRequest asks to continue run RunID, still running on the server, from
@@ -348,9 +354,11 @@ const (
 // BackupCompleteRequest ends a run. With Status completed, the server checks the parts
 // and completes both multipart uploads; otherwise it aborts them.
 type BackupCompleteRequest struct {
-	RunID    string          `json:"runId"`
-	Status   string          `json:"status"` // completed | failed | cancelled
-	Error    string          `json:"error,omitempty"`
+	RunID  string `json:"runId"`
+	Status string `json:"status"` // completed | failed | cancelled
+	Error  string `json:"error,omitempty"`
+	// Archive is nil for a completed incremental that stored nothing (with Deltas):
+	// no archive object is kept.
 	Archive  *UploadedObject `json:"archive,omitempty"`
 	Manifest *UploadedObject `json:"manifest,omitempty"`
 	Progress

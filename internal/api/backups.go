@@ -55,9 +55,14 @@ type BackupLog struct {
 	ObjectKey        string          `json:"objectKey,omitempty"`
 	ManifestKey      string          `json:"manifestKey,omitempty"`
 	Checksum         string          `json:"checksum,omitempty"` // SHA-256 of the archive, hex
-	ArchiveSize      int64           `json:"archiveSize"`
-	Encrypted        bool            `json:"encrypted"`
-	ExpiredAt        *time.Time      `json:"expiredAt,omitempty"`
+	ArchiveSize      int64           `json:"archiveSize"`        // 0 when an unchanged incremental stored no archive
+	ManifestSize     int64           `json:"manifestSize"`
+	CatalogSize      int64           `json:"catalogSize"` // the server's catalog copy (encrypted runs)
+	// StoredBytes is everything the run added to its destination: archive, manifest
+	// and catalog copy.
+	StoredBytes int64      `json:"storedBytes"`
+	Encrypted   bool       `json:"encrypted"`
+	ExpiredAt   *time.Time `json:"expiredAt,omitempty"`
 }
 
 func backupJSON(r runs.Run) BackupLog {
@@ -68,6 +73,7 @@ func backupJSON(r runs.Run) BackupLog {
 		FilesSkipped: r.FilesSkipped, TotalBytes: r.TotalBytes, BytesTransferred: r.BytesTransfer,
 		Errors: r.Errors, Duration: r.DurationMS, Full: r.Full, PreviousRunID: r.PreviousRunID,
 		ObjectKey: r.S3Path, ManifestKey: r.ManifestKey, Checksum: r.ArchiveSHA256, ArchiveSize: r.ArchiveSize,
+		ManifestSize: r.ManifestSize, CatalogSize: r.CatalogSize, StoredBytes: r.ArchiveSize + r.ManifestSize + r.CatalogSize,
 		Encrypted: r.Encrypted, ExpiredAt: r.ExpiredAt, WithWarnings: runs.WithWarnings(r.RunRecord.Run),
 	}
 	if out.Duration == nil && r.EndTime != nil {

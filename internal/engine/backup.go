@@ -62,6 +62,12 @@ type BackupOptions struct {
 	// Previous is the manifest of the previous run of the chain (see OpenManifest) for
 	// an incremental backup; nil for a full one.
 	Previous *manifest.Reader
+	// Delta makes an incremental's manifest a delta (manifest.Header.Delta): only the
+	// entries stored in this archive and the deletions, not the whole tree. An
+	// incremental that stores nothing then uploads no archive at all: the archive
+	// upload is aborted and Result.NoArchive set. Off, every manifest lists the whole
+	// tree (as servers before deltas expect).
+	Delta bool
 
 	Archive  upload.Session // the archive object
 	Manifest upload.Session // the manifest object beside it
@@ -99,12 +105,16 @@ type Progress struct {
 
 // Result describes a completed backup.
 type Result struct {
-	Archive  upload.Result
-	Manifest upload.Result
-	Trailer  manifest.Trailer
-	Header   manifest.Header
-	Issues   []scan.Issue // the first 1000 issues
-	Progress Progress
+	// Archive is the stored archive; zero with NoArchive.
+	Archive upload.Result
+	// NoArchive: a delta incremental found nothing to store, and its archive upload
+	// was aborted; the manifest records the run (and any deletions).
+	NoArchive bool
+	Manifest  upload.Result
+	Trailer   manifest.Trailer
+	Header    manifest.Header
+	Issues    []scan.Issue // the first 1000 issues
+	Progress  Progress
 }
 
 type counters struct {
@@ -165,6 +175,9 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		chain = append(append([]string{}, o.Previous.Header.Chain...), o.Name)
 	}
 	hdr := manifest.Header{Name: o.Name, Chain: chain, Created: o.Now().UTC(), Codec: sopts.Codec, Sources: sources}
+	if o.Delta && o.Previous != nil {
+		hdr.Delta, hdr.Base = true, o.Previous.Header.FullBase()
+	}
 	var ck *checkpointer
 	var resume *Checkpoint
 	if o.Checkpoint != nil {
@@ -211,6 +224,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	mo.FirstPart, mo.Concurrency, mo.OnProgress, mo.OnSent = 5<<20, 1, nil, nil
 	mup := upload.NewWriter(ctx, o.Manifest, mo)
 	aborted := false
+	noArchive := false // the archive upload was discarded: nothing stored
 	var sealed *seal.Writer
 	abort := func(cause error) error {
 		if aborted {
@@ -218,6 +232,9 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 		aborted = true
 		cancel()
+		if noArchive {
+			return errors.Join(cause, ignoreSame(cause, mup.Abort(cause)))
+		}
 		// The compressor's goroutine first: its writes fail on the cancelled context,
 		// while Abort closes the upload's queue, which a Write still in flight would
 		// send on (a panic).
@@ -305,7 +322,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	tw := archive.NewWriter(tap)
 	tw.OnRead = func(n int64) { c.bytesRead.Add(n) }
 
-	b := &backup{o: o, c: &c, tw: tw, mw: mw, in: len(chain) - 1, prev: o.Previous, hdr: hdr,
+	b := &backup{o: o, c: &c, tw: tw, mw: mw, in: len(chain) - 1, prev: o.Previous, hdr: hdr, delta: hdr.Delta,
 		links: map[[2]uint64]linkInfo{}, kept: map[[2]uint64]string{}}
 	if ck != nil {
 		tw.OnEntry = tap.begin
@@ -360,18 +377,30 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 		return res, abort(fmt.Errorf("backup: %w", err))
 	}
-	if err := tw.Close(); err != nil {
-		return res, abort(fmt.Errorf("backup: finish tar: %w", err))
+	var ares upload.Result
+	if b.delta && b.trailer.Stored == 0 && resume == nil {
+		// Nothing changed (or only deletions): no archive object. What was buffered
+		// (an age header, an empty frame) never left this process.
+		sealed.Close()
+		noArchive = true
+		if err := arch.Abort(errNoArchive); err != errNoArchive { // joined with the abort's error
+			aborted = true
+			return res, errors.Join(fmt.Errorf("backup: discard the empty archive: %w", err), mup.Abort(err))
+		}
+		res.NoArchive = true
+	} else {
+		if err := tw.Close(); err != nil {
+			return res, abort(fmt.Errorf("backup: finish tar: %w", err))
+		}
+		if err := sealed.Close(); err != nil {
+			return res, abort(fmt.Errorf("backup: finish compression: %w", err))
+		}
+		if ares, err = arch.Close(); err != nil {
+			aborted = true // arch aborted itself
+			return res, errors.Join(fmt.Errorf("backup: upload archive: %w", err), mup.Abort(err))
+		}
+		res.Archive = ares
 	}
-	if err := sealed.Close(); err != nil {
-		return res, abort(fmt.Errorf("backup: finish compression: %w", err))
-	}
-	ares, err := arch.Close()
-	if err != nil {
-		aborted = true // arch aborted itself
-		return res, errors.Join(fmt.Errorf("backup: upload archive: %w", err), mup.Abort(err))
-	}
-	res.Archive = ares
 	if ck != nil {
 		if err := ck.err(); err != nil {
 			return res, abort(fmt.Errorf("backup: %w", err))
@@ -407,6 +436,9 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	return res, nil
 }
 
+// errNoArchive is the cause given to the archive upload of a run that stored nothing.
+var errNoArchive = errors.New("nothing changed: no archive")
+
 func ignoreSame(cause, err error) error {
 	if err == nil || errors.Is(err, cause) {
 		return nil
@@ -430,6 +462,7 @@ type backup struct {
 	tw       *archive.Writer
 	mw       *manifest.Writer
 	in       int
+	delta    bool // the manifest lists only what this archive stores, and deletions
 	prev     *manifest.Reader
 	pe       manifest.Entry // current entry of prev
 	peOK     bool
@@ -549,6 +582,9 @@ func (b *backup) node(n scan.Node) error {
 		}
 		if same {
 			b.trailer.Entries++
+			if b.delta {
+				return nil
+			}
 			return b.mw.Add(*prev)
 		}
 	}

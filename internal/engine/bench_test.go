@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/backapp/backapp/internal/engine"
+	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/engine/upload"
 	"github.com/backapp/backapp/internal/storage"
@@ -61,10 +62,15 @@ type childSpec struct {
 	Sources []string
 	Key     string
 	Prev    *childResult // backup: the previous run (incremental); restore: the archive
-	Target  string
-	Codec   string
-	Level   int
-	Env     []string `json:"-"` // added to the child's environment
+	// Chain, when set, is the chain up to the previous run (backup, with Delta) or
+	// up to the point in time to restore: its manifests from the last one's full base
+	// on are merged.
+	Chain  []childResult
+	Delta  bool
+	Target string
+	Codec  string
+	Level  int
+	Env    []string `json:"-"` // added to the child's environment
 }
 
 // s3Config is what the child needs of storage.S3Config (which has an *http.Client).
@@ -84,6 +90,9 @@ type childResult struct {
 	ContentBytes   int64
 	Issues         int
 	Files          int64
+	ManifestSize   int64
+	NoArchive      bool
+	Base           int // the index in its chain of the full manifest its tree starts from
 }
 
 func runChild(spec string) error {
@@ -137,6 +146,7 @@ func runChild(spec string) error {
 				return fmt.Errorf("BENCH_READAHEAD: %w", err)
 			}
 		}
+		o.Delta = s.Delta
 		if s.Prev != nil {
 			r, c, err := engine.OpenManifest(ctx, s.Prev.Key, presigned.GetURL(dest, storage.ManifestKey(s.Prev.Key)), s.Prev.ManifestSHA256, nil, o.Upload)
 			if err != nil {
@@ -145,21 +155,43 @@ func runChild(spec string) error {
 			defer c.Close()
 			o.Previous = r
 		}
+		if len(s.Chain) > 0 {
+			last := s.Chain[len(s.Chain)-1]
+			var rs []*manifest.Reader
+			for _, p := range s.Chain[last.Base:] {
+				r, c, err := engine.OpenManifest(ctx, p.Key, presigned.GetURL(dest, storage.ManifestKey(p.Key)), p.ManifestSHA256, nil, o.Upload)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				rs = append(rs, r)
+			}
+			if o.Previous, err = manifest.Merge(rs...); err != nil {
+				return err
+			}
+		}
 		res, err := engine.Backup(ctx, o)
 		if err != nil {
 			return err
 		}
 		out = childResult{Key: s.Key, SHA256: res.Archive.SHA256, Size: res.Archive.Size, ManifestSHA256: res.Manifest.SHA256,
-			Entries: res.Trailer.Entries, Stored: res.Trailer.Stored, ContentBytes: res.Trailer.ContentBytes, Issues: len(res.Issues)}
+			Entries: res.Trailer.Entries, Stored: res.Trailer.Stored, ContentBytes: res.Trailer.ContentBytes, Issues: len(res.Issues),
+			ManifestSize: res.Manifest.Size, NoArchive: res.NoArchive, Base: res.Header.FullBase()}
 	case "restore":
-		p := s.Prev
-		res, err := engine.Restore(ctx, engine.RestoreOptions{Target: s.Target, Chain: []engine.ArchiveRef{{
-			Name: p.Key, Archive: presigned.GetURL(dest, p.Key), Manifest: presigned.GetURL(dest, storage.ManifestKey(p.Key)),
-			SHA256: p.SHA256, Size: p.Size, ManifestSHA256: p.ManifestSHA256}}})
+		chain := s.Chain
+		if len(chain) == 0 {
+			chain = []childResult{*s.Prev}
+		}
+		var refs []engine.ArchiveRef
+		for _, p := range chain {
+			refs = append(refs, engine.ArchiveRef{Name: p.Key, Archive: presigned.GetURL(dest, p.Key),
+				Manifest: presigned.GetURL(dest, storage.ManifestKey(p.Key)), SHA256: p.SHA256, Size: p.Size, ManifestSHA256: p.ManifestSHA256})
+		}
+		res, err := engine.Restore(ctx, engine.RestoreOptions{Target: s.Target, Chain: refs})
 		if err != nil {
 			return err
 		}
-		out = childResult{Key: p.Key, Files: res.Files, ContentBytes: res.Bytes}
+		out = childResult{Key: chain[len(chain)-1].Key, Files: res.Files, ContentBytes: res.Bytes}
 	case "download", "decompress", "untar": // the restore's phases alone (BENCH_RESTORE_PHASES)
 		p := s.Prev
 		dl := upload.NewDownload(ctx, p.Key, presigned.GetURL(dest, p.Key), p.SHA256, p.Size, upload.Options{})
@@ -546,6 +578,13 @@ func BenchmarkEngineTree(b *testing.B) {
 				return shell(b, env, fmt.Sprintf("mkdir -p %[1]s && rclone cat bench:%[2]s/pigz-%[3]d.tar.gz | pigz -d | tar -C %[1]s -xf -", shellQuote(dir), cfg.Bucket, i))
 			}))
 		}
+		// The disk's own bound for the restore: the same bytes written sequentially
+		// and fsynced, measured like the restores.
+		ddFile := benchTarget(b, targets, fmt.Sprintf("dd-%d", i))
+		tb.add("restore", "dd conv=fsync (disk bound)", cold.run(b, ddFile, func() measured {
+			return shell(b, nil, fmt.Sprintf("dd if=/dev/zero of=%s bs=1M count=%d conv=fsync status=none", shellQuote(ddFile), max(content>>20, 1)))
+		}))
+		os.Remove(ddFile)
 		if cold.dropped && i < n-1 {
 			// The next round's backups start from a warm cache, as the first round's do
 			// after the read above.

@@ -191,9 +191,12 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 		return res, fmt.Errorf("restore: %w", err)
 	}
 	last := o.Chain[len(o.Chain)-1]
-	var lm *localManifest
+	var lm *treeManifest
 	if last.Manifest != nil {
-		if lm, err = fetchManifest(ctx, last, o.TempDir, o.Download); err != nil {
+		if lm, err = fetchTree(ctx, o); err != nil {
+			if errors.Is(err, ErrChainMismatch) {
+				return res, err
+			}
 			return res, fmt.Errorf("restore: nothing restored: %w", err)
 		}
 		defer lm.Close()
@@ -461,7 +464,7 @@ func matches(e manifest.Entry, h *tar.Header) error {
 // manifest, every wanted entry but directories of the archives before failedIn is in
 // place, and of archive failedIn those up to lastChosen that the extractor did not
 // report as failed.
-func notRestored(lm *localManifest, o RestoreOptions, inc includer, linkTargets map[string]bool, failedIn int, lastChosen string, x *archive.Extractor) string {
+func notRestored(lm *treeManifest, o RestoreOptions, inc includer, linkTargets map[string]bool, failedIn int, lastChosen string, x *archive.Extractor) string {
 	failed := x.NotRestored()
 	const named = 5
 	var total, missing int64
@@ -535,7 +538,7 @@ func checkChain(h manifest.Header, chain []ArchiveRef) error {
 // syncFS is syncFilesystem; tests see through it that a restore syncs.
 var syncFS = syncFilesystem
 
-func forEach(lm *localManifest, name string, ids []age.Identity, fn func(manifest.Entry)) error {
+func forEach(lm *treeManifest, name string, ids []age.Identity, fn func(manifest.Entry)) error {
 	mr, mc, err := lm.open(name, ids)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -1,7 +1,6 @@
 package restores
 
 import (
-	"bytes"
 	"container/list"
 	"context"
 	"errors"
@@ -15,9 +14,7 @@ import (
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/engine/manifest"
-	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/runs"
-	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -85,11 +82,7 @@ func parentOf(p string) string {
 	return ""
 }
 
-func decodeCatalog(r io.Reader) (*catalog, error) {
-	mr, err := manifest.NewReader(r)
-	if err != nil {
-		return nil, err
-	}
+func decodeCatalog(mr *manifest.Reader) (*catalog, error) {
 	c := &catalog{header: mr.Header, byPath: map[string]int32{}, kids: map[string][]int32{}, synth: map[string]bool{}}
 	// Names that are not valid UTF-8 are found under their display form too (each
 	// invalid byte as U+FFFD, manifest.Display): the pages only ever show and send that
@@ -232,39 +225,24 @@ func errNoCatalog(run store.Run) error {
 	return apperr.New(apperr.Conflict, "backup %s has no file catalog (it predates catalogs, or its agent could not send it), so its files cannot be listed", run.ID)
 }
 
-// catalog loads the run's catalog: the sealed copy in the run's destination,
-// opened with the master key, zstd-decompressed and parsed.
+// catalog loads the run's tree (runs.Trees: its manifest, or the sealed catalog copy
+// of an encrypted run, merged with those of its chain when it is a delta) and decodes
+// it for browsing.
 func (s *Service) catalog(ctx context.Context, run store.Run) (*catalog, error) {
 	if run.Status != store.RestoreCompleted {
 		return nil, apperr.New(apperr.Conflict, "backup %s is %s; only completed backups can be browsed", run.ID, run.Status)
 	}
 	return s.cache.get(run.ID, func() (*catalog, error) {
-		dest, err := s.dests.Resolve(ctx, run.UserID, run.DestinationID)
-		if err != nil {
-			return nil, err
-		}
-		rc, err := dest.Get(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID))
-		if errors.Is(err, storage.ErrNotFound) {
+		trees := runs.Trees{Store: s.st, Dests: s.dests, Keys: s.keys, Max: s.maxCat}
+		mr, closer, err := trees.Open(ctx, run)
+		if errors.Is(err, runs.ErrNoCatalog) {
 			return nil, errNoCatalog(run)
 		}
 		if err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, err, "the storage of backup %s cannot be read now; try again later", run.ID)
+			return nil, err
 		}
-		defer rc.Close()
-		sealed, err := io.ReadAll(io.LimitReader(rc, s.maxCat+1<<10))
-		if err != nil {
-			return nil, apperr.Wrap(apperr.Unavailable, err, "the storage of backup %s cannot be read now; try again later", run.ID)
-		}
-		plain, err := s.keys.Open(runs.CatalogPurpose, sealed, []byte(run.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open the catalog of run %s: %w", run.ID, err)
-		}
-		zr, _, err := seal.NewReader(bytes.NewReader(plain), nil)
-		if err != nil {
-			return nil, fmt.Errorf("decompress the catalog of run %s: %w", run.ID, err)
-		}
-		defer zr.Close()
-		c, err := decodeCatalog(zr)
+		defer closer.Close()
+		c, err := decodeCatalog(mr)
 		if err != nil {
 			return nil, fmt.Errorf("read the catalog of run %s: %w", run.ID, err)
 		}

@@ -55,6 +55,15 @@ func mkManifest(t *testing.T, entries ...manifest.Entry) []byte {
 	return buf.Bytes()
 }
 
+func readerOf(t *testing.T, b []byte) *manifest.Reader {
+	t.Helper()
+	r, err := manifest.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestCatalogTree(t *testing.T) {
 	mt := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 	b := mkManifest(t,
@@ -66,7 +75,7 @@ func TestCatalogTree(t *testing.T) {
 		manifest.Entry{Path: "home/alice/z/link", Type: "symlink", Link: "../a.txt"},
 		manifest.Entry{Path: "srv/data", Type: "dir"},
 	)
-	c, err := decodeCatalog(bytes.NewReader(b))
+	c, err := decodeCatalog(readerOf(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +109,7 @@ func TestCatalogTree(t *testing.T) {
 // TestCatalogNamesNotUTF8: names that are not UTF-8 are browsed, looked up and listed
 // by the form the pages show (U+FFFD for each invalid byte), and keep their bytes.
 func TestCatalogNamesNotUTF8(t *testing.T) {
-	c, err := decodeCatalog(bytes.NewReader(mkManifest(t,
+	c, err := decodeCatalog(readerOf(t, mkManifest(t,
 		manifest.Entry{Path: "home/alice", Type: "dir"},
 		manifest.Entry{Path: "home/alice/caf\xe8", Type: "file", Size: 1},
 		manifest.Entry{Path: "home/alice/caf\xe9", Type: "file", Size: 2},

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/store"
 )
@@ -48,9 +52,11 @@ func (l *Lifecycle) PutCatalog(ctx context.Context, ag store.Agent, runID string
 	return nil
 }
 
-// Catalog returns the catalog of a completed run agent ag mayRead (an agent that
-// lost its local state needs its previous manifest for the next incremental). A
-// sealed copy longer than max plus the seal's overhead is cut off, and fails to open.
+// Catalog returns the tree of a completed run agent ag mayRead, as a zstd-compressed
+// manifest (an agent that lost its local state needs it for the next incremental):
+// the run's own document when it is a full manifest, else the merge of its chain's
+// from the full one on, with the run's header (see Trees). A document longer than
+// max (plus the seal's overhead) is cut off, and fails to open.
 func (l *Lifecycle) Catalog(ctx context.Context, ag store.Agent, runID string, max int64) ([]byte, error) {
 	run, err := l.st.GetRun(ctx, runID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (run.UserID != ag.UserID || run.Status != "completed") {
@@ -62,21 +68,50 @@ func (l *Lifecycle) Catalog(ctx context.Context, ag store.Agent, runID string, m
 	if err := l.mayRead(ctx, ag, run); err != nil {
 		return nil, err
 	}
-	dest, err := l.resolve(ctx, run.UserID, run.DestinationID)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := dest.Get(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID))
-	if errors.Is(err, storage.ErrNotFound) {
+	trees := Trees{Store: l.st, Dests: resolverFunc(l.resolve), Keys: l.cfg.Keys, Max: max}
+	mr, c, err := trees.Open(ctx, run)
+	if errors.Is(err, ErrNoCatalog) {
 		return nil, apperr.New(apperr.NotFound, "no catalog of run %q", runID)
 	}
 	if err != nil {
-		return nil, storageErr("read the catalog", err)
+		return nil, err
 	}
-	defer rc.Close()
-	sealed, err := io.ReadAll(io.LimitReader(rc, max+1<<10))
+	defer c.Close()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
-		return nil, storageErr("read the catalog", err)
+		return nil, err
 	}
-	return l.cfg.Keys.Open(CatalogPurpose, sealed, []byte(run.ID))
+	w, err := manifest.NewWriter(zw, mr.Header)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		e, err := mr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the tree of run %s: %w", run.ID, err)
+		}
+		if err := w.Add(e); err != nil {
+			return nil, err
+		}
+		if int64(buf.Len()) > max {
+			return nil, apperr.New(apperr.TooLarge, "the tree of run %s is larger than the limit of %d bytes", run.ID, max)
+		}
+	}
+	if err := w.Close(*mr.Trailer); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type resolverFunc func(ctx context.Context, userID, destinationID string) (storage.Destination, error)
+
+func (f resolverFunc) Resolve(ctx context.Context, userID, destinationID string) (storage.Destination, error) {
+	return f(ctx, userID, destinationID)
 }

@@ -114,13 +114,22 @@ func (l *Lifecycle) complete(ctx context.Context, dest storage.Destination, run 
 		}
 		return apperr.Wrap(apperr.Invalid, cause, "%s; the run is marked failed", msg)
 	}
-	if err := checkObject("archive", req.Archive); err != nil {
-		return refuse(err)
+	// An incremental that stored nothing keeps no archive: its manifest records the
+	// run (what it checked, and when). A full backup always has one.
+	noArchive := req.Archive == nil && !run.Full
+	if !noArchive {
+		if err := checkObject("archive", req.Archive); err != nil {
+			return refuse(err)
+		}
 	}
 	if err := checkObject("manifest", req.Manifest); err != nil {
 		return refuse(err)
 	}
-	if err := dest.CompleteMultipart(ctx, run.S3Path, run.ArchiveUploadID, toParts(req.Archive)); err != nil {
+	if noArchive && run.ArchiveUploadID != "" {
+		if err := dest.AbortMultipart(ctx, run.S3Path, run.ArchiveUploadID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storageErr("discard the empty archive upload", err) // transient: the agent retries
+		}
+	} else if err := dest.CompleteMultipart(ctx, run.S3Path, run.ArchiveUploadID, toParts(req.Archive)); err != nil {
 		if isClientFault(err) {
 			return refuse(fmt.Errorf("complete the archive upload: %w", err))
 		}
@@ -129,31 +138,51 @@ func (l *Lifecycle) complete(ctx context.Context, dest storage.Destination, run 
 	run.ArchiveUploadID = ""
 	if err := dest.CompleteMultipart(ctx, run.ManifestKey, run.ManifestUpload, toParts(req.Manifest)); err != nil {
 		if isClientFault(err) {
-			l.deleteObject(ctx, dest, run.S3Path)
+			if !noArchive {
+				l.deleteObject(ctx, dest, run.S3Path)
+			}
 			return refuse(fmt.Errorf("complete the manifest upload: %w", err))
 		}
 		_ = l.st.UpdateRun(ctx, run) // the archive upload is gone; keep the record right
 		return storageErr("complete the manifest upload", err)
 	}
 	run.ManifestUpload = ""
-	for _, o := range []struct {
+	type object struct {
 		key  string
 		want int64
-	}{{run.S3Path, req.Archive.Size}, {run.ManifestKey, req.Manifest.Size}} {
+	}
+	check := []object{{run.ManifestKey, req.Manifest.Size}}
+	if !noArchive {
+		check = append(check, object{run.S3Path, req.Archive.Size})
+	}
+	for _, o := range check {
 		st, err := dest.Stat(ctx, o.key)
 		if err != nil {
 			return storageErr("check the stored object", err)
 		}
 		if st.Size != o.want {
-			l.deleteObject(ctx, dest, run.S3Path)
+			if !noArchive {
+				l.deleteObject(ctx, dest, run.S3Path)
+			}
 			l.deleteObject(ctx, dest, run.ManifestKey)
 			return refuse(fmt.Errorf("stored object %s is %d bytes, the agent reported %d", o.key, st.Size, o.want))
 		}
 	}
+	// The catalog copy the agent sent, if any (PUT backup/catalog comes first), counts
+	// as what the run stored.
+	run.CatalogSize = 0
+	if st, err := dest.Stat(ctx, storage.CatalogKey(run.UserID, run.ConfigID, run.ID)); err == nil {
+		run.CatalogSize = st.Size
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storageErr("check the stored catalog", err)
+	}
 	end := now
 	dur := end.Sub(run.StartTime).Milliseconds()
 	run.Status, run.EndTime, run.DurationMS, run.ProgressAt = agentproto.StatusCompleted, &end, &dur, &end
-	run.ArchiveSHA256, run.ArchiveSize = req.Archive.SHA256, req.Archive.Size
+	run.ArchiveSHA256, run.ArchiveSize = "", 0
+	if !noArchive {
+		run.ArchiveSHA256, run.ArchiveSize = req.Archive.SHA256, req.Archive.Size
+	}
 	run.ManifestSHA256, run.ManifestSize = req.Manifest.SHA256, req.Manifest.Size
 	run.Errors = fileErrorsJSON("", errs)
 	if err := l.st.UpdateRun(ctx, run); err != nil {

@@ -90,7 +90,7 @@ func (l *Lifecycle) startUploads(ctx context.Context, ag store.Agent, run *store
 // started is what the agent is told of a run it starts or resumes.
 func (l *Lifecycle) started(ctx context.Context, run store.Run, pc AgentConfig) (agentproto.BackupStartResponse, error) {
 	resp := agentproto.BackupStartResponse{RunID: run.ID, ArchiveKey: run.S3Path, ManifestKey: run.ManifestKey,
-		Full: run.Full, Config: pc.Proto}
+		Full: run.Full, Config: pc.Proto, Deltas: true}
 	if !run.Full {
 		prev, err := l.st.GetRun(ctx, run.PreviousRunID)
 		if err != nil {

@@ -99,6 +99,12 @@ func TestFailedRunPageInBrowser(t *testing.T) {
 	if len(short) >= len(full) || !strings.HasSuffix(full, strings.SplitN(short, "…", 2)[1]) || !strings.Contains(full, "/configs/") {
 		t.Errorf("archive key shown as %q, full %q", short, full)
 	}
+	// Everything the run stored, not only the archive.
+	stored, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](
+		`[...document.querySelectorAll('#run-cards dt')].filter(d => d.textContent == 'Stored').map(d => d.nextElementSibling.textContent).join('')`))
+	if err != nil || !strings.Contains(stored, "archive") || !strings.Contains(stored, "manifest") {
+		t.Errorf("the completed run's Stored reads %q (%v); want its archive and manifest", stored, err)
+	}
 	b.Audit("completed run")
 
 	// The history says each backup's type and where it ran.

@@ -26,9 +26,10 @@ type Run struct {
 	ArchiveUploadID string // open multipart uploads while running
 	ManifestUpload  string
 	ArchiveSHA256   string
-	ArchiveSize     int64
+	ArchiveSize     int64 // 0 (and no SHA-256) when an unchanged incremental stored no archive
 	ManifestSHA256  string
 	ManifestSize    int64
+	CatalogSize     int64 // the server's catalog copy (encrypted runs), 0 when none
 	Encrypted       bool
 	FilesProcessed  int64
 	FilesSkipped    int64

@@ -183,6 +183,29 @@ func (v runView) TransferredText() string { return humanBytes(v.BytesTransfer) }
 // ArchiveText is the archive's size, in binary units.
 func (v runView) ArchiveText() string { return humanBytes(v.ArchiveSize) }
 
+// Unchanged reports whether the run is a completed incremental that stored no archive
+// (nothing changed since the run it builds on): its manifest records the check.
+func (v runView) Unchanged() bool {
+	return v.Status == "completed" && !v.Full && v.ArchiveSHA256 == "" && v.ArchiveSize == 0 && v.ManifestSize > 0
+}
+
+// StoredText is everything a completed run added to its destination, with its parts:
+// "1.2 MiB (archive 1.1 MiB, manifest 20 KiB, catalog copy 21 KiB)"; "" otherwise.
+func (v runView) StoredText() string {
+	if v.Status != "completed" || v.ManifestSize == 0 {
+		return ""
+	}
+	parts := []string{"archive " + humanBytes(v.ArchiveSize)}
+	if v.Unchanged() {
+		parts[0] = "no archive"
+	}
+	parts = append(parts, "manifest "+humanBytes(v.ManifestSize))
+	if v.CatalogSize > 0 {
+		parts = append(parts, "catalog copy "+humanBytes(v.CatalogSize))
+	}
+	return humanBytes(v.ArchiveSize+v.ManifestSize+v.CatalogSize) + " (" + strings.Join(parts, ", ") + ")"
+}
+
 // humanDuration renders d as "850 ms", "42 s", "3 m 12 s", "2 h 5 m" or "3 d 4 h".
 func humanDuration(d time.Duration) string {
 	switch {

@@ -16,8 +16,13 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the manifest format version written by this package.
-const Version = 1
+// Version is the format version of a full manifest (every entry of the tree), and
+// VersionDelta that of a delta (Header.Delta: only what changed since the previous run
+// of the chain). Readers of version 1 refuse deltas rather than misread them.
+const (
+	Version      = 1
+	VersionDelta = 2
+)
 
 // Entry types.
 const (
@@ -55,6 +60,22 @@ type Header struct {
 	Created time.Time `json:"created"`
 	Codec   string    `json:"codec"`
 	Sources []string  `json:"sources"`
+	// Delta: the entries are only those stored in this archive (new or changed) and
+	// the deletions, against the previous run of the chain; unchanged entries are left
+	// out. The tree at this run's time is Merge of the manifests Chain[Base] (a full
+	// one) through this one.
+	Delta bool `json:"delta,omitempty"`
+	// Base is, for a delta, the index in Chain of the nearest earlier full manifest.
+	Base int `json:"base,omitempty"`
+}
+
+// FullBase is the index in Chain of the full manifest the tree at this manifest's
+// time starts from: Base for a delta, the manifest itself otherwise.
+func (h Header) FullBase() int {
+	if h.Delta {
+		return h.Base
+	}
+	return len(h.Chain) - 1
 }
 
 // Incremental reports whether the archive depends on earlier archives.
@@ -144,6 +165,9 @@ type Writer struct {
 // NewWriter writes h as the first line to w. The caller closes w after Close.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	h.Version = Version
+	if h.Delta {
+		h.Version = VersionDelta
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	mw := &Writer{w: bw, enc: json.NewEncoder(bw)}
 	mw.enc.SetEscapeHTML(false)
@@ -225,6 +249,7 @@ type Reader struct {
 	s    *bufio.Scanner
 	last string
 	n    int64
+	m    *merger // set for a Merge
 }
 
 // NewReader reads the header from r (already decrypted and decompressed).
@@ -242,11 +267,17 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err := json.Unmarshal(s.Bytes(), &l); err != nil || l.Manifest == nil {
 		return nil, fmt.Errorf("read manifest header: not a backapp manifest")
 	}
-	if l.Manifest.Version != Version {
+	if l.Manifest.Version != Version && l.Manifest.Version != VersionDelta {
 		return nil, fmt.Errorf("read manifest header: unsupported version %d", l.Manifest.Version)
+	}
+	if (l.Manifest.Version == VersionDelta) != l.Manifest.Delta {
+		return nil, fmt.Errorf("read manifest header: version %d with delta %v", l.Manifest.Version, l.Manifest.Delta)
 	}
 	if len(l.Manifest.Chain) == 0 || l.Manifest.Chain[len(l.Manifest.Chain)-1] != l.Manifest.Name {
 		return nil, fmt.Errorf("read manifest header: chain does not end with %q", l.Manifest.Name)
+	}
+	if l.Manifest.Delta && (l.Manifest.Base < 0 || l.Manifest.Base >= len(l.Manifest.Chain)-1) {
+		return nil, fmt.Errorf("read manifest header: delta on archive %d of a chain of %d", l.Manifest.Base, len(l.Manifest.Chain))
 	}
 	mr.Header = *l.Manifest
 	return mr, nil
@@ -254,6 +285,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 
 // Next returns the next entry (deletions included), or io.EOF after the trailer.
 func (r *Reader) Next() (Entry, error) {
+	if r.m != nil {
+		return r.m.next(r)
+	}
 	if r.Trailer != nil {
 		return Entry{}, io.EOF
 	}

@@ -24,7 +24,7 @@ func (s *Store) EachRunStat(ctx context.Context, userID string, since time.Time,
 	where, args := userClause(userID)
 	rows, err := s.query(ctx, `SELECT id, config_id, COALESCE(CAST(agent_id AS TEXT), ''),
 		COALESCE(destination_id, ''), status, start_time, end_time, duration,
-		total_bytes, archive_size + manifest_size, files_processed, errors
+		total_bytes, archive_size + manifest_size + catalog_size, files_processed, errors
 		FROM backup_logs WHERE start_time >= ?`+where+` ORDER BY start_time, id`,
 		append([]any{s.t(since)}, args...)...)
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *Store) RunDays(ctx context.Context, userID string, since, recent time.T
 			CAST(SUM(duration_ms) AS bigint), CAST(SUM(timed) AS bigint)
 		FROM run_days WHERE day > ?`+where+` GROUP BY day, status HAVING SUM(runs) > 0
 		UNION ALL
-		SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size), 0), COALESCE(SUM(duration), 0), COUNT(duration)
+		SELECT `+day+`, status, COUNT(*), COALESCE(SUM(archive_size + manifest_size + catalog_size), 0), COALESCE(SUM(duration), 0), COUNT(duration)
 		FROM backup_logs WHERE start_time >= ? AND start_time < ?`+where+` GROUP BY 1, 2
 		ORDER BY 1, 2`,
 		func(row scanner, d *store.RunDay) error {

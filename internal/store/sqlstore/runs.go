@@ -16,7 +16,7 @@ const runColumns = `id, config_id, user_id, COALESCE(CAST(agent_id AS TEXT), '')
 	cancel_requested, full_backup, COALESCE(CAST(previous_run_id AS TEXT), ''), COALESCE(destination_id, ''),
 	COALESCE(s3_path, ''), COALESCE(manifest_key, ''), COALESCE(archive_upload_id, ''),
 	COALESCE(manifest_upload_id, ''), COALESCE(archive_sha256, ''), archive_size,
-	COALESCE(manifest_sha256, ''), manifest_size, encrypted, files_processed, files_skipped,
+	COALESCE(manifest_sha256, ''), manifest_size, catalog_size, encrypted, files_processed, files_skipped,
 	total_bytes, bytes_transferred, errors, duration, progress_at, created_at`
 
 func scanRun(row scanner, r *store.Run) error {
@@ -24,7 +24,7 @@ func scanRun(row scanner, r *store.Run) error {
 	err := row.Scan(&r.ID, &r.ConfigID, &r.UserID, &r.AgentID, timeCol{&r.StartTime}, nullTimeCol{&r.EndTime},
 		&r.Status, &r.CancelRequested, &r.Full, &r.PreviousRunID, &r.DestinationID, &r.S3Path,
 		&r.ManifestKey, &r.ArchiveUploadID, &r.ManifestUpload, &r.ArchiveSHA256, &r.ArchiveSize,
-		&r.ManifestSHA256, &r.ManifestSize, &r.Encrypted, &r.FilesProcessed, &r.FilesSkipped,
+		&r.ManifestSHA256, &r.ManifestSize, &r.CatalogSize, &r.Encrypted, &r.FilesProcessed, &r.FilesSkipped,
 		&r.TotalBytes, &r.BytesTransfer, jsonCol{&r.Errors}, &dur, nullTimeCol{&r.ProgressAt},
 		timeCol{&r.CreatedAt})
 	if err != nil {
@@ -45,14 +45,14 @@ func (s *Store) runArgs(r *store.Run) []any {
 	return []any{r.ConfigID, r.UserID, nullStr(r.AgentID), s.t(r.StartTime), s.tp(r.EndTime), r.Status,
 		r.CancelRequested, r.Full, nullStr(r.PreviousRunID), nullStr(r.DestinationID), nullStr(r.S3Path),
 		nullStr(r.ManifestKey), nullStr(r.ArchiveUploadID), nullStr(r.ManifestUpload), nullStr(r.ArchiveSHA256),
-		r.ArchiveSize, nullStr(r.ManifestSHA256), r.ManifestSize, r.Encrypted, r.FilesProcessed, r.FilesSkipped,
+		r.ArchiveSize, nullStr(r.ManifestSHA256), r.ManifestSize, r.CatalogSize, r.Encrypted, r.FilesProcessed, r.FilesSkipped,
 		r.TotalBytes, r.BytesTransfer, nullJSON(r.Errors), nullInt(r.DurationMS), s.tp(r.ProgressAt)}
 }
 
 var runSetColumns = []string{"config_id", "user_id", "agent_id", "start_time", "end_time", "status",
 	"cancel_requested", "full_backup", "previous_run_id", "destination_id", "s3_path", "manifest_key",
 	"archive_upload_id", "manifest_upload_id", "archive_sha256", "archive_size", "manifest_sha256",
-	"manifest_size", "encrypted", "files_processed", "files_skipped", "total_bytes", "bytes_transferred",
+	"manifest_size", "catalog_size", "encrypted", "files_processed", "files_skipped", "total_bytes", "bytes_transferred",
 	"errors", "duration", "progress_at"}
 
 // checkRun checks r's status and ids and normalises its times.

@@ -353,7 +353,7 @@ func testRuns(t *testing.T, s store.Store) {
 	end := t0.Add(3 * time.Minute)
 	r1.Status, r1.EndTime, r1.DurationMS = "completed", &end, ptr(int64(120000))
 	r1.ArchiveUploadID, r1.ManifestUpload = "", ""
-	r1.ArchiveSHA256, r1.ArchiveSize, r1.ManifestSHA256, r1.ManifestSize = "aa", 12345, "bb", 678
+	r1.ArchiveSHA256, r1.ArchiveSize, r1.ManifestSHA256, r1.ManifestSize, r1.CatalogSize = "aa", 12345, "bb", 678, 90
 	r1.Errors = json.RawMessage(`[{"path":"/x","message":"permission denied"}]`)
 	check(t, "UpdateRun (completed)", s.UpdateRun(ctx, &r1))
 	got, err = s.GetRun(ctx, r1.ID)

@@ -180,6 +180,7 @@ func testRunTotals(t *testing.T, s store.Store) {
 	check(t, "RecordRunProgress", s.RecordRunProgress(ctx, settle.ID, store.RunProgress{Time: end, TotalBytes: 1}))
 	ms := int64(3600_000)
 	settle.Status, settle.EndTime, settle.DurationMS, settle.DestinationID, settle.ArchiveSize = "completed", &end, &ms, "dB", 800
+	settle.CatalogSize = 40 // an encrypted run's catalog copy: stored, an object of its own
 	check(t, "UpdateRun settle", s.UpdateRun(ctx, &settle))
 	exp.ArchiveSize = 350
 	check(t, "UpdateRun resize", s.UpdateRun(ctx, &exp))
@@ -248,7 +249,7 @@ func testRunTotals(t *testing.T, s store.Store) {
 		{Day: "2025-05-10", Status: "failed", Runs: 1, DurationMS: 60000, Timed: 1},
 		{Day: "2025-05-11", Status: "expired", Runs: 1, Stored: 353, DurationMS: 180000, Timed: 1},
 		{Day: "2025-05-12", Status: "completed", Runs: 1, Stored: 400, DurationMS: 60000, Timed: 1},
-		{Day: "2025-05-13", Status: "completed", Runs: 1, Stored: 800, DurationMS: 3600000, Timed: 1},
+		{Day: "2025-05-13", Status: "completed", Runs: 1, Stored: 840, DurationMS: 3600000, Timed: 1},
 	})
 	equal(t, "alice's latest statuses", latestStatuses(t, s, alice.ID), map[string]string{c1.ID: "expired", c2.ID: "completed"})
 	equal(t, "alice's last successes", lastSuccesses(t, s, alice.ID), map[string]time.Time{
@@ -262,6 +263,6 @@ func testRunTotals(t *testing.T, s store.Store) {
 	equal(t, "alice's usage", use, []store.StorageUse{
 		{DestinationID: "", ConfigID: c2.ID, AgentID: a1.ID, Bytes: 400, Objects: 1, Runs: 1},
 		{DestinationID: "dA", ConfigID: c1.ID, AgentID: a1.ID, Bytes: 303, Objects: 4, Runs: 2},
-		{DestinationID: "dB", ConfigID: c2.ID, AgentID: a1.ID, Bytes: 800, Objects: 1, Runs: 1},
+		{DestinationID: "dB", ConfigID: c2.ID, AgentID: a1.ID, Bytes: 840, Objects: 2, Runs: 1},
 	})
 }

@@ -66,7 +66,7 @@ BEGIN
     -- only when its user is being deleted.
     EXECUTE 'WITH r AS (' || r || '), d AS (
         SELECT user_id, to_char(start_time AT TIME ZONE ''UTC'', ''YYYY-MM-DD'') AS day, status,
-            SUM(sign) AS runs, SUM(sign * (archive_size + manifest_size)) AS stored,
+            SUM(sign) AS runs, SUM(sign * (archive_size + manifest_size + catalog_size)) AS stored,
             SUM(sign * COALESCE(duration, 0)) AS duration_ms,
             SUM(CASE WHEN duration IS NULL THEN 0 ELSE sign END) AS timed
         FROM r GROUP BY 1, 2, 3
@@ -86,8 +86,8 @@ BEGIN
     EXECUTE 'WITH r AS (' || r || '), d AS (
         SELECT user_id, COALESCE(destination_id, '''') AS destination_id, config_id::text AS config_id,
             COALESCE(agent_id::text, '''') AS agent_id, SUM(sign) AS runs,
-            SUM(sign * (archive_size + manifest_size)) AS bytes,
-            SUM(sign * ((archive_size > 0)::int + (manifest_size > 0)::int)) AS objects
+            SUM(sign * (archive_size + manifest_size + catalog_size)) AS bytes,
+            SUM(sign * ((archive_size > 0)::int + (manifest_size > 0)::int + (catalog_size > 0)::int)) AS objects
         FROM r WHERE status = ''completed'' GROUP BY 1, 2, 3, 4
     ), up AS (
         UPDATE storage_totals t SET runs = t.runs + d.runs, bytes = t.bytes + d.bytes, objects = t.objects + d.objects
@@ -109,25 +109,25 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION backup_logs_totals_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size),
+    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
         duration_ms = duration_ms - COALESCE(OLD.duration, 0),
         timed = timed - (CASE WHEN OLD.duration IS NULL THEN 0 ELSE 1 END)
     WHERE user_id = OLD.user_id AND day = to_char(OLD.start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AND status = OLD.status;
     INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
     VALUES (NEW.user_id, to_char(NEW.start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD'), NEW.status, 1,
-        NEW.archive_size + NEW.manifest_size, COALESCE(NEW.duration, 0), CASE WHEN NEW.duration IS NULL THEN 0 ELSE 1 END)
+        NEW.archive_size + NEW.manifest_size + NEW.catalog_size, COALESCE(NEW.duration, 0), CASE WHEN NEW.duration IS NULL THEN 0 ELSE 1 END)
     ON CONFLICT (user_id, day, status) DO UPDATE SET runs = run_days.runs + 1, stored = run_days.stored + excluded.stored,
         duration_ms = run_days.duration_ms + excluded.duration_ms, timed = run_days.timed + excluded.timed;
     IF OLD.status = 'completed' THEN
-        UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size),
-            objects = objects - ((OLD.archive_size > 0)::int + (OLD.manifest_size > 0)::int)
+        UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
+            objects = objects - ((OLD.archive_size > 0)::int + (OLD.manifest_size > 0)::int + (OLD.catalog_size > 0)::int)
         WHERE user_id = OLD.user_id AND destination_id = COALESCE(OLD.destination_id, '')
             AND config_id = OLD.config_id::text AND agent_id = COALESCE(OLD.agent_id::text, '');
     END IF;
     IF NEW.status = 'completed' THEN
         INSERT INTO storage_totals (user_id, destination_id, config_id, agent_id, bytes, objects, runs)
         VALUES (NEW.user_id, COALESCE(NEW.destination_id, ''), NEW.config_id::text, COALESCE(NEW.agent_id::text, ''),
-            NEW.archive_size + NEW.manifest_size, (NEW.archive_size > 0)::int + (NEW.manifest_size > 0)::int, 1)
+            NEW.archive_size + NEW.manifest_size + NEW.catalog_size, (NEW.archive_size > 0)::int + (NEW.manifest_size > 0)::int + (NEW.catalog_size > 0)::int, 1)
         ON CONFLICT (user_id, destination_id, config_id, agent_id) DO UPDATE SET runs = storage_totals.runs + 1,
             bytes = storage_totals.bytes + excluded.bytes, objects = storage_totals.objects + excluded.objects;
     END IF;
@@ -171,11 +171,11 @@ CREATE TRIGGER backup_logs_totals_insert AFTER INSERT ON backup_logs
 -- Updates, one row at a time (transition tables cannot be had with a column list),
 -- only when a counted column changed: a progress report costs nothing more.
 CREATE TRIGGER backup_logs_totals_update AFTER UPDATE OF user_id, start_time, status, destination_id, config_id,
-    agent_id, archive_size, manifest_size, duration ON backup_logs FOR EACH ROW
+    agent_id, archive_size, manifest_size, catalog_size, duration ON backup_logs FOR EACH ROW
     WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.start_time IS DISTINCT FROM NEW.start_time
         OR OLD.status IS DISTINCT FROM NEW.status OR OLD.destination_id IS DISTINCT FROM NEW.destination_id
         OR OLD.config_id IS DISTINCT FROM NEW.config_id OR OLD.agent_id IS DISTINCT FROM NEW.agent_id
-        OR OLD.archive_size IS DISTINCT FROM NEW.archive_size OR OLD.manifest_size IS DISTINCT FROM NEW.manifest_size
+        OR OLD.archive_size IS DISTINCT FROM NEW.archive_size OR OLD.manifest_size IS DISTINCT FROM NEW.manifest_size OR OLD.catalog_size IS DISTINCT FROM NEW.catalog_size
         OR OLD.duration IS DISTINCT FROM NEW.duration)
     EXECUTE FUNCTION backup_logs_totals_row();
 CREATE TRIGGER backup_logs_totals_delete AFTER DELETE ON backup_logs
@@ -193,11 +193,11 @@ CREATE TRIGGER backup_logs_config_state_delete AFTER DELETE ON backup_logs
 -- The runs stored before this migration.
 INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
 SELECT user_id, to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD'), status, COUNT(*),
-    SUM(archive_size + manifest_size), COALESCE(SUM(duration), 0), COUNT(duration)
+    SUM(archive_size + manifest_size + catalog_size), COALESCE(SUM(duration), 0), COUNT(duration)
 FROM backup_logs GROUP BY 1, 2, 3;
 INSERT INTO storage_totals (user_id, destination_id, config_id, agent_id, bytes, objects, runs)
 SELECT user_id, COALESCE(destination_id, ''), config_id::text, COALESCE(agent_id::text, ''),
-    SUM(archive_size + manifest_size), SUM((archive_size > 0)::int + (manifest_size > 0)::int), COUNT(*)
+    SUM(archive_size + manifest_size + catalog_size), SUM((archive_size > 0)::int + (manifest_size > 0)::int + (catalog_size > 0)::int), COUNT(*)
 FROM backup_logs WHERE status = 'completed' GROUP BY 1, 2, 3, 4;
 
 INSERT INTO config_run_state (config_id, latest_status, last_success)

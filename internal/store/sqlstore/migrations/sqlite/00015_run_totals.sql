@@ -49,13 +49,13 @@ CREATE TABLE config_run_state (
 CREATE TRIGGER backup_logs_totals_insert AFTER INSERT ON backup_logs
 BEGIN
     INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
-    VALUES (NEW.user_id, substr(NEW.start_time, 1, 10), NEW.status, 1, NEW.archive_size + NEW.manifest_size,
+    VALUES (NEW.user_id, substr(NEW.start_time, 1, 10), NEW.status, 1, NEW.archive_size + NEW.manifest_size + NEW.catalog_size,
         COALESCE(NEW.duration, 0), NEW.duration IS NOT NULL)
     ON CONFLICT (user_id, day, status) DO UPDATE SET runs = runs + 1, stored = stored + excluded.stored,
         duration_ms = duration_ms + excluded.duration_ms, timed = timed + excluded.timed;
     INSERT INTO storage_totals (user_id, destination_id, config_id, agent_id, bytes, objects, runs)
     SELECT NEW.user_id, COALESCE(NEW.destination_id, ''), NEW.config_id, COALESCE(NEW.agent_id, ''),
-        NEW.archive_size + NEW.manifest_size, (NEW.archive_size > 0) + (NEW.manifest_size > 0), 1
+        NEW.archive_size + NEW.manifest_size + NEW.catalog_size, (NEW.archive_size > 0) + (NEW.manifest_size > 0) + (NEW.catalog_size > 0), 1
     WHERE NEW.status = 'completed'
     ON CONFLICT (user_id, destination_id, config_id, agent_id) DO UPDATE SET runs = runs + 1,
         bytes = bytes + excluded.bytes, objects = objects + excluded.objects;
@@ -65,11 +65,11 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER backup_logs_totals_delete AFTER DELETE ON backup_logs
 BEGIN
-    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size),
+    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
         duration_ms = duration_ms - COALESCE(OLD.duration, 0), timed = timed - (OLD.duration IS NOT NULL)
     WHERE user_id = OLD.user_id AND day = substr(OLD.start_time, 1, 10) AND status = OLD.status;
-    UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size),
-        objects = objects - ((OLD.archive_size > 0) + (OLD.manifest_size > 0))
+    UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
+        objects = objects - ((OLD.archive_size > 0) + (OLD.manifest_size > 0) + (OLD.catalog_size > 0))
     WHERE OLD.status = 'completed' AND user_id = OLD.user_id AND destination_id = COALESCE(OLD.destination_id, '')
         AND config_id = OLD.config_id AND agent_id = COALESCE(OLD.agent_id, '');
 END;
@@ -77,27 +77,27 @@ END;
 
 -- +goose StatementBegin
 CREATE TRIGGER backup_logs_totals_update AFTER UPDATE OF user_id, start_time, status, destination_id, config_id,
-    agent_id, archive_size, manifest_size, duration ON backup_logs
+    agent_id, archive_size, manifest_size, catalog_size, duration ON backup_logs
 WHEN OLD.user_id IS NOT NEW.user_id OR OLD.start_time IS NOT NEW.start_time OR OLD.status IS NOT NEW.status
     OR OLD.destination_id IS NOT NEW.destination_id OR OLD.config_id IS NOT NEW.config_id
     OR OLD.agent_id IS NOT NEW.agent_id OR OLD.archive_size IS NOT NEW.archive_size
-    OR OLD.manifest_size IS NOT NEW.manifest_size OR OLD.duration IS NOT NEW.duration
+    OR OLD.manifest_size IS NOT NEW.manifest_size OR OLD.catalog_size IS NOT NEW.catalog_size OR OLD.duration IS NOT NEW.duration
 BEGIN
-    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size),
+    UPDATE run_days SET runs = runs - 1, stored = stored - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
         duration_ms = duration_ms - COALESCE(OLD.duration, 0), timed = timed - (OLD.duration IS NOT NULL)
     WHERE user_id = OLD.user_id AND day = substr(OLD.start_time, 1, 10) AND status = OLD.status;
-    UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size),
-        objects = objects - ((OLD.archive_size > 0) + (OLD.manifest_size > 0))
+    UPDATE storage_totals SET runs = runs - 1, bytes = bytes - (OLD.archive_size + OLD.manifest_size + OLD.catalog_size),
+        objects = objects - ((OLD.archive_size > 0) + (OLD.manifest_size > 0) + (OLD.catalog_size > 0))
     WHERE OLD.status = 'completed' AND user_id = OLD.user_id AND destination_id = COALESCE(OLD.destination_id, '')
         AND config_id = OLD.config_id AND agent_id = COALESCE(OLD.agent_id, '');
     INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
-    VALUES (NEW.user_id, substr(NEW.start_time, 1, 10), NEW.status, 1, NEW.archive_size + NEW.manifest_size,
+    VALUES (NEW.user_id, substr(NEW.start_time, 1, 10), NEW.status, 1, NEW.archive_size + NEW.manifest_size + NEW.catalog_size,
         COALESCE(NEW.duration, 0), NEW.duration IS NOT NULL)
     ON CONFLICT (user_id, day, status) DO UPDATE SET runs = runs + 1, stored = stored + excluded.stored,
         duration_ms = duration_ms + excluded.duration_ms, timed = timed + excluded.timed;
     INSERT INTO storage_totals (user_id, destination_id, config_id, agent_id, bytes, objects, runs)
     SELECT NEW.user_id, COALESCE(NEW.destination_id, ''), NEW.config_id, COALESCE(NEW.agent_id, ''),
-        NEW.archive_size + NEW.manifest_size, (NEW.archive_size > 0) + (NEW.manifest_size > 0), 1
+        NEW.archive_size + NEW.manifest_size + NEW.catalog_size, (NEW.archive_size > 0) + (NEW.manifest_size > 0) + (NEW.catalog_size > 0), 1
     WHERE NEW.status = 'completed'
     ON CONFLICT (user_id, destination_id, config_id, agent_id) DO UPDATE SET runs = runs + 1,
         bytes = bytes + excluded.bytes, objects = objects + excluded.objects;
@@ -156,12 +156,12 @@ END;
 
 -- The runs stored before this migration.
 INSERT INTO run_days (user_id, day, status, runs, stored, duration_ms, timed)
-SELECT user_id, substr(start_time, 1, 10), status, COUNT(*), SUM(archive_size + manifest_size),
+SELECT user_id, substr(start_time, 1, 10), status, COUNT(*), SUM(archive_size + manifest_size + catalog_size),
     COALESCE(SUM(duration), 0), COUNT(duration)
 FROM backup_logs GROUP BY 1, 2, 3;
 INSERT INTO storage_totals (user_id, destination_id, config_id, agent_id, bytes, objects, runs)
-SELECT user_id, COALESCE(destination_id, ''), config_id, COALESCE(agent_id, ''), SUM(archive_size + manifest_size),
-    SUM((archive_size > 0) + (manifest_size > 0)), COUNT(*)
+SELECT user_id, COALESCE(destination_id, ''), config_id, COALESCE(agent_id, ''), SUM(archive_size + manifest_size + catalog_size),
+    SUM((archive_size > 0) + (manifest_size > 0) + (catalog_size > 0)), COUNT(*)
 FROM backup_logs WHERE status = 'completed' GROUP BY 1, 2, 3, 4;
 
 INSERT INTO config_run_state (config_id, latest_status, last_success)
