@@ -53,7 +53,7 @@ func trunc(s string) string {
 
 func newRunner(t *testing.T, f *fakeServer) *Runner {
 	t.Helper()
-	st, err := OpenState(t.TempDir())
+	st, err := OpenState(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 
 func mustState(t *testing.T) *State {
 	t.Helper()
-	st, err := OpenState(t.TempDir())
+	st, err := OpenState(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func AgentRunner(t *testing.T, e *Env, key string) *agent.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := agent.OpenState(t.TempDir())
+	st, err := agent.OpenState(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
