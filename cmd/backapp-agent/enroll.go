@@ -55,6 +55,10 @@ server's certificate (or the S3 endpoint's) comes from a private certificate aut
 			if err != nil {
 				return err
 			}
+			log, _, err := g.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			var roots *x509.CertPool
 			if caCert != "" {
 				if caCert, err = filepath.Abs(caCert); err != nil {
@@ -81,7 +85,7 @@ server's certificate (or the S3 endpoint's) comes from a private certificate aut
 			if err != nil {
 				return err
 			}
-			if _, err := agent.OpenState(s.StateDir); err != nil {
+			if _, err := agent.OpenState(s.StateDir, log); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "enrolled as agent %q (%s) with %s\nsettings: %s\nstate:    %s\nnext: `backapp-agent install` to run it as a service, or `backapp-agent run`\n",

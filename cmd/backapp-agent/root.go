@@ -92,7 +92,7 @@ func (g *globals) load(stderr io.Writer) (*agentEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("settings in %s: %w", dir, err)
 	}
-	st, err := agent.OpenState(s.StateDir)
+	st, err := agent.OpenState(s.StateDir, log)
 	if err != nil {
 		return nil, err
 	}

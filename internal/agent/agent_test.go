@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -54,7 +56,7 @@ func trunc(s string) string {
 
 func newRunner(t *testing.T, f *fakeServer) *Runner {
 	t.Helper()
-	st, err := OpenState(t.TempDir())
+	st, err := OpenState(filepath.Join(t.TempDir(), "state"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func TestBackupAndRestoreIncrementalChain(t *testing.T) {
 
 func mustState(t *testing.T) *State {
 	t.Helper()
-	st, err := OpenState(t.TempDir())
+	st, err := OpenState(filepath.Join(t.TempDir(), "state"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +461,12 @@ func TestDaemon(t *testing.T) {
 	f.set(func(f *fakeServer) {
 		f.commands = []agentproto.Command{{Type: agentproto.CommandRun, RunID: "r4", ConfigID: "slow"}}
 	})
-	testenv.Eventually(t, "r4 running", func() bool { return f.run("r4").status == agentproto.StatusRunning })
+	// Running on the agent, not only opened on the server: stopped while the answer
+	// that opens it is on its way, the run is reported cancelled without starting
+	// (TestBackupCancelledWhileStarting), which this part is not about.
+	testenv.Eventually(t, "r4 running", func() bool {
+		return f.run("r4").status == agentproto.StatusRunning && strings.Contains(logs.String(), `msg="backup started" run=r4`)
+	})
 	stop()
 	wg.Wait()
 	if runErr != nil {
@@ -561,5 +568,43 @@ func TestDeltaRunsKeepSmallState(t *testing.T) {
 	}
 	if m, err := filepath.Glob(filepath.Join(r.State.Dir, "configs", "cfg1", "delta-*.zst")); err != nil || len(m) != 2 {
 		t.Errorf("delta files on disk after folding: %v, %v; want 2", m, err)
+	}
+}
+
+// A backup cancelled while the answer that opens it is on its way (the server opened
+// the run; the agent stops, or the user cancels, before the answer arrives) is
+// reported cancelled, so it does not stay running until the reaper fails it, and the
+// agent's log says it was cancelled: the server shows it so.
+func TestBackupCancelledWhileStarting(t *testing.T) {
+	f := newFakeServer(t)
+	addConfig(f, "small", t.TempDir(), agentproto.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != agentproto.PathBackupStart {
+			f.ServeHTTP(w, r)
+			return
+		}
+		f.ServeHTTP(httptest.NewRecorder(), r) // the server opens the run…
+		cancel()                               // …and the agent stops before the answer arrives
+		<-r.Context().Done()
+	}))
+	t.Cleanup(cut.Close)
+	r := newRunner(t, f)
+	c, err := NewClient(ClientOptions{Server: cut.URL, Key: testKey, Backoff: func(int) time.Duration { return 10 * time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Client = c
+	var logs logBuffer
+	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := r.Backup(ctx, BackupRequest{ConfigID: "small", RunID: "r1"}); err == nil {
+		t.Fatal("Backup cut off while starting: no error")
+	}
+	if st := f.run("r1").status; st != agentproto.StatusCancelled {
+		t.Errorf("run on the server: %q, want cancelled", st)
+	}
+	if got := logs.String(); !strings.Contains(got, `msg="backup cancelled" run=r1 config=small`) {
+		t.Errorf("agent log says nothing of the cancelled run:\n%s", got)
 	}
 }

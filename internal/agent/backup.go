@@ -129,18 +129,25 @@ func (r *Runner) Backup(ctx context.Context, req BackupRequest) (BackupResult, e
 		st, err = r.Client.BackupStart(ctx, agentproto.BackupStartRequest{ConfigID: req.ConfigID, RunID: req.RunID})
 	}
 	if err != nil {
-		if ctx.Err() != nil && req.RunID != "" {
+		log := r.log().With("run", req.RunID, "config", req.ConfigID)
+		switch {
+		case ctx.Err() != nil && req.RunID != "":
 			// Cancelled (or stopping) while the start was on its way: the server may
 			// have opened the run before the answer was cut off. Say it is cancelled,
-			// so it does not stay running until the reaper fails it.
+			// so it does not stay running until the reaper fails it, and say so in the
+			// log too (the server shows the run cancelled).
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			_, cerr := r.Client.BackupComplete(cctx, agentproto.BackupCompleteRequest{RunID: req.RunID,
 				Status: agentproto.StatusCancelled, Error: "cancelled: " + context.Cause(ctx).Error()})
 			ccancel()
 			var ae *APIError
 			if cerr != nil && !(errors.As(cerr, &ae) && ae.Status == http.StatusConflict) { // 409: still queued, nothing to say
-				r.log().Warn("backup: cancelled run not reported", "run", req.RunID, "err", cerr)
+				log.Warn("backup: cancelled run not reported", "err", cerr)
+			} else {
+				log.Warn("backup cancelled", "cause", context.Cause(ctx), "when", "while the run was being opened")
 			}
+		case ctx.Err() == nil:
+			log.Error("backup not started", "err", err)
 		}
 		return res, fmt.Errorf("start backup of config %s: %w", req.ConfigID, err)
 	}

@@ -609,6 +609,12 @@ func (c *Client) Log(ctx context.Context, entries []agentproto.LogEntry) error {
 	return c.postJSON(ctx, "log", agentproto.PathLog, agentproto.LogRequest{Entries: entries}, nil, 1)
 }
 
+// logPatient is Log retried for the client's Patience (bounded by ctx): the lines
+// queued when the agent stops have no later flush to go with.
+func (c *Client) logPatient(ctx context.Context, entries []agentproto.LogEntry) error {
+	return c.postPatient(ctx, "log", agentproto.PathLog, agentproto.LogRequest{Entries: entries}, nil)
+}
+
 // Download returns the restore chain of runID (or of the newest run at or before
 // pointInTime, when runID is empty or pointInTime is set) with fresh GET URLs.
 func (c *Client) Download(ctx context.Context, runID string, pointInTime *time.Time) (agentproto.DownloadResponse, error) {

@@ -55,7 +55,9 @@ func (s *LogShipper) add(e agentproto.LogEntry) {
 	}
 }
 
-// Run sends queued lines every few seconds until ctx ends, then tries once more.
+// Run sends queued lines every few seconds until ctx ends, then sends what is left,
+// retrying a transient failure (a 503, a dropped connection) for up to 5 seconds:
+// those last lines (how the runs the agent stopped ended) have no later flush.
 func (s *LogShipper) Run(ctx context.Context) {
 	t := time.NewTicker(s.every)
 	defer t.Stop()
@@ -63,7 +65,7 @@ func (s *LogShipper) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			s.Flush(fctx)
+			s.flush(fctx, s.c.logPatient)
 			cancel()
 			return
 		case <-t.C:
@@ -74,7 +76,9 @@ func (s *LogShipper) Run(ctx context.Context) {
 }
 
 // Flush sends what is queued; lines stay queued when the server cannot take them.
-func (s *LogShipper) Flush(ctx context.Context) {
+func (s *LogShipper) Flush(ctx context.Context) { s.flush(ctx, s.c.Log) }
+
+func (s *LogShipper) flush(ctx context.Context, send func(context.Context, []agentproto.LogEntry) error) {
 	for {
 		s.mu.Lock()
 		n := min(len(s.buf), s.batch)
@@ -89,7 +93,7 @@ func (s *LogShipper) Flush(ctx context.Context) {
 			batch = append([]agentproto.LogEntry{{Level: "warning", Timestamp: time.Now().UTC(),
 				Message: fmt.Sprintf("%d log lines dropped while the server was unreachable", dropped)}}, batch...)
 		}
-		if err := s.c.Log(ctx, batch); err != nil {
+		if err := send(ctx, batch); err != nil {
 			return
 		}
 		s.mu.Lock()

@@ -63,7 +63,7 @@ func TestPatientCalls(t *testing.T) {
 // Checkpoints are private to the agent (0600) and listed again after a restart; a
 // run directory without a checkpoint is cleaned up.
 func TestRunCheckpoints(t *testing.T) {
-	st, err := OpenState(t.TempDir())
+	st, err := OpenState(filepath.Join(t.TempDir(), "state"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/windows"
 )
@@ -37,3 +38,7 @@ func currentUserSID() (string, error) {
 	}
 	return u.User.Sid.String(), nil
 }
+
+// tightenDir does nothing on Windows: file modes mean nothing there, and makePrivate
+// gives the directory its protected ACL.
+func tightenDir(string) (os.FileMode, bool, error) { return 0, false, nil }

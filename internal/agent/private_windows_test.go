@@ -65,7 +65,7 @@ func TestStateACL(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil { // there before, with its parent's ACL
 		t.Fatal(err)
 	}
-	if _, err := OpenState(dir); err != nil {
+	if _, err := OpenState(dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	wine.Skip(t, "it derives the ACLs it reports from Unix modes instead of keeping those set")

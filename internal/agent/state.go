@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,17 +34,30 @@ type State struct {
 	Dir string
 }
 
-// OpenState creates dir (0700) if needed. On Windows it gives dir the protected ACL
-// agent.json's directory has (makePrivate), inherited by what is created in it: the
-// default state directory lies in the configuration directory and inherits it, but
-// one given with --state-dir would otherwise inherit its parent's, and the catalogs
-// in it list every file name backed up.
-func OpenState(dir string) (*State, error) {
+// OpenState creates dir (0700) if needed; one that exists with a mode that lets its
+// group or others in is made 0700 (said in log; nil is slog.Default()), since the
+// catalogs in it list every file name backed up and its checkpoints say where runs
+// stand. On Windows it gives dir the protected ACL agent.json's directory has
+// (makePrivate), inherited by what is created in it: the default state directory lies
+// in the configuration directory and inherits it, but one given with --state-dir
+// would otherwise inherit its parent's.
+func OpenState(dir string, log *slog.Logger) (*State, error) {
 	if dir == "" {
 		return nil, errors.New("state directory is empty")
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "configs"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	was, changed, err := tightenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if changed {
+		log.Warn("state directory was open to other users; made it private", "dir", dir,
+			"was", fmt.Sprintf("%#o", was), "now", "0700")
 	}
 	if err := makePrivate(dir, true); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)

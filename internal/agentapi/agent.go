@@ -181,7 +181,8 @@ func (a *API) commands(r *http.Request, ag store.Agent, req agentproto.Heartbeat
 
 // restoreCommands adds the agent's restores: a queued one is handed out (marked
 // running first, so two heartbeats never both get it); a running one the user
-// cancelled is cancelled by its id, which the agent keeps its restore jobs under.
+// cancelled is cancelled by its id, which the agent keeps its restore jobs under, or,
+// when the agent does not have it (see below), settled cancelled here.
 //
 // An agent that reports its running restores (FeatureReportRestores) is recorded as
 // having reported a restore when it is handed out, at the time it is marked running,
@@ -199,9 +200,18 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 		return nil, err
 	}
 	for _, rr := range pending {
+		// notHeld: handed out before this heartbeat and not listed by it, so the agent
+		// does not have it (the answer that handed it out was lost).
+		notHeld := reports && rr.Unacknowledged() && rr.StartedAt.Before(arrived) && !slices.Contains(req.Restores, rr.ID)
 		switch {
 		case rr.UserID != ag.UserID:
 		case rr.Status == store.RestoreQueued:
+			// The passphrase is read before the restore is marked running: if the
+			// database fails here, it stays queued and a later heartbeat hands it out.
+			spec, err := a.restoreSpec(r.Context(), rr)
+			if err != nil {
+				return nil, err
+			}
 			now := a.now()
 			if err := rs.StartRestore(r.Context(), rr.ID, now); errors.Is(err, store.ErrConflict) {
 				continue
@@ -214,24 +224,52 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 					return nil, err
 				}
 			}
-			cmds = append(cmds, a.restoreCommand(r.Context(), rr))
+			cmds = append(cmds, a.withIdentity(spec))
+		case rr.CancelRequested && notHeld:
+			// Cancelled before the agent got it: a cancel command would name a restore
+			// it does not know and be ignored, leaving the restore "running" until the
+			// reaper failed it. Nothing was written; it is cancelled here.
+			err := rs.FinishRestore(r.Context(), rr.ID, store.RestoreResult{Status: store.RestoreCancelled, At: a.now()})
+			if err != nil && !errors.Is(err, store.ErrConflict) { // ErrConflict: the agent reported it meanwhile
+				return nil, err
+			}
+			if err == nil {
+				a.log.Info("restore cancelled before its agent received it", "restore", rr.ID, "agent", ag.ID, "handedOut", rr.StartedAt)
+				a.restoreChanged(r.Context(), rs, rr.ID)
+			}
 		case rr.CancelRequested:
 			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandCancel, RunID: rr.ID})
-		case reports && rr.Unacknowledged() && rr.StartedAt.Before(arrived) && !slices.Contains(req.Restores, rr.ID):
+		case notHeld:
+			spec, err := a.restoreSpec(r.Context(), rr)
+			if err != nil {
+				return nil, err
+			}
 			a.log.Warn("restore handed out again: the agent does not list it (the answer that handed it out was lost)",
 				"restore", rr.ID, "agent", ag.ID, "handedOut", rr.StartedAt)
-			cmds = append(cmds, a.restoreCommand(r.Context(), rr))
+			cmds = append(cmds, a.withIdentity(spec))
 		}
 	}
 	return cmds, nil
 }
 
-// restoreCommand is the command that hands restore rr to its agent.
-func (a *API) restoreCommand(ctx context.Context, rr store.Restore) agentproto.Command {
-	spec := &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
-		Overwrite: rr.Overwrite, UnportableNames: rr.UnportableNames, Passphrase: a.runs.RestorePassphrase(ctx, rr)}
+// restoreSpec is what hands restore rr to its agent, with the passphrase its
+// backup's configuration keeps; a database error reading it is returned (the
+// heartbeat fails and a later one hands the restore out with it).
+func (a *API) restoreSpec(ctx context.Context, rr store.Restore) (*agentproto.RestoreSpec, error) {
+	pass, err := a.runs.RestorePassphrase(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	return &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
+		Overwrite: rr.Overwrite, UnportableNames: rr.UnportableNames, Passphrase: pass}, nil
+}
+
+// withIdentity is the restore command for spec, with the age identity given for the
+// restore, which is taken out of the server's memory (so only once the restore is
+// surely handed out in this answer).
+func (a *API) withIdentity(spec *agentproto.RestoreSpec) agentproto.Command {
 	if a.cfg.RestoreIdentity != nil {
-		spec.Identity = a.cfg.RestoreIdentity(rr.ID)
+		spec.Identity = a.cfg.RestoreIdentity(spec.RestoreID)
 	}
 	return agentproto.Command{Type: agentproto.CommandRestore, Restore: spec}
 }

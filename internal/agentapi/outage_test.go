@@ -22,6 +22,18 @@ type downStore struct {
 	// downAfterStart takes the database down as soon as a restore is marked running:
 	// the rest of that heartbeat fails.
 	downAfterStart atomic.Bool
+	// runsDown fails reading runs only (the passphrase of a restore's backup).
+	runsDown atomic.Bool
+}
+
+func (s *downStore) GetRun(ctx context.Context, id string) (store.Run, error) {
+	if err := s.err(); err != nil {
+		return store.Run{}, err
+	}
+	if s.runsDown.Load() {
+		return store.Run{}, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	return s.Store.GetRun(ctx, id)
 }
 
 func (s *downStore) StartRestore(ctx context.Context, id string, at time.Time) error {
@@ -160,5 +172,110 @@ func TestRestoreHandOutLostInOutage(t *testing.T) {
 	e.clock.Add(time.Second)
 	if cmds := old.heartbeat(t, agentproto.HeartbeatRequest{}); len(cmds) != 0 {
 		t.Errorf("old agent's second heartbeat: commands %+v, want none", cmds)
+	}
+}
+
+// The database fails while a heartbeat reads the passphrase of an encrypted restore's
+// backup: the heartbeat answers 503, not a restore command without its passphrase
+// (which the agent would fail with "no key"); the restore is handed out later with
+// it, whether the failure came before the hand-out (still queued) or on handing it
+// out again (running, unacknowledged).
+func TestRestorePassphraseNotLostInOutage(t *testing.T) {
+	ds := &downStore{Store: openSQLite(t)}
+	e := newEnv(t, ds, false)
+	ctx := context.Background()
+	u := e.user("u@example.com")
+	a := e.agent(u, "a")
+	cfg := e.config(a, "", `{"type":"full","encryption":true,"passphrase":"correct horse"}`)
+	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted,
+		Encrypted: true}
+	if err := e.st.CreateRun(ctx, &run); err != nil {
+		t.Fatal(err)
+	}
+	rr := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", CreatedAt: e.clock.Now()}
+	if err := e.st.CreateRestore(ctx, &rr); err != nil {
+		t.Fatal(err)
+	}
+	feats := []string{agentproto.FeatureReportRestores}
+
+	ds.runsDown.Store(true)
+	code, msg := a.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{Features: feats}, nil)
+	wantStatus(t, "heartbeat while the backup cannot be read", code, msg, http.StatusServiceUnavailable)
+	if got := e.restore(rr.ID); got.Status != store.RestoreQueued {
+		t.Errorf("restore after the failed heartbeat: %s, want queued (not handed out)", got.Status)
+	}
+	ds.runsDown.Store(false)
+	e.clock.Add(time.Second)
+	cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats})
+	if len(cmds) != 1 || cmds[0].Restore == nil || cmds[0].Restore.RestoreID != rr.ID || cmds[0].Restore.Passphrase != "correct horse" {
+		t.Fatalf("heartbeat after the outage: commands %+v; want the restore with its passphrase", cmds)
+	}
+
+	// The answer is lost; the heartbeat that would hand it out again meets the outage.
+	e.clock.Add(time.Second)
+	ds.runsDown.Store(true)
+	code, msg = a.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{Features: feats}, nil)
+	wantStatus(t, "heartbeat handing the restore out again while the backup cannot be read", code, msg, http.StatusServiceUnavailable)
+	ds.runsDown.Store(false)
+	e.clock.Add(time.Second)
+	cmds = a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats})
+	if len(cmds) != 1 || cmds[0].Restore == nil || cmds[0].Restore.RestoreID != rr.ID || cmds[0].Restore.Passphrase != "correct horse" {
+		t.Fatalf("heartbeat after the second outage: commands %+v; want the restore again with its passphrase", cmds)
+	}
+}
+
+// A restore whose hand-out was lost (the agent never got it) and which the user then
+// cancels is cancelled on the agent's next heartbeat that does not list it, not sent
+// a cancel the agent cannot know and left running until the reaper fails it. One the
+// agent lists gets the cancel command.
+func TestCancelRestoreAgentNeverGot(t *testing.T) {
+	ds := &downStore{Store: openSQLite(t)}
+	e := newEnv(t, ds, false)
+	ctx := context.Background()
+	u := e.user("u@example.com")
+	a := e.agent(u, "a")
+	cfg := e.config(a, "", `{"type":"full"}`)
+	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted}
+	if err := e.st.CreateRun(ctx, &run); err != nil {
+		t.Fatal(err)
+	}
+	mk := func() string {
+		r := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", CreatedAt: e.clock.Now()}
+		if err := e.st.CreateRestore(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	feats := []string{agentproto.FeatureReportRestores}
+
+	lost := mk()
+	ds.downAfterStart.Store(true)
+	code, msg := a.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{Features: feats}, nil)
+	wantStatus(t, "heartbeat during which the database goes down", code, msg, http.StatusServiceUnavailable)
+	ds.downAfterStart.Store(false)
+	ds.down.Store(false)
+	held := mk()
+	e.clock.Add(time.Second)
+	cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats})
+	if len(cmds) != 2 {
+		t.Fatalf("heartbeat after the outage: commands %+v; want both restores", cmds)
+	}
+	e.clock.Add(time.Second)
+	// The agent got held only; the user cancels both before its next heartbeat.
+	for _, id := range []string{lost, held} {
+		if got, err := e.st.CancelRestore(ctx, id, e.clock.Now()); err != nil || got.Status != store.RestoreRunning || !got.CancelRequested {
+			t.Fatalf("cancel %s: %+v, %v; want running with a cancel requested", id, got, err)
+		}
+	}
+	e.clock.Add(time.Second)
+	cmds = a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats, Restores: []string{held}})
+	if len(cmds) != 1 || cmds[0].Type != agentproto.CommandCancel || cmds[0].RunID != held {
+		t.Errorf("heartbeat listing only %s: commands %+v; want its cancel alone", held, cmds)
+	}
+	if got := e.restore(lost); got.Status != store.RestoreCancelled || got.FinishedAt == nil {
+		t.Errorf("restore the agent never got, after a heartbeat without it: %s (finished %v); want cancelled", got.Status, got.FinishedAt)
+	}
+	if got := e.restore(held); got.Status != store.RestoreRunning {
+		t.Errorf("restore the agent runs: %s; want running until the agent reports", got.Status)
 	}
 }

@@ -281,7 +281,7 @@ func (s *Supervisor) start(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	state, err := agent.OpenState(filepath.Join(s.cfg.StateDir, ag.ID))
+	state, err := agent.OpenState(filepath.Join(s.cfg.StateDir, ag.ID), s.log)
 	if err != nil {
 		return fmt.Errorf("built-in agent %s: %w", ag.ID, err)
 	}

@@ -117,23 +117,36 @@ func (l *Lifecycle) agentConfig(c store.BackupConfig) (AgentConfig, error) {
 
 // RestorePassphrase is the passphrase the configuration of rr's backup keeps on the
 // server, opened for this one restore command; "" when the backup is not encrypted or
-// the configuration keeps none (the agent then says which key it needs).
-func (l *Lifecycle) RestorePassphrase(ctx context.Context, rr store.Restore) string {
+// the configuration keeps none, or is gone (the agent then says which key it needs).
+// A database error is returned, not taken for "no passphrase": the heartbeat that
+// would hand the restore out then fails (503 during an outage) and a later one hands
+// it out with its passphrase, instead of an encrypted restore failing for want of a
+// key it has.
+func (l *Lifecycle) RestorePassphrase(ctx context.Context, rr store.Restore) (string, error) {
 	run, err := l.st.GetRun(ctx, rr.RunID)
-	if err != nil || !run.Encrypted {
-		return ""
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil // the agent reports the missing backup
+	}
+	if err != nil {
+		return "", fmt.Errorf("restore %s: read its backup %s: %w", rr.ID, rr.RunID, err)
+	}
+	if !run.Encrypted {
+		return "", nil
 	}
 	c, err := l.st.GetConfig(ctx, run.ConfigID)
+	if errors.Is(err, store.ErrNotFound) {
+		l.log.Warn("restore: the backup's configuration is gone; its passphrase cannot be sent", "restore", rr.ID, "config", run.ConfigID)
+		return "", nil
+	}
 	if err != nil {
-		l.log.Warn("restore: the backup's configuration is gone; its passphrase cannot be sent", "restore", rr.ID, "err", err)
-		return ""
+		return "", fmt.Errorf("restore %s: read the configuration %s of its backup: %w", rr.ID, run.ConfigID, err)
 	}
 	pc, err := l.agentConfig(c)
 	if err != nil {
 		l.log.Warn("restore: the configuration's passphrase cannot be opened", "restore", rr.ID, "err", err)
-		return ""
+		return "", nil
 	}
-	return pc.Proto.Options.Passphrase
+	return pc.Proto.Options.Passphrase, nil
 }
 
 // runConfig returns config id as agent ag executes it: NotFound when it is not the

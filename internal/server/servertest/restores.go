@@ -41,7 +41,7 @@ func AgentRunner(t *testing.T, e *Env, key string) *agent.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := agent.OpenState(t.TempDir())
+	st, err := agent.OpenState(filepath.Join(t.TempDir(), "state"), nil) // new: made 0700, nothing to log
 	if err != nil {
 		t.Fatal(err)
 	}
