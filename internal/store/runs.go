@@ -40,6 +40,18 @@ type Run struct {
 	CreatedAt       time.Time
 }
 
+// Orders of ListRunRecords (RunFilter.Sort); each breaks ties by id, in the same
+// direction.
+const (
+	RunsByStart    = "started"  // start time (the default, also "")
+	RunsByDuration = "duration" // end time minus start time; runs not finished last
+	RunsBySize     = "size"     // bytes read (TotalBytes)
+	RunsByStatus   = "status"   // status word, then start time
+)
+
+// RunSorts are the orders ListRunRecords knows, RunsByStart first.
+var RunSorts = []string{RunsByStart, RunsByDuration, RunsBySize, RunsByStatus}
+
 // RunFilter selects runs; zero fields do not filter. Newest first.
 type RunFilter struct {
 	UserID   string
@@ -53,6 +65,10 @@ type RunFilter struct {
 	// CountUpTo, when > 0, stops ListRunRecords' count at that many matches: counting
 	// every match is linear in their number. 0 counts them all.
 	CountUpTo int
+	// Sort is ListRunRecords' order, one of RunSorts (another or "" is taken
+	// as RunsByStart), descending unless Asc. ListRuns is always newest first.
+	Sort string
+	Asc  bool
 }
 
 // RunProgress is a progress report.

@@ -455,7 +455,7 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 		limit = 50
 	}
 	out, err := queryAll(ctx, s, op, `SELECT `+runRecordColumns+` FROM backup_logs `+w.String()+
-		` ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?`, scanRunRecord, append(w.args, limit, offset)...)
+		` ORDER BY `+s.runOrder(f.Sort, f.Asc)+` LIMIT ? OFFSET ?`, scanRunRecord, append(w.args, limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -476,6 +476,30 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 		return nil, 0, mapErr(op, err)
 	}
 	return out, total, nil
+}
+
+// runOrder is the ORDER BY list of a history order (store.RunSorts), with id as the
+// last tie-breaker so pages never overlap. Only the start time has an index
+// (docs/benchmarks.md has what the others cost).
+func (s *Store) runOrder(by string, asc bool) string {
+	dir := " DESC"
+	if asc {
+		dir = " ASC"
+	}
+	switch by {
+	case store.RunsByDuration:
+		d := "end_time - start_time"
+		if s.d.textTime {
+			d = "julianday(end_time) - julianday(start_time)"
+		}
+		// Unfinished runs last either way: NULLs sort differently on the two dialects.
+		return "(end_time IS NULL)," + d + dir + ", id" + dir
+	case store.RunsBySize:
+		return "total_bytes" + dir + ", id" + dir
+	case store.RunsByStatus:
+		return "status" + dir + ", start_time" + dir + ", id" + dir
+	}
+	return "start_time" + dir + ", id" + dir
 }
 
 // ExpireRun marks a finished run expired.
