@@ -44,7 +44,7 @@ type Run struct {
 // direction.
 const (
 	RunsByStart    = "started"  // start time (the default, also "")
-	RunsByDuration = "duration" // end time minus start time; runs not finished last
+	RunsByDuration = "duration" // as reported, else end minus start; unfinished runs last
 	RunsBySize     = "size"     // bytes read (TotalBytes)
 	RunsByStatus   = "status"   // status word, then start time
 )

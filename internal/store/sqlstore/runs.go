@@ -488,12 +488,13 @@ func (s *Store) runOrder(by string, asc bool) string {
 	}
 	switch by {
 	case store.RunsByDuration:
-		d := "end_time - start_time"
+		// The duration the run reported, else end minus start (as the pages show it);
+		// unfinished runs last either way (NULLs sort differently on the two dialects).
+		d := "COALESCE(duration, EXTRACT(EPOCH FROM end_time - start_time) * 1000)"
 		if s.d.textTime {
-			d = "julianday(end_time) - julianday(start_time)"
+			d = "COALESCE(duration, (julianday(end_time) - julianday(start_time)) * 86400000)"
 		}
-		// Unfinished runs last either way: NULLs sort differently on the two dialects.
-		return "(end_time IS NULL)," + d + dir + ", id" + dir
+		return "(" + d + " IS NULL), " + d + dir + ", id" + dir
 	case store.RunsBySize:
 		return "total_bytes" + dir + ", id" + dir
 	case store.RunsByStatus:
