@@ -44,7 +44,8 @@ var backappEvents = (function () {
       badge.setAttribute("data-alert-count", String(n));
       badge.hidden = n === 0;
       badge.firstElementChild.textContent = String(n);
-      badge.lastElementChild.textContent = " (" + n + " " + badge.getAttribute("data-alert-label") + ")";
+      var label = badge.getAttribute("data-alert-label").split("|"); // singular|plural
+      badge.lastElementChild.textContent = " (" + n + " " + (n === 1 ? label[0] : label[label.length - 1]) + ")";
     });
   }
   function reload() {
