@@ -454,8 +454,15 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 	if limit <= 0 {
 		limit = 50
 	}
-	out, err := queryAll(ctx, s, op, `SELECT `+runRecordColumns+` FROM backup_logs `+w.String()+
-		` ORDER BY `+s.runOrder(f.Sort, f.Asc)+` LIMIT ? OFFSET ?`, scanRunRecord, append(w.args, limit, offset)...)
+	order := s.runOrder(f.Sort, f.Asc)
+	query := `SELECT ` + runRecordColumns + ` FROM backup_logs ` + w.String() + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	if f.Sort != "" && f.Sort != store.RunsByStart {
+		// No index holds these orders: the database sorts every match. It sorts their
+		// ids alone, and the page's names are looked up for the page's rows only.
+		query = `SELECT ` + runRecordColumns + ` FROM backup_logs WHERE id IN (SELECT id FROM backup_logs ` + w.String() +
+			` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
+	}
+	out, err := queryAll(ctx, s, op, query, scanRunRecord, append(slices.Clip(w.args), limit, offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
