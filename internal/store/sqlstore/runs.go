@@ -496,12 +496,12 @@ func (s *Store) runOrder(by string, asc bool) string {
 	switch by {
 	case store.RunsByDuration:
 		// The duration the run reported, else end minus start (as the pages show it);
-		// unfinished runs last either way (NULLs sort differently on the two dialects).
-		d := "COALESCE(duration, EXTRACT(EPOCH FROM end_time - start_time) * 1000)"
+		// unfinished runs last either way.
+		d := "COALESCE(duration, CAST(EXTRACT(EPOCH FROM end_time - start_time) * 1000 AS BIGINT))"
 		if s.d.textTime {
-			d = "COALESCE(duration, (julianday(end_time) - julianday(start_time)) * 86400000)"
+			d = "COALESCE(duration, CAST((julianday(end_time) - julianday(start_time)) * 86400000 AS INTEGER))"
 		}
-		return "(" + d + " IS NULL), " + d + dir + ", id" + dir
+		return d + dir + " NULLS LAST, id" + dir
 	case store.RunsBySize:
 		return "total_bytes" + dir + ", id" + dir
 	case store.RunsByStatus:
