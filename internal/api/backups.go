@@ -150,7 +150,7 @@ func (b *backupsAPI) logs(w http.ResponseWriter, r *http.Request, sess auth.Sess
 		TotalCapped bool `json:"totalCapped,omitempty"`
 		Limit       int  `json:"limit"`
 		Offset      int  `json:"offset"`
-		// Next is the URL of the next (older) page when there is one.
+		// Next is the URL of the next page (in the same order) when there is one.
 		Next string `json:"next,omitempty"`
 	}{Logs: make([]BackupLog, len(p.Runs)), Total: p.Total, TotalCapped: p.TotalCapped, Limit: p.Limit, Offset: p.Offset}
 	for i, run := range p.Runs {

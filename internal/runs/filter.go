@@ -2,23 +2,38 @@ package runs
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/apperr"
+	"github.com/backapp/backapp/internal/store"
 )
 
 // ParseFilter reads a history filter from query parameters, shared by the API and
 // the pages: status, configId (or config), agentId (or agent), from and to (a date
 // 2006-01-02, UTC, "to" inclusive; or an RFC 3339 time, "to" exclusive), limit,
-// offset. Every bad parameter is named at once.
+// offset, sort and dir. Every bad parameter is named at once.
+//
+// sort is one of store.RunSorts; like the pages' sortable headers, another is
+// ignored (newest first). dir=asc or dir=desc; without it the start time sorts
+// newest first and the others ascending.
 func ParseFilter(q url.Values) (Filter, error) {
 	var f Filter
 	fields := apperr.Fields{}
 	f.Status = strings.ToLower(strings.TrimSpace(q.Get("status")))
 	f.ConfigID = first(q, "configId", "config")
 	f.AgentID = first(q, "agentId", "agent")
+	if k := strings.TrimSpace(q.Get("sort")); slices.Contains(store.RunSorts, k) && k != store.RunsByStart {
+		f.Sort = k
+	}
+	switch dir := strings.ToLower(strings.TrimSpace(q.Get("dir"))); dir {
+	case "asc", "desc":
+		f.Asc = dir == "asc"
+	default:
+		f.Asc = f.Sort != ""
+	}
 	var ok bool
 	if f.From, ok = parseTime(q.Get("from"), false); !ok {
 		fields.Add("from", "from must be a date such as 2026-01-31 or a time such as 2026-01-31T12:00:00Z")
@@ -96,6 +111,10 @@ func (f Filter) Values() url.Values {
 	}
 	if f.Offset != 0 {
 		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	set("sort", f.Sort)
+	if f.Asc == (f.Sort == "") {
+		q.Set("dir", map[bool]string{true: "asc", false: "desc"}[f.Asc])
 	}
 	return q
 }

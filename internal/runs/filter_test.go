@@ -25,6 +25,15 @@ func TestParseFilter(t *testing.T) {
 		{"limit=10&offset=20", runs.Filter{Limit: 10, Offset: 20}, nil},
 		{"status=great&from=yesterday&to=soon&limit=x&offset=-1", runs.Filter{}, []string{"status", "from", "to", "limit", "offset"}},
 		{"limit=201", runs.Filter{}, []string{"limit"}},
+		// Orders: newest first by default, the others ascending unless dir=desc; an
+		// unknown one is ignored as the pages' headers ignore it.
+		{"sort=started", runs.Filter{}, nil},
+		{"sort=started&dir=asc", runs.Filter{Asc: true}, nil},
+		{"dir=ASC", runs.Filter{Asc: true}, nil},
+		{"sort=size", runs.Filter{Sort: "size", Asc: true}, nil},
+		{"sort=duration&dir=desc", runs.Filter{Sort: "duration"}, nil},
+		{"sort=status&dir=sideways", runs.Filter{Sort: "status", Asc: true}, nil},
+		{"sort=password_hash&dir=desc", runs.Filter{}, nil},
 		{"from=2026-01-05&to=2026-01-03", runs.Filter{}, []string{"to"}},
 	} {
 		q, _ := url.ParseQuery(tc.query)

@@ -289,6 +289,10 @@ type Filter struct {
 	Limit    int       // 1..200; 0 means 50
 	Offset   int
 	NoTotal  bool // Page.Total is left 0 (a short list that shows no count)
+	// Sort is one of store.RunSorts ("" is newest first); the order is descending
+	// unless Asc.
+	Sort string
+	Asc  bool
 }
 
 // Page is one page of the history.
@@ -348,7 +352,7 @@ func (s *Service) List(ctx context.Context, actor store.User, f Filter) (Page, e
 		f.Limit = 50
 	}
 	sf := store.RunFilter{ConfigID: f.ConfigID, AgentID: f.AgentID, Status: f.Status, Since: f.From, Until: f.To,
-		Limit: f.Limit, Offset: f.Offset, CountUpTo: f.Offset + CountCap + 1, NoTotal: f.NoTotal}
+		Limit: f.Limit, Offset: f.Offset, CountUpTo: f.Offset + CountCap + 1, NoTotal: f.NoTotal, Sort: f.Sort, Asc: f.Asc}
 	sf.UserID = actor.Scope()
 	recs, total, err := s.st.ListRunRecords(ctx, sf)
 	if err != nil {

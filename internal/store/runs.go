@@ -41,6 +41,18 @@ type Run struct {
 	CreatedAt       time.Time
 }
 
+// Orders of ListRunRecords (RunFilter.Sort); each breaks ties by id, in the same
+// direction.
+const (
+	RunsByStart    = "started"  // start time (the default, also "")
+	RunsByDuration = "duration" // as reported, else end minus start; unfinished runs last
+	RunsBySize     = "size"     // bytes read (TotalBytes)
+	RunsByStatus   = "status"   // status word, then start time
+)
+
+// RunSorts are the orders ListRunRecords knows, RunsByStart first.
+var RunSorts = []string{RunsByStart, RunsByDuration, RunsBySize, RunsByStatus}
+
 // RunFilter selects runs; zero fields do not filter. Newest first.
 type RunFilter struct {
 	UserID   string
@@ -55,6 +67,10 @@ type RunFilter struct {
 	// every match is linear in their number. 0 counts them all.
 	CountUpTo int
 	NoTotal   bool // ListRunRecords leaves the total 0 rather than count the matches
+	// Sort is ListRunRecords' order, one of RunSorts (another or "" is taken
+	// as RunsByStart), descending unless Asc. ListRuns is always newest first.
+	Sort string
+	Asc  bool
 }
 
 // RunProgress is a progress report.

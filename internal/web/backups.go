@@ -240,11 +240,13 @@ type backupsData struct {
 	PrevURL   string
 	NextURL   string
 	Failed    bool // the filter was refused; Errors say why
+	Sort      sortState
 }
 
 // backupsList serves GET /backups: the run history, newest first, filtered by
 // status, configuration, agent and date range through the URL (?status=&config=
-// &agent=&from=&to=, dates as 2006-01-02 in UTC) and paged with ?offset=.
+// &agent=&from=&to=, dates as 2006-01-02 in UTC), sorted by ?sort=&dir= (store.RunSorts)
+// and paged with ?offset=.
 func (h *Handler) backupsList(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	q := r.URL.Query()
 	d := &backupsData{Status: q.Get("status"), Config: first(q, "config", "configId"), Agent: first(q, "agent", "agentId"),
@@ -255,7 +257,11 @@ func (h *Handler) backupsList(w http.ResponseWriter, r *http.Request, sess auth.
 		h.RenderError(w, r, err)
 		return
 	}
+	d.Sort = sortNewestFrom(r, "/backups", store.RunsByStart, store.RunSorts...)
 	f, err := runs.ParseFilter(q)
+	if f.Sort, f.Asc = d.Sort.Key, !d.Sort.Desc; f.Sort == store.RunsByStart {
+		f.Sort = ""
+	}
 	if err != nil {
 		d.Failed = true
 		p.Form = "filter"

@@ -15,6 +15,9 @@ type sortState struct {
 	Desc bool
 	path string
 	q    url.Values
+	// newest is the key that sorts descending when the URL names no direction (a
+	// list paged newest first), "" for none.
+	newest string
 }
 
 // sortFrom reads the order of the list at path from r: one of keys (def when the
@@ -29,6 +32,17 @@ func sortFrom(r *http.Request, path, def string, keys ...string) sortState {
 	return s
 }
 
+// sortNewestFrom is sortFrom for a list whose default order, def, is descending
+// (newest first) unless the URL says dir=asc.
+func sortNewestFrom(r *http.Request, path, def string, keys ...string) sortState {
+	s := sortFrom(r, path, def, keys...)
+	s.newest = def
+	if s.Key == def && s.q.Get("dir") == "" {
+		s.Desc = true
+	}
+	return s
+}
+
 // Link is the URL that sorts by key: ascending, or the other way when it sorts by
 // key already. Other parameters (filters) are kept.
 func (s sortState) Link(key string) string {
@@ -39,8 +53,11 @@ func (s sortState) Link(key string) string {
 		}
 	}
 	v.Set("sort", key)
-	if key == s.Key && !s.Desc {
+	switch {
+	case key == s.Key && !s.Desc:
 		v.Set("dir", "desc")
+	case key == s.Key && key == s.newest:
+		v.Set("dir", "asc")
 	}
 	return s.path + "?" + v.Encode()
 }

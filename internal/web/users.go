@@ -1,7 +1,9 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
+	"strings"
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/auth"
@@ -11,6 +13,7 @@ import (
 type usersData struct {
 	Users            []store.User
 	RegistrationOpen bool
+	Sort             sortState
 }
 
 // usersList serves GET /users, the administrators' list of accounts; others get 403.
@@ -31,7 +34,14 @@ func (h *Handler) usersPage(w http.ResponseWriter, r *http.Request, sess auth.Se
 		h.RenderError(w, r, err)
 		return
 	}
-	p := &page{Title: "Users", Nav: "users", Data: usersData{Users: us, RegistrationOpen: open}}
+	d := usersData{Users: us, RegistrationOpen: open, Sort: sortFrom(r, "/users", "created", "account", "role", "status", "created")}
+	sortRows(d.Users, d.Sort, map[string]func(a, b store.User) int{
+		"account": func(a, b store.User) int { return cmp.Compare(strings.ToLower(a.Email), strings.ToLower(b.Email)) },
+		"role":    func(a, b store.User) int { return cmp.Compare(a.Role, b.Role) },
+		"status":  func(a, b store.User) int { return cmp.Compare(boolInt(a.Disabled), boolInt(b.Disabled)) },
+		"created": func(a, b store.User) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	}, func(u store.User) string { return u.Email })
+	p := &page{Title: "Users", Nav: "users", Data: d}
 	if actionErr != nil {
 		p.Form = "users"
 		h.formError(w, r, "users", p, actionErr)

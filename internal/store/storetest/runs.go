@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ var runsTests = []test{
 	{"CancelRun", testCancelRun},
 	{"RunRecords", testRunRecords},
 	{"RunRecordsCountUpTo", testRunRecordsCountUpTo},
+	{"RunRecordsSorted", testRunRecordsSorted},
 	{"LatestRuns", testLatestRuns},
 	{"ExpireRun", testExpireRun},
 	{"Metrics", testMetrics},
@@ -288,6 +290,66 @@ func testRunRecordsCountUpTo(t *testing.T, s store.Store) {
 	_, total, err := s.ListRunRecords(ctx, store.RunFilter{UserID: u.ID, Status: "failed", Limit: 3, CountUpTo: 5})
 	check(t, "no match", err)
 	equal(t, "no match: total", total, 0)
+}
+
+// testRunRecordsSorted checks the history's orders: each key both ways, ties broken
+// by id in the same direction, unfinished runs last by duration, paging within an order.
+func testRunRecordsSorted(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "sorted@example.com", t0, true)
+	a := mkAgent(t, s, u.ID, "box", t0)
+	c := mkConfig(t, s, u.ID, a.ID, "cfg", t0)
+	mk := func(h int, status string, d time.Duration, size int64) string {
+		r := store.Run{ConfigID: c.ID, UserID: u.ID, AgentID: c.AgentID, StartTime: t0.Add(time.Duration(h) * time.Hour),
+			Status: status, TotalBytes: size}
+		check(t, "CreateRun", s.CreateRun(ctx, &r))
+		if d > 0 {
+			end := r.StartTime.Add(d)
+			r.EndTime = &end
+			if h == 2 { // a reported duration is the run's, whatever the clock says
+				ms, early := d.Milliseconds(), r.StartTime.Add(time.Second)
+				r.DurationMS, r.EndTime = &ms, &early
+			}
+			check(t, "UpdateRun", s.UpdateRun(ctx, &r))
+		}
+		return r.ID
+	}
+	r0 := mk(0, "completed", 5*time.Minute, 300)
+	r1 := mk(1, "failed", time.Minute, 100)
+	r2 := mk(2, "completed", 10*time.Minute, 200)
+	r3 := mk(3, "running", 0, 50)
+	r4 := mk(4, "cancelled", time.Minute, 100)
+	lo, hi := min(r1, r4), max(r1, r4) // equal duration and size: id decides
+	for _, tc := range []struct {
+		sort string
+		asc  bool
+		want []string
+	}{
+		{"", false, []string{r4, r3, r2, r1, r0}},
+		{"bogus", false, []string{r4, r3, r2, r1, r0}},
+		{store.RunsByStart, true, []string{r0, r1, r2, r3, r4}},
+		{store.RunsByDuration, false, []string{r2, r0, hi, lo, r3}},
+		{store.RunsByDuration, true, []string{lo, hi, r0, r2, r3}},
+		{store.RunsBySize, false, []string{r0, r2, hi, lo, r3}},
+		{store.RunsBySize, true, []string{r3, lo, hi, r2, r0}},
+		{store.RunsByStatus, true, []string{r4, r0, r2, r1, r3}},
+		{store.RunsByStatus, false, []string{r3, r1, r2, r0, r4}},
+	} {
+		name := fmt.Sprintf("sort %q asc %v", tc.sort, tc.asc)
+		recs, total, err := s.ListRunRecords(ctx, store.RunFilter{UserID: u.ID, Sort: tc.sort, Asc: tc.asc})
+		check(t, name, err)
+		equal(t, name+": total", total, 5)
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.ID)
+		}
+		equal(t, name, got, tc.want)
+		recs, total, err = s.ListRunRecords(ctx, store.RunFilter{UserID: u.ID, Sort: tc.sort, Asc: tc.asc, Limit: 2, Offset: 2, CountUpTo: 4})
+		check(t, name+", page 2", err)
+		equal(t, name+", page 2: total capped", total, 4)
+		equal(t, name+", page 2: length", len(recs), 2)
+		equal(t, name+", page 2", []string{recs[0].ID, recs[1].ID}, tc.want[2:4])
+	}
 }
 
 func testRunRecords(t *testing.T, s store.Store) {

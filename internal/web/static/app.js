@@ -16,7 +16,7 @@ document.addEventListener("click", function (event) {
   dialog.showModal();
 });
 
-// The open-alert count in the navigation follows the event stream: any alert event
+// The open-alert counts (navigation, Menu button) follow the event stream: any alert event
 // re-reads the count (GET /api/alerts?limit=1 answers it as "open"). Without
 // EventSource the count is as of the page load.
 // backappEvents is the page's one connection to GET /api/events, shared by every
@@ -32,16 +32,21 @@ var backappEvents = (function () {
 })();
 
 (function () {
-  var badge = document.getElementById("nav-alert-count");
-  if (!badge || typeof window.EventSource !== "function") {
+  // The count beside Alerts in the navigation, and beside the Menu button on phones
+  // (seen while the menu is closed).
+  var badges = document.querySelectorAll("[data-alert-count]");
+  if (!badges.length || typeof window.EventSource !== "function") {
     return;
   }
   var pending = false;
   function show(n) {
-    badge.setAttribute("data-alert-count", String(n));
-    badge.hidden = n === 0;
-    badge.firstElementChild.textContent = String(n);
-    badge.lastElementChild.textContent = " (" + n + " open)";
+    badges.forEach(function (badge) {
+      badge.setAttribute("data-alert-count", String(n));
+      badge.hidden = n === 0;
+      badge.firstElementChild.textContent = String(n);
+      var label = badge.getAttribute("data-alert-label").split("|"); // singular|plural
+      badge.lastElementChild.textContent = " (" + n + " " + (n === 1 ? label[0] : label[label.length - 1]) + ")";
+    });
   }
   function reload() {
     if (pending) {
