@@ -88,7 +88,9 @@ func TestExtractParallelFailure(t *testing.T) {
 		t.Fatalf("got %v, want ErrContent for %s", err, bad)
 	}
 	_ = x.Finish()
-	t.Cleanup(func() { _ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+	})
 	notRestored := x.NotRestored()
 	if e, ok := notRestored[bad]; !ok || !errors.Is(e, ErrContent) {
 		t.Errorf("NotRestored()[%s] = %v, %v; want ErrContent", bad, e, ok)
@@ -147,7 +149,9 @@ func TestExtractParallelCancel(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 	_ = x.Finish()
-	t.Cleanup(func() { _ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+	})
 	got := onDisk(t, target)
 	if int64(len(got)) != x.Files || len(got) == 0 || len(got) >= 480 {
 		t.Errorf("counted %d files, %d on disk; want the same, some but not all of 480", x.Files, len(got))
@@ -186,7 +190,9 @@ func TestExtractParallelLinksAndDirs(t *testing.T) {
 	x := newExtractor(t, target, ExtractOptions{})
 	must(t, x.Extract(context.Background(), bytes.NewReader(tarOf(t, all...))))
 	must(t, x.Finish())
-	t.Cleanup(func() { _ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(target, func(p string, d fs.DirEntry, _ error) error { return os.Chmod(p, 0o755) })
+	})
 	if want := int64(len(files) + len(links) + 2); x.Files != want || x.Dirs != 6 {
 		t.Errorf("counted %d files, %d directories; want %d, 6", x.Files, x.Dirs, want)
 	}
