@@ -63,10 +63,14 @@ func AlertJSON(a store.Alert) Alert {
 		Count: a.Occurrences, LastSeen: a.Last(), State: state, ResolvedAt: a.ResolvedAt, Resolution: a.Resolution}
 }
 
-// ParseAlertFilter reads state, type, configId, agentId, limit and offset.
+// ParseAlertFilter reads state, type, configId, agentId, limit, offset, sort and dir.
 func ParseAlertFilter(q url.Values) (alerts.Filter, error) {
 	f := alerts.Filter{State: q.Get("state"), Type: q.Get("type"), ConfigID: q.Get("configId"), AgentID: q.Get("agentId"),
-		Rule: q.Get("rule")}
+		Rule: q.Get("rule"), Sort: q.Get("sort")}
+	var err error
+	if f.Asc, err = parseDir(q.Get("dir")); err != nil {
+		return f, err
+	}
 	for _, p := range []struct {
 		name string
 		dst  *int

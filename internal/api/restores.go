@@ -116,7 +116,13 @@ func (x *restoresAPI) list(w http.ResponseWriter, r *http.Request, sess auth.Ses
 			*dst = n
 		}
 	}
-	rs, err := x.svc.List(r.Context(), sess.User, limit, offset)
+	f := store.RestoreFilter{Limit: limit, Offset: offset, Sort: q.Get("sort")}
+	var err error
+	if f.Asc, err = parseDir(q.Get("dir")); err != nil {
+		x.fail(w, r, err)
+		return
+	}
+	rs, err := x.svc.List(r.Context(), sess.User, f)
 	if err != nil {
 		x.fail(w, r, err)
 		return

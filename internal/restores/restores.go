@@ -32,7 +32,7 @@ type Opener interface {
 type Store interface {
 	CreateRestore(ctx context.Context, r *store.Restore) error
 	GetRestore(ctx context.Context, id string) (store.Restore, error)
-	ListRestores(ctx context.Context, userID string, limit, offset int) ([]store.Restore, error)
+	ListRestores(ctx context.Context, f store.RestoreFilter) ([]store.Restore, error)
 	CancelRestore(ctx context.Context, id string, at time.Time) (store.Restore, error)
 	GetRun(ctx context.Context, id string) (store.Run, error)
 	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
@@ -383,13 +383,15 @@ func (s *Service) Get(ctx context.Context, actor store.User, id string) (store.R
 	return r, nil
 }
 
-// List lists the actor's own restores, newest first (administrators' too: restores
-// carry file names, so nobody browses another user's list).
-func (s *Service) List(ctx context.Context, actor store.User, limit, offset int) ([]store.Restore, error) {
-	if limit <= 0 || limit > 200 {
-		limit = 50
+// List lists the actor's own restores in f's order, newest first by default
+// (administrators' too: restores carry file names, so nobody browses another user's
+// list); f.UserID is the actor's.
+func (s *Service) List(ctx context.Context, actor store.User, f store.RestoreFilter) ([]store.Restore, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
 	}
-	return s.st.ListRestores(ctx, actor.ID, limit, offset)
+	f.UserID = actor.ID
+	return s.st.ListRestores(ctx, f)
 }
 
 // Cancel cancels a queued restore at once, or asks the agent running it to stop.

@@ -48,7 +48,7 @@ func (l *Lifecycle) mayRead(ctx context.Context, ag store.Agent, run store.Run) 
 func restoreAssigned(ctx context.Context, rs store.Restores, ag store.Agent, runID string) (bool, error) {
 	// The restore is recent: the user started it and the agent is at it now.
 	const recent = 200
-	list, err := rs.ListRestores(ctx, ag.UserID, recent, 0)
+	list, err := rs.ListRestores(ctx, store.RestoreFilter{UserID: ag.UserID, Limit: recent})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}

@@ -56,7 +56,23 @@ type AlertFilter struct {
 	AgentID  string
 	Limit    int // 100 when ≤ 0
 	Offset   int
+	// Sort is ListAlerts' order, one of AlertSorts (another or "" is taken as
+	// AlertsByLast), descending unless Asc.
+	Sort string
+	Asc  bool
 }
+
+// Orders of ListAlerts (AlertFilter.Sort); each breaks ties by id, in the same
+// direction.
+const (
+	AlertsByLast  = "last"  // last occurrence (the default, also "")
+	AlertsByType  = "type"  // type word, then last occurrence
+	AlertsByCount = "count" // occurrences, then last occurrence
+	AlertsByState = "state" // open, acknowledged, resolved; then last occurrence
+)
+
+// AlertSorts are the orders ListAlerts knows, AlertsByLast first.
+var AlertSorts = []string{AlertsByLast, AlertsByType, AlertsByCount, AlertsByState}
 
 // ConfigAge is an enabled config with the end of its last completed run, for the
 // "no successful backup" rule.
@@ -90,7 +106,8 @@ type Alerts interface {
 	ResolveAlert(ctx context.Context, rule, subject string, at time.Time, resolution string) (Alert, error)
 	// OpenAlerts lists the unresolved alerts of rule (every rule's when "").
 	OpenAlerts(ctx context.Context, rule string) ([]Alert, error)
-	// ListAlerts lists alerts matching f, the newest last occurrence first, and
+	// ListAlerts lists alerts matching f in f's order (the newest last occurrence
+	// first by default), and
 	// counts all that match.
 	ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, int, error)
 	// GetAlert returns one alert.

@@ -77,13 +77,35 @@ type RestoreResult struct {
 }
 
 // Restores stores restores.
+// Orders of ListRestores (RestoreFilter.Sort); each breaks ties by id, in the same
+// direction.
+const (
+	RestoresByCreated = "created" // when it was asked for (the default, also "")
+	RestoresByStatus  = "status"  // status word, then creation time
+	RestoresByTarget  = "target"  // target directory, then creation time
+)
+
+// RestoreSorts are the orders ListRestores knows, RestoresByCreated first.
+var RestoreSorts = []string{RestoresByCreated, RestoresByStatus, RestoresByTarget}
+
+// RestoreFilter selects a page of restores.
+type RestoreFilter struct {
+	UserID string // "" for every user's
+	Limit  int    // <= 0 means 50
+	Offset int
+	// Sort is one of RestoreSorts (another or "" is taken as RestoresByCreated),
+	// descending unless Asc.
+	Sort string
+	Asc  bool
+}
+
 type Restores interface {
 	// CreateRestore inserts r (status queued when empty). An empty ID gets a new UUID.
 	CreateRestore(ctx context.Context, r *Restore) error
 	GetRestore(ctx context.Context, id string) (Restore, error)
-	// ListRestores lists a user's restores (every user's when userID is ""), newest
-	// first; limit <= 0 means 50.
-	ListRestores(ctx context.Context, userID string, limit, offset int) ([]Restore, error)
+	// ListRestores lists f.UserID's restores (every user's when ""), in f's order
+	// (newest first by default); limit <= 0 means 50.
+	ListRestores(ctx context.Context, f RestoreFilter) ([]Restore, error)
 	// PendingRestores lists an agent's queued restores, its running ones with a cancel
 	// requested and its running ones not acknowledged (Restore.Unacknowledged), oldest
 	// first, in one indexed query: every heartbeat asks it.

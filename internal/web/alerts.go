@@ -41,6 +41,7 @@ type alertsData struct {
 	Filtered                   bool
 	NextURL, PrevURL           string
 	AnyOpen                    bool
+	Sort                       sortState
 }
 
 // alertView is an alert with its state as a word and a shape.
@@ -78,7 +79,9 @@ func (h *Handler) alertsList(w http.ResponseWriter, r *http.Request, sess auth.S
 	q := r.URL.Query()
 	f, err := api.ParseAlertFilter(q)
 	p := &page{Title: "Alerts", Nav: "alerts"}
-	d := &alertsData{State: f.State, Type: f.Type, Config: f.ConfigID, Agent: f.AgentID}
+	d := &alertsData{State: f.State, Type: f.Type, Config: f.ConfigID, Agent: f.AgentID,
+		Sort: sortNewestFrom(r, "/alerts", store.AlertsByLast, store.AlertSorts...)}
+	f.Sort, f.Asc = d.Sort.Key, !d.Sort.Desc
 	p.Data = d
 	d.States = []filterOption{{store.AlertOpen, "Open"}, {store.AlertAcknowledged, "Acknowledged"}, {store.AlertResolved, "Resolved"}}
 	d.Types = []filterOption{{alerts.TypeFailure, "Failure"}, {alerts.TypeWarning, "Warning"}, {alerts.TypeInfo, "Info"}}
@@ -109,7 +112,7 @@ func (h *Handler) alertsList(w http.ResponseWriter, r *http.Request, sess auth.S
 	}
 	page := func(off int) string {
 		v := url.Values{}
-		for _, k := range []string{"state", "type", "configId", "agentId"} {
+		for _, k := range []string{"state", "type", "configId", "agentId", "sort", "dir"} {
 			if s := q.Get(k); s != "" {
 				v.Set(k, s)
 			}

@@ -74,16 +74,19 @@ type restoresData struct {
 	Restores []restoreView
 	Next     string // URL of the next page of older restores
 	Prev     string
+	Sort     sortState
 }
 
 const restoresPerPage = 50
 
-// restoresList serves GET /restores: the user's restores, newest first, paged with
-// ?offset=.
+// restoresList serves GET /restores: the user's restores, newest first or in the
+// order ?sort=&dir= names, paged with ?offset=.
 func (h *Handler) restoresList(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 	offset = max(offset, 0)
-	rs, err := h.restores.List(r.Context(), sess.User, restoresPerPage+1, offset)
+	srt := sortNewestFrom(r, "/restores", store.RestoresByCreated, store.RestoreSorts...)
+	rs, err := h.restores.List(r.Context(), sess.User,
+		store.RestoreFilter{Limit: restoresPerPage + 1, Offset: offset, Sort: srt.Key, Asc: !srt.Desc})
 	if err != nil {
 		h.RenderError(w, r, err)
 		return
@@ -93,13 +96,18 @@ func (h *Handler) restoresList(w http.ResponseWriter, r *http.Request, sess auth
 		h.RenderError(w, r, err)
 		return
 	}
-	d := restoresData{}
+	d := restoresData{Sort: srt}
+	pageAt := func(off int) string {
+		v := r.URL.Query() // the order stays
+		v.Set("offset", strconv.Itoa(off))
+		return "/restores?" + v.Encode()
+	}
 	if len(rs) > restoresPerPage {
 		rs = rs[:restoresPerPage]
-		d.Next = fmt.Sprintf("/restores?offset=%d", offset+restoresPerPage)
+		d.Next = pageAt(offset + restoresPerPage)
 	}
 	if offset > 0 {
-		d.Prev = fmt.Sprintf("/restores?offset=%d", max(offset-restoresPerPage, 0))
+		d.Prev = pageAt(max(offset-restoresPerPage, 0))
 	}
 	for _, x := range rs {
 		d.Restores = append(d.Restores, restoreView{x, names[x.AgentID]})

@@ -133,7 +133,8 @@ func (s *Store) OpenAlerts(ctx context.Context, rule string) ([]store.Alert, err
 	return queryAll(ctx, s, "list open alerts", `SELECT `+alertColumns+` FROM alerts `+w.String()+` ORDER BY timestamp, id`, scanAlert, w.args...)
 }
 
-// ListAlerts lists alerts matching f, the newest last occurrence first.
+// ListAlerts lists alerts matching f in f's order (newest last occurrence first by
+// default).
 func (s *Store) ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, int, error) {
 	const op = "list alerts"
 	var w where
@@ -172,8 +173,28 @@ func (s *Store) ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.Al
 		limit = 100
 	}
 	out, err := queryAll(ctx, s, op, `SELECT `+alertColumns+` FROM alerts `+w.String()+
-		` ORDER BY COALESCE(last_at, timestamp) DESC, id DESC LIMIT ? OFFSET ?`, scanAlert, append(w.args, limit, max(f.Offset, 0))...)
+		` ORDER BY `+alertOrder(f.Sort, f.Asc)+` LIMIT ? OFFSET ?`, scanAlert, append(w.args, limit, max(f.Offset, 0))...)
 	return out, total, err
+}
+
+// alertOrder is the ORDER BY list of an alerts order (store.AlertSorts), with id as
+// the last tie-breaker so pages never overlap.
+func alertOrder(by string, asc bool) string {
+	dir := " DESC"
+	if asc {
+		dir = " ASC"
+	}
+	last := "COALESCE(last_at, timestamp)" + dir + ", id" + dir
+	switch by {
+	case store.AlertsByType:
+		return "type" + dir + ", " + last
+	case store.AlertsByCount:
+		return "occurrences" + dir + ", " + last
+	case store.AlertsByState:
+		// open, acknowledged, resolved: the order the states come in.
+		return "CASE WHEN resolved_at IS NOT NULL THEN 2 WHEN acknowledged THEN 1 ELSE 0 END" + dir + ", " + last
+	}
+	return last
 }
 
 // AcknowledgeAlerts acknowledges userID's unresolved alerts among ids.

@@ -85,19 +85,37 @@ func (s *Store) queryRestores(ctx context.Context, op, rest string, args ...any)
 	return queryAll(ctx, s, op, `SELECT `+restoreColumns+` FROM restores `+rest, scanRestore, args...)
 }
 
-// ListRestores lists a user's restores (all when userID is ""), newest first.
-func (s *Store) ListRestores(ctx context.Context, userID string, limit, offset int) ([]store.Restore, error) {
+// ListRestores lists f.UserID's restores (all when ""), in f's order.
+func (s *Store) ListRestores(ctx context.Context, f store.RestoreFilter) ([]store.Restore, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	if userID == "" {
-		return s.queryRestores(ctx, "list restores", `ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, limit, max(offset, 0))
+	var w where
+	if f.UserID != "" {
+		if !s.validID(f.UserID) {
+			return nil, nil
+		}
+		w.add("user_id = ?", f.UserID)
 	}
-	if !s.validID(userID) {
-		return nil, nil
+	return s.queryRestores(ctx, "list restores", w.String()+` ORDER BY `+restoreOrder(f.Sort, f.Asc)+` LIMIT ? OFFSET ?`,
+		append(w.args, limit, max(f.Offset, 0))...)
+}
+
+// restoreOrder is the ORDER BY list of a restores order (store.RestoreSorts), with
+// id as the last tie-breaker so pages never overlap.
+func restoreOrder(by string, asc bool) string {
+	dir := " DESC"
+	if asc {
+		dir = " ASC"
 	}
-	return s.queryRestores(ctx, "list restores", `WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-		userID, limit, max(offset, 0))
+	switch by {
+	case store.RestoresByStatus:
+		return "status" + dir + ", created_at" + dir + ", id" + dir
+	case store.RestoresByTarget:
+		return "target_dir" + dir + ", created_at" + dir + ", id" + dir
+	}
+	return "created_at" + dir + ", id" + dir
 }
 
 // PendingRestores lists an agent's queued restores, running ones to cancel and

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ var alertTests = []test{
 	{"RaiseAlertCountsOccurrences", testRaiseAlert},
 	{"RaiseAlertRace", testRaiseAlertRace},
 	{"AlertFiltersAndAcknowledge", testAlertFilters},
+	{"AlertsSorted", testAlertsSorted},
 	{"ConfigAges", testConfigAges},
 }
 
@@ -150,6 +152,63 @@ func testAlertFilters(t *testing.T, s store.Store) {
 	open, err := s.CountOpenAlerts(ctx, u.ID)
 	check(t, "CountOpenAlerts", err)
 	equal(t, "open count", open, 1)
+}
+
+// testAlertsSorted checks the alerts list's orders: each key both ways, ties broken
+// by last occurrence then id in the same direction, paging within an order.
+func testAlertsSorted(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "alerts-sorted@example.com", t0, true)
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	mk := func(typ, rule string, secs ...int) string {
+		var a store.Alert
+		for i, sec := range secs { // each later one is another occurrence
+			a, _ = raise(t, s, store.Alert{UserID: u.ID, Type: typ, Rule: rule, Subject: "s", Ref: fmt.Sprint(i),
+				Message: "m", Timestamp: at(sec)})
+		}
+		return a.ID
+	}
+	a0 := mk("failure", "r0", 1)       // open, 1 occurrence, last at 1 s
+	a1 := mk("warning", "r1", 2, 5, 6) // acknowledged, 3, last at 6 s
+	a2 := mk("info", "r2", 3)          // resolved, 1, last at 3 s
+	a3 := mk("failure", "r3", 4, 7)    // open, 2, last at 7 s
+	a4 := mk("failure", "r4", 1)       // as a0: only the id orders them
+	lo, hi := min(a0, a4), max(a0, a4)
+	_, err := s.AcknowledgeAlerts(ctx, u.ID, []string{a1}, at(8))
+	check(t, "AcknowledgeAlerts", err)
+	_, err = s.ResolveAlert(ctx, "r2", "s", at(9), "gone")
+	check(t, "ResolveAlert", err)
+	for _, tc := range []struct {
+		sort string
+		asc  bool
+		want []string
+	}{
+		{"", false, []string{a3, a1, a2, hi, lo}},
+		{"bogus", false, []string{a3, a1, a2, hi, lo}},
+		{store.AlertsByLast, true, []string{lo, hi, a2, a1, a3}},
+		{store.AlertsByType, true, []string{lo, hi, a3, a2, a1}},
+		{store.AlertsByType, false, []string{a1, a2, a3, hi, lo}},
+		{store.AlertsByCount, true, []string{lo, hi, a2, a3, a1}},
+		{store.AlertsByCount, false, []string{a1, a3, a2, hi, lo}},
+		{store.AlertsByState, true, []string{lo, hi, a3, a1, a2}},
+		{store.AlertsByState, false, []string{a2, a1, a3, hi, lo}},
+	} {
+		name := fmt.Sprintf("sort %q asc %v", tc.sort, tc.asc)
+		ids := func(f store.AlertFilter) []string {
+			t.Helper()
+			f.UserID, f.Sort, f.Asc = u.ID, tc.sort, tc.asc
+			list, total, err := s.ListAlerts(ctx, f)
+			check(t, name, err)
+			equal(t, name+": total", total, 5)
+			out := []string{}
+			for _, a := range list {
+				out = append(out, a.ID)
+			}
+			return out
+		}
+		equal(t, name, ids(store.AlertFilter{}), tc.want)
+		equal(t, name+", page 2", ids(store.AlertFilter{Limit: 2, Offset: 2}), tc.want[2:4])
+	}
 }
 
 func testConfigAges(t *testing.T, s store.Store) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,51 @@ import (
 var restoreTests = []test{
 	{"Restores", testRestores},
 	{"RestoreTransitions", testRestoreTransitions},
+	{"RestoresSorted", testRestoresSorted},
+}
+
+// testRestoresSorted checks the restores list's orders: each key both ways, ties
+// broken by creation time then id in the same direction, paging within an order.
+func testRestoresSorted(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "restores-sorted@example.com", t0, true)
+	a := mkAgent(t, s, u.ID, "box", t0)
+	run := mkRestoreRun(t, s, u.ID, a.ID)
+	mk := func(sec int, status, target string) string {
+		r := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: target, Status: status,
+			CreatedAt: t0.Add(time.Duration(sec) * time.Second)}
+		check(t, "CreateRestore", s.CreateRestore(ctx, &r))
+		return r.ID
+	}
+	r0 := mk(1, store.RestoreCompleted, "/b")
+	r1 := mk(2, store.RestoreFailed, "/a")
+	r2 := mk(3, store.RestoreCompleted, "/c")
+	r3 := mk(4, store.RestoreQueued, "/a")
+	r4 := mk(5, store.RestoreRunning, "/b")
+	// Same time, status and target as r4: only the id orders them.
+	r5 := mk(5, store.RestoreRunning, "/b")
+	lo, hi := min(r4, r5), max(r4, r5)
+	for _, tc := range []struct {
+		sort string
+		asc  bool
+		want []string
+	}{
+		{"", false, []string{hi, lo, r3, r2, r1, r0}},
+		{"bogus", false, []string{hi, lo, r3, r2, r1, r0}},
+		{store.RestoresByCreated, true, []string{r0, r1, r2, r3, lo, hi}},
+		{store.RestoresByStatus, true, []string{r0, r2, r1, r3, lo, hi}},
+		{store.RestoresByStatus, false, []string{hi, lo, r3, r1, r2, r0}},
+		{store.RestoresByTarget, true, []string{r1, r3, r0, lo, hi, r2}},
+		{store.RestoresByTarget, false, []string{r2, hi, lo, r0, r3, r1}},
+	} {
+		name := fmt.Sprintf("sort %q asc %v", tc.sort, tc.asc)
+		list, err := s.ListRestores(ctx, store.RestoreFilter{UserID: u.ID, Sort: tc.sort, Asc: tc.asc})
+		check(t, name, err)
+		equal(t, name, restoreIDs(list), tc.want)
+		list, err = s.ListRestores(ctx, store.RestoreFilter{UserID: u.ID, Sort: tc.sort, Asc: tc.asc, Limit: 2, Offset: 2})
+		check(t, name+", page 2", err)
+		equal(t, name+", page 2", restoreIDs(list), tc.want[2:4])
+	}
 }
 
 func mkRestoreRun(t *testing.T, s store.Store, userID, agentID string) store.Run {
@@ -52,16 +98,16 @@ func testRestores(t *testing.T, s store.Store) {
 	equal(t, "unportable names of a restore created without a choice", got.UnportableNames, store.UnportableRename)
 	equal(t, "unportable names CreateRestore set", r2.UnportableNames, store.UnportableRename)
 
-	list, err := s.ListRestores(ctx, alice.ID, 0, 0)
+	list, err := s.ListRestores(ctx, store.RestoreFilter{UserID: alice.ID})
 	check(t, "ListRestores(alice)", err)
 	equal(t, "ListRestores(alice) newest first", restoreIDs(list), []string{r2.ID, r1.ID})
-	list, err = s.ListRestores(ctx, alice.ID, 1, 1)
+	list, err = s.ListRestores(ctx, store.RestoreFilter{UserID: alice.ID, Limit: 1, Offset: 1})
 	check(t, "ListRestores(alice) page 2", err)
 	equal(t, "ListRestores(alice) page 2", restoreIDs(list), []string{r1.ID})
-	list, err = s.ListRestores(ctx, bob.ID, 0, 0)
+	list, err = s.ListRestores(ctx, store.RestoreFilter{UserID: bob.ID})
 	check(t, "ListRestores(bob)", err)
 	equal(t, "ListRestores(bob)", len(list), 0)
-	list, err = s.ListRestores(ctx, "", 0, 0)
+	list, err = s.ListRestores(ctx, store.RestoreFilter{})
 	check(t, "ListRestores(all)", err)
 	equal(t, "ListRestores(all)", len(list), 2)
 
