@@ -3,8 +3,10 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,59 @@ func TestRestoreIsolationAndBadInput(t *testing.T) {
 		want(t, r, http.StatusOK)
 		if rs := r.Body["restores"].([]any); len(rs) != 0 {
 			t.Errorf("bob lists alice's restores: %s", r.Raw)
+		}
+
+		// The list sorts in the store by sort and dir, newest first by default.
+		older := store.Restore{UserID: userID(t, a), RunID: e.Run2, AgentID: e.AgentB, TargetDir: "/a", Status: store.RestoreCompleted,
+			CreatedAt: time.Now().UTC().Add(-time.Hour)}
+		if err := e.App.Store.CreateRestore(context.Background(), &older); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(path, list string) []string {
+			t.Helper()
+			r := a.JSON("GET", path, nil)
+			want(t, r, http.StatusOK)
+			var out []string
+			for _, x := range r.Body[list].([]any) {
+				out = append(out, x.(map[string]any)["id"].(string))
+			}
+			return out
+		}
+		for q, order := range map[string][]string{
+			"": {aliceRestore, older.ID}, "?sort=created&dir=asc": {older.ID, aliceRestore}, "?sort=bogus": {aliceRestore, older.ID},
+			"?sort=target&dir=asc": {older.ID, aliceRestore}, "?sort=target": {aliceRestore, older.ID},
+			"?sort=status&dir=asc": {older.ID, aliceRestore}, "?sort=status&dir=asc&limit=1&offset=1": {aliceRestore},
+		} {
+			if got := ids("/api/restores"+q, "restores"); !slices.Equal(got, order) {
+				t.Errorf("GET /api/restores%s: %q, want %q", q, got, order)
+			}
+		}
+		// Alerts likewise, by the last occurrence by default.
+		var twice, once store.Alert
+		for i, at := range []time.Duration{-3 * time.Hour, -2 * time.Hour} {
+			twice = store.Alert{UserID: userID(t, a), Type: "failure", Rule: "twice", Subject: "s", Ref: fmt.Sprint(i), Message: "m",
+				Timestamp: time.Now().UTC().Add(at)}
+			if _, err := e.App.Store.RaiseAlert(context.Background(), &twice); err != nil {
+				t.Fatal(err)
+			}
+		}
+		once = store.Alert{UserID: userID(t, a), Type: "warning", Rule: "once", Subject: "s", Ref: "r", Message: "m",
+			Timestamp: time.Now().UTC().Add(-time.Hour)}
+		if _, err := e.App.Store.RaiseAlert(context.Background(), &once); err != nil {
+			t.Fatal(err)
+		}
+		for q, order := range map[string][]string{
+			"": {once.ID, twice.ID}, "?sort=last&dir=asc": {twice.ID, once.ID}, "?sort=count": {twice.ID, once.ID},
+			"?sort=count&dir=asc": {once.ID, twice.ID}, "?sort=type&dir=desc": {once.ID, twice.ID}, "?sort=type&dir=asc&offset=1": {once.ID},
+		} {
+			if got := ids("/api/alerts"+q, "alerts"); !slices.Equal(got, order) {
+				t.Errorf("GET /api/alerts%s: %q, want %q", q, got, order)
+			}
+		}
+		for _, path := range []string{"/api/restores?dir=up", "/api/alerts?sort=count&dir=up"} {
+			if r := a.JSON("GET", path, nil); r.Status != http.StatusBadRequest || fields(r)["dir"] == nil {
+				t.Errorf("GET %s: status %d, %s; want 400 naming dir", path, r.Status, r.Raw)
+			}
 		}
 
 		// Bad input, each with the field that is wrong.
