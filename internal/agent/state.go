@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/backapp/backapp/internal/engine/manifest"
+	"github.com/backapp/backapp/internal/engine/seal"
 )
 
 // State is the agent's local state directory:
@@ -239,7 +240,8 @@ func (s *State) fold(configID string, p Previous) error {
 
 // writeTree writes what mr reads to w as a manifest (zstd), with mr's header.
 func writeTree(w io.Writer, mr *manifest.Reader) error {
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(seal.StreamWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return err
 	}

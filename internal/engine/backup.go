@@ -308,7 +308,8 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 		}
 		var mdst io.Writer = msealed
 		if o.Catalog != nil {
-			catalog, err = zstd.NewWriter(o.Catalog, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+			catalog, err = zstd.NewWriter(o.Catalog, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+				zstd.WithWindowSize(seal.StreamWindow), zstd.WithLowerEncoderMem(true))
 			if err != nil {
 				return res, abort(fmt.Errorf("backup: catalog: %w", err))
 			}

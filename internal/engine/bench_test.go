@@ -127,6 +127,10 @@ func runChild(spec string) error {
 			defer rec.stop()
 		}
 	}
+	if dir := os.Getenv("BENCH_HEAPPROFILE_DIR"); dir != "" {
+		stop := peakHeapProfile(dir, s.Op)
+		defer stop()
+	}
 	ctx := context.Background()
 	var out childResult
 	switch s.Op {
@@ -229,6 +233,41 @@ func runChild(spec string) error {
 		return fmt.Errorf("unknown op %q", s.Op)
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// peakHeapProfile (BENCH_HEAPPROFILE_DIR) writes a heap profile of the run each time
+// the live heap after a collection reaches a new high, so the last file written shows
+// what held memory at the peak.
+func peakHeapProfile(dir, op string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc <= peak+peak/20 {
+				continue
+			}
+			peak = ms.HeapAlloc
+			f, err := os.Create(filepath.Join(dir, op+".heap"))
+			if err != nil {
+				return
+			}
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+			fmt.Fprintf(os.Stderr, "heap peak %d MB (sys %d MB)\n", peak>>20, ms.Sys>>20)
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // measured is one measured process: wall and CPU time, peak RSS.

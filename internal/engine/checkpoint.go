@@ -228,7 +228,8 @@ func (k *checkpointer) openSpool() error {
 		return fmt.Errorf("manifest spool: %w", err)
 	}
 	k.spool = &countWriter{w: k.o.Spool, n: size}
-	enc, err := zstd.NewWriter(k.spool, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	enc, err := zstd.NewWriter(k.spool, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(seal.StreamWindow), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return fmt.Errorf("manifest spool: %w", err)
 	}

@@ -215,7 +215,8 @@ func NewWriter(w io.Writer, o Options) (*Writer, error) {
 		zw, err := zstd.NewWriter(s.w,
 			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(o.Level)),
 			zstd.WithEncoderConcurrency(o.Concurrency),
-			zstd.WithEncoderCRC(true))
+			zstd.WithEncoderCRC(true),
+			zstd.WithWindowSize(StreamWindow), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}

@@ -79,9 +79,13 @@ type Session interface {
 
 // Part sizes: S3 allows 10,000 parts of 5 MiB to 5 GiB. Parts start at MinPartSize and
 // double every 500 parts up to 1 GiB, so that 10,000 parts hold 7 TiB (> the 5 TB
-// largest S3 object) while the first 8 GB use small parts and little memory.
+// largest S3 object) while the first 5 GB use small parts and little memory: a Writer
+// holds (Concurrency+1) parts, 40 MiB with the defaults (64 MiB with 16 MiB parts
+// before). 10 MiB is the smallest first part for writes aligned to zstd frames
+// (AlignWrites ≈ 4 MiB): a part is cut once less than a frame's room is left, so
+// it is never below S3's 5 MiB minimum and never has to grow.
 const (
-	MinPartSize   = 16 << 20
+	MinPartSize   = 10 << 20
 	MaxPartSize   = 1 << 30
 	MaxParts      = 10000
 	partsPerDoubl = 500

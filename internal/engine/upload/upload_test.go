@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/backapp/backapp/internal/testenv"
 )
 
 func TestPartSizeReaches5TB(t *testing.T) {
@@ -30,8 +32,8 @@ func TestPartSizeReaches5TB(t *testing.T) {
 	if total < 5e12 {
 		t.Errorf("10,000 parts hold %d bytes, want at least 5 TB", total)
 	}
-	if got := PartSize(1, MinPartSize); got != 16<<20 {
-		t.Errorf("first part %d, want 16 MiB", got)
+	if got := PartSize(1, MinPartSize); got != 10<<20 {
+		t.Errorf("first part %d, want 10 MiB", got)
 	}
 }
 
@@ -309,3 +311,57 @@ func (f fixedURL) PartURL(ctx context.Context, n int, refresh bool) (URL, error)
 }
 func (fixedURL) Complete(ctx context.Context, parts []Part, sha string, size int64) error { return nil }
 func (fixedURL) Abort(ctx context.Context) error                                          { return nil }
+
+// TestInFlightPartsBounded: while the store holds every PUT, a Writer takes at most
+// Concurrency parts in flight plus the one being filled, then Write blocks: the part
+// buffers, the bulk of a backup's memory, stay within (Concurrency+1) part sizes
+// however much is written.
+func TestInFlightPartsBounded(t *testing.T) {
+	const part, conc = 1000, 3
+	gate := make(chan struct{})
+	var inflight atomic.Int32
+	f := newFake(t)
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before the server closes, which waits for held PUTs
+	store := f.Config.Handler
+	f.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		<-gate
+		store.ServeHTTP(w, r)
+	})
+	o := fastOpts()
+	o.FirstPart, o.Concurrency = part, conc
+	w := NewWriter(context.Background(), f, o)
+	data := bytes.Repeat([]byte("abcdefghij"), 10*part/10)
+	var accepted atomic.Int64
+	wrote := make(chan error, 1)
+	go func() {
+		for i := 0; i < len(data); i += part {
+			if _, err := w.Write(data[i : i+part]); err != nil {
+				wrote <- err
+				return
+			}
+			accepted.Add(part)
+		}
+		wrote <- nil
+	}()
+	bound := int64((conc + 1) * part)
+	testenv.Eventually(t, "parts in flight", func() bool {
+		return inflight.Load() == conc && accepted.Load() >= conc*part
+	})
+	// The Write of the next part holds it while it waits for a worker.
+	if got := accepted.Load(); got > bound {
+		t.Errorf("Write took %d bytes with every PUT held, want %d ((Concurrency+1) parts)", got, bound)
+	}
+	release()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.object(), data) {
+		t.Errorf("stored object differs from what was written")
+	}
+}
