@@ -48,11 +48,7 @@ func (h *Handler) agentShow(w http.ResponseWriter, r *http.Request, sess auth.Se
 	p := h.agentPage(a)
 	d := p.Data.(*agentShowData)
 	v := r.URL.Query()
-	for _, k := range []string{"since", "until"} {
-		if s := strings.TrimSpace(v.Get(k)); s != "" {
-			v.Set(k, localToRFC3339(s))
-		}
-	}
+	formTimesToRFC3339(v)
 	d.Level, d.Since, d.Until = v.Get("level"), v.Get("since"), v.Get("until")
 	d.Filtered = d.Level != "" || d.Since != "" || d.Until != ""
 	q, err := agents.ParseLogQuery(v)
@@ -91,6 +87,16 @@ func (h *Handler) agentPage(a agents.Agent) *page {
 		d.Actions = append(d.Actions, agentActionFor(k, a))
 	}
 	return &page{Title: a.Name, Nav: "agents", Values: map[string]string{"name": a.Name}, Data: d}
+}
+
+// formTimesToRFC3339 rewrites a log filter's since and until from the form's
+// datetime-local values to RFC 3339, in place, before agents.ParseLogQuery reads them.
+func formTimesToRFC3339(v url.Values) {
+	for _, k := range []string{"since", "until"} {
+		if s := strings.TrimSpace(v.Get(k)); s != "" {
+			v.Set(k, localToRFC3339(s))
+		}
+	}
 }
 
 // localToRFC3339 turns a datetime-local value into RFC 3339 UTC; anything else is

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/backapp/backapp/internal/agents"
@@ -63,12 +62,8 @@ func (h *Handler) backupLogs(w http.ResponseWriter, r *http.Request, sess auth.S
 	for _, c := range d.Configs {
 		d.configNames[c.Value] = c.Label
 	}
-	lq := url.Values{"level": {d.Level}}
-	for _, k := range []string{"since", "until"} {
-		if s := strings.TrimSpace(v.Get(k)); s != "" {
-			lq.Set(k, localToRFC3339(s))
-		}
-	}
+	lq := url.Values{"level": {d.Level}, "since": {v.Get("since")}, "until": {v.Get("until")}}
+	formTimesToRFC3339(lq)
 	q, err := agents.ParseLogQuery(lq)
 	d.Since, d.Until = v.Get("since"), v.Get("until")
 	d.Filtered = d.Level != "" || d.Agent != "" || d.Config != "" || d.Run != "" || d.Since != "" || d.Until != ""
