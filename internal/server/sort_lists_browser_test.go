@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/backapp/backapp/internal/store"
-	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/browser"
 )
 
@@ -73,37 +71,17 @@ func TestRestoresAndAlertsSort(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
-	// sorted clicks the header of key in table (unless it is the page as loaded, by
-	// key), waits for the page sorted by it in dir (aria-sort, on that header alone),
-	// checks the rows (rowsJS) are want and audits the page.
+	// sorted clicks the header of key in table, checks the order and audits the page.
 	sorted := func(table, key, dir, rowsJS string, want ...string) {
 		t.Helper()
-		loaded := strings.HasPrefix(key, "=")
-		key = strings.TrimPrefix(key, "=")
-		if !loaded {
-			if _, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`(a => (a.click(), true))(document.querySelector('table.`+table+` thead a[href*="sort=`+key+`&"], table.`+table+` thead a[href$="sort=`+key+`"]'))`)); err != nil {
-				br.Fail("sort "+table+" by "+key, err)
-			}
-		}
-		var got []string
-		testenv.EventuallyWithin(t, 30*time.Second, table+" sorted by "+key+" "+dir, func() bool {
-			// Read again when the read meets the navigation.
-			aria, err := chromedp.Run(br.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.`+table+` thead th[aria-sort]')].map(th => th.querySelector('a').getAttribute('href') + ' ' + th.getAttribute('aria-sort'))`))
-			if err != nil || len(aria) != 1 || !strings.Contains(aria[0], "sort="+key) || !strings.HasSuffix(aria[0], " "+dir) {
-				return false
-			}
-			got, err = chromedp.Run(br.Ctx, chromedp.Evaluate[[]string](rowsJS))
-			return err == nil
-		})
-		if !slices.Equal(got, want) {
-			t.Errorf("%s sorted by %s, %s: rows %q, want %q", table, key, dir, got, want)
-		}
+		checkSorted(t, br, true, table, key, dir, rowsJS, want...)
 		br.Audit(table + " by " + key + " " + dir)
 	}
 
 	restores := `[...document.querySelectorAll('table.restores tbody th a')].map(a => a.getAttribute('href'))`
 	br.Run("open the restores", chromedp.Navigate(base+"/restores"), chromedp.WaitVisible(chromedp.CSS(`table.restores`)))
-	sorted("restores", "=created", "descending", restores, rc, rb, ra) // newest first by default
+	checkSorted(t, br, false, "restores", "created", "descending", restores, rc, rb, ra) // newest first by default
+	br.Audit("restores by created descending")
 	sorted("restores", "status", "ascending", restores, ra, rb, rc)
 	sorted("restores", "status", "descending", restores, rc, rb, ra)
 	sorted("restores", "target", "ascending", restores, rb, ra, rc)
@@ -113,7 +91,8 @@ func TestRestoresAndAlertsSort(t *testing.T) {
 
 	alerts := `[...document.querySelectorAll('table.alerts tbody tr')].map(tr => tr.id)`
 	br.Run("open the alerts", chromedp.Navigate(base+"/alerts"), chromedp.WaitVisible(chromedp.CSS(`table.alerts`)))
-	sorted("alerts", "=last", "descending", alerts, x2, x3, x1) // latest occurrence first by default
+	checkSorted(t, br, false, "alerts", "last", "descending", alerts, x2, x3, x1) // latest occurrence first by default
+	br.Audit("alerts by last descending")
 	sorted("alerts", "type", "ascending", alerts, x1, x3, x2)
 	sorted("alerts", "type", "descending", alerts, x2, x3, x1)
 	sorted("alerts", "count", "ascending", alerts, x1, x2, x3)
