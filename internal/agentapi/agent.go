@@ -206,8 +206,9 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 		switch {
 		case rr.UserID != ag.UserID:
 		case rr.Status == store.RestoreQueued:
-			// The passphrase is read before the restore is marked running: if the
-			// database fails here, it stays queued and a later heartbeat hands it out.
+			// The passphrase and identity are read before the restore is marked running:
+			// if the database fails here, it stays queued and a later heartbeat hands it
+			// out.
 			spec, err := a.restoreSpec(r.Context(), rr)
 			if err != nil {
 				return nil, err
@@ -224,7 +225,7 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 					return nil, err
 				}
 			}
-			cmds = append(cmds, a.withIdentity(spec))
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: spec})
 		case rr.CancelRequested && notHeld:
 			// Cancelled before the agent got it: a cancel command would name a restore
 			// it does not know and be ignored, leaving the restore "running" until the
@@ -246,32 +247,30 @@ func (a *API) restoreCommands(r *http.Request, ag store.Agent, rs store.Restores
 			}
 			a.log.Warn("restore handed out again: the agent does not list it (the answer that handed it out was lost)",
 				"restore", rr.ID, "agent", ag.ID, "handedOut", rr.StartedAt)
-			cmds = append(cmds, a.withIdentity(spec))
+			cmds = append(cmds, agentproto.Command{Type: agentproto.CommandRestore, Restore: spec})
 		}
 	}
 	return cmds, nil
 }
 
 // restoreSpec is what hands restore rr to its agent, with the passphrase its
-// backup's configuration keeps; a database error reading it is returned (the
-// heartbeat fails and a later one hands the restore out with it).
+// backup's configuration keeps and the age identity given for it (kept until the
+// agent acknowledges the restore, so a hand-out repeated after a lost answer has it
+// too); a database error reading either is returned (the heartbeat fails and a later
+// one hands the restore out with them).
 func (a *API) restoreSpec(ctx context.Context, rr store.Restore) (*agentproto.RestoreSpec, error) {
 	pass, err := a.runs.RestorePassphrase(ctx, rr)
 	if err != nil {
 		return nil, err
 	}
-	return &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
-		Overwrite: rr.Overwrite, UnportableNames: rr.UnportableNames, Passphrase: pass}, nil
-}
-
-// withIdentity is the restore command for spec, with the age identity given for the
-// restore, which is taken out of the server's memory (so only once the restore is
-// surely handed out in this answer).
-func (a *API) withIdentity(spec *agentproto.RestoreSpec) agentproto.Command {
+	var identity string
 	if a.cfg.RestoreIdentity != nil {
-		spec.Identity = a.cfg.RestoreIdentity(spec.RestoreID)
+		if identity, err = a.cfg.RestoreIdentity(ctx, rr.ID); err != nil {
+			return nil, err
+		}
 	}
-	return agentproto.Command{Type: agentproto.CommandRestore, Restore: spec}
+	return &agentproto.RestoreSpec{RestoreID: rr.ID, RunID: rr.RunID, TargetDir: rr.TargetDir, Paths: rr.Paths,
+		Overwrite: rr.Overwrite, UnportableNames: rr.UnportableNames, Passphrase: pass, Identity: identity}, nil
 }
 
 var logLevels = map[string]string{"info": "info", "warning": "warning", "warn": "warning", "error": "error", "debug": "info"}

@@ -73,9 +73,11 @@ type Config struct {
 	// Events receives run and restore progress and status changes and agents
 	// coming online (nil: none).
 	Events Publisher
-	// RestoreIdentity takes the age identity given for a restore (restores.Service.
-	// TakeIdentity), handed to the agent with that restore only; nil: none.
-	RestoreIdentity func(restoreID string) string
+	// RestoreIdentity reads the age identity given for a restore (restores.Service.
+	// Identity), handed to the agent with that restore only, at every hand-out until
+	// the agent acknowledges the restore; an error fails the heartbeat rather than
+	// hand the restore out without it. nil: none.
+	RestoreIdentity func(ctx context.Context, restoreID string) (string, error)
 }
 
 // API serves /api/agent/…. Create it with New; it is an http.Handler.

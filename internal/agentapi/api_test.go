@@ -107,7 +107,9 @@ func forBackends(t *testing.T, fn func(t *testing.T, e *env, dest string)) {
 	}
 }
 
-func newEnv(t testing.TB, st store.Store, withS3 bool) *env {
+// newEnv serves an agent API on st; tweak changes its configuration, which has its
+// Store, Destinations and Keys set, before the API is made.
+func newEnv(t testing.TB, st store.Store, withS3 bool, tweak ...func(*agentapi.Config)) *env {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -126,8 +128,12 @@ func newEnv(t testing.TB, st store.Store, withS3 bool) *env {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	api, err := agentapi.New(agentapi.Config{Store: st, Destinations: dests, Keys: keys, Now: c.Now,
-		PollEvery: 50 * time.Millisecond, AuthFailures: 5})
+	cfg := agentapi.Config{Store: st, Destinations: dests, Keys: keys, Now: c.Now,
+		PollEvery: 50 * time.Millisecond, AuthFailures: 5}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	api, err := agentapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,24 @@
 package agentapi_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/backapp/backapp/internal/agentapi"
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/restores"
 	"github.com/backapp/backapp/internal/store"
 )
 
@@ -24,6 +32,18 @@ type downStore struct {
 	downAfterStart atomic.Bool
 	// runsDown fails reading runs only (the passphrase of a restore's backup).
 	runsDown atomic.Bool
+	// identityDown fails reading restores' identities only.
+	identityDown atomic.Bool
+}
+
+func (s *downStore) RestoreIdentity(ctx context.Context, id string, now time.Time) ([]byte, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	if s.identityDown.Load() {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	return s.Store.RestoreIdentity(ctx, id, now)
 }
 
 func (s *downStore) GetRun(ctx context.Context, id string) (store.Run, error) {
@@ -277,5 +297,119 @@ func TestCancelRestoreAgentNeverGot(t *testing.T) {
 	}
 	if got := e.restore(held); got.Status != store.RestoreRunning {
 		t.Errorf("restore the agent runs: %s; want running until the agent reports", got.Status)
+	}
+}
+
+// lockedBuffer is a log a server writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The age identity given for a restore of a backup encrypted to recipients goes with
+// every hand-out until the agent acknowledges the restore: the answer of the first
+// hand-out is lost (the database fails right after the restore is marked running),
+// and the agent's next heartbeat, which does not list it, is handed it again with the
+// identity (and again, when that answer is lost too). A database error reading the
+// identity answers 503, not a command without it, whether the restore is still queued
+// or handed out again. Once the agent lists the restore, the identity is erased. It
+// is never logged.
+func TestRestoreIdentityNotLostInOutage(t *testing.T) {
+	ds := &downStore{Store: openSQLite(t)}
+	var logs lockedBuffer
+	var svc *restores.Service
+	e := newEnv(t, ds, false, func(c *agentapi.Config) {
+		var err error
+		svc, err = restores.New(restores.Config{Store: ds, Destinations: c.Destinations, Keys: c.Keys, Now: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.RestoreIdentity = svc.Identity
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	u := e.user("u@example.com")
+	a := e.agent(u, "a")
+	cfg := e.config(a, "", `{"type":"full"}`)
+	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted,
+		Encrypted: true}
+	if err := e.st.CreateRun(ctx, &run); err != nil {
+		t.Fatal(err)
+	}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := key.String()
+	rr, err := svc.Start(ctx, u, restores.Input{RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", Identity: identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feats := []string{agentproto.FeatureReportRestores}
+	handedOut := func(what string) {
+		t.Helper()
+		cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats})
+		if len(cmds) != 1 || cmds[0].Restore == nil || cmds[0].Restore.RestoreID != rr.ID {
+			t.Fatalf("%s: commands %+v; want the restore", what, cmds)
+		}
+		if cmds[0].Restore.Identity != identity {
+			t.Fatalf("%s: the restore command carries identity %q; want the one given", what, cmds[0].Restore.Identity)
+		}
+	}
+	failed := func(what string) {
+		t.Helper()
+		code, msg := a.call("POST", agentproto.PathHeartbeat, agentproto.HeartbeatRequest{Features: feats}, nil)
+		wantStatus(t, what, code, msg, http.StatusServiceUnavailable)
+		e.clock.Add(time.Second)
+	}
+
+	ds.identityDown.Store(true)
+	failed("heartbeat while the identity cannot be read")
+	ds.identityDown.Store(false)
+	if got := e.restore(rr.ID); got.Status != store.RestoreQueued {
+		t.Fatalf("restore after the failed heartbeat: %s, want queued (not handed out)", got.Status)
+	}
+
+	ds.downAfterStart.Store(true)
+	failed("heartbeat during which the database goes down")
+	ds.downAfterStart.Store(false)
+	ds.down.Store(false)
+	if got := e.restore(rr.ID); got.Status != store.RestoreRunning {
+		t.Fatalf("restore after the lost hand-out: %s, want running", got.Status)
+	}
+	handedOut("heartbeat after the lost hand-out")
+	e.clock.Add(time.Second)
+	// That answer is lost too (the agent never saw it): handed out again, with it.
+	handedOut("heartbeat after a second lost answer")
+	e.clock.Add(time.Second)
+	ds.identityDown.Store(true)
+	failed("heartbeat handing the restore out again while the identity cannot be read")
+	ds.identityDown.Store(false)
+	handedOut("heartbeat after the identity could be read again")
+
+	e.clock.Add(time.Second)
+	if cmds := a.heartbeat(t, agentproto.HeartbeatRequest{Features: feats, Restores: []string{rr.ID}}); len(cmds) != 0 {
+		t.Errorf("heartbeat listing the restore: commands %+v, want none", cmds)
+	}
+	if _, err := ds.Store.RestoreIdentity(ctx, rr.ID, e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the identity after the agent acknowledged the restore: %v; want it erased (ErrNotFound)", err)
+	}
+	if got, err := svc.Identity(ctx, rr.ID); got != "" || err != nil {
+		t.Errorf("Identity after the acknowledgement = %q, %v; want none", got, err)
+	}
+	if l := logs.String(); strings.Contains(l, "AGE-SECRET-KEY") || !strings.Contains(l, "handed out again") {
+		t.Errorf("the log holds the identity, or not the hand-outs again:\n%s", l)
 	}
 }

@@ -189,7 +189,9 @@ type RestoreSpec struct {
 	Passphrase string `json:"passphrase,omitempty"`
 	// Identity is age identity file text (AGE-SECRET-KEY-1… lines) that opens a backup
 	// encrypted to recipients, given by the user for this one restore: used for it and
-	// never stored. Older agents ignore it (and fail saying they need an identity).
+	// stored nowhere by the agent (the server keeps it sealed only until the agent
+	// acknowledges the restore). Older agents ignore it (and fail saying they need an
+	// identity).
 	Identity string `json:"identity,omitempty"`
 }
 

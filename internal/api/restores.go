@@ -82,7 +82,8 @@ type restoreInput struct {
 	// UnportableNames: "rename" (also when absent) or "skip".
 	UnportableNames string `json:"unportableNames"`
 	// Identity: age identity text for a backup encrypted to recipients, used for this
-	// restore only and never stored.
+	// restore only: stored sealed until its agent acknowledges the restore (at most a
+	// day), never returned.
 	Identity string `json:"identity"`
 }
 

@@ -1,42 +1,39 @@
 package restores
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/backapp/backapp/internal/apperr"
 	"github.com/backapp/backapp/internal/engine/seal"
+	"github.com/backapp/backapp/internal/store"
 )
 
 // IdentityPurpose is the master-key purpose that seals an age identity given for one
 // restore while it waits for its agent.
 const IdentityPurpose = "restore-identity"
 
-// identityTTL is how long an identity waits for its restore's agent; after that it is
-// dropped (the restore then fails saying the archive needs an identity).
+// identityTTL is how long an identity waits for its restore's agent to acknowledge
+// the restore; after that it is erased (a restore handed out later fails saying the
+// archive needs an identity).
 const identityTTL = 24 * time.Hour
 
 // maxIdentityBytes bounds an identity file: a few lines of AGE-SECRET-KEY-1….
 const maxIdentityBytes = 16 << 10
 
-// identityBox holds the age identities people give for one restore of a backup
-// encrypted to recipients: sealed under the master key with the restore's id as
-// context, in this process's memory only (never in the database, a log or a page),
-// until the agent is handed the restore command, which takes it out.
-//
-// With several replicas the identity is held by the replica that took the form: a
-// heartbeat that reaches another replica hands the restore out without it, and the
-// agent reports that the archive needs an identity (docs/restores.md).
-type identityBox struct {
-	mu sync.Mutex
-	m  map[string]sealedIdentity
-}
-
-type sealedIdentity struct {
-	sealed []byte
-	until  time.Time
-}
+// The age identities people give for a restore of a backup encrypted to recipients
+// are sealed under the master key with the restore's id as associated data and kept
+// with the restore in the database (store.Restore.Identity), never in clear, a log,
+// a page or an API answer. Every hand-out of the restore carries the identity, on
+// whichever replica the agent's heartbeat reaches, until the agent acknowledges the
+// restore (lists it in a heartbeat or reports progress): a hand-out whose answer is
+// lost is repeated with it. Then, or when the restore is cancelled or settles, or a
+// day after it was given (identityTTL), it is erased (docs/restores.md).
 
 // checkIdentity validates text as age identities for the form: "" when it is one or
 // more identities, else what is wrong in words.
@@ -53,46 +50,42 @@ func checkIdentity(text string) string {
 	return ""
 }
 
-// keepIdentity seals identity for restore id and keeps it until the agent takes it.
-func (s *Service) keepIdentity(id, identity string) error {
-	sealed, err := s.keys.Seal(IdentityPurpose, []byte(identity), []byte(id))
-	if err != nil {
-		return apperr.Wrap(apperr.Internal, err, "seal the identity for restore %s", id)
-	}
-	now := s.now()
-	s.ids.mu.Lock()
-	defer s.ids.mu.Unlock()
-	for k, v := range s.ids.m {
-		if now.After(v.until) {
-			delete(s.ids.m, k)
+// sealIdentity gives r an id (the identity is sealed to it) and the sealed identity
+// that CreateRestore keeps with it.
+func (s *Service) sealIdentity(r *store.Restore, identity string) error {
+	if r.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("new restore id: %w", err)
 		}
+		r.ID = id.String()
 	}
-	s.ids.m[id] = sealedIdentity{sealed: sealed, until: now.Add(identityTTL)}
+	sealed, err := s.keys.Seal(IdentityPurpose, []byte(identity), []byte(r.ID))
+	if err != nil {
+		return apperr.Wrap(apperr.Internal, err, "seal the identity for restore %s", r.ID)
+	}
+	r.Identity = &store.SealedIdentity{Sealed: sealed, Until: s.now().Add(identityTTL)}
 	return nil
 }
 
-// TakeIdentity returns the age identity given for restore id, opened for the restore
-// command that hands it to the agent, and forgets it: "" when none was given (or it
-// is held by another replica, or expired).
-func (s *Service) TakeIdentity(id string) string {
-	s.ids.mu.Lock()
-	v, ok := s.ids.m[id]
-	delete(s.ids.m, id)
-	s.ids.mu.Unlock()
-	if !ok || s.now().After(v.until) {
-		return ""
+// Identity returns the age identity given for restore id, opened for a restore
+// command that hands the restore to its agent: "" when none is kept (none was given,
+// the agent acknowledged the restore, it settled, or a day passed). A database error
+// is returned, so that the restore is not handed out without it. The identity stays
+// kept: a hand-out whose answer is lost is repeated with it.
+func (s *Service) Identity(ctx context.Context, id string) (string, error) {
+	sealed, err := s.st.RestoreIdentity(ctx, id, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
 	}
-	b, err := s.keys.Open(IdentityPurpose, v.sealed, []byte(id))
 	if err != nil {
-		s.log.Error("restore: the identity kept for the restore cannot be opened", "restore", id, "err", err)
-		return ""
+		return "", fmt.Errorf("read the identity of restore %s: %w", id, err)
 	}
-	return string(b)
-}
-
-// forgetIdentity drops the identity of a restore that will never be handed out.
-func (s *Service) forgetIdentity(id string) {
-	s.ids.mu.Lock()
-	delete(s.ids.m, id)
-	s.ids.mu.Unlock()
+	b, err := s.keys.Open(IdentityPurpose, sealed, []byte(id))
+	if err != nil {
+		// Another master key than the one that sealed it: the agent says it needs one.
+		s.log.Error("restore: the identity kept for the restore cannot be opened", "restore", id, "err", err)
+		return "", nil
+	}
+	return string(b), nil
 }

@@ -1,6 +1,8 @@
 package restores
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -9,18 +11,42 @@ import (
 	"filippo.io/age"
 
 	"github.com/backapp/backapp/internal/secrets"
+	"github.com/backapp/backapp/internal/store"
 )
 
-// TestIdentityBox: an identity given for a restore is kept sealed under the master key
-// (not in clear), handed out once, only for its restore, and dropped after a day;
-// checkIdentity accepts age identity files and names what else it got.
-func TestIdentityBox(t *testing.T) {
+// identityStore keeps the sealed identities CreateRestore is given, as the store's
+// identity columns do; err fails reading them. (storetest checks the real stores.)
+type identityStore struct {
+	Store
+	kept map[string]store.SealedIdentity
+	err  error
+}
+
+func (s *identityStore) RestoreIdentity(_ context.Context, id string, now time.Time) ([]byte, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	v, ok := s.kept[id]
+	if !ok || !now.Before(v.Until) {
+		return nil, store.ErrNotFound
+	}
+	return v.Sealed, nil
+}
+
+// TestIdentity: an identity given for a restore is sealed under the master key (not
+// in clear) to its restore's id, handed out at every hand-out while the store keeps
+// it (not taken at the first), only for its restore, for a day; a database error is
+// returned (the heartbeat must not hand the restore out without it); checkIdentity
+// accepts age identity files and names what else it got.
+func TestIdentity(t *testing.T) {
+	ctx := context.Background()
 	keys, err := secrets.Load(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	s := &Service{keys: keys, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }, ids: identityBox{m: map[string]sealedIdentity{}}}
+	st := &identityStore{kept: map[string]store.SealedIdentity{}}
+	s := &Service{st: st, keys: keys, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -39,33 +65,36 @@ func TestIdentityBox(t *testing.T) {
 		}
 	}
 
-	if err := s.keepIdentity("r1", file); err != nil {
+	var r store.Restore
+	if err := s.sealIdentity(&r, file); err != nil {
 		t.Fatal(err)
 	}
-	if sealed := string(s.ids.m["r1"].sealed); strings.Contains(sealed, "AGE-SECRET-KEY") {
+	if r.ID == "" || r.Identity == nil || !r.Identity.Until.Equal(now.Add(identityTTL)) {
+		t.Fatalf("sealIdentity gave restore id %q, identity %+v; want an id and the identity until a day from now", r.ID, r.Identity)
+	}
+	if strings.Contains(string(r.Identity.Sealed), "AGE-SECRET-KEY") {
 		t.Error("the identity is kept in clear")
 	}
-	if got := s.TakeIdentity("r2"); got != "" {
-		t.Errorf("another restore takes %q", got)
+	st.kept[r.ID] = *r.Identity
+	// Sealed to its restore: under another restore's id it does not open.
+	st.kept["r2"] = *r.Identity
+	if got, err := s.Identity(ctx, "r2"); got != "" || err != nil {
+		t.Errorf("another restore's Identity = %q, %v; want none", got, err)
 	}
-	if got := s.TakeIdentity("r1"); got != file {
-		t.Errorf("TakeIdentity = %q, want the file given", got)
+	for i := range 2 {
+		if got, err := s.Identity(ctx, r.ID); got != file || err != nil {
+			t.Errorf("Identity, hand-out %d = %q, %v; want the file given", i+1, got, err)
+		}
 	}
-	if got := s.TakeIdentity("r1"); got != "" {
-		t.Errorf("a second TakeIdentity = %q, want nothing: it is handed out once", got)
+	if got, err := s.Identity(ctx, "r3"); got != "" || err != nil {
+		t.Errorf("Identity of a restore without one = %q, %v; want none", got, err)
 	}
-	if err := s.keepIdentity("r3", file); err != nil {
-		t.Fatal(err)
+	now = now.Add(identityTTL)
+	if got, err := s.Identity(ctx, r.ID); got != "" || err != nil {
+		t.Errorf("Identity a day later = %q, %v; want none", got, err)
 	}
-	s.forgetIdentity("r3")
-	if got := s.TakeIdentity("r3"); got != "" {
-		t.Error("a forgotten identity (cancelled restore) is still handed out")
-	}
-	if err := s.keepIdentity("r4", file); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(identityTTL + time.Minute)
-	if got := s.TakeIdentity("r4"); got != "" {
-		t.Error("an identity older than a day is still handed out")
+	st.err = errors.New("connection refused")
+	if got, err := s.Identity(ctx, r.ID); got != "" || err == nil {
+		t.Errorf("Identity while the database is down = %q, %v; want an error", got, err)
 	}
 }

@@ -40,6 +40,7 @@ type Store interface {
 	ListConfigs(ctx context.Context, userID string) ([]store.BackupConfig, error)
 	GetAgent(ctx context.Context, id string) (store.Agent, error)
 	ListAgents(ctx context.Context, userID string) ([]store.Agent, error)
+	RestoreIdentity(ctx context.Context, id string, now time.Time) ([]byte, error)
 }
 
 // Config configures the service. Store, Destinations and Keys are required.
@@ -74,7 +75,6 @@ type Service struct {
 	now    func() time.Time
 	maxCat int64
 	cache  *catalogCache
-	ids    identityBox
 }
 
 // New checks cfg and returns the service.
@@ -102,7 +102,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{st: cfg.Store, dests: cfg.Destinations, keys: cfg.Keys, notify: cfg.Notify, events: cfg.Events, log: cfg.Logger,
 		now: func() time.Time { return cfg.Now().UTC() }, maxCat: cfg.MaxCatalogBytes,
-		cache: newCatalogCache(cfg.CacheEntries), ids: identityBox{m: map[string]sealedIdentity{}}}, nil
+		cache: newCatalogCache(cfg.CacheEntries)}, nil
 }
 
 type noEvents struct{}
@@ -163,8 +163,9 @@ type Input struct {
 	// cannot hold (store.UnportableRename, also when empty, or store.UnportableSkip).
 	UnportableNames string
 	// Identity is the age identity (identity file text) that opens a backup encrypted
-	// to recipients, for this restore only: it is kept sealed in this process's memory
-	// until the agent is handed the restore, never stored. Ignored for other backups.
+	// to recipients, for this restore only: it is kept with the restore sealed under
+	// the master key until the agent acknowledges the restore, at most a day (see
+	// Identity). Ignored for other backups.
 	Identity string
 }
 
@@ -235,15 +236,16 @@ func (s *Service) Start(ctx context.Context, actor store.User, in Input) (store.
 	}
 	r := store.Restore{UserID: run.UserID, RunID: run.ID, AgentID: agent.ID, TargetDir: target, Paths: paths,
 		Overwrite: in.Overwrite, UnportableNames: unportable, Status: store.RestoreQueued, CreatedAt: s.now()}
-	if err := s.st.CreateRestore(ctx, &r); err != nil {
-		return store.Restore{}, err
-	}
 	if identity != "" {
-		// Kept before the agent is woken: its heartbeat may come at once.
-		if err := s.keepIdentity(r.ID, identity); err != nil {
+		// Stored with the restore, not after it: a heartbeat may take it at once.
+		if err := s.sealIdentity(&r, identity); err != nil {
 			return store.Restore{}, err
 		}
 	}
+	if err := s.st.CreateRestore(ctx, &r); err != nil {
+		return store.Restore{}, err
+	}
+	r.Identity = nil
 	s.log.Info("restore queued", "restore", r.ID, "run", run.ID, "agent", agent.ID, "user", actor.ID, "paths", len(paths))
 	s.notify(agent.ID)
 	s.events.Publish(events.RestoreStatus(r))
@@ -407,9 +409,6 @@ func (s *Service) Cancel(ctx context.Context, actor store.User, id string) (stor
 	r, err = s.st.CancelRestore(ctx, id, s.now())
 	if err != nil {
 		return store.Restore{}, err
-	}
-	if r.Finished() {
-		s.forgetIdentity(r.ID) // cancelled before its agent took it
 	}
 	if r.AgentID != "" {
 		s.notify(r.AgentID)

@@ -77,12 +77,21 @@ func (l *Lifecycle) reapRuns(ctx context.Context) (int, error) {
 
 // reapRestores fails running restores last reported more than StaleAfter ago.
 // Restores of agents too old to report them are never reported, so never reaped.
+// It first erases the age identities kept for restores a day after they were given
+// (store.SealedIdentity), which no agent acknowledged.
 func (l *Lifecycle) reapRestores(ctx context.Context) (int, error) {
 	rs, ok := l.st.(store.Restores)
 	if !ok {
 		return 0, nil
 	}
 	now := l.now()
+	erased, err := rs.EraseExpiredRestoreIdentities(ctx, now)
+	if err != nil {
+		return 0, fmt.Errorf("erase expired restore identities: %w", err)
+	}
+	if erased > 0 {
+		l.log.Info("restore identities erased: a day passed without their agent acknowledging the restore", "restores", erased)
+	}
 	stale, err := rs.StaleRestores(ctx, now.Add(-l.cfg.StaleAfter))
 	if err != nil {
 		return 0, fmt.Errorf("reap stale restores: %w", err)

@@ -141,7 +141,7 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 	// An age-recipient backup: the page asks for the identity, for this restore only.
 	restorePage(ageRun)
 	got := b.Text(`#restore-encryption`)
-	for _, w := range []string{"never holds the matching private key", "for this restore only", "never stores it",
+	for _, w := range []string{"never holds the matching private key", "for this restore only", "only until the agent has acknowledged the restore",
 		"backapp-agent restore --run " + ageRun, "--identity FILE"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("the restore page of an age backup lacks %q: %q", w, got)
@@ -202,10 +202,10 @@ func TestEncryptedRestoreInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#restore-status`)))
 	waitStatus("Completed")
 	e.CheckTree(t, ageTarget, "docs/a.txt")
-	// The identity was handed out with its restore and is not kept.
+	// The identity went with its restore and is not kept once the restore is done.
 	for _, r := range e.Alice.JSON("GET", "/api/restores", nil).Body["restores"].([]any) {
-		if rid := r.(map[string]any)["id"].(string); e.App.Restores.TakeIdentity(rid) != "" {
-			t.Errorf("restore %s still holds an identity after its agent took it", rid)
+		if rid := r.(map[string]any)["id"].(string); identityStored(t, e.App.Store, rid) {
+			t.Errorf("restore %s still holds an identity after it finished", rid)
 		}
 	}
 }

@@ -209,7 +209,7 @@ func (a *App) build(ctx context.Context, opt Options) error {
 		return fmt.Errorf("restores: %w", err)
 	}
 	a.AgentAPI, err = agentapi.New(agentapi.Config{Store: a.Store, Destinations: dests, Keys: a.Keys, Logger: a.log, Now: opt.Now,
-		StaleAfter: cfg.RunStaleAfter, Events: a.Bus, RestoreIdentity: a.Restores.TakeIdentity})
+		StaleAfter: cfg.RunStaleAfter, Events: a.Bus, RestoreIdentity: a.Restores.Identity})
 	if err != nil {
 		return fmt.Errorf("agent API: %w", err)
 	}

@@ -50,6 +50,21 @@ type Restore struct {
 	// listed it in a heartbeat); nil for agents too old to say so. The reaper fails
 	// running restores silent too long.
 	ReportedAt *time.Time
+	// Identity is only written, by CreateRestore: the age identity given for the
+	// restore of a backup encrypted to recipients, sealed. Reads never fill it (so no
+	// page, API answer or event can carry it); RestoreIdentity reads it for the
+	// hand-out. nil: none given.
+	Identity *SealedIdentity
+}
+
+// SealedIdentity is an age identity given for one restore, sealed under the master
+// key (restores.IdentityPurpose, the restore's id as associated data). The store keeps
+// it until the agent acknowledges the restore (lists it in a heartbeat after it was
+// handed out, or reports progress), the restore is cancelled or settles, or Until
+// passes, whichever comes first; then it is erased.
+type SealedIdentity struct {
+	Sealed []byte
+	Until  time.Time
 }
 
 // Finished reports whether the restore has reached a final status.
@@ -114,19 +129,31 @@ type Restores interface {
 	// restore is no longer queued (another heartbeat took it, or it was cancelled),
 	// so a restore is handed to its agent once.
 	StartRestore(ctx context.Context, id string, at time.Time) error
-	// FinishRestore records the outcome of a queued or running restore; a finished
-	// one gives ErrConflict and is left alone.
+	// FinishRestore records the outcome of a queued or running restore (and erases
+	// its identity); a finished one gives ErrConflict and is left alone.
 	FinishRestore(ctx context.Context, id string, res RestoreResult) error
-	// CancelRestore cancels a queued restore at once or asks a running one to stop;
-	// finished ones are left alone. It returns the restore as it is afterwards.
+	// CancelRestore cancels a queued restore at once or asks a running one to stop,
+	// erasing its identity either way (a cancelled restore needs none); finished ones
+	// are left alone. It returns the restore as it is afterwards.
 	CancelRestore(ctx context.Context, id string, at time.Time) (Restore, error)
 	// ProgressRestore records a running restore's files and bytes written so far, as
 	// its agent agentID reports them at at (which also counts as a report for the
-	// reaper). A restore not running, or not agentID's, gives ErrConflict.
+	// reaper) and erases its identity: the agent has the restore. A restore not
+	// running, or not agentID's, gives ErrConflict.
 	ProgressRestore(ctx context.Context, id, agentID string, files, bytes int64, at time.Time) error
-	// TouchRestores records that agentID reported the running restores ids at at.
+	// TouchRestores records that agentID reported the running restores ids at at. A
+	// report after a restore's hand-out acknowledges it and erases its identity; the
+	// one the hand-out itself records (at its StartedAt) does not.
 	TouchRestores(ctx context.Context, agentID string, ids []string, at time.Time) error
 	// StaleRestores lists running restores last reported before before; restores
 	// never reported (older agents) are not listed.
 	StaleRestores(ctx context.Context, before time.Time) ([]Restore, error)
+	// RestoreIdentity returns the sealed identity kept for restore id (see
+	// Restore.Identity), for every hand-out of the restore until its agent
+	// acknowledges it. ErrNotFound: none kept (none given, already erased, or expired
+	// at now, which erases it).
+	RestoreIdentity(ctx context.Context, id string, now time.Time) ([]byte, error)
+	// EraseExpiredRestoreIdentities erases the identities kept past their Until at
+	// now and returns how many it erased.
+	EraseExpiredRestoreIdentities(ctx context.Context, now time.Time) (int, error)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/backapp/backapp/internal/agent"
 	"github.com/backapp/backapp/internal/agentproto"
+	"github.com/backapp/backapp/internal/config"
 	"github.com/backapp/backapp/internal/storage/s3test"
 	"github.com/backapp/backapp/internal/testenv"
 	"github.com/backapp/backapp/internal/testenv/treetest"
@@ -37,7 +38,13 @@ type RestoreEnv struct {
 // directory.
 func AgentRunner(t *testing.T, e *Env, key string) *agent.Runner {
 	t.Helper()
-	c, err := agent.NewClient(agent.ClientOptions{Server: e.Srv.URL, Key: key})
+	return runnerAt(t, e.Srv.URL, key)
+}
+
+// runnerAt is a real agent with key of the server at base.
+func runnerAt(t *testing.T, base, key string) *agent.Runner {
+	t.Helper()
+	c, err := agent.NewClient(agent.ClientOptions{Server: base, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +73,11 @@ func Backup(t *testing.T, r *agent.Runner, configID string) string {
 }
 
 // StartRestoreEnv starts a RestoreEnv on db ("" for SQLite with the built-in local
-// destination, else PostgreSQL with the real S3 server).
-func StartRestoreEnv(t *testing.T, db string) *RestoreEnv {
+// destination, else PostgreSQL with the real S3 server); tweak changes the server's
+// configuration as Start's does.
+func StartRestoreEnv(t *testing.T, db string, tweak ...func(*config.Config)) *RestoreEnv {
 	t.Helper()
-	e := &RestoreEnv{Env: Start(t, db)}
+	e := &RestoreEnv{Env: Start(t, db, tweak...)}
 	e.Alice = e.Client()
 	e.Alice.Register("alice@example.com")
 	e.AgentA, e.KeyA, _ = e.Alice.CreateAgent("alpha")
@@ -118,10 +126,14 @@ func StartRestoreEnv(t *testing.T, db string) *RestoreEnv {
 func (e *RestoreEnv) Abs(rel string) string { return filepath.ToSlash(filepath.Join(e.Src, rel)) }
 
 // RunDaemon runs agent key's daemon (the real heartbeat loop) until the test ends.
-func (e *RestoreEnv) RunDaemon(t *testing.T, key string) {
+func (e *RestoreEnv) RunDaemon(t *testing.T, key string) { RunDaemonAt(t, e.Srv.URL, key) }
+
+// RunDaemonAt runs agent key's daemon with the server at base (another replica, or a
+// proxy in front of it) until the test ends.
+func RunDaemonAt(t *testing.T, base, key string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &agent.Daemon{Runner: AgentRunner(t, e.Env, key), Heartbeat: 200 * time.Millisecond}
+	d := &agent.Daemon{Runner: runnerAt(t, base, key), Heartbeat: 200 * time.Millisecond}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

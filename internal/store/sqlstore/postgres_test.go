@@ -26,6 +26,11 @@ func TestPostgresSchema(t *testing.T) {
 	storetest.RunSchema(t, s, rawSQL(s))
 }
 
+func TestPostgresRestoreIdentityRows(t *testing.T) {
+	s := openPostgres(t, pgtest.New(t))
+	storetest.RunRestoreIdentity(t, s, rawSQL(s))
+}
+
 // TestPostgresReplicasMigrate opens one fresh database from several "replicas" at once:
 // the migration lock lets each finish with the schema complete.
 func TestPostgresReplicasMigrate(t *testing.T) {

@@ -29,9 +29,16 @@ func scanRestore(row scanner, r *store.Restore) error {
 	return nil
 }
 
-// CreateRestore inserts r. An empty ID gets a new UUID v7, an empty Status queued.
+// CreateRestore inserts r, with its sealed identity when it has one (in the same
+// statement: a heartbeat on another replica must not find the restore without it).
+// An empty ID gets a new UUID v7, an empty Status queued. r.Identity is cleared.
 func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	v := *r
+	var sealed, until any
+	if v.Identity != nil {
+		sealed, until = v.Identity.Sealed, s.t(v.Identity.Until)
+	}
+	v.Identity = nil
 	op := "create restore of run " + v.RunID
 	if err := newID(op, &v.ID); err != nil {
 		return err
@@ -56,11 +63,12 @@ func (s *Store) CreateRestore(ctx context.Context, r *store.Restore) error {
 	v.CreatedAt = norm(v.CreatedAt)
 	v.StartedAt, v.FinishedAt = normPtr(v.StartedAt), normPtr(v.FinishedAt)
 	_, err = s.exec(ctx, `INSERT INTO restores (id, user_id, run_id, agent_id, target_dir, paths, overwrite,
-		unportable_names, status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		unportable_names, status, cancel_requested, error, files_written, bytes_written, created_at, started_at, finished_at,
+		identity_sealed, identity_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.UserID, v.RunID, nullStr(v.AgentID), v.TargetDir, string(pj), v.Overwrite, v.UnportableNames, v.Status,
 		v.CancelRequested, v.Error, v.FilesWritten, v.BytesWritten, s.t(v.CreatedAt),
-		s.tp(v.StartedAt), s.tp(v.FinishedAt))
+		s.tp(v.StartedAt), s.tp(v.FinishedAt), sealed, until)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -153,7 +161,7 @@ func (s *Store) FinishRestore(ctx context.Context, id string, r store.RestoreRes
 	}
 	return s.execState(ctx, op, "already finished", func() error { _, err := s.GetRestore(ctx, id); return err },
 		`UPDATE restores SET status = ?, error = ?, files_written = ?, bytes_written = ?,
-		finished_at = ?, started_at = COALESCE(started_at, ?)
+		finished_at = ?, started_at = COALESCE(started_at, ?), `+eraseIdentity+`
 		WHERE id = ? AND status IN ('queued', 'running')`, r.Status, r.Error, r.FilesWritten, r.BytesWritten, s.t(r.At), s.t(r.At), id)
 }
 
@@ -165,7 +173,8 @@ func (s *Store) CancelRestore(ctx context.Context, id string, at time.Time) (sto
 	_, err := s.exec(ctx, `UPDATE restores SET
 		status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END,
 		finished_at = CASE status WHEN 'queued' THEN ? ELSE finished_at END,
-		cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END
+		cancel_requested = CASE status WHEN 'running' THEN true ELSE cancel_requested END,
+		`+eraseIdentity+`
 		WHERE id = ? AND status IN ('queued', 'running')`, s.t(at), id)
 	if err != nil {
 		return store.Restore{}, mapErr("cancel restore "+id, err)
@@ -179,11 +188,14 @@ func (s *Store) TouchRestores(ctx context.Context, agentID string, ids []string,
 	if len(ids) == 0 || !s.validID(agentID) {
 		return nil
 	}
-	args := []any{s.t(at), agentID}
+	args := []any{s.t(at), s.t(at), s.t(at), agentID}
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := s.exec(ctx, `UPDATE restores SET reported_at = ?
+	// The hand-out records its own report at StartedAt; only a later one acknowledges.
+	_, err := s.exec(ctx, `UPDATE restores SET reported_at = ?,
+		identity_sealed = CASE WHEN started_at < ? THEN NULL ELSE identity_sealed END,
+		identity_until = CASE WHEN started_at < ? THEN NULL ELSE identity_until END
 		WHERE agent_id = ? AND status = 'running' AND id IN (`+placeholders(len(ids))+`)`, args...)
 	return mapErr("touch restores of agent "+agentID, err)
 }
@@ -195,7 +207,7 @@ func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, 
 		return notFound(op)
 	}
 	return s.execState(ctx, op, "not running on agent "+agentID, func() error { return nil },
-		`UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?
+		`UPDATE restores SET files_written = ?, bytes_written = ?, reported_at = ?, `+eraseIdentity+`
 		WHERE id = ? AND agent_id = ? AND status = 'running'`, max(files, 0), max(bytes, 0), s.t(at), id, agentID)
 }
 
@@ -203,4 +215,39 @@ func (s *Store) ProgressRestore(ctx context.Context, id, agentID string, files, 
 func (s *Store) StaleRestores(ctx context.Context, before time.Time) ([]store.Restore, error) {
 	return s.queryRestores(ctx, "stale restores", `WHERE status = 'running' AND reported_at IS NOT NULL
 		AND reported_at < ? ORDER BY reported_at, id`, s.t(before))
+}
+
+// eraseIdentity is the SET clause that erases a restore's kept identity.
+const eraseIdentity = `identity_sealed = NULL, identity_until = NULL`
+
+// RestoreIdentity returns the sealed identity kept for restore id, or ErrNotFound;
+// one expired at now is erased.
+func (s *Store) RestoreIdentity(ctx context.Context, id string, now time.Time) ([]byte, error) {
+	op := "identity of restore " + id
+	if !s.validID(id) {
+		return nil, notFound(op)
+	}
+	var sealed []byte
+	var until *time.Time
+	err := s.queryRow(ctx, `SELECT identity_sealed, identity_until FROM restores WHERE id = ?`, id).Scan(&sealed, nullTimeCol{&until})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	if sealed == nil || until == nil {
+		return nil, notFound(op)
+	}
+	if !now.Before(*until) {
+		if _, err := s.exec(ctx, `UPDATE restores SET `+eraseIdentity+` WHERE id = ? AND identity_until <= ?`, id, s.t(now)); err != nil {
+			return nil, mapErr("erase expired "+op, err)
+		}
+		return nil, notFound(op)
+	}
+	return sealed, nil
+}
+
+// EraseExpiredRestoreIdentities erases the identities kept past their time at now.
+func (s *Store) EraseExpiredRestoreIdentities(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.exec(ctx, `UPDATE restores SET `+eraseIdentity+` WHERE identity_until <= ?`, s.t(now))
+	n, err := affected("erase expired restore identities", res, err)
+	return int(n), err
 }

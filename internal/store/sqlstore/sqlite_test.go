@@ -41,6 +41,11 @@ func TestSQLiteSchema(t *testing.T) {
 	storetest.RunSchema(t, s, rawSQL(s))
 }
 
+func TestSQLiteRestoreIdentityRows(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "identity.db"))
+	storetest.RunRestoreIdentity(t, s, rawSQL(s))
+}
+
 func TestSQLiteMigrateAndReopen(t *testing.T) {
 	ctx := context.Background()
 	// Characters a URI would mangle.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -241,6 +242,17 @@ func checkUpgraded(t *testing.T, s *Store) {
 	if rs, err := s.GetRestore(ctx, upRestore); err != nil || rs.UnportableNames != store.UnportableRename ||
 		rs.TargetDir != "/srv/restore" || rs.Status != store.RestoreQueued {
 		t.Errorf("GetRestore = %+v, %v; want the queued restore, unportable names renamed", rs, err)
+	}
+	// Migration 00017: a restore from before holds no identity; a new one keeps one.
+	if _, err := s.RestoreIdentity(ctx, upRestore, t1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RestoreIdentity of the restore from before = %v; want ErrNotFound", err)
+	}
+	withID := store.Restore{UserID: upUser, RunID: upRun, AgentID: upAgent, TargetDir: "/new", CreatedAt: t1,
+		Identity: &store.SealedIdentity{Sealed: []byte("sealed"), Until: t1.Add(time.Hour)}}
+	if err := s.CreateRestore(ctx, &withID); err != nil {
+		t.Errorf("CreateRestore with an identity: %v", err)
+	} else if b, err := s.RestoreIdentity(ctx, withID.ID, t1); err != nil || string(b) != "sealed" {
+		t.Errorf("RestoreIdentity of a new restore = %q, %v; want it", b, err)
 	}
 	if v, err := s.GetSetting(ctx, "k"); err != nil || v != "kept" {
 		t.Errorf("GetSetting = %q, %v", v, err)

@@ -14,6 +14,7 @@ var restoreTests = []test{
 	{"Restores", testRestores},
 	{"RestoreTransitions", testRestoreTransitions},
 	{"RestoresSorted", testRestoresSorted},
+	{"RestoreIdentity", testRestoreIdentity},
 }
 
 // testRestoresSorted checks the restores list's orders: each key both ways, ties
