@@ -56,6 +56,11 @@ type Runner struct {
 	// NoCheckpoints turns resumable backups off (the server's built-in agent, whose
 	// runs end with the server process).
 	NoCheckpoints bool
+	// ScryptWorkFactor is log2 of the scrypt cost of passphrase-encrypted backups
+	// (0: age's default, 18, about a second of CPU for every archive and manifest a
+	// restore opens). Tests lower it: under the race detector one decryption at 18
+	// takes tens of seconds.
+	ScryptWorkFactor int
 }
 
 func (r *Runner) now() time.Time {
@@ -355,6 +360,7 @@ func (r *Runner) backup(ctx context.Context, cancel context.CancelCauseFunc, st 
 			o.Seal.Recipients = rs
 		}
 		o.Seal.Passphrase = cfg.Options.Passphrase
+		o.Seal.ScryptWorkFactor = r.ScryptWorkFactor
 		if !o.Seal.Encrypted() {
 			return out, errors.New("encryption is on but the configuration has no recipients or passphrase")
 		}

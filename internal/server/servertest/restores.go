@@ -52,7 +52,9 @@ func runnerAt(t *testing.T, base, key string) *agent.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &agent.Runner{Client: c, State: st}
+	// Passphrase backups at scrypt cost 2^10, not age's 2^18: every restore opens
+	// two or three of their files, which at 2^18 costs a minute under -race.
+	return &agent.Runner{Client: c, State: st, ScryptWorkFactor: 10}
 }
 
 // Random is n random bytes.
