@@ -148,7 +148,7 @@ func changeSmall(b *testing.B, dir string, n, maxSize int, v uint64) {
 // changed, and a cold restore of that last point in time (until on disk), with the
 // bytes each run added to the destination and peak RSS, and the disk's own bound for
 // the restore: dd of the same byte count with conv=fsync. The engine runs as the agent
-// does (deltas, GOMEMLIMIT=256MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
+// does (deltas, GOMEMLIMIT=100MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
 // BENCH_ENGINE_ONLY compare other settings.
 func BenchmarkEngineSmallFiles(b *testing.B) {
 	n := 300_000
@@ -187,7 +187,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 	// memory limit (cmd/backapp-agent). BENCH_DELTAS=0 writes whole manifests (agents before deltas);
 	// BENCH_GOMEMLIMIT sets another limit ("off": none).
 	deltas := os.Getenv("BENCH_DELTAS") != "0"
-	childEnv := []string{"GOMEMLIMIT=256MiB"}
+	childEnv := []string{"GOMEMLIMIT=100MiB"} // cmd/backapp-agent's defaultMemoryLimit
 	switch v := os.Getenv("BENCH_GOMEMLIMIT"); v {
 	case "":
 	case "off":
