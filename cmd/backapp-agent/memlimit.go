@@ -16,9 +16,9 @@ import (
 // needs more gets more (the collector then takes at most half the CPU). The engine
 // sizes its fixed buffers from it (upload parts, download chunks, compressors: about
 // 45 MB live at 100 MiB), which leaves the collector as much room as it takes without
-// a limit: a 300,000-file backup peaks near 105 MB and spends under 1 % of its CPU
-// collecting (docs/benchmarks.md, "Memory"). A larger limit buys more parts in
-// flight and larger download chunks.
+// a limit: a backup or restore of 300,000 files peaks at 100-110 MB and spends under
+// 1 % of its CPU collecting (docs/benchmarks.md, "Memory bounded by the limit"). A
+// larger limit buys more parts in flight and larger download chunks.
 const defaultMemoryLimit = 100 << 20
 
 // applyMemoryLimit sets the soft memory limit from the --memory-limit flag: a size
