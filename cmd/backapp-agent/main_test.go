@@ -202,7 +202,7 @@ func TestHelpShowsValueTypes(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit: the agent's soft memory limit defaults to 256 MiB, follows
+// TestMemoryLimit: the agent's soft memory limit defaults to 100 MiB, follows
 // GOMEMLIMIT when set, and --memory-limit takes sizes or off.
 func TestMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
@@ -211,7 +211,7 @@ func TestMemoryLimit(t *testing.T) {
 	for _, tc := range []struct {
 		flag string
 		want int64
-	}{{"", defaultMemoryLimit}, {"256MiB", 256 << 20}, {"1GiB", 1 << 30}, {"200MB", 200e6}, {"1048576", 1 << 20}, {"off", math.MaxInt64}} {
+	}{{"", 100 << 20}, {"256MiB", 256 << 20}, {"1GiB", 1 << 30}, {"200MB", 200e6}, {"1048576", 1 << 20}, {"off", math.MaxInt64}} {
 		if err := applyMemoryLimit(tc.flag); err != nil {
 			t.Fatalf("%q: %v", tc.flag, err)
 		}

@@ -13,11 +13,13 @@ import (
 // when neither --memory-limit nor GOMEMLIMIT says otherwise: the garbage collector
 // works harder as the heap nears it, so a backup of millions of files does not grow
 // the agent's memory with garbage it has not collected yet. It is soft: a run that
-// needs more gets more (the collector then takes at most half the CPU). 256 MiB sits
-// above what a backup's buffers hold (upload parts, compression frames: peak RSS
-// 230-290 MB on 300,000 files, docs/benchmarks.md); at 128 MiB the same backup kept
-// to 135 MB but spent about 1.7x the CPU collecting.
-const defaultMemoryLimit = 256 << 20
+// needs more gets more (the collector then takes at most half the CPU). The engine
+// sizes its fixed buffers from it (upload parts, download chunks, compressors: about
+// 45 MB live at 100 MiB), which leaves the collector as much room as it takes without
+// a limit: a backup or restore of 300,000 files peaks at 100-110 MB and spends under
+// 1 % of its CPU collecting (docs/benchmarks.md, "Memory bounded by the limit"). A
+// larger limit buys more parts in flight and larger download chunks.
+const defaultMemoryLimit = 100 << 20
 
 // applyMemoryLimit sets the soft memory limit from the --memory-limit flag: a size
 // ("512MiB", "1GiB", "200MB", bytes), or "off"; "" keeps GOMEMLIMIT when set, else

@@ -149,6 +149,10 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	if o.OnError != Skip && o.OnError != Fail {
 		return res, fmt.Errorf("backup: unknown error policy %q: want skip or fail", o.OnError)
 	}
+	limit := memoryLimit()
+	if o.Seal.Concurrency == 0 {
+		o.Seal.Concurrency = compressors(limit)
+	}
 	sopts, err := o.Seal.Normalize()
 	if err != nil {
 		return res, fmt.Errorf("backup: %w", err)
@@ -210,7 +214,7 @@ func Backup(ctx context.Context, o BackupOptions) (res Result, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var c counters
-	uo := o.Upload
+	uo := o.Upload.UploadForMemory(limit)
 	uo.OnProgress = func(n int64) { c.bytesUploaded.Add(n) }
 	uo.OnSent = func(n int64) { c.bytesSent.Add(n) }
 	if ck != nil {

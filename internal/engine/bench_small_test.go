@@ -21,19 +21,25 @@ import (
 	"github.com/backapp/backapp/internal/storage/s3test"
 )
 
-// smallTree returns a directory of n files of 0–8 KiB of random bytes (1000 per
-// directory), made once and kept under $TMPDIR for later runs, and its content bytes.
-func smallTree(b *testing.B, n int) (string, int64) {
+// smallTree returns a directory of n files of 0–max bytes (1000 per directory), made
+// once and kept under $TMPDIR for later runs, and its content bytes. It is built
+// under a name of its own and renamed into place when complete, so that two benches
+// starting at once never delete or half-see each other's tree.
+func smallTree(b *testing.B, n, maxSize int) (string, int64) {
 	b.Helper()
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("backapp-bench-small-%d", n))
+	if maxSize != defaultSmallMax {
+		dir += fmt.Sprintf("-max%d", maxSize)
+	}
 	done := dir + ".complete"
-	if m, err := os.ReadFile(done); err == nil {
-		size, _ := strconv.ParseInt(strings.TrimSpace(string(m)), 10, 64)
+	if size, ok := treeDone(done); ok {
 		return dir, size
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	build, err := os.MkdirTemp(os.TempDir(), filepath.Base(dir)+".building-*")
+	if err != nil {
 		b.Fatal(err)
 	}
+	defer os.RemoveAll(build) // left only when another bench finished first
 	start := time.Now()
 	const per = 1000
 	var mu sync.Mutex
@@ -46,7 +52,7 @@ func smallTree(b *testing.B, n int) (string, int64) {
 		go func() {
 			defer wg.Done()
 			for d := range dirs {
-				size, err := makeSmallDir(filepath.Join(dir, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per))
+				size, err := makeSmallDir(filepath.Join(build, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per), maxSize)
 				mu.Lock()
 				total += size
 				first = cmpOr(first, err)
@@ -62,6 +68,16 @@ func smallTree(b *testing.B, n int) (string, int64) {
 	if first != nil {
 		b.Fatal(first)
 	}
+	if size, ok := treeDone(done); ok { // another bench made it meanwhile
+		return dir, size
+	}
+	// A leftover of an interrupted run (never marked complete) is replaced.
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(build, dir); err != nil {
+		b.Fatal(err)
+	}
 	if err := os.WriteFile(done, []byte(strconv.FormatInt(total, 10)), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -69,13 +85,23 @@ func smallTree(b *testing.B, n int) (string, int64) {
 	return dir, total
 }
 
-func makeSmallDir(dir string, from, count int) (int64, error) {
+// treeDone reads a tree's completion mark: its content bytes.
+func treeDone(done string) (int64, bool) {
+	m, err := os.ReadFile(done)
+	if err != nil {
+		return 0, false
+	}
+	size, _ := strconv.ParseInt(strings.TrimSpace(string(m)), 10, 64)
+	return size, true
+}
+
+func makeSmallDir(dir string, from, count, maxSize int) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
 	var total int64
 	for i := range count {
-		data := smallContent(uint64(from+i), 0)
+		data := smallContent(uint64(from+i), 0, maxSize)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%07d", from+i)), data, 0o644); err != nil {
 			return 0, err
 		}
@@ -84,11 +110,15 @@ func makeSmallDir(dir string, from, count int) (int64, error) {
 	return total, nil
 }
 
-// smallContent is file i's content in version v: 0–8 KiB, half random bytes and half
-// repeated text, so it compresses about as much as ordinary small files.
-func smallContent(i, v uint64) []byte {
+// defaultSmallMax is the largest file of the small-file tree unless BENCH_SMALL_MAX
+// says otherwise (a tree of millions of files fits the disk with 512).
+const defaultSmallMax = 8 << 10
+
+// smallContent is file i's content in version v: 0–maxSize bytes, half random bytes
+// and half repeated text, so it compresses about as much as ordinary small files.
+func smallContent(i, v uint64, maxSize int) []byte {
 	r := rand.New(rand.NewPCG(i, v))
-	data := make([]byte, r.IntN(8<<10+1))
+	data := make([]byte, r.IntN(maxSize+1))
 	half := len(data) / 2
 	for j := 0; j < half; j += 8 {
 		x := r.Uint64()
@@ -102,30 +132,34 @@ func smallContent(i, v uint64) []byte {
 
 // changeSmall rewrites every 100th file of the tree (1 %) with new content of version
 // v: the files a "1 % changed" run finds changed.
-func changeSmall(b *testing.B, dir string, n int, v uint64) {
+func changeSmall(b *testing.B, dir string, n, maxSize int, v uint64) {
 	b.Helper()
 	for i := 0; i < n; i += 100 {
 		p := filepath.Join(dir, fmt.Sprintf("d%04d", i/1000), fmt.Sprintf("f%07d", i))
-		if err := os.WriteFile(p, smallContent(uint64(i), v), 0o644); err != nil {
+		if err := os.WriteFile(p, smallContent(uint64(i), v, maxSize), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 // BenchmarkEngineSmallFiles backs up a tree of BENCH_SMALL_FILES (default 300,000)
-// files of 0–8 KiB to the S3 test server, beside restic and kopia where installed
+// files of 0–8 KiB (0–BENCH_SMALL_MAX bytes) to the S3 test server, beside restic and kopia where installed
 // (scripts/bench.d): full backup, unchanged re-run, a run with 1 % of the files
 // changed, and a cold restore of that last point in time (until on disk), with the
 // bytes each run added to the destination and peak RSS, and the disk's own bound for
 // the restore: dd of the same byte count with conv=fsync. The engine runs as the agent
-// does (deltas, GOMEMLIMIT=256MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
+// does (deltas, GOMEMLIMIT=100MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
 // BENCH_ENGINE_ONLY compare other settings.
 func BenchmarkEngineSmallFiles(b *testing.B) {
 	n := 300_000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SMALL_FILES")); err == nil && v > 0 {
 		n = v
 	}
-	dir, content := smallTree(b, n)
+	maxSize := defaultSmallMax
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SMALL_MAX")); err == nil && v > 0 {
+		maxSize = v
+	}
+	dir, content := smallTree(b, n, maxSize)
 	cfg := s3test.NewConfig(b)
 	s3c := s3Of(cfg)
 	dest, err := storage.NewS3(cfg)
@@ -153,7 +187,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 	// memory limit (cmd/backapp-agent). BENCH_DELTAS=0 writes whole manifests (agents before deltas);
 	// BENCH_GOMEMLIMIT sets another limit ("off": none).
 	deltas := os.Getenv("BENCH_DELTAS") != "0"
-	childEnv := []string{"GOMEMLIMIT=256MiB"}
+	childEnv := []string{"GOMEMLIMIT=100MiB"} // cmd/backapp-agent's defaultMemoryLimit
 	switch v := os.Getenv("BENCH_GOMEMLIMIT"); v {
 	case "":
 	case "off":
@@ -232,7 +266,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 		step("backup")
 		step("unchanged")
 		version++
-		changeSmall(b, dir, n, version)
+		changeSmall(b, dir, n, maxSize, version)
 		step("1% changed")
 		for _, first := range []bool{true, false} {
 			d := benchTarget(b, targets, fmt.Sprintf("small-restore-%d-%v", i, first))

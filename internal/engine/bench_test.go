@@ -128,7 +128,11 @@ func runChild(spec string) error {
 		}
 	}
 	if dir := os.Getenv("BENCH_HEAPPROFILE_DIR"); dir != "" {
-		stop := peakHeapProfile(dir, s.Op)
+		name := s.Op // backup-0 is a chain's full backup, backup-1 the next run, …
+		if s.Op == "backup" {
+			name = fmt.Sprintf("backup-%d", len(s.Chain))
+		}
+		stop := peakHeapProfile(dir, name)
 		defer stop()
 	}
 	ctx := context.Background()
@@ -267,7 +271,18 @@ func peakHeapProfile(dir, op string) (stop func()) {
 			fmt.Fprintf(os.Stderr, "heap peak %d MB (sys %d MB)\n", peak>>20, ms.Sys>>20)
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func() {
+		close(done)
+		<-finished
+		// What the collector did over the run: how often it ran and how much of the
+		// CPU it took, beside the peak live heap.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "gc: %d cycles, %.1f%% of CPU, sys %d MB, heap sys %d MB released %d MB, stacks %d MB, total allocated %d MB\n",
+			ms.NumGC, 100*ms.GCCPUFraction, ms.Sys>>20, ms.HeapSys>>20, ms.HeapReleased>>20, ms.StackSys>>20, ms.TotalAlloc>>20)
+		os.WriteFile(filepath.Join(dir, op+".gc"), fmt.Appendf(nil, "%d cycles, %.1f%% CPU, total allocated %d MB, sys %d MB\n",
+			ms.NumGC, 100*ms.GCCPUFraction, ms.TotalAlloc>>20, ms.Sys>>20), 0o644)
+	}
 }
 
 // measured is one measured process: wall and CPU time, peak RSS.

@@ -52,7 +52,8 @@ type RestoreOptions struct {
 	// TempPrefix starts the temporary names made beside restored entries (see
 	// archive.ExtractOptions.TempPrefix); "" picks a fresh one.
 	TempPrefix string
-	// TempDir holds a large manifest while the restore runs; "": the system's.
+	// TempDir holds a large manifest, and the metadata of very many directories, while
+	// the restore runs; "": the system's.
 	TempDir string
 	// Unportable says what to do with names the target's file system cannot hold
 	// (on Windows CON, a:b, q?, …; names differing only in case): restore them under
@@ -245,6 +246,7 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 		},
 		OnFile:     onFile,
 		TempPrefix: o.TempPrefix,
+		TempDir:    o.TempDir,
 	})
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
@@ -270,7 +272,7 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 			progress(x.Files, x.Bytes)
 		}
 	}
-	dlo := o.Download
+	dlo := o.Download.DownloadForMemory(memoryLimit())
 	dlo.OnProgress = func(n int64) { downloaded.Add(n) }
 	finish := func() error { // once every archive is extracted
 		if err := x.Finish(); err != nil {

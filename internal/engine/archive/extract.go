@@ -17,7 +17,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +57,9 @@ type ExtractOptions struct {
 	// the entries it restores (see NewTempPrefix); "" picks a fresh one. A caller that
 	// records it before the restore can remove what a crash left (SweepTemp).
 	TempPrefix string
+	// TempDir holds the directories' metadata of a tree of very many directories
+	// until Finish applies it; "": the system's.
+	TempDir string
 	// Unportable says what to do with names the target's file system cannot hold
 	// (winnames.go); OnRename is called for each entry written under another name.
 	Unportable UnportableNames
@@ -106,7 +108,7 @@ type Extractor struct {
 	rootOwn newOwner // for files created in rootDir
 	umask   uint32   // the process's, when the extractor was made
 	o       ExtractOptions
-	dirs    []dirMeta
+	dirs    dirList // for Finish
 	buf     []byte
 	// open holds roots of recently used directories (most recent last), each opened
 	// from root by its full name, so that an entry costs one-component system calls
@@ -118,7 +120,8 @@ type Extractor struct {
 	jobs    chan fileJob // small files for the workers; nil outside Extract
 	workers sync.WaitGroup
 	busy    sync.WaitGroup // jobs queued or being written
-	free    chan []byte    // buffers for small files
+	free    chan []byte    // buffers of up to tinyFile bytes, for small files
+	freeBig chan []byte    // buffers of smallFile bytes
 
 	names *hostNames // archive names → names the target can hold (winnames.go)
 
@@ -138,9 +141,11 @@ var writeback = startWriteback
 
 // smallFile is the largest file handed to the workers; larger ones are streamed by
 // Extract itself. queued bounds the files waiting, so memory stays under
-// (queued + workers) × smallFile.
+// (queued + workers) × smallFile. Files of up to tinyFile bytes, most of a tree of
+// small files, are read into buffers of that size, kept for the next ones.
 const (
 	smallFile = 256 << 10
+	tinyFile  = 16 << 10
 	queued    = 32
 )
 
@@ -174,8 +179,8 @@ func NewExtractor(target string, o ExtractOptions) (*Extractor, error) {
 		return nil, fmt.Errorf("restore target: temporary prefix %q does not start with %s or holds a separator", tmp, TempPrefixBase)
 	}
 	return &Extractor{target: abs, root: root, rootDir: rootDir, umask: processUmask(), o: o, buf: make([]byte, 1<<20),
-		tmpBase: tmp, names: newHostNames(hostRules(), o.Unportable),
-		pending: map[string]bool{}, free: make(chan []byte, queued+16)}, nil
+		dirs: dirList{dir: o.TempDir}, tmpBase: tmp, names: newHostNames(hostRules(), o.Unportable),
+		pending: map[string]bool{}, free: make(chan []byte, queued+16), freeBig: make(chan []byte, 8)}, nil
 }
 
 // openDir is a cached directory root. users counts the workers' jobs that still use
@@ -359,6 +364,7 @@ func (x *Extractor) SetSelect(f func(name string, h *tar.Header) (Want, error)) 
 
 // Close releases the target directory. Call Finish first.
 func (x *Extractor) Close() error {
+	x.dirs.close()
 	for _, d := range x.open {
 		x.release(d, true)
 	}
@@ -556,7 +562,9 @@ func (x *Extractor) dir(d *openDir, pr *os.Root, name, base string, h *tar.Heade
 			return fmt.Errorf("restore %s: %w", name, unsafeErr(err))
 		}
 	}
-	x.dirs = append(x.dirs, dirMeta{name: name, mode: FileMode(h.Mode), mtime: h.ModTime, uid: h.Uid, gid: h.Gid})
+	if err := x.dirs.add(dirMeta{name: name, mode: FileMode(h.Mode), mtime: h.ModTime, uid: h.Uid, gid: h.Gid}); err != nil {
+		return fmt.Errorf("restore %s: %w", name, err)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.Dirs++
@@ -639,11 +647,15 @@ func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar
 			return err
 		}
 	}
+	pool, size := x.free, tinyFile
+	if h.Size > tinyFile {
+		pool, size = x.freeBig, smallFile
+	}
 	var buf []byte
 	select {
-	case buf = <-x.free:
+	case buf = <-pool:
 	default:
-		buf = make([]byte, smallFile)
+		buf = make([]byte, size)
 	}
 	n, err := io.ReadFull(tr, buf[:h.Size])
 	if err != nil {
@@ -667,8 +679,12 @@ func (x *Extractor) queueFile(d *openDir, pr *os.Root, name, base string, h *tar
 
 // putBuf keeps a small file's buffer for the next one, or drops it when enough are kept.
 func (x *Extractor) putBuf(b []byte) {
+	pool := x.free
+	if cap(b) > tinyFile {
+		pool = x.freeBig
+	}
 	select {
-	case x.free <- b[:0]:
+	case pool <- b[:0]:
 	default:
 	}
 }
@@ -941,12 +957,6 @@ func (x *Extractor) hardlink(pr *os.Root, name, base string, h *tar.Header) erro
 // restored (creating entries inside a directory changes its mtime).
 func (x *Extractor) Finish() error {
 	// Deepest first; siblings together, so that each parent is opened once.
-	slices.SortStableFunc(x.dirs, func(a, b dirMeta) int {
-		if c := strings.Count(b.name, "/") - strings.Count(a.name, "/"); c != 0 {
-			return c
-		}
-		return strings.Compare(path.Dir(a.name), path.Dir(b.name))
-	})
 	var errs []error
 	var parent *os.Root
 	parentName := ""
@@ -955,7 +965,7 @@ func (x *Extractor) Finish() error {
 			parent.Close()
 		}
 	}()
-	for _, d := range x.dirs {
+	err := x.dirs.each(func(d dirMeta) {
 		pr, base := x.root, d.name
 		if i := strings.LastIndexByte(d.name, '/'); i > 0 {
 			if parent == nil || parentName != d.name[:i] {
@@ -966,7 +976,7 @@ func (x *Extractor) Finish() error {
 				r, err := x.root.OpenRoot(d.name[:i])
 				if err != nil {
 					errs = append(errs, fmt.Errorf("restore %s: %w", d.name, unsafeErr(err)))
-					continue
+					return
 				}
 				parent, parentName = r, d.name[:i]
 			}
@@ -983,7 +993,9 @@ func (x *Extractor) Finish() error {
 		if err := pr.Chtimes(base, d.mtime, d.mtime); err != nil {
 			errs = append(errs, fmt.Errorf("restore %s: set times: %w", d.name, err))
 		}
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("restore: directories' modes and times: %w", err))
 	}
-	x.dirs = nil
 	return errors.Join(errs...)
 }

@@ -26,7 +26,7 @@ const maxWholeFrame = 4 * FrameSize
 // one goroutine here splits the stream into frames by walking the frame and block
 // headers (no decoding), up to workers goroutines decode whole frames with DecodeAll
 // (which checks each frame's checksum and content size), and Read returns them in
-// stream order. Memory stays at about workers+3 frames, in and out.
+// stream order. Memory stays at about workers+1 frames, in and out.
 type frameReader struct {
 	src    *bufio.Reader
 	dec    *zstd.Decoder
@@ -58,8 +58,10 @@ func newFrameReader(src *bufio.Reader) (*frameReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &frameReader{src: src, dec: dec, queue: make(chan *wholeFrame, workers), stop: make(chan struct{}),
-		tokens: make(chan struct{}, workers), free: make(chan []byte, workers+3), outs: make(chan []byte, workers+3)}
+	// Frames decoded ahead: one the reader holds, max(workers-1, 1) queued and one
+	// being handed over; a frame's compressed bytes are let go once decoded.
+	r := &frameReader{src: src, dec: dec, queue: make(chan *wholeFrame, max(workers-1, 1)), stop: make(chan struct{}),
+		tokens: make(chan struct{}, workers), free: make(chan []byte, workers+1), outs: make(chan []byte, workers+1)}
 	go r.split()
 	return r, nil
 }
@@ -107,6 +109,8 @@ func (r *frameReader) split() {
 		go func() {
 			defer func() { <-r.tokens }()
 			f.out, f.err = r.dec.DecodeAll(f.in, out[:0])
+			putBack(r.free, f.in)
+			f.in = nil
 			if f.err == nil && uint64(len(f.out)) != size {
 				f.err = fmt.Errorf("frame holds %d bytes, its header says %d", len(f.out), size)
 			}
@@ -216,7 +220,6 @@ func (r *frameReader) Read(p []byte) (int, error) {
 				r.off += n
 				return n, nil
 			}
-			putBack(r.free, r.cur.in)
 			putBack(r.outs, r.cur.out)
 			r.cur = nil
 		}

@@ -31,9 +31,10 @@ const StreamWindow = 1 << 20
 const MaxFrame = FrameSize + FrameSize/1024 + 1024
 
 // frameWriter compresses FrameSize chunks into independent zstd frames (or gzip members) on up to
-// workers goroutines and writes the frames to w in order. Memory stays at about
-// 2×(workers+1) frames: the chunk being filled, the ones being compressed, and the
-// compressed ones waiting for their turn.
+// workers goroutines and writes the frames to w in order. At most workers+1 frames are
+// on their way (queued, compressed or being written) besides the chunk being filled,
+// and a chunk's buffer is reused as soon as it is compressed: memory stays at about
+// 2×(workers+1) frame buffers, 24 MiB with two workers.
 type frameWriter struct {
 	w       io.Writer
 	encode  func(dst, src []byte) []byte // compresses src into a frame appended to dst; safe for concurrent use
@@ -89,8 +90,8 @@ func newGzipFrameWriter(w io.Writer, level, workers int) (*frameWriter, error) {
 }
 
 func startFrames(w io.Writer, workers int, encode func(dst, src []byte) []byte, release func()) *frameWriter {
-	fw := &frameWriter{w: w, encode: encode, release: release, free: make(chan []byte, workers+2), outs: make(chan []byte, workers+2),
-		queue: make(chan *frame, workers), done: make(chan struct{})}
+	fw := &frameWriter{w: w, encode: encode, release: release, free: make(chan []byte, workers+1), outs: make(chan []byte, workers+1),
+		queue: make(chan *frame, max(workers-1, 1)), done: make(chan struct{})}
 	go fw.writeFrames()
 	return fw
 }
@@ -105,13 +106,15 @@ func (fw *frameWriter) writeFrames() {
 				fw.fail(err)
 			}
 		}
-		putBack(fw.free, f.in)
 		putBack(fw.outs, f.out)
 	}
 }
 
 // putBack keeps a buffer in pool for reuse, or drops it when the pool is full.
 func putBack(pool chan []byte, b []byte) {
+	if cap(b) == 0 {
+		return
+	}
 	select {
 	case pool <- b[:0]:
 	default:
@@ -178,6 +181,8 @@ func (fw *frameWriter) submit() {
 	}
 	go func() {
 		f.out = fw.encode(out, f.in)
+		putBack(fw.free, f.in) // the next chunk's buffer, while this frame waits its turn
+		f.in = nil
 		close(f.ready)
 	}()
 	fw.queue <- f

@@ -241,13 +241,15 @@ func (d *Download) open() error {
 }
 
 // chunks fetches the chunks of a Download ahead of its reader, Concurrency at a time,
-// and hands them over in order. Memory stays at Concurrency chunks.
+// and hands them over in order. Memory stays at Concurrency chunks, whose buffers are
+// reused.
 type chunks struct {
 	d      *Download
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan *chunk   // in order; closed after the last (or on cancel)
 	slots  chan struct{} // one per chunk fetched or waiting to be read
+	free   chan []byte   // buffers of chunks read, for the next fetches
 	wg     sync.WaitGroup
 	cur    *chunk
 	pos    int
@@ -267,7 +269,7 @@ type chunk struct {
 func newChunks(d *Download) *chunks {
 	ctx, cancel := context.WithCancel(d.ctx)
 	c := &chunks{d: d, ctx: ctx, cancel: cancel, queue: make(chan *chunk, d.o.Concurrency),
-		slots: make(chan struct{}, d.o.Concurrency)}
+		slots: make(chan struct{}, d.o.Concurrency), free: make(chan []byte, d.o.Concurrency)}
 	c.wg.Add(1)
 	go c.schedule()
 	return c
@@ -317,7 +319,15 @@ func (c *chunks) fetch(ch *chunk, end int64) {
 	o.OnProgress = nil // counted in order by the reader
 	sub := &Download{ctx: c.ctx, src: c.src, o: o, name: c.d.name, wantSize: -1, total: -1, off: ch.off, end: end}
 	defer sub.Close()
-	buf := make([]byte, end-ch.off)
+	var buf []byte
+	select {
+	case buf = <-c.free: // reused: a restore's chunks are not garbage to collect
+	default:
+	}
+	if int64(cap(buf)) < end-ch.off {
+		buf = make([]byte, end-ch.off)
+	}
+	buf = buf[:end-ch.off]
 	n, err := io.ReadFull(sub, buf)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -332,6 +342,10 @@ func (c *chunks) fetch(ch *chunk, end int64) {
 // next makes the next chunk current; io.EOF after the last.
 func (c *chunks) next() error {
 	if c.cur != nil {
+		select {
+		case c.free <- c.cur.data:
+		default:
+		}
 		c.cur = nil
 		<-c.slots
 	}

@@ -17,6 +17,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"regexp"
@@ -142,6 +143,39 @@ func NewLimiter(bytesPerSec int64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
 }
 
+// UploadForMemory sizes what o leaves at zero for a Writer in a process whose soft
+// memory limit (runtime/debug.SetMemoryLimit) is limit; 0 or less, or none set, keeps
+// the defaults. A Writer holds (Concurrency+1) parts, the bulk of a backup's live heap
+// and a fixed one, which the collector must not have to run against: they get about
+// a quarter of the limit, Concurrency 3 from 160 MiB up (40 MiB of 10 MiB parts) and 2
+// below (30 MiB, the least: parts stay MinPartSize, which aligned writes need).
+func (o Options) UploadForMemory(limit int64) Options {
+	if limit <= 0 || limit >= math.MaxInt64/2 {
+		return o
+	}
+	if o.Concurrency <= 0 {
+		part := o.FirstPart
+		if part <= 0 {
+			part = MinPartSize
+		}
+		o.Concurrency = int(min(max(limit/4/part-1, 2), 3))
+	}
+	return o
+}
+
+// DownloadForMemory sizes a Download's chunks, when o leaves them at zero, for a
+// process whose soft memory limit is limit (as UploadForMemory): Concurrency chunks of
+// limit/32 between 2 and 8 MiB, so 3 × 3.5 MiB at 112 MiB and 3 × 8 MiB from 256 MiB.
+func (o Options) DownloadForMemory(limit int64) Options {
+	if limit <= 0 || limit >= math.MaxInt64/2 {
+		return o
+	}
+	if o.DownloadChunk <= 0 {
+		o.DownloadChunk = min(max(limit/32, 2<<20), 8<<20) &^ (64<<10 - 1)
+	}
+	return o
+}
+
 func (o Options) withDefaults() Options {
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: http.DefaultTransport}
@@ -208,6 +242,7 @@ type Writer struct {
 	cancel context.CancelCauseFunc
 
 	cur   []byte
+	want  int // size of the part being filled (cur grows to it)
 	n     int // number of the part being filled
 	sum   hash.Hash
 	size  int64
@@ -326,13 +361,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 				return written, err
 			}
 		}
+		if room := cap(w.cur) - len(w.cur); room < len(p) && cap(w.cur) < w.want {
+			w.grow(len(p) - room)
+		}
 		k := min(len(p), cap(w.cur)-len(w.cur))
 		w.cur = append(w.cur, p[:k]...)
 		w.sum.Write(p[:k])
 		w.size += int64(k)
 		written += k
 		p = p[k:]
-		if len(w.cur) == cap(w.cur) {
+		if len(w.cur) >= w.want {
 			if err := w.dispatch(); err != nil {
 				return written, err
 			}
@@ -374,6 +412,11 @@ func (w *Writer) writeAligned(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// firstBuffer is what a part's buffer starts with when writes are not aligned: it
+// grows (doubling) to the part's size as bytes come, so that a small object (a
+// manifest delta) holds a small buffer, not (Concurrency+1) whole parts.
+const firstBuffer = 256 << 10
+
 func (w *Writer) take() error {
 	if w.n > MaxParts {
 		return fmt.Errorf("upload: archive larger than %d parts", MaxParts)
@@ -381,14 +424,28 @@ func (w *Writer) take() error {
 	select {
 	case b := <-w.pool:
 		want := PartSize(w.n, w.o.FirstPart)
-		if int64(cap(b)) != want {
-			b = make([]byte, 0, want)
+		w.want = int(want)
+		switch {
+		case w.o.AlignWrites > 0: // whole: the cut is decided by the room left
+			if int64(cap(b)) != want {
+				b = make([]byte, 0, want)
+			}
+		case cap(b) == 0 || int64(cap(b)) > want:
+			b = make([]byte, 0, min(want, firstBuffer))
 		}
 		w.cur = b
 		return nil
 	case <-w.ctx.Done():
 		return w.failed()
 	}
+}
+
+// grow makes room for at least more bytes in the part being filled, up to its size.
+func (w *Writer) grow(more int) {
+	c := min(w.want, max(2*cap(w.cur), len(w.cur)+more))
+	b := make([]byte, len(w.cur), c)
+	copy(b, w.cur)
+	w.cur = b
 }
 
 func (w *Writer) dispatch() error {
