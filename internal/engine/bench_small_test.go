@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +184,15 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 	if os.Getenv("BENCH_ENGINE_ONLY") != "" {
 		tools = map[string]bool{}
 	}
+	// BENCH_PEERS="kopia" compares with those alone; BENCH_RESTORE=0 leaves the
+	// restores out (kopia's takes a quarter of an hour here): for the backups' ratios
+	// measured side by side, under the same load.
+	if peers := strings.Fields(os.Getenv("BENCH_PEERS")); len(peers) > 0 {
+		for t := range tools {
+			tools[t] = tools[t] && slices.Contains(peers, t)
+		}
+	}
+	restores := os.Getenv("BENCH_RESTORE") != "0"
 	// The engine runs as the agent does: with deltas and the agent's default soft
 	// memory limit (cmd/backapp-agent). BENCH_DELTAS=0 writes whole manifests (agents before deltas);
 	// BENCH_GOMEMLIMIT sets another limit ("off": none).
@@ -269,6 +279,9 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 		changeSmall(b, dir, n, maxSize, version)
 		step("1% changed")
 		for _, first := range []bool{true, false} {
+			if !restores {
+				break
+			}
 			d := benchTarget(b, targets, fmt.Sprintf("small-restore-%d-%v", i, first))
 			if first == engineFirst {
 				tb.add("restore", "backapp", cold.run(b, d, func() measured {
@@ -288,6 +301,9 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 					return shell(b, env, kopia+"snapshot restore --no-progress "+shellQuote(dir)+" "+shellQuote(d))
 				}))
 			}
+		}
+		if !restores {
+			continue
 		}
 		// The disk's own bound: the same bytes written sequentially and fsynced.
 		ddFile := filepath.Join(targets, fmt.Sprintf("dd-%d", i))

@@ -510,7 +510,9 @@ func (t *table) print(w io.Writer, mb float64) {
 
 // BenchmarkEngineTree backs up a real tree (BENCH_ENGINE_SOURCES, default the Go
 // distribution and /usr/share) to the S3 test server with default settings, beside
-// `tar | pigz | rclone rcat` and restic, then re-runs it unchanged and restores it.
+// `tar | pigz | rclone rcat`, restic and kopia (zstd-fastest, as in
+// BenchmarkEngineSmallFiles), then re-runs it unchanged and restores it. The engine's
+// re-run writes a delta manifest, as the agent's does.
 // Run it once: go test -measured '^$' -bench EngineTree -benchtime 1x ./internal/engine/
 func BenchmarkEngineTree(b *testing.B) {
 	srcs := benchSources(b)
@@ -525,13 +527,13 @@ func BenchmarkEngineTree(b *testing.B) {
 		targets = d
 	}
 	n := rounds()
-	tools := map[string]bool{"restic": have("restic"), "pigz": have("pigz") && have("rclone") && have("tar")}
+	tools := map[string]bool{"restic": have("restic"), "kopia": have("kopia"), "pigz": have("pigz") && have("rclone") && have("tar")}
 	if os.Getenv("BENCH_ENGINE_ONLY") != "" { // profiling the engine alone
 		tools = map[string]bool{}
 	}
 	for t, ok := range tools {
 		if !ok {
-			b.Logf("%s not installed: its rows are left out (scripts/bench.d installs restic, pigz and rclone)", t)
+			b.Logf("%s not installed: its rows are left out (scripts/bench.d installs restic, kopia, pigz and rclone)", t)
 		}
 	}
 	rel := make([]string, len(srcs))
@@ -546,6 +548,7 @@ func BenchmarkEngineTree(b *testing.B) {
 		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true",
 		"RESTIC_PASSWORD=bench", "AWS_ACCESS_KEY_ID=" + cfg.AccessKey, "AWS_SECRET_ACCESS_KEY=" + cfg.SecretKey,
 		"AWS_DEFAULT_REGION=" + cfg.Region, "RESTIC_CACHE_DIR=" + filepath.Join(tmp, "restic-cache"),
+		"KOPIA_PASSWORD=bench", "KOPIA_CHECK_FOR_UPDATES=false",
 	}
 	var tb table
 	var cold coldRestore
@@ -556,6 +559,7 @@ func BenchmarkEngineTree(b *testing.B) {
 	for i := range n {
 		key := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i)*time.Hour), seal.Zstd, false)
 		repo := fmt.Sprintf("s3:%s/%s/restic-%d", cfg.Endpoint, cfg.Bucket, i)
+		kopia := fmt.Sprintf("kopia --config-file=%s ", shellQuote(filepath.Join(tmp, fmt.Sprintf("kopia-%d.config", i))))
 		engineFirst := i%2 == 0
 		// Full backup.
 		var full childResult
@@ -570,9 +574,17 @@ func BenchmarkEngineTree(b *testing.B) {
 				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: key})
 				full, content = res, res.ContentBytes
 				tb.add("backup", "backapp", r)
-			} else if tools["restic"] {
+				continue
+			}
+			if tools["restic"] {
 				shell(b, env, "restic -q -r "+repo+" init")
 				tb.add("backup", "restic", shell(b, env, "restic -q -r "+repo+" backup --host bench "+shellQuote(srcs...)))
+			}
+			if tools["kopia"] {
+				shell(b, env, kopia+fmt.Sprintf("repository create s3 --bucket=%s --prefix=kopia-%d/ --endpoint=%s --disable-tls --access-key=%s --secret-access-key=%s --region=%s",
+					cfg.Bucket, i, strings.TrimPrefix(cfg.Endpoint, "http://"), cfg.AccessKey, cfg.SecretKey, cfg.Region))
+				shell(b, env, kopia+"policy set --global --compression=zstd-fastest")
+				tb.add("backup", "kopia (zstd-fastest)", shell(b, env, kopia+"snapshot create --no-progress "+shellQuote(srcs...)))
 			}
 		}
 		for k, set := range envSets("BENCH_BACKUP_ENV") {
@@ -587,13 +599,18 @@ func BenchmarkEngineTree(b *testing.B) {
 		for _, first := range []bool{true, false} {
 			if first == engineFirst {
 				ikey := storage.ArchiveKey("bench", "a", "c", t0.Add(time.Duration(2*i+1)*time.Hour), seal.Zstd, false)
-				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: ikey, Prev: &full})
+				r, res := engineRun(b, childSpec{Op: "backup", S3: s3c, Sources: srcs, Key: ikey, Delta: true, Chain: []childResult{full}})
 				if res.Stored != 0 {
 					b.Logf("unchanged re-measured stored %d entries (the tree changed?)", res.Stored)
 				}
 				tb.add("unchanged", "backapp", r)
-			} else if tools["restic"] {
+				continue
+			}
+			if tools["restic"] {
 				tb.add("unchanged", "restic", shell(b, env, "restic -q -r "+repo+" backup --host bench "+shellQuote(srcs...)))
+			}
+			if tools["kopia"] {
+				tb.add("unchanged", "kopia (zstd-fastest)", shell(b, env, kopia+"snapshot create --no-progress "+shellQuote(srcs...)))
 			}
 		}
 		// Restore: every tool from a cold page cache, timed until its files are on disk
@@ -605,9 +622,22 @@ func BenchmarkEngineTree(b *testing.B) {
 					r, _ := engineRun(b, childSpec{Op: "restore", S3: s3c, Target: dir, Prev: &full})
 					return r
 				}))
-			} else if tools["restic"] {
+				continue
+			}
+			if tools["restic"] {
 				tb.add("restore", "restic", cold.run(b, dir, func() measured {
 					return shell(b, env, "restic -q -r "+repo+" restore latest --target "+shellQuote(dir))
+				}))
+			}
+			if tools["kopia"] {
+				// One snapshot per source: each restored under its own directory.
+				d := dir + "-kopia"
+				var script []string
+				for k, s := range srcs {
+					script = append(script, kopia+"snapshot restore --no-progress "+shellQuote(s, filepath.Join(d, strconv.Itoa(k))))
+				}
+				tb.add("restore", "kopia (zstd-fastest)", cold.run(b, d, func() measured {
+					return shell(b, env, strings.Join(script, " && "))
 				}))
 			}
 		}

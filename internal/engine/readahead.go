@@ -8,8 +8,13 @@ import (
 	"github.com/backapp/backapp/internal/engine/scan"
 )
 
-// walkAheadNodes is how far, in entries, the walk runs ahead of the archive writer.
-const walkAheadNodes = 256
+// walkAheadNodes is how far, in entries, the walk runs ahead of the archive writer,
+// handed over walkBatch at a time: one hand-over per entry cost a wake-up of the
+// writer per file in an unchanged run, where the writer waits on the walk.
+const (
+	walkAheadNodes = 256
+	walkBatch      = 64
+)
 
 // readAheadMax is the largest file whose content is read ahead; larger files get the
 // kernel's own sequential read-ahead once the writer reads them.
@@ -29,43 +34,66 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	items := make(chan item, walkAheadNodes)
+	items := make(chan []item, walkAheadNodes/walkBatch)
 	var pf *prefetcher
 	if readAhead > 0 && prefetchSupported {
 		pf = newPrefetcher(readAhead)
 		defer pf.close()
 	}
-	send := func(it item) error {
+	var batch []item
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
 		select {
-		case items <- it:
+		case items <- batch:
+			batch = nil
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
 	}
-	so.OnIssue = func(i scan.Issue) error { return send(item{issue: &i}) }
+	// A batch goes when it is full, and before the walk may block: at an issue, and
+	// at a directory, whose entries the walk reads and stats next.
+	add := func(it item, now bool) error {
+		if batch == nil {
+			batch = make([]item, 0, walkBatch)
+		}
+		batch = append(batch, it)
+		if now || len(batch) == walkBatch {
+			return flush()
+		}
+		return nil
+	}
+	so.OnIssue = func(i scan.Issue) error { return add(item{issue: &i}, true) }
 	walked := make(chan error, 1)
 	go func() {
 		defer close(items)
-		walked <- scan.Walk(ctx, sources, so, func(n scan.Node) error {
+		err := scan.Walk(ctx, sources, so, func(n scan.Node) error {
 			if pf != nil && n.Type == manifest.TypeFile && n.Info.Size() > 0 && n.Info.Size() <= readAheadMax {
 				pf.hint(n.Path)
 			}
-			return send(item{node: n})
+			return add(item{node: n}, n.Type == manifest.TypeDir)
 		})
+		if err == nil {
+			err = flush()
+		}
+		walked <- err
 	}()
 	var err error
-	for it := range items {
-		if err != nil {
-			continue // drain until the walk sees the cancel
-		}
-		if it.issue != nil {
-			err = onIssue(*it.issue)
-		} else {
-			err = fn(it.node)
-		}
-		if err != nil {
-			cancel(err)
+	for b := range items {
+		for _, it := range b {
+			if err != nil {
+				break // drain until the walk sees the cancel
+			}
+			if it.issue != nil {
+				err = onIssue(*it.issue)
+			} else {
+				err = fn(it.node)
+			}
+			if err != nil {
+				cancel(err)
+			}
 		}
 	}
 	if werr := <-walked; err == nil {

@@ -26,19 +26,27 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 		return false // no fields: let encoding/json say what it is
 	}
 	for {
-		key, n, ok := plainString(b, i)
+		n, ok := plainSpan(b, i)
 		if !ok || n >= len(b) || b[n] != ':' {
 			return false
 		}
+		key := b[i+1 : n-1]
 		i = n + 1
-		switch key {
-		case "path", "type", "link", "sha256", "mtime", "ctime", "pathRaw", "linkRaw":
+		// A switch on string(key) compares without allocating the key.
+		switch string(key) {
+		case "type", "mtime", "ctime":
+			if n, ok := plainSpan(b, i); ok && decodeFixed(string(key), b[i+1:n-1], e) {
+				i = n
+				break
+			}
+			fallthrough
+		case "path", "link", "sha256", "pathRaw", "linkRaw":
 			s, n, ok := jsonString(b, i)
 			if !ok {
 				return false
 			}
 			i = n
-			switch key {
+			switch string(key) {
 			case "path":
 				e.Path = s
 			case "type":
@@ -53,7 +61,7 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 				if err != nil || s != string(t.AppendFormat(canon[:0], time.RFC3339Nano)) {
 					return false // not as Writer writes times: encoding/json decides
 				}
-				if key == "mtime" {
+				if string(key) == "mtime" {
 					e.MTime = t
 				} else {
 					e.CTime = t
@@ -63,7 +71,7 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 				if err != nil {
 					return false
 				}
-				if key == "pathRaw" {
+				if string(key) == "pathRaw" {
 					l.PathRaw = raw
 				} else {
 					l.LinkRaw = raw
@@ -75,7 +83,7 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 				return false
 			}
 			i = n
-			switch key {
+			switch string(key) {
 			case "size":
 				e.Size = v
 			case "uid":
@@ -114,21 +122,113 @@ func decodeEntryLine(b []byte, l *line, e *Entry) bool {
 	}
 }
 
+// decodeFixed sets e's type, mtime or ctime (key) from v, a JSON string's content
+// without escapes, when v is a known type or a time in the UTC form Writer writes
+// (time.RFC3339Nano ending in Z); false leaves it to the general path. It allocates
+// nothing: a type is one of the constants, and a time is read from the bytes.
+func decodeFixed(key string, v []byte, e *Entry) bool {
+	if key == "type" {
+		switch string(v) {
+		case TypeFile:
+			e.Type = TypeFile
+		case TypeDir:
+			e.Type = TypeDir
+		case TypeSymlink:
+			e.Type = TypeSymlink
+		case TypeHardlink:
+			e.Type = TypeHardlink
+		case TypeDeleted:
+			e.Type = TypeDeleted
+		default:
+			return false
+		}
+		return true
+	}
+	t, ok := parseUTC(v)
+	if !ok {
+		return false
+	}
+	if key == "mtime" {
+		e.MTime = t
+	} else {
+		e.CTime = t
+	}
+	return true
+}
+
+// parseUTC reads "2006-01-02T15:04:05.999999999Z" as time.RFC3339Nano writes a UTC
+// time (no trailing zeros in the fraction, no fraction when it is zero); false for
+// anything else.
+func parseUTC(v []byte) (time.Time, bool) {
+	if len(v) < 20 || v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[len(v)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(v[0:4])
+	month, ok2 := num(v[5:7])
+	day, ok3 := num(v[8:10])
+	hour, ok4 := num(v[11:13])
+	minute, ok5 := num(v[14:16])
+	sec, ok6 := num(v[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	switch frac := v[19 : len(v)-1]; {
+	case len(frac) == 0:
+	case len(frac) < 2 || len(frac) > 10 || frac[0] != '.' || frac[len(frac)-1] == '0':
+		return time.Time{}, false
+	default:
+		n, ok := num(frac[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			n *= 10
+		}
+		nsec = n
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // February 30th and the like
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 // plainString reads a JSON string without escapes starting at b[i] (the quote) and
 // returns it and the index after it.
 func plainString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
+	n, ok := plainSpan(b, i)
+	if !ok {
 		return "", 0, false
+	}
+	return string(b[i+1 : n-1]), n, true
+}
+
+// plainSpan finds the end of a JSON string without escapes starting at b[i] (the
+// quote) and returns the index after it.
+func plainSpan(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", 0, false
+			return 0, false
 		}
 	}
-	return "", 0, false
+	return 0, false
 }
 
 // jsonString reads a JSON string starting at b[i] (the quote), unescaping it. It

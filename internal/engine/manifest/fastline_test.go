@@ -134,6 +134,11 @@ func FuzzEntryLine(f *testing.F) {
 		`{"path":"a/caf\ufffd","type":"symlink","link":"x\"y\\z\n","pathRaw":"YS9jYWbp","linkRaw":"eP8=","in":1}`,
 		`{"path":"\ud83d\ude00","type":"dir","mtime":"2024-01-02T03:04:05+02:00","ctime":"1969-12-31T23:59:59.5-09:30","in":0}`,
 		`{"path":"a","uid":-2,"gid":-0,"in":0}`,
+		// Times near the edges of what the UTC form allows, and types read as constants.
+		`{"path":"a","type":"hardlink","mtime":"2024-02-29T23:59:59.000000001Z","ctime":"0000-01-01T00:00:00Z","in":0}`,
+		`{"path":"a","type":"deleted","mtime":"2023-02-29T00:00:00Z","ctime":"2024-01-02T03:04:05.100Z","in":0}`,
+		`{"path":"a","type":"other","mtime":"2024-01-02T24:00:00Z","ctime":"2024-01-02T03:04:60Z","in":0}`,
+		`{"path":"a","type":"fil\u0065","mtime":"2024-13-02T03:04:05.Z","ctime":"9999-12-31T23:59:59.9999999999Z","in":0}`,
 	} {
 		f.Add([]byte(s))
 	}

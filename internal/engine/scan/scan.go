@@ -34,6 +34,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -151,6 +152,8 @@ type Node struct {
 	Name string // archive name: the absolute path, slash-separated, without leading slash
 	Path string // path to open
 	Type string // manifest.TypeFile, TypeDir or TypeSymlink
+	// Info is the lstat (the stat, for a followed link). For entries below a source the
+	// walk stats them itself on Unix: Info.Sys is then a *Stat, not a *syscall.Stat_t.
 	Info fs.FileInfo
 	Stat Stat
 	Link string // symlink target
@@ -349,8 +352,18 @@ func (w *walker) issue(i Issue) error {
 
 // node stats p; ok is false when the file was skipped (and reported).
 func (w *walker) node(p, name string, root bool) (Node, bool, error) {
-	n := Node{Name: name, Path: p}
 	fi, err := os.Lstat(p)
+	var st Stat
+	if err == nil {
+		st = statOf(fi)
+	}
+	return w.finish(Node{Name: name, Path: p}, fi, st, err, root)
+}
+
+// finish makes n of the result of an lstat of n.Path (fi and st, or err); ok is false
+// when the file was skipped (and reported).
+func (w *walker) finish(n Node, fi fs.FileInfo, st Stat, err error, root bool) (Node, bool, error) {
+	p := n.Path
 	if err != nil {
 		op := "stat"
 		if errors.Is(err, fs.ErrNotExist) {
@@ -362,11 +375,11 @@ func (w *walker) node(p, name string, root bool) (Node, bool, error) {
 	// when asked. A dangling link is backed up as the link itself.
 	if fi.Mode()&fs.ModeSymlink != 0 && (w.opts.FollowSymlinks || root) {
 		if tfi, err := os.Stat(p); err == nil {
-			fi = tfi
+			fi, st = tfi, statOf(tfi)
 		}
 	}
 	n.Info = fi
-	n.Stat = statOf(fi)
+	n.Stat = st
 	switch m := fi.Mode(); {
 	case m.IsRegular():
 		n.Type = manifest.TypeFile
@@ -408,7 +421,8 @@ func (w *walker) emit(n Node) error {
 }
 
 // walk emits n and, for a directory, its children. rel is n's path relative to the
-// source; included says whether an ancestor matched an include pattern.
+// source (set only when there are patterns, which alone read it); included says
+// whether an ancestor matched an include pattern.
 func (w *walker) walk(n Node, rel string, included bool) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
@@ -426,13 +440,17 @@ func (w *walker) walk(n Node, rel string, included bool) error {
 		defer delete(w.visit, key)
 	}
 
-	ents, err := os.ReadDir(n.Path)
+	d, err := openDir(n.Path)
 	if err != nil {
 		op := "read dir"
 		if errors.Is(err, fs.ErrNotExist) {
 			op = "vanished"
 		}
 		return w.issue(Issue{Path: n.Path, Op: op, Err: err})
+	}
+	defer d.close()
+	if testHookDirRead != nil {
+		testHookDirRead(n.Path)
 	}
 	pendingLen := len(w.pending)
 	if included {
@@ -442,39 +460,60 @@ func (w *walker) walk(n Node, rel string, included bool) error {
 	} else {
 		w.pending = append(w.pending, n)
 	}
-	// os.ReadDir sorts by name, which is the ComparePaths order of the children.
-	for _, de := range ents {
-		if err := w.ctx.Err(); err != nil {
-			return err
-		}
-		cp := filepath.Join(n.Path, de.Name())
-		crel := de.Name()
-		if rel != "." {
-			crel = rel + "/" + de.Name()
-		}
-		cabs := "/" + ArchiveName(cp)
-		isDir := de.IsDir()
-		if de.Type()&fs.ModeSymlink != 0 && w.opts.FollowSymlinks {
-			if fi, err := os.Stat(cp); err == nil {
-				isDir = fi.IsDir()
+	patterns := len(w.opts.Matcher.include) > 0 || len(w.opts.Matcher.exclude) > 0
+	base := filepath.Clean(n.Path)
+	// The entries are statted a window at a time, before the window's first child is
+	// walked, so that a directory's stats can be spread over two goroutines and memory
+	// stays bounded in a directory of millions of files. The directory is sorted by
+	// name, which is the ComparePaths order of the children.
+	ents := d.entries
+	for len(ents) > 0 {
+		win := ents[:min(len(ents), statWindow)]
+		ents = ents[len(win):]
+		cs := make([]child, 0, len(win))
+		for _, de := range win {
+			if err := w.ctx.Err(); err != nil {
+				return err
 			}
+			c := child{name: de.Name(), path: childPath(base, de.Name())}
+			if patterns {
+				c.rel = c.name
+				if rel != "." {
+					c.rel = rel + "/" + c.name
+				}
+				c.abs = "/" + ArchiveName(c.path)
+				isDir := de.IsDir()
+				if de.Type()&fs.ModeSymlink != 0 && w.opts.FollowSymlinks {
+					if fi, err := os.Stat(c.path); err == nil {
+						isDir = fi.IsDir()
+					}
+				}
+				if w.opts.Matcher.Excluded(c.rel, c.abs, isDir) {
+					continue
+				}
+			}
+			cs = append(cs, c)
 		}
-		if w.opts.Matcher.Excluded(crel, cabs, isDir) {
-			continue
-		}
-		c, ok, err := w.node(cp, n.Name+"/"+de.Name(), false)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		cinc := included || w.opts.Matcher.Included(crel, cabs, c.Type == manifest.TypeDir)
-		if c.Type != manifest.TypeDir && !cinc {
-			continue
-		}
-		if err := w.walk(c, crel, cinc); err != nil {
-			return err
+		d.lstat(cs, len(ents) == 0)
+		for i := range cs {
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
+			cc := &cs[i]
+			c, ok, err := w.finish(Node{Name: n.Name + "/" + cc.name, Path: cc.path}, cc.fi, cc.st, cc.err, false)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			cinc := included || !patterns || w.opts.Matcher.Included(cc.rel, cc.abs, c.Type == manifest.TypeDir)
+			if c.Type != manifest.TypeDir && !cinc {
+				continue
+			}
+			if err := w.walk(c, cc.rel, cinc); err != nil {
+				return err
+			}
 		}
 	}
 	// A directory with no included descendant is dropped.
@@ -483,3 +522,50 @@ func (w *walker) walk(n Node, rel string, included bool) error {
 	}
 	return nil
 }
+
+// statWindow is how many entries of a directory are statted before the first of them
+// is walked.
+const statWindow = 1024
+
+// testHookDirRead, when set, is called after a directory's entries are read and
+// before they are statted.
+var testHookDirRead func(dir string)
+
+// child is an entry of the directory being walked, with its lstat.
+type child struct {
+	name, path string
+	rel, abs   string // the names patterns match, when there are patterns
+	fi         fs.FileInfo
+	st         Stat
+	err        error
+}
+
+// childPath is filepath.Join(dir, name) for a clean dir and a name from a directory
+// listing, without Join's cleaning on the platforms where concatenating is the same.
+func childPath(dir, name string) string {
+	if filepath.Separator != '/' {
+		return filepath.Join(dir, name)
+	}
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+// spread runs f over [0, n) in two halves on two goroutines when there are enough
+// entries and processors to gain from it, else on the caller's alone.
+func spread(n int, f func(lo, hi int)) {
+	if n < spreadMin || runtime.GOMAXPROCS(0) < 2 {
+		f(0, n)
+		return
+	}
+	h := n / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { f(h, n) })
+	f(0, h)
+	wg.Wait()
+}
+
+// spreadMin is the smallest window whose stats are spread over two goroutines: below
+// it, handing work over costs about what it saves.
+const spreadMin = 64

@@ -8,6 +8,9 @@ import (
 )
 
 func statOf(fi fs.FileInfo) Stat {
+	if s, ok := fi.Sys().(*Stat); ok { // the walk's own fileInfo
+		return *s
+	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return Stat{CTime: fi.ModTime(), Nlink: 1}
