@@ -253,6 +253,17 @@ func (e *env) run(id string) store.Run {
 	return r
 }
 
+// completedRun records a completed run of cfg by a, now: the backup a restore reads.
+func (e *env) completedRun(cfg store.BackupConfig, a *agent, encrypted bool) store.Run {
+	e.t.Helper()
+	r := store.Run{ConfigID: cfg.ID, UserID: cfg.UserID, AgentID: a.ID, StartTime: e.clock.Now(),
+		Status: agentproto.StatusCompleted, Encrypted: encrypted}
+	if err := e.st.CreateRun(context.Background(), &r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
 // session is an upload.Session over the agent API, as the agent implements it.
 type session struct {
 	a      *agent

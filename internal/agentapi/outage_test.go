@@ -145,10 +145,7 @@ func TestRestoreHandOutLostInOutage(t *testing.T) {
 	u := e.user("u@example.com")
 	a, old := e.agent(u, "a"), e.agent(u, "old")
 	cfg := e.config(a, "", `{"type":"full"}`)
-	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted}
-	if err := e.st.CreateRun(ctx, &run); err != nil {
-		t.Fatal(err)
-	}
+	run := e.completedRun(cfg, a, false)
 	mk := func(ag *agent) string {
 		r := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: ag.ID, TargetDir: "/restore", UnportableNames: store.UnportableSkip,
 			CreatedAt: e.clock.Now()}
@@ -207,11 +204,7 @@ func TestRestorePassphraseNotLostInOutage(t *testing.T) {
 	u := e.user("u@example.com")
 	a := e.agent(u, "a")
 	cfg := e.config(a, "", `{"type":"full","encryption":true,"passphrase":"correct horse"}`)
-	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted,
-		Encrypted: true}
-	if err := e.st.CreateRun(ctx, &run); err != nil {
-		t.Fatal(err)
-	}
+	run := e.completedRun(cfg, a, true)
 	rr := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", CreatedAt: e.clock.Now()}
 	if err := e.st.CreateRestore(ctx, &rr); err != nil {
 		t.Fatal(err)
@@ -255,10 +248,7 @@ func TestCancelRestoreAgentNeverGot(t *testing.T) {
 	u := e.user("u@example.com")
 	a := e.agent(u, "a")
 	cfg := e.config(a, "", `{"type":"full"}`)
-	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted}
-	if err := e.st.CreateRun(ctx, &run); err != nil {
-		t.Fatal(err)
-	}
+	run := e.completedRun(cfg, a, false)
 	mk := func() string {
 		r := store.Restore{UserID: u.ID, RunID: run.ID, AgentID: a.ID, TargetDir: "/restore", CreatedAt: e.clock.Now()}
 		if err := e.st.CreateRestore(ctx, &r); err != nil {
@@ -343,11 +333,7 @@ func TestRestoreIdentityNotLostInOutage(t *testing.T) {
 	u := e.user("u@example.com")
 	a := e.agent(u, "a")
 	cfg := e.config(a, "", `{"type":"full"}`)
-	run := store.Run{ConfigID: cfg.ID, UserID: u.ID, AgentID: a.ID, StartTime: e.clock.Now(), Status: agentproto.StatusCompleted,
-		Encrypted: true}
-	if err := e.st.CreateRun(ctx, &run); err != nil {
-		t.Fatal(err)
-	}
+	run := e.completedRun(cfg, a, true)
 	key, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
