@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,32 +41,11 @@ func smallTree(b *testing.B, n, maxSize int) (string, int64) {
 	}
 	defer os.RemoveAll(build) // left only when another bench finished first
 	start := time.Now()
-	const per = 1000
-	var mu sync.Mutex
-	var total int64
-	var first error
-	dirs := make(chan int)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range dirs {
-				size, err := makeSmallDir(filepath.Join(build, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per), maxSize)
-				mu.Lock()
-				total += size
-				first = cmpOr(first, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	for d := 0; d*per < n; d++ {
-		dirs <- d
-	}
-	close(dirs)
-	wg.Wait()
-	if first != nil {
-		b.Fatal(first)
+	total, err := fillDirs(build, n, func(d string, from, count int) (int64, error) {
+		return makeSmallDir(d, from, count, maxSize)
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	if size, ok := treeDone(done); ok { // another bench made it meanwhile
 		return dir, size

@@ -786,38 +786,46 @@ func scanTree(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	const per = 1000
 	mtime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	dirs := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range dirs {
-				if err := makeScanDir(filepath.Join(dir, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per), mtime); err != nil {
-					mu.Lock()
-					first = cmpOr(first, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for d := 0; d*per < n; d++ {
-		dirs <- d
-	}
-	close(dirs)
-	wg.Wait()
-	if first != nil {
-		b.Fatal(first)
+	if _, err := fillDirs(dir, n, func(d string, from, count int) (int64, error) {
+		return 0, makeScanDir(d, from, count, mtime)
+	}); err != nil {
+		b.Fatal(err)
 	}
 	if err := os.WriteFile(done, nil, 0o644); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("created %d files under %s in %v (kept for the next run)", n, dir, time.Since(start).Round(time.Second))
 	return dir
+}
+
+// fillDirs makes n files under dir in directories d0000, d0001, … of 1,000 each, by
+// calling mk for each directory on 4 goroutines; it returns the bytes mk reports and
+// the first error.
+func fillDirs(dir string, n int, mk func(d string, from, count int) (int64, error)) (int64, error) {
+	const per = 1000
+	var mu sync.Mutex
+	var total int64
+	var first error
+	dirs := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for d := range dirs {
+				size, err := mk(filepath.Join(dir, fmt.Sprintf("d%04d", d)), d*per, min(per, n-d*per))
+				mu.Lock()
+				total += size
+				first = cmpOr(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	for d := 0; d*per < n; d++ {
+		dirs <- d
+	}
+	close(dirs)
+	wg.Wait()
+	return total, first
 }
 
 func cmpOr(a, b error) error {
