@@ -51,10 +51,10 @@ type BackupOptions struct {
 	SourcePatterns map[string]Patterns
 	FollowSymlinks bool
 	OnError        ErrorPolicy // "" means Skip
-	// ReadAhead is how many goroutines ask the kernel to read the next small files in
-	// while the writer reads the current one, on full backups (Linux); 0 means 4,
-	// negative none. Incrementals read ahead nothing: most of their files are unchanged
-	// and never read.
+	// ReadAhead is how many goroutines read the next small files whole and hash them
+	// while the writer stores the current one, on full backups (Linux, see walkAhead);
+	// 0 means 4, negative none. Incrementals read ahead nothing: most of their files
+	// are unchanged and never read.
 	ReadAhead int
 
 	Seal seal.Options // compression and encryption
@@ -534,7 +534,7 @@ func sameStat(p manifest.Entry, e manifest.Entry) bool {
 		(p.Type != manifest.TypeSymlink || p.Link == e.Link)
 }
 
-func (b *backup) node(n scan.Node) error {
+func (b *backup) node(n scan.Node, read *readFile) error {
 	if b.resumeAt != "" {
 		switch c := manifest.ComparePaths(n.Name, b.resumeAt); {
 		case c < 0:
@@ -611,7 +611,13 @@ func (b *backup) node(n scan.Node) error {
 			e.Type, e.Link, e.SHA, e.Size = manifest.TypeHardlink, li.name, li.sha, li.size
 			break
 		}
-		fr, err := b.tw.WriteFile(n)
+		var fr archive.FileResult
+		var err error
+		if read != nil && read.Wait() {
+			fr, err = b.tw.WriteRead(n, read.Data, read.Sum)
+		} else {
+			fr, err = b.tw.WriteFile(n)
+		}
 		if err != nil {
 			return err
 		}

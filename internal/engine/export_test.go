@@ -19,3 +19,11 @@ func SetManifestInMemory(t testing.TB, n int64) {
 	manifestInMemory = n
 	t.Cleanup(func() { manifestInMemory = old })
 }
+
+// SetReadAheadBytes changes the size of the backup's read-ahead ring until the test
+// ends.
+func SetReadAheadBytes(t testing.TB, n int) {
+	old := readAheadBytes
+	readAheadBytes = n
+	t.Cleanup(func() { readAheadBytes = old })
+}

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 
+	"github.com/backapp/backapp/internal/engine/archive"
 	"github.com/backapp/backapp/internal/engine/manifest"
 	"github.com/backapp/backapp/internal/engine/scan"
 )
@@ -16,29 +18,37 @@ const (
 	walkBatch      = 64
 )
 
-// readAheadMax is the largest file whose content is read ahead; larger files get the
-// kernel's own sequential read-ahead once the writer reads them.
+// readAheadMax is the largest file read ahead; larger files are read by the writer,
+// with the kernel's own sequential read-ahead.
 const readAheadMax = 1 << 20
+
+// readAheadBytes is how much file content is read ahead of the writer at most: the
+// ring the readers read into.
+var readAheadBytes = 8 << 20
 
 // walkAhead walks the sources on a goroutine of its own, at most walkAheadNodes entries
 // ahead of fn and onIssue, which run on the caller's goroutine in walk order. While
-// the writer reads one file, the walk stats the next ones, and with readAhead > 0 that
-// many goroutines ask the kernel to read the next small files in (on Linux): on a
-// cold cache the disk then serves several reads at once instead of one file at a time.
-// An error of fn or onIssue stops the walk and is returned.
+// the writer stores one file, the walk stats the next ones, and with readAhead > 0 that
+// many goroutines read the next small files whole (archive.ReadWhole) and hash them:
+// the writer is left with copying them into the tar stream, so that the opens, reads,
+// closes and hashing of small files — most of a backup's CPU outside compression —
+// run on every core, and on a cold cache the disk serves several reads at once. fn
+// gets the read-ahead of a file, or nil; it is released after fn returns, so fn must
+// not keep its Data. An error of fn or onIssue stops the walk and is returned.
 func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead int,
-	fn func(scan.Node) error, onIssue func(scan.Issue) error) error {
+	fn func(scan.Node, *readFile) error, onIssue func(scan.Issue) error) error {
 	type item struct {
 		node  scan.Node
 		issue *scan.Issue
+		read  *readFile
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	items := make(chan []item, walkAheadNodes/walkBatch)
-	var pf *prefetcher
-	if readAhead > 0 && prefetchSupported {
-		pf = newPrefetcher(readAhead)
-		defer pf.close()
+	var rr *readRing
+	if readAhead > 0 && archive.PreReadSupported {
+		rr = newReadRing(readAhead, readAheadBytes)
+		defer rr.close()
 	}
 	var batch []item
 	flush := func() error {
@@ -53,8 +63,9 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 			return context.Cause(ctx)
 		}
 	}
-	// A batch goes when it is full, and before the walk may block: at an issue, and
-	// at a directory, whose entries the walk reads and stats next.
+	// A batch goes when it is full, and before the walk may block: at an issue, at a
+	// directory, whose entries the walk reads and stats next, and before waiting for
+	// room in the read-ahead ring, which only the writer frees.
 	add := func(it item, now bool) error {
 		if batch == nil {
 			batch = make([]item, 0, walkBatch)
@@ -70,10 +81,24 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	go func() {
 		defer close(items)
 		err := scan.Walk(ctx, sources, so, func(n scan.Node) error {
-			if pf != nil && n.Type == manifest.TypeFile && n.Info.Size() > 0 && n.Info.Size() <= readAheadMax {
-				pf.hint(n.Path)
+			it := item{node: n}
+			if rr != nil && n.Type == manifest.TypeFile && n.Stat.Nlink <= 1 && n.Info.Size() <= readAheadMax {
+				size := int(n.Info.Size())
+				r := rr.reserve(size)
+				if r == nil {
+					if err := flush(); err != nil {
+						return err
+					}
+					var err error
+					if r, err = rr.reserveWait(ctx, size); err != nil {
+						return err
+					}
+				}
+				r.node = n
+				rr.work <- r
+				it.read = r
 			}
-			return add(item{node: n}, n.Type == manifest.TypeDir)
+			return add(it, n.Type == manifest.TypeDir)
 		})
 		if err == nil {
 			err = flush()
@@ -83,16 +108,18 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	var err error
 	for b := range items {
 		for _, it := range b {
-			if err != nil {
-				break // drain until the walk sees the cancel
+			if err == nil { // after an error, drain until the walk sees the cancel
+				if it.issue != nil {
+					err = onIssue(*it.issue)
+				} else {
+					err = fn(it.node, it.read)
+				}
+				if err != nil {
+					cancel(err)
+				}
 			}
-			if it.issue != nil {
-				err = onIssue(*it.issue)
-			} else {
-				err = fn(it.node)
-			}
-			if err != nil {
-				cancel(err)
+			if it.read != nil {
+				rr.release(it.read)
 			}
 		}
 	}
@@ -102,33 +129,115 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	return err
 }
 
-// prefetcher asks the kernel to read files in, on a few goroutines. Hints that find
-// every goroutine busy and the queue full are dropped: the writer reads those itself.
-type prefetcher struct {
-	paths chan string
-	wg    sync.WaitGroup
+// readFile is one file read ahead into the ring.
+type readFile struct {
+	node  scan.Node
+	Data  []byte            // the file's content, valid until released
+	Sum   [sha256.Size]byte // its SHA-256
+	ok    bool              // read whole and unchanged
+	span  int               // ring bytes taken, with those skipped at the end of the ring before it
+	ready chan struct{}     // a token once read (buffered: the struct is reused)
+	done  bool              // the token was taken
 }
 
-func newPrefetcher(workers int) *prefetcher {
-	p := &prefetcher{paths: make(chan string, walkAheadNodes)}
+// Wait waits for the read and reports whether the file was read whole, unchanged since
+// the walk; if not, the writer reads it itself.
+func (r *readFile) Wait() bool {
+	if !r.done {
+		<-r.ready
+		r.done = true
+	}
+	return r.ok
+}
+
+// readRing reads files into a ring buffer on a few goroutines. The walk reserves each
+// file's bytes in walk order and the writer releases them in the same order, so the
+// ring's live part is one contiguous span (wrapping around), bounded by its size, with
+// no allocation per file.
+type readRing struct {
+	buf  []byte
+	work chan *readFile
+	wg   sync.WaitGroup
+
+	mu         sync.Mutex
+	head, used int           // next free byte; bytes reserved and not yet released
+	free       []*readFile   // recycled entries
+	freed      chan struct{} // a token when bytes were released
+}
+
+func newReadRing(workers, size int) *readRing {
+	r := &readRing{buf: make([]byte, size), work: make(chan *readFile, 2*walkAheadNodes), freed: make(chan struct{}, 1)}
 	for range workers {
-		p.wg.Go(func() {
-			for path := range p.paths {
-				prefetch(path)
+		r.wg.Go(func() {
+			for f := range r.work {
+				f.ok = archive.ReadWhole(f.node, f.Data)
+				if f.ok {
+					f.Sum = sha256.Sum256(f.Data)
+				}
+				f.ready <- struct{}{}
 			}
 		})
 	}
-	return p
+	return r
 }
 
-func (p *prefetcher) hint(path string) {
+// reserve takes size bytes of the ring for a file, or returns nil when they are not
+// free.
+func (r *readRing) reserve(size int) *readFile {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.used == 0 {
+		r.head = 0
+	}
+	start, skip := r.head, 0
+	if start+size > len(r.buf) { // does not fit before the end: start over at 0
+		start, skip = 0, len(r.buf)-r.head
+	}
+	if r.used+skip+size > len(r.buf) {
+		return nil
+	}
+	var f *readFile
+	if k := len(r.free); k > 0 {
+		f, r.free = r.free[k-1], r.free[:k-1]
+	} else {
+		f = &readFile{ready: make(chan struct{}, 1)}
+	}
+	f.Data, f.span, f.ok, f.done = r.buf[start:start+size:start+size], skip+size, false, false
+	r.head = start + size
+	r.used += f.span
+	return f
+}
+
+// reserveWait waits until size bytes are free (the writer releases them).
+func (r *readRing) reserveWait(ctx context.Context, size int) (*readFile, error) {
+	for {
+		if f := r.reserve(size); f != nil {
+			return f, nil
+		}
+		select {
+		case <-r.freed:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// release gives f's bytes back, after its read has ended; files are released in the
+// order they were reserved.
+func (r *readRing) release(f *readFile) {
+	f.Wait()
+	r.mu.Lock()
+	r.used -= f.span
+	f.node, f.Data = scan.Node{}, nil
+	r.free = append(r.free, f)
+	r.mu.Unlock()
 	select {
-	case p.paths <- path:
+	case r.freed <- struct{}{}:
 	default:
 	}
 }
 
-func (p *prefetcher) close() {
-	close(p.paths)
-	p.wg.Wait()
+func (r *readRing) close() {
+	close(r.work)
+	r.wg.Wait()
 }

@@ -194,6 +194,27 @@ type FileResult struct {
 
 var errChanged = errors.New("file changed while being read")
 
+// WriteRead writes a regular file that ReadWhole read into data, with sum its SHA-256:
+// the same entry WriteFile writes for it, without touching the file again.
+func (w *Writer) WriteRead(n scan.Node, data []byte, sum [sha256.Size]byte) (FileResult, error) {
+	h := w.header(n, tar.TypeReg)
+	h.Size = int64(len(data))
+	w.begin(n.Name)
+	if err := w.tw.WriteHeader(h); err != nil {
+		return FileResult{Node: n}, fmt.Errorf("tar %s: %w", n.Name, err)
+	}
+	if _, err := w.tw.Write(data); err != nil {
+		return FileResult{Node: n}, fmt.Errorf("tar %s: %w", n.Name, err)
+	}
+	if w.OnRead != nil {
+		w.OnRead(h.Size)
+	}
+	if err := w.end(n.Name); err != nil {
+		return FileResult{Node: n}, err
+	}
+	return FileResult{Node: n, Size: h.Size, SHA256: hex.EncodeToString(sum[:]), Written: true}, nil
+}
+
 // WriteFile writes a regular file's header and content. Problems with the file itself
 // are returned in FileResult.Issue; the error is for the tar stream (fatal).
 func (w *Writer) WriteFile(n scan.Node) (FileResult, error) {

@@ -1,0 +1,58 @@
+//go:build linux
+
+package archive
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/backapp/backapp/internal/engine/scan"
+)
+
+// PreReadSupported says whether ReadWhole can read files ahead of the writer here.
+const PreReadSupported = true
+
+// ReadWhole reads the regular file the walk found as n — len(buf) bytes, its size —
+// whole into buf, so that another goroutine than the writer opens, reads and closes
+// it, and the writer stores it with WriteRead. It reports false when the file is not
+// exactly what the walk saw, before and after the read (the same inode, type, size,
+// mode, owner, mtime and ctime), cannot be opened or read, or has holes: the writer
+// then reads it itself with WriteFile, which reports whatever went wrong. With the
+// walk's stat matching the open file's on every field the archive records, n's Info
+// stands for the file's fstat, as it does in WriteFile. A FIFO that took the file's
+// place never blocks it (O_NONBLOCK), and access times are left alone where allowed.
+func ReadWhole(n scan.Node, buf []byte) bool {
+	fd, err := unix.Open(n.Path, unix.O_RDONLY|unix.O_NOATIME|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == unix.EPERM { // O_NOATIME needs ownership
+		fd, err = unix.Open(n.Path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || !sameAsWalked(n, &st, len(buf)) || st.Blocks*512 < st.Size {
+		return false
+	}
+	for done := 0; done < len(buf); {
+		k, err := unix.Read(fd, buf[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			return false
+		}
+		done += k
+	}
+	return unix.Fstat(fd, &st) == nil && sameAsWalked(n, &st, len(buf))
+}
+
+// sameAsWalked reports whether st is the stat of the regular file of size bytes the
+// walk described as n, on every field the archive and the manifest record.
+func sameAsWalked(n scan.Node, st *unix.Stat_t, size int) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == int64(size) && n.Info.Size() == int64(size) &&
+		int64(st.Mode&0o7777) == TarMode(n.Info.Mode()) &&
+		uint64(st.Ino) == n.Stat.Ino && uint64(st.Dev) == n.Stat.Dev && uint64(st.Nlink) == n.Stat.Nlink &&
+		int(st.Uid) == n.Stat.UID && int(st.Gid) == n.Stat.GID &&
+		st.Mtim.Sec == n.Info.ModTime().Unix() && st.Mtim.Nsec == int64(n.Info.ModTime().Nanosecond()) &&
+		st.Ctim.Sec == n.Stat.CTime.Unix() && st.Ctim.Nsec == int64(n.Stat.CTime.Nanosecond())
+}
