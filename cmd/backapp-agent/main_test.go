@@ -202,16 +202,28 @@ func TestHelpShowsValueTypes(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit: the agent's soft memory limit defaults to 100 MiB, follows
-// GOMEMLIMIT when set, and --memory-limit takes sizes or off.
+// TestMemoryLimit: the agent's soft memory limit defaults to 100 MiB on two cores and
+// grows with more (engine.DefaultMemoryLimit), follows GOMEMLIMIT when set, and
+// --memory-limit takes sizes or off, whatever the cores.
 func TestMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
+	for _, procs := range []int{2, 8} {
+		runtime.GOMAXPROCS(procs)
+		if err := applyMemoryLimit(""); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := debug.SetMemoryLimit(-1), map[int]int64{2: 100 << 20, 8: 340 << 20}[procs]; got != want {
+			t.Errorf("default on %d cores: limit %d MiB, want %d MiB", procs, got>>20, want>>20)
+		}
+	}
+	runtime.GOMAXPROCS(8)
 	for _, tc := range []struct {
 		flag string
 		want int64
-	}{{"", 100 << 20}, {"256MiB", 256 << 20}, {"1GiB", 1 << 30}, {"200MB", 200e6}, {"1048576", 1 << 20}, {"off", math.MaxInt64}} {
+	}{{"256MiB", 256 << 20}, {"1GiB", 1 << 30}, {"200MB", 200e6}, {"1048576", 1 << 20}, {"off", math.MaxInt64}} {
 		if err := applyMemoryLimit(tc.flag); err != nil {
 			t.Fatalf("%q: %v", tc.flag, err)
 		}

@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("backapp-agent {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.configDir, "config-dir", "", "directory of agent.json (default: the OS's place, see 'enroll --help')")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
-	root.PersistentFlags().StringVar(&g.memoryLimit, "memory-limit", "", "soft memory limit of the agent (e.g. 512MiB, or off; default: GOMEMLIMIT if set, else 100MiB)")
+	root.PersistentFlags().StringVar(&g.memoryLimit, "memory-limit", "", "soft memory limit of the agent (e.g. 512MiB, or off; default: GOMEMLIMIT if set, else 100MiB plus 40MiB per core beyond two, at most 340MiB)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return applyMemoryLimit(g.memoryLimit) }
 	root.AddCommand(newEnrollCmd(g), newRunCmd(g), newBackupCmd(g), newRestoreCmd(g), newStatusCmd(g),
 		newInstallCmd(g), newUninstallCmd(g))

@@ -15,6 +15,23 @@ func memoryLimit() int64 {
 	return 0
 }
 
+// DefaultMemoryLimit is the soft memory limit the agent sets when its user sets none
+// (neither --memory-limit nor GOMEMLIMIT), for procs cores (GOMAXPROCS): 100 MiB up to
+// two cores, and 40 MiB more for each further core up to eight (340 MiB from eight
+// on). What a limit buys beyond 100 MiB is compressors (the upload's and the
+// download's buffers stop growing at 160 and 256 MiB), a third of the limit at about
+// 13 MiB each, so 40 MiB a core gives every core its compressor: at 100 MiB an 8-core
+// agent compressed on two. Beyond eight, zstd at level 1 (several hundred MB/s a core)
+// outruns any disk or upload the agent has, and more cores would only grow the default.
+func DefaultMemoryLimit(procs int) int64 {
+	const (
+		base    = 100 << 20
+		perCore = 40 << 20 // 3 × perCompressor and some room
+		cores   = 8        // the most cores the default grows for
+	)
+	return base + perCore*int64(min(max(procs, 2), cores)-2)
+}
+
 // perCompressor is about what a backup's compressor goroutine holds: its zstd
 // history (about 4.75 MiB with a 4 MiB window) and two 4 MiB frame buffers.
 const perCompressor = 13 << 20

@@ -30,6 +30,24 @@ func TestCompressorsBounded(t *testing.T) {
 	}
 }
 
+// TestDefaultMemoryLimit: the agent's default soft limit is 100 MiB up to two cores
+// and grows by 40 MiB a core to eight, so that every core gets a compressor.
+func TestDefaultMemoryLimit(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(procs)
+	for _, tc := range []struct {
+		procs       int
+		limit       int64 // MiB
+		compressors int
+	}{{1, 100, 1}, {2, 100, 2}, {3, 140, 3}, {4, 180, 4}, {5, 220, 5}, {6, 260, 6}, {7, 300, 7}, {8, 340, 8}, {12, 340, 8}, {64, 340, 8}} {
+		limit := DefaultMemoryLimit(tc.procs)
+		runtime.GOMAXPROCS(tc.procs)
+		if n := compressors(limit); limit != tc.limit<<20 || n != tc.compressors {
+			t.Errorf("%d cores: limit %d MiB, %d compressors; want %d MiB, %d", tc.procs, limit>>20, n, tc.limit, tc.compressors)
+		}
+	}
+}
+
 // TestMemoryLimit reads the soft limit the process runs under.
 func TestMemoryLimit(t *testing.T) {
 	old := debug.SetMemoryLimit(100 << 20)

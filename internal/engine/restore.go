@@ -39,7 +39,7 @@ type RestoreOptions struct {
 	// (the last one). A single full archive is a chain of one.
 	Chain []ArchiveRef
 	// Identities open encrypted archives and manifests (see seal.ParseIdentities and
-	// seal.PassphraseIdentity).
+	// seal.PassphraseIdentity). Each object is unwrapped by them once per restore.
 	Identities []age.Identity
 	// Include restricts the restore to paths (a directory includes what is below it)
 	// or doublestar globs, matched against archive names (absolute paths without the
@@ -176,7 +176,9 @@ func (inc includer) match(name string) bool {
 // that manifest (type, size, link, content hash) before it reaches its name, and every
 // archive against its SHA-256 once read to the end. Existing entries are replaced by
 // a rename, never removed first (see archive.Extractor). On failure the result counts
-// what is in place and the error names what was not restored.
+// what is in place and the error names what was not restored. Each encrypted object's
+// file key is unwrapped once however often it is read (seal.RememberKeys): one scrypt
+// run per object for a passphrase.
 func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err error) {
 	if len(o.Chain) == 0 {
 		return res, errors.New("restore: no archives")
@@ -191,6 +193,12 @@ func Restore(ctx context.Context, o RestoreOptions) (res RestoreResult, err erro
 	if err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
+	// The manifests are read several times (to check the chain, then once per
+	// archive), each reading a new age header to unwrap: for a passphrase an scrypt
+	// run of a second or so. Each object's file key is found once.
+	var forget func()
+	o.Identities, forget = seal.RememberKeys(o.Identities)
+	defer forget()
 	last := o.Chain[len(o.Chain)-1]
 	var lm *treeManifest
 	if last.Manifest != nil {
