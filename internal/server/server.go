@@ -319,7 +319,8 @@ func (a *App) buildNotify(opt Options) error {
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease}
+	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease,
+		Retention: a.cfg.NotifyRetention}
 	if opt.OutboxTune != nil {
 		opt.OutboxTune(a.Outbox)
 	}
@@ -402,7 +403,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			a.log.Error("background loop", "err", err)
 		}
 	}()
-	loops.Go(func() error { a.sweepSessions(jobs); return nil })
+	loops.Go(func() error { a.sweep(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
 	loops.Go(func() error { a.Outbox.Run(jobs); return nil })
@@ -439,8 +440,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// sweepSessions deletes expired sessions every ten minutes.
-func (a *App) sweepSessions(ctx context.Context) {
+// sweep deletes expired sessions and prunes the notification outbox every ten
+// minutes. Every replica sweeps: the deletes are idempotent, and replicas pruning
+// at once skip each other's rows.
+func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -454,6 +457,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 				a.log.Warn("delete expired sessions", "err", err)
 			} else if n > 0 {
 				a.log.Debug("deleted expired sessions", "count", n)
+			}
+			if n, err := a.Outbox.Prune(ctx); err != nil {
+				a.log.Warn("prune notification outbox", "err", err)
+			} else if n > 0 {
+				a.log.Info("pruned settled notifications", "count", n, "older than", a.cfg.NotifyRetention)
 			}
 		}
 	}
