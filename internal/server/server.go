@@ -36,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/mail"
 	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/notify"
 	"github.com/backapp/backapp/internal/notify/outbox"
@@ -314,8 +315,9 @@ func (a *App) buildNotify(opt Options) error {
 		return err
 	}
 	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now, Keys: a.Keys}
+	_, noMail := ms.(mail.Disabled)
 	a.Notify, err = notify.New(notify.Config{Store: a.Store, Keys: a.Keys, Sender: disp, Logger: a.log, Now: opt.Now,
-		BaseURL: a.cfg.BaseURL})
+		BaseURL: a.cfg.BaseURL, NoMail: noMail})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
