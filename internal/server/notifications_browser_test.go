@@ -122,5 +122,8 @@ func TestNotificationsEmailUnavailableInBrowser(t *testing.T) {
 	if err != nil || strings.Join(kept, "|") != "ops mail|email|ops@example.com" {
 		t.Errorf("the form kept %q (%v), want name, kind and address as typed", kept, err)
 	}
+	if shown, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`document.getElementById("channel-kind-help") !== null`)); err != nil || shown {
+		t.Errorf("the note is shown beside the error that says the same (%v)", err)
+	}
 	br.Audit("an e-mail channel refused")
 }
