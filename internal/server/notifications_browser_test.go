@@ -24,13 +24,7 @@ func TestNotificationsPageInBrowser(t *testing.T) {
 
 	base := browser.Serve(t, e.App.Handler())
 	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open streams
-	br.Run("sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
+	br.Run("sign in", signIn(base, "ada@example.com")...)
 	br.Run("open the page from the settings navigation",
 		chromedp.Click(chromedp.CSS(`nav a[href="/settings/notifications"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#channel-name`)))
@@ -94,15 +88,9 @@ func TestNotificationsEmailUnavailableInBrowser(t *testing.T) {
 
 	base := browser.Serve(t, e.App.Handler())
 	t.Cleanup(e.App.Events.Close)
-	br.Run("sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)),
+	br.Run("sign in and open the page", append(signIn(base, "ada@example.com"),
 		chromedp.Navigate(base+"/settings/notifications"),
-		chromedp.WaitVisible(chromedp.CSS(`#channel-kind-help`)))
+		chromedp.WaitVisible(chromedp.CSS(`#channel-kind-help`)))...)
 	if got := br.Text(`#channel-kind-help`); !strings.Contains(got, "--smtp-host") || !strings.Contains(got, "BACKAPP_SMTP_HOST") {
 		t.Errorf("the form's note on e-mail says %q, want the settings to set", got)
 	}
@@ -126,4 +114,17 @@ func TestNotificationsEmailUnavailableInBrowser(t *testing.T) {
 		t.Errorf("the note is shown beside the error that says the same (%v)", err)
 	}
 	br.Audit("an e-mail channel refused")
+}
+
+// signIn signs email in with the tests' password on the login page of base, and waits
+// for the navigation.
+func signIn(base, email string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)),
+	}
 }
