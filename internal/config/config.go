@@ -65,6 +65,9 @@ type Config struct {
 	// NotifyLease is how long an outbox worker holds a notification it is sending;
 	// a server killed mid-delivery has its messages retried after it.
 	NotifyLease time.Duration
+	// NotifyRetention is how long delivered, given-up and dropped notifications and
+	// their delivery attempts are kept before they are deleted.
+	NotifyRetention time.Duration
 }
 
 // setting describes one flag and its environment variable.
@@ -98,6 +101,7 @@ var settings = []setting{
 	{"metrics-token", "BACKAPP_METRICS_TOKEN", "bearer token Prometheus presents to scrape GET /metrics; empty turns /metrics off"},
 	{"webhook-allow", "BACKAPP_WEBHOOK_ALLOW", "comma-separated host names, IP addresses or CIDR networks that notification webhooks may reach although they are loopback, private or link-local (refused by default)"},
 	{"notify-lease", "BACKAPP_NOTIFY_LEASE", "how long a notification being sent stays claimed by its server; after a crash its messages are retried this long after (40s to 1h)"},
+	{"notify-retention", "BACKAPP_NOTIFY_RETENTION", "how long delivered, given-up and dropped notifications and their delivery attempts are kept before they are deleted (at least 1h)"},
 	{"trusted-proxies", "BACKAPP_TRUSTED_PROXIES", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
 }
 
@@ -141,6 +145,7 @@ func Register(fs *pflag.FlagSet) *Config {
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", help("metrics-token"))
 	fs.StringVar(&c.WebhookAllow, "webhook-allow", "", help("webhook-allow"))
 	fs.DurationVar(&c.NotifyLease, "notify-lease", 2*time.Minute, help("notify-lease"))
+	fs.DurationVar(&c.NotifyRetention, "notify-retention", 30*24*time.Hour, help("notify-retention"))
 	return c
 }
 
@@ -282,6 +287,9 @@ func (c *Config) Validate() error {
 	// so a live server never loses a message it is sending.
 	if c.NotifyLease < 40*time.Second || c.NotifyLease > time.Hour {
 		bad("notify-lease", "%s is outside 40s to 1h", c.NotifyLease)
+	}
+	if c.NotifyRetention < time.Hour {
+		bad("notify-retention", "%s is too short; at least 1h", c.NotifyRetention)
 	}
 	if _, err := webhook.ParseAllow(c.WebhookAllow); err != nil {
 		bad("webhook-allow", "%v", err)

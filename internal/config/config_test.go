@@ -38,6 +38,9 @@ func TestDefaults(t *testing.T) {
 	if c.RetentionEvery != time.Hour {
 		t.Errorf("RetentionEvery = %s, want 1h", c.RetentionEvery)
 	}
+	if c.NotifyRetention != 30*24*time.Hour {
+		t.Errorf("NotifyRetention = %s, want 720h", c.NotifyRetention)
+	}
 }
 
 func TestEnvAndFlagPrecedence(t *testing.T) {
@@ -79,6 +82,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"--retention-every", "0s"}, nil, "--retention-every"},
 		{nil, []string{"BACKAPP_RETENTION_EVERY=200ms"}, "--retention-every"},
 		{nil, []string{"BACKAPP_RETENTION_EVERY=200h"}, "--retention-every"},
+		{nil, []string{"BACKAPP_NOTIFY_RETENTION=30m"}, "--notify-retention"},
 	}
 	for _, c := range cases {
 		_, err := load(t, c.args, c.env...)

@@ -43,7 +43,13 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	baseURL string
+	noMail  bool
 }
+
+// NoMail is why e-mail channels cannot be created on a server without SMTP
+// settings, naming what the administrator sets.
+const NoMail = "e-mail is not configured on this server: an administrator must set --smtp-host and --smtp-from " +
+	"(BACKAPP_SMTP_HOST, BACKAPP_SMTP_FROM), and restart it"
 
 // Config configures the service; Store and Sender are required.
 type Config struct {
@@ -54,6 +60,10 @@ type Config struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	BaseURL string
+	// NoMail says the server has no SMTP settings (mail.Disabled): e-mail channels
+	// are refused, but those made before keep what they have (their deliveries fail
+	// and raise the channel's alert); only disabling one is accepted.
+	NoMail bool
 }
 
 // New returns the service.
@@ -61,7 +71,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Sender == nil {
 		return nil, errors.New("notify: Store and Sender are required")
 	}
-	s := &Service{st: cfg.Store, keys: cfg.Keys, send: cfg.Sender, log: cfg.Logger, now: cfg.Now, baseURL: strings.TrimRight(cfg.BaseURL, "/")}
+	s := &Service{st: cfg.Store, keys: cfg.Keys, send: cfg.Sender, log: cfg.Logger, now: cfg.Now, baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		noMail: cfg.NoMail}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -101,6 +112,11 @@ func (s *Service) validate(ctx context.Context, actor store.User, in Input, c *s
 			f.Add("target", "%q is not an e-mail address like name@example.com", in.Target)
 		}
 		in.Preset, in.Secret = "", ""
+		// An e-mail channel could never deliver. One that is being disabled may be
+		// saved: its owner stops its failures without deleting it.
+		if s.noMail && (c.ID == "" || in.Enabled) {
+			f.Add("kind", NoMail)
+		}
 	case store.ChannelWebhook:
 		if err := webhook.CheckURL(in.Target); err != nil {
 			f.Add("target", "webhook URL: %s", err.Error())
@@ -164,6 +180,15 @@ func newSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
+}
+
+// EmailUnavailable is why e-mail channels cannot be added (NoMail), or "" when the
+// server sends e-mail.
+func (s *Service) EmailUnavailable() string {
+	if s.noMail {
+		return NoMail
+	}
+	return ""
 }
 
 // List lists actor's channels.

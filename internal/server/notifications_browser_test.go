@@ -24,13 +24,7 @@ func TestNotificationsPageInBrowser(t *testing.T) {
 
 	base := browser.Serve(t, e.App.Handler())
 	t.Cleanup(e.App.Events.Close) // before the test server's Close waits for open streams
-	br.Run("sign in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
-		chromedp.SendKeys(chromedp.CSS(`#login-email`), "ada@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)))
+	br.Run("sign in", signIn(base, "ada@example.com")...)
 	br.Run("open the page from the settings navigation",
 		chromedp.Click(chromedp.CSS(`nav a[href="/settings/notifications"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#channel-name`)))
@@ -80,5 +74,57 @@ func TestNotificationsPageInBrowser(t *testing.T) {
 	}
 	if r := api.JSON("GET", "/api/notifications/channels", nil); len(r.Body["channels"].([]any)) != 0 {
 		t.Errorf("channels after deleting: %v", r.Body["channels"])
+	}
+}
+
+// TestNotificationsEmailUnavailableInBrowser: on a server without SMTP settings the
+// form says beforehand that e-mail channels cannot be added and what to set; adding
+// one anyway shows the error beside the kind, with what was typed kept. axe-core
+// audits both states.
+func TestNotificationsEmailUnavailableInBrowser(t *testing.T) {
+	br := browser.Start(t, 3*time.Minute)
+	e := start(t, "", func(c *config.Config) { c.SMTPHost = "" })
+	e.Client().Register("ada@example.com")
+
+	base := browser.Serve(t, e.App.Handler())
+	t.Cleanup(e.App.Events.Close)
+	br.Run("sign in and open the page", append(signIn(base, "ada@example.com"),
+		chromedp.Navigate(base+"/settings/notifications"),
+		chromedp.WaitVisible(chromedp.CSS(`#channel-kind-help`)))...)
+	if got := br.Text(`#channel-kind-help`); !strings.Contains(got, "--smtp-host") || !strings.Contains(got, "BACKAPP_SMTP_HOST") {
+		t.Errorf("the form's note on e-mail says %q, want the settings to set", got)
+	}
+	br.Audit("e-mail unavailable")
+
+	br.Run("add an e-mail channel anyway",
+		chromedp.SendKeys(chromedp.CSS(`#channel-name`), "ops mail"),
+		chromedp.SetValue(chromedp.CSS(`#channel-kind`), "email"),
+		chromedp.SendKeys(chromedp.CSS(`#channel-target`), "ops@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/notifications"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#channel-kind-error`)))
+	if got := br.Text(`#channel-kind-error`); !strings.Contains(got, "--smtp-from") || !strings.Contains(got, "BACKAPP_SMTP_FROM") {
+		t.Errorf("the kind's error says %q, want the settings to set", got)
+	}
+	kept, err := chromedp.Run(br.Ctx, chromedp.Evaluate[[]string](
+		`["#channel-name", "#channel-kind", "#channel-target"].map(s => document.querySelector(s).value)`))
+	if err != nil || strings.Join(kept, "|") != "ops mail|email|ops@example.com" {
+		t.Errorf("the form kept %q (%v), want name, kind and address as typed", kept, err)
+	}
+	if shown, err := chromedp.Run(br.Ctx, chromedp.Evaluate[bool](`document.getElementById("channel-kind-help") !== null`)); err != nil || shown {
+		t.Errorf("the note is shown beside the error that says the same (%v)", err)
+	}
+	br.Audit("an e-mail channel refused")
+}
+
+// signIn signs email in with the tests' password on the login page of base, and waits
+// for the navigation.
+func signIn(base, email string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-email`)),
+		chromedp.SendKeys(chromedp.CSS(`#login-email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), pw),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/configs"]`)),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/backapp/backapp/internal/notify"
 	"github.com/backapp/backapp/internal/notify/webhook"
 	"github.com/backapp/backapp/internal/server/servertest"
+	"github.com/backapp/backapp/internal/store"
 	"github.com/backapp/backapp/internal/testenv"
 )
 
@@ -256,5 +257,84 @@ func TestNotificationChannelValidation(t *testing.T) {
 	want(t, r, http.StatusOK)
 	if msg, _ := r.Body["error"].(string); r.Body["ok"] != false || !strings.Contains(msg, "169.254.169.254") || !strings.Contains(msg, "--webhook-allow") {
 		t.Errorf("test of the metadata address = %v, want refused naming the address and the flag", r.Body)
+	}
+}
+
+// TestEmailChannelWithoutSMTP: on a server without SMTP settings a new e-mail
+// channel, or an e-mail channel saved enabled, is refused with 400 on kind naming the
+// settings to set; webhooks are not affected. An e-mail channel made while the
+// server had SMTP stays: it is listed, may be disabled, and its deliveries fail and
+// are given up after a day, raising the channel's own alert, as before.
+func TestEmailChannelWithoutSMTP(t *testing.T) {
+	e := startAgents(t, "") // no SMTP settings
+	ctx := context.Background()
+	c := e.Client()
+	c.Register("a@example.com")
+	mail := map[string]any{"name": "ops mail", "kind": "email", "target": "ops@example.com", "events": []string{"failure"},
+		"enabled": true}
+	refused := func(what string, r response) {
+		t.Helper()
+		msg, _ := servertest.Fields(r)["kind"].(string)
+		if r.Status != http.StatusBadRequest || !strings.Contains(msg, "--smtp-host") || !strings.Contains(msg, "BACKAPP_SMTP_HOST") ||
+			!strings.Contains(msg, "--smtp-from") || !strings.Contains(msg, "BACKAPP_SMTP_FROM") {
+			t.Errorf("%s: %d %s, want 400 on kind naming --smtp-host, --smtp-from and their variables", what, r.Status, r.Raw)
+		}
+	}
+	refused("create an e-mail channel", c.JSON("POST", "/api/notifications/channels", mail))
+	refused("create a disabled e-mail channel", c.JSON("POST", "/api/notifications/channels", with(mail, "enabled", false)))
+	r := c.JSON("POST", "/api/notifications/channels", map[string]any{"name": "hook", "kind": "webhook",
+		"target": "https://hooks.example.com/x", "events": []string{"late"}, "enabled": true})
+	want(t, r, http.StatusCreated)
+	refused("change a webhook into e-mail", c.JSON("PUT", "/api/notifications/channels/"+r.Body["id"].(string), mail))
+
+	// A channel made while the server had SMTP settings.
+	uid := userID(t, c)
+	now := e.Clock.Now()
+	old := store.Channel{UserID: uid, Name: "old mail", Kind: store.ChannelEmail, Target: "old@example.com",
+		Events: []string{"failure"}, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := e.App.Store.CreateChannel(ctx, &old); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.JSON("GET", "/api/notifications/channels/"+old.ID, nil); r.Status != http.StatusOK || r.Body["target"] != "old@example.com" {
+		t.Errorf("the old e-mail channel: %d %s", r.Status, r.Raw)
+	}
+	refused("save the old e-mail channel enabled", c.JSON("PUT", "/api/notifications/channels/"+old.ID,
+		with(mail, "target", "old@example.com")))
+	r = c.JSON("POST", "/api/notifications/channels/"+old.ID+"/test", nil)
+	if msg, _ := r.Body["error"].(string); r.Status != http.StatusOK || r.Body["ok"] != false || !strings.Contains(msg, "not configured") {
+		t.Errorf("test of the old e-mail channel = %d %s, want a failed attempt saying e-mail is not configured", r.Status, r.Raw)
+	}
+
+	if _, _, err := e.App.Alerts.Raise(ctx, store.Alert{UserID: uid, Type: "failure", Rule: "run_failed", Subject: uid, Ref: "r1",
+		Message: "backup failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Outbox.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Add(25 * time.Hour)
+	if _, err := e.App.Outbox.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := e.App.Store.ListMessages(ctx, uid, 10)
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.ChannelID+" "+m.State+": "+m.LastError)
+	}
+	if err != nil || len(ms) != 1 || ms[0].ChannelID != old.ID || ms[0].State != store.MessageDead ||
+		!strings.Contains(ms[0].LastError, "not configured") {
+		t.Errorf("messages = %q, %v; want the old channel's (%s) given up, e-mail not configured", got, err, old.ID)
+	}
+	failing, _, err := e.App.Store.ListAlerts(ctx, store.AlertFilter{UserID: uid, Rule: "channel_failing"})
+	if err != nil || len(failing) != 1 || failing[0].Subject != old.ID {
+		t.Errorf("channel_failing alerts = %+v, %v; want one about the old channel", failing, err)
+	}
+
+	// Its owner may turn it off without deleting it (signed in again: a day passed).
+	want(t, c.Login("a@example.com", pw), http.StatusOK)
+	r = c.JSON("PUT", "/api/notifications/channels/"+old.ID, with(mail, "target", "old@example.com", "enabled", false))
+	want(t, r, http.StatusOK)
+	if r.Body["enabled"] != false || r.Body["kind"] != "email" {
+		t.Errorf("disabled: %s", r.Raw)
 	}
 }

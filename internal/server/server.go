@@ -36,6 +36,7 @@ import (
 	"github.com/backapp/backapp/internal/events"
 	"github.com/backapp/backapp/internal/events/pgevents"
 	"github.com/backapp/backapp/internal/httpx"
+	"github.com/backapp/backapp/internal/mail"
 	"github.com/backapp/backapp/internal/metrics"
 	"github.com/backapp/backapp/internal/notify"
 	"github.com/backapp/backapp/internal/notify/outbox"
@@ -314,12 +315,14 @@ func (a *App) buildNotify(opt Options) error {
 		return err
 	}
 	disp := &notify.Dispatcher{Mail: ms, Client: guard.Client(), Now: opt.Now, Keys: a.Keys}
+	_, noMail := ms.(mail.Disabled)
 	a.Notify, err = notify.New(notify.Config{Store: a.Store, Keys: a.Keys, Sender: disp, Logger: a.log, Now: opt.Now,
-		BaseURL: a.cfg.BaseURL})
+		BaseURL: a.cfg.BaseURL, NoMail: noMail})
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease}
+	a.Outbox = &outbox.Worker{Store: a.Store, Sender: disp, Alerts: a.Alerts, Logger: a.log, Now: opt.Now, Lease: a.cfg.NotifyLease,
+		Retention: a.cfg.NotifyRetention}
 	if opt.OutboxTune != nil {
 		opt.OutboxTune(a.Outbox)
 	}
@@ -402,7 +405,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			a.log.Error("background loop", "err", err)
 		}
 	}()
-	loops.Go(func() error { a.sweepSessions(jobs); return nil })
+	loops.Go(func() error { a.sweep(jobs); return nil })
 	loops.Go(func() error { a.offline.Run(jobs); return nil })
 	loops.Go(func() error { a.alertWatch.Run(jobs); return nil })
 	loops.Go(func() error { a.Outbox.Run(jobs); return nil })
@@ -439,8 +442,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// sweepSessions deletes expired sessions every ten minutes.
-func (a *App) sweepSessions(ctx context.Context) {
+// sweep deletes expired sessions and prunes the notification outbox every ten
+// minutes. Every replica sweeps: the deletes are idempotent, and replicas pruning
+// at once skip each other's rows.
+func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -454,6 +459,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 				a.log.Warn("delete expired sessions", "err", err)
 			} else if n > 0 {
 				a.log.Debug("deleted expired sessions", "count", n)
+			}
+			if n, err := a.Outbox.Prune(ctx); err != nil {
+				a.log.Warn("prune notification outbox", "err", err)
+			} else if n > 0 {
+				a.log.Info("pruned settled notifications", "count", n, "older than", a.cfg.NotifyRetention)
 			}
 		}
 	}

@@ -136,6 +136,12 @@ type Notifications interface {
 	AddAttempt(ctx context.Context, a *Attempt) error
 	// ListAttempts lists a channel's attempts, the newest first.
 	ListAttempts(ctx context.Context, channelID string, limit int) ([]Attempt, error)
+	// PruneMessages deletes up to limit settled messages (delivered, dead, dropped)
+	// finished before before, with their attempts, and the test attempts made before
+	// it; it returns how many messages it deleted (fewer than limit: no more are due).
+	// Queued, failed (to be retried) and sending messages are never deleted. Replicas
+	// may prune at once: on PostgreSQL each skips the rows another is deleting.
+	PruneMessages(ctx context.Context, before time.Time, limit int) (int, error)
 	// CountMessagesByState counts the outbox by state (Prometheus' gauge).
 	CountMessagesByState(ctx context.Context) (map[string]int, error)
 	// ChannelsFor lists every user's enabled channels that want event.

@@ -52,6 +52,7 @@ type channelForm struct {
 	Name, Kind, Target, Preset string
 	Secret                     string
 	Enabled                    bool
+	EmailOff                   string // why e-mail channels cannot be added; "" when they can
 	Events, Configs, Presets   []notifyChoice
 }
 
@@ -81,7 +82,7 @@ func (h *Handler) notificationsShow(w http.ResponseWriter, r *http.Request, sess
 
 func (h *Handler) channelFormOf(r *http.Request, sess auth.Session, in notify.Input) channelForm {
 	f := channelForm{Action: "/settings/notifications", Name: in.Name, Kind: in.Kind, Target: in.Target, Preset: in.Preset,
-		Secret: in.Secret, Enabled: in.Enabled}
+		Secret: in.Secret, Enabled: in.Enabled, EmailOff: h.notify.EmailUnavailable()}
 	if f.Kind == "" {
 		f.Kind = store.ChannelWebhook
 	}

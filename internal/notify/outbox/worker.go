@@ -21,6 +21,7 @@ type Store interface {
 	ClaimMessages(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]store.Message, error)
 	FinishMessage(ctx context.Context, id, worker string, at time.Time, o store.Outcome) error
 	GetChannel(ctx context.Context, id string) (store.Channel, error)
+	PruneMessages(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Sender delivers one message (notify.Dispatcher).
@@ -54,6 +55,11 @@ const (
 	DefaultBackoff     = 30 * time.Second
 	DefaultMaxBackoff  = time.Hour
 	DefaultGiveUpAfter = 24 * time.Hour
+	// DefaultRetention is how long settled messages and their attempts are kept.
+	DefaultRetention = 30 * 24 * time.Hour
+	// pruneBatch is how many messages one prune statement deletes: short
+	// transactions, so claims and deliveries are not held up behind a large prune.
+	pruneBatch = 1000
 )
 
 // Worker delivers the outbox. Fill the fields, then Run; zero values are the defaults.
@@ -73,6 +79,8 @@ type Worker struct {
 	// Backoff is the first retry's delay, doubling up to MaxBackoff (each ±20 %
 	// jitter), until the message is GiveUpAfter old: then it is dead.
 	Backoff, MaxBackoff, GiveUpAfter time.Duration
+	// Retention is how long Prune keeps settled messages and their attempts.
+	Retention time.Duration
 	// Wake, when set, makes Run look at once (a message was enqueued).
 	Wake <-chan struct{}
 
@@ -105,6 +113,7 @@ func (w *Worker) init() {
 		def(&w.Backoff, DefaultBackoff)
 		def(&w.MaxBackoff, DefaultMaxBackoff)
 		def(&w.GiveUpAfter, DefaultGiveUpAfter)
+		def(&w.Retention, DefaultRetention)
 		if w.Batch <= 0 {
 			w.Batch = DefaultBatch
 		}
@@ -176,6 +185,28 @@ func (w *Worker) Pass(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return len(msgs), errors.Join(errs...)
+}
+
+// Prune deletes the messages settled (delivered, dead or dropped) more than
+// Retention ago with their delivery attempts, and test attempts as old, so the
+// outbox of a server that notifies for years stays the size of its retention.
+// Messages still to be sent or being sent are never deleted. It deletes in batches
+// until none is left and returns how many messages it deleted. Replicas may prune
+// at once (store.Notifications.PruneMessages).
+func (w *Worker) Prune(ctx context.Context) (int, error) {
+	w.init()
+	before := w.Now().UTC().Add(-w.Retention)
+	total := 0
+	for {
+		n, err := w.Store.PruneMessages(ctx, before, pruneBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("prune notifications settled before %s: %w", before.Format(time.RFC3339), err)
+		}
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 type chanResult struct {

@@ -398,3 +398,79 @@ func TestReplicasDeliverOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneAfterRetention: a delivered message and its attempt stay for the
+// retention and are then deleted; a message still being retried is kept however old,
+// and the attempts shown for its channel with it; two replicas prune at once.
+func TestPruneAfterRetention(t *testing.T) {
+	openStores(t, func(t *testing.T, open func() store.Store) {
+		st := open()
+		f := setup(t, st)
+		ctx := context.Background()
+		up := newReceiver(t, "secret-of-the-working-one")
+		down := newReceiver(t, "secret-of-the-failing-one")
+		down.status.Store(http.StatusInternalServerError)
+		ok := f.channel(t, "up", up.URL+"/hook", "secret-of-the-working-one")
+		bad := f.channel(t, "down", down.URL+"/hook", "secret-of-the-failing-one")
+		f.fail(t, "run1")
+		w1, w2 := f.worker(st, "w1"), f.worker(open(), "w2")
+		w1.Retention, w2.Retention = 30*24*time.Hour, 30*24*time.Hour
+		if n, err := w1.Pass(ctx); err != nil || n != 2 {
+			t.Fatalf("Pass = %d, %v; want both messages claimed", n, err)
+		}
+		attempts := func(ch store.Channel) int {
+			t.Helper()
+			as, err := st.ListAttempts(ctx, ch.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(as)
+		}
+		states := func() map[string]string {
+			t.Helper()
+			got := map[string]string{}
+			for _, m := range messages(t, st) {
+				got[m.ChannelID] = m.State
+			}
+			return got
+		}
+		want := map[string]string{ok.ID: store.MessageDelivered, bad.ID: store.MessageFailed}
+		if got := states(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("states = %v, want %v", got, want)
+		}
+
+		f.clock.Add(30*24*time.Hour - time.Minute)
+		if n, err := w1.Prune(ctx); err != nil || n != 0 {
+			t.Errorf("Prune within the retention = %d, %v; want 0", n, err)
+		}
+		if got := attempts(ok); got != 1 {
+			t.Errorf("attempts of the delivered one within the retention = %d, want 1", got)
+		}
+
+		f.clock.Add(2 * time.Minute)
+		var wg sync.WaitGroup
+		counts := make([]int, 2)
+		for i, w := range []*outbox.Worker{w1, w2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := w.Prune(ctx)
+				if err != nil {
+					t.Errorf("Prune by %s: %v", w.ID, err)
+				}
+				counts[i] = n
+			}()
+		}
+		wg.Wait()
+		if counts[0]+counts[1] != 1 {
+			t.Errorf("pruned by the two replicas = %v, want 1 in all", counts)
+		}
+		want = map[string]string{bad.ID: store.MessageFailed}
+		if got := states(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("states after the retention = %v, want %v (the one being retried kept)", got, want)
+		}
+		if got := [2]int{attempts(ok), attempts(bad)}; got != [2]int{0, 1} {
+			t.Errorf("attempts (delivered channel, retried channel) after the retention = %v, want [0 1]", got)
+		}
+	})
+}

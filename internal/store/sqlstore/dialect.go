@@ -36,6 +36,11 @@ type dialect struct {
 	// too (PostgreSQL's FOR UPDATE SKIP LOCKED); "" where one writer serialises
 	// them (SQLite).
 	skipLocked string
+	// runDuration is a run's duration in ms as the history sorts it: as reported,
+	// else end minus start; NULL while unfinished. Migration 00018 indexes this very
+	// expression ({{run_duration}}), and an index serves only the expression it was
+	// built on: never change it (add a migration with a new index instead).
+	runDuration string
 	// types fills the type names of shared migrations (see migrations).
 	types map[string]string
 
@@ -88,7 +93,8 @@ func (s *Store) tp(t *time.Time) any {
 // migrations/<dialect>/*.sql only one. A version number is used once across both
 // folders (a version can be shared, or per dialect, not both). Shared files name
 // column types as {{uuid}}, {{text}}, {{bool}}, {{int}}, {{time}}, {{json}},
-// {{bytes}} and end CREATE TABLE with {{strict}}; the dialect fills them in.
+// {{bytes}} and end CREATE TABLE with {{strict}}; the dialect fills them in, and
+// {{run_duration}} with dialect.runDuration.
 //
 //go:embed migrations
 var migrationFiles embed.FS
@@ -146,6 +152,9 @@ func (d *dialect) fill(name string, b []byte) ([]byte, error) {
 		}
 		key := s[i+2 : i+j]
 		v, ok := d.types[key]
+		if key == "run_duration" {
+			v, ok = "("+d.runDuration+")", true
+		}
 		if !ok {
 			return nil, fmt.Errorf("migration %s: unknown type {{%s}}", name, key)
 		}

@@ -410,6 +410,27 @@ func (s *Store) ListAttempts(ctx context.Context, channelID string, limit int) (
 		}, channelID, limit)
 }
 
+// PruneMessages deletes up to limit settled messages finished before before, and
+// the test attempts made before it. A message's attempts go with it (ON DELETE
+// CASCADE, found by idx_notification_attempts_message); the messages are found by
+// idx_notification_outbox_finished (state, finished_at), which holds the settled
+// ones only.
+func (s *Store) PruneMessages(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "prune notifications"
+	if limit <= 0 {
+		limit = 1000
+	}
+	res, err := s.exec(ctx, `DELETE FROM notification_outbox WHERE id IN (SELECT id FROM notification_outbox
+		WHERE finished_at < ? AND state IN (?, ?, ?) LIMIT ?`+s.d.skipLocked+`)`,
+		s.t(before), store.MessageDelivered, store.MessageDead, store.MessageDropped, limit)
+	n, err := affected(op, res, err)
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.exec(ctx, `DELETE FROM notification_attempts WHERE message_id IS NULL AND at < ?`, s.t(before))
+	return int(n), mapErr(op, err)
+}
+
 // CountMessagesByState counts the outbox by state.
 func (s *Store) CountMessagesByState(ctx context.Context) (map[string]int, error) {
 	return s.countBy(ctx, "count notifications by state", `SELECT state, COUNT(*) FROM notification_outbox GROUP BY state`)

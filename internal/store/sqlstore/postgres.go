@@ -42,7 +42,8 @@ func postgresDialect() *dialect {
 			return err
 		},
 		// Replicas claiming outbox messages at once skip each other's rows.
-		skipLocked: " FOR UPDATE SKIP LOCKED",
+		skipLocked:  " FOR UPDATE SKIP LOCKED",
+		runDuration: "COALESCE(duration, CAST(EXTRACT(EPOCH FROM end_time - start_time) * 1000 AS BIGINT))",
 		types: map[string]string{
 			"uuid": "uuid", "text": "text", "bool": "boolean", "int": "bigint",
 			"time": "timestamptz", "json": "jsonb", "bytes": "bytea", "strict": "",

@@ -439,28 +439,13 @@ func (s *Store) GetRunRecord(ctx context.Context, id string) (store.RunRecord, e
 // so it is counted without asking the database again.
 func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.RunRecord, int, error) {
 	const op = "list runs"
-	var w where
-	if !s.runFilter(&w, f.UserID, f.ConfigID, f.AgentID, f.Since, f.Until) {
+	query, w, ok := s.runRecordsQuery(f)
+	if !ok {
 		return nil, 0, nil
-	}
-	switch f.Status {
-	case "":
-	case "late":
-		w.add("late")
-	default:
-		w.add("status = ?", f.Status)
 	}
 	limit, offset := f.Limit, max(f.Offset, 0)
 	if limit <= 0 {
 		limit = 50
-	}
-	order := s.runOrder(f.Sort, f.Asc)
-	query := `SELECT ` + runRecordColumns + ` FROM backup_logs ` + w.String() + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
-	if f.Sort != "" && f.Sort != store.RunsByStart {
-		// No index holds these orders: the database sorts every match. It sorts their
-		// ids alone, and the page's names are looked up for the page's rows only.
-		query = `SELECT ` + runRecordColumns + ` FROM backup_logs WHERE id IN (SELECT id FROM backup_logs ` + w.String() +
-			` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
 	}
 	out, err := queryAll(ctx, s, op, query, scanRunRecord, append(slices.Clip(w.args), limit, offset)...)
 	if err != nil {
@@ -488,9 +473,36 @@ func (s *Store) ListRunRecords(ctx context.Context, f store.RunFilter) ([]store.
 	return out, total, nil
 }
 
+// runRecordsQuery is ListRunRecords' query of a page of f's runs, ending with
+// LIMIT ? OFFSET ? after w's arguments, and its filter w; not ok when f matches no
+// run.
+func (s *Store) runRecordsQuery(f store.RunFilter) (query string, w where, ok bool) {
+	if !s.runFilter(&w, f.UserID, f.ConfigID, f.AgentID, f.Since, f.Until) {
+		return "", w, false
+	}
+	switch f.Status {
+	case "":
+	case "late":
+		w.add("late")
+	default:
+		w.add("status = ?", f.Status)
+	}
+	order := s.runOrder(f.Sort, f.Asc)
+	query = `SELECT ` + runRecordColumns + ` FROM backup_logs ` + w.String() + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	if f.Sort != "" && f.Sort != store.RunsByStart {
+		// The database finds the page's ids alone (on the sort's index, migration
+		// 00018, when no filter narrows the runs further), and the page's names are
+		// looked up for the page's rows only.
+		query = `SELECT ` + runRecordColumns + ` FROM backup_logs WHERE id IN (SELECT id FROM backup_logs ` + w.String() +
+			` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
+	}
+	return query, w, true
+}
+
 // runOrder is the ORDER BY list of a history order (store.RunSorts), with id as the
-// last tie-breaker so pages never overlap. Only the start time has an index
-// (docs/benchmarks.md has what the others cost).
+// last tie-breaker so pages never overlap. Each is an index's order (docs/benchmarks.md):
+// the start time's, (status, start_time), and migration 00018's (total_bytes, id) and
+// the duration's two.
 func (s *Store) runOrder(by string, asc bool) string {
 	dir := " DESC"
 	if asc {
@@ -498,13 +510,12 @@ func (s *Store) runOrder(by string, asc bool) string {
 	}
 	switch by {
 	case store.RunsByDuration:
-		// The duration the run reported, else end minus start (as the pages show it);
-		// unfinished runs last either way.
-		d := "COALESCE(duration, CAST(EXTRACT(EPOCH FROM end_time - start_time) * 1000 AS BIGINT))"
-		if s.d.textTime {
-			d = "COALESCE(duration, CAST((julianday(end_time) - julianday(start_time)) * 86400000 AS INTEGER))"
-		}
-		return d + dir + " NULLS LAST, id" + dir
+		// Unfinished runs (no duration) last either way: "IS NULL" first, so that
+		// NULLs need no NULLS LAST, which the two databases place differently and
+		// whose one index could not serve both directions. Each direction has its
+		// index: (d IS NULL, d, id) and (d IS NULL, d DESC, id DESC).
+		d := "(" + s.d.runDuration + ")"
+		return d + " IS NULL, " + d + dir + ", id" + dir
 	case store.RunsBySize:
 		return "total_bytes" + dir + ", id" + dir
 	case store.RunsByStatus:

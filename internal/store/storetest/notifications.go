@@ -23,6 +23,7 @@ var notificationTests = []test{
 	{"ClaimRace", testClaimRace},
 	{"DeleteChannelDropsQueued", testDeleteChannelDrops},
 	{"ChannelsForAndActivity", testChannelsForAndActivity},
+	{"PruneMessages", testPruneMessages},
 }
 
 func mkChannel(t *testing.T, s store.Store, userID, name string, events []string, configs ...string) store.Channel {
@@ -367,4 +368,82 @@ func testChannelsForAndActivity(t *testing.T, s store.Store) {
 	act, err := s.CountActivity(ctx, u.ID, t0)
 	check(t, "CountActivity", err)
 	equal(t, "activity", act, store.Activity{AlertsOpened: 2, AlertsResolved: 1, AlertsOpen: 1, RunsFailed: 1, RunsCompleted: 2})
+}
+
+// testPruneMessages settles messages in every way, some long ago, and leaves others
+// queued, failed and leased since then: pruning deletes the old settled ones with
+// their attempts, and old test attempts, and nothing else.
+func testPruneMessages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := mkUser(t, s, "prune@example.com", t0, true)
+	ch := mkChannel(t, s, u.ID, "hook", []string{"failure"})
+	gone := mkChannel(t, s, u.ID, "gone", []string{"failure"})
+	ids := enqueueN(t, s, ch, 7, t0)
+	claim := func(at time.Time) store.Message {
+		t.Helper()
+		got, err := s.ClaimMessages(ctx, "w1", at, time.Minute, 1)
+		check(t, "ClaimMessages", err)
+		equal(t, "claimed", len(got), 1)
+		return got[0]
+	}
+	finish := func(m store.Message, at time.Time, state string) {
+		t.Helper()
+		check(t, "FinishMessage "+state, s.FinishMessage(ctx, m.ID, "w1", at, store.Outcome{State: state, Next: at.Add(time.Hour),
+			Attempt: store.Attempt{Event: "failure", At: at, Status: 500, Error: "x"}}))
+	}
+	// Long ago (before the cut): delivered, dead and a failed attempt of the one
+	// retried since; after it, one delivered.
+	old := t0.Add(time.Hour)
+	finish(claim(old), old, store.MessageDelivered)                   // ids[0]
+	finish(claim(old), old, store.MessageDead)                        // ids[1]
+	finish(claim(old), old, store.MessageFailed)                      // ids[2]: retried at old+1h
+	finish(claim(old), old.Add(48*time.Hour), store.MessageDelivered) // ids[3]: recent
+	// ids[4] is leased since long ago (its worker died), ids[5] and ids[6] queued;
+	// a message of a channel deleted long ago is dropped.
+	leased := claim(old)
+	equal(t, "leased", leased.ID, ids[4])
+	dropped := enqueueN(t, s, gone, 1, t0)
+	_, err := s.DeleteChannel(ctx, gone.ID, old, "deleted")
+	check(t, "DeleteChannel", err)
+	oldTest := store.Attempt{ChannelID: ch.ID, Event: "test", At: old, Duration: time.Millisecond}
+	newTest := store.Attempt{ChannelID: ch.ID, Event: "test", At: old.Add(48 * time.Hour), Duration: time.Millisecond}
+	check(t, "AddAttempt old", s.AddAttempt(ctx, &oldTest))
+	check(t, "AddAttempt new", s.AddAttempt(ctx, &newTest))
+
+	cut := old.Add(24 * time.Hour)
+	n, err := s.PruneMessages(ctx, cut, 2)
+	check(t, "PruneMessages", err)
+	equal(t, "pruned in the first batch", n, 2)
+	n, err = s.PruneMessages(ctx, cut, 2)
+	check(t, "PruneMessages again", err)
+	equal(t, "pruned in the second batch", n, 1)
+	n, err = s.PruneMessages(ctx, cut, 2)
+	check(t, "PruneMessages when done", err)
+	equal(t, "pruned when none is due", n, 0)
+
+	for _, id := range []string{ids[0], ids[1], dropped[0]} {
+		_, err := s.GetMessage(ctx, id)
+		wantErr(t, "an old settled message after the prune", err, store.ErrNotFound)
+	}
+	for i, want := range map[int]string{2: store.MessageFailed, 3: store.MessageDelivered, 4: store.MessageSending,
+		5: store.MessageQueued, 6: store.MessageQueued} {
+		m, err := s.GetMessage(ctx, ids[i])
+		check(t, fmt.Sprintf("GetMessage %d after the prune", i), err)
+		equal(t, fmt.Sprintf("message %d after the prune", i), m.State, want)
+	}
+	atts, err := s.ListAttempts(ctx, ch.ID, 100)
+	check(t, "ListAttempts", err)
+	var left []string
+	for _, a := range atts {
+		left = append(left, a.MessageID+"@"+a.At.Sub(t0).String())
+	}
+	sort.Strings(left)
+	want := []string{"@49h0m0s", ids[2] + "@1h0m0s", ids[3] + "@49h0m0s"}
+	sort.Strings(want)
+	equal(t, "attempts after the prune (message@time)", left, want)
+
+	// The lease expired long ago: another worker takes the message, as before.
+	again, err := s.ClaimMessages(ctx, "w2", cut, time.Minute, 10)
+	check(t, "ClaimMessages after the prune", err)
+	equal(t, "claimable after the prune", len(again), 4)
 }
