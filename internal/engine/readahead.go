@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 
 	"github.com/backapp/backapp/internal/engine/archive"
 	"github.com/backapp/backapp/internal/engine/manifest"
@@ -46,9 +47,14 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	defer cancel(nil)
 	items := make(chan []item, walkAheadNodes/walkBatch)
 	var rr *readRing
+	var pf *prefetcher
 	if readAhead > 0 && archive.PreReadSupported {
 		rr = newReadRing(readAhead, readAheadBytes)
 		defer rr.close()
+		if prefetchSupported {
+			pf = newPrefetcher(readAhead)
+			defer pf.close()
+		}
 	}
 	var batch []item
 	flush := func() error {
@@ -82,7 +88,16 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 		defer close(items)
 		err := scan.Walk(ctx, sources, so, func(n scan.Node) error {
 			it := item{node: n}
-			if rr != nil && n.Type == manifest.TypeFile && n.Stat.Nlink <= 1 && n.Info.Size() <= readAheadMax {
+			if rr == nil || n.Type != manifest.TypeFile || n.Info.Size() > readAheadMax {
+				return add(it, n.Type == manifest.TypeDir)
+			}
+			// Once the cache is found cold, the kernel is asked to read every small
+			// file in as soon as it is walked.
+			hinted := pf != nil && n.Info.Size() > 0 && rr.cold.Load()
+			if hinted {
+				pf.hint(n.Path)
+			}
+			if n.Stat.Nlink <= 1 {
 				size := int(n.Info.Size())
 				r := rr.reserve(size)
 				if r == nil {
@@ -94,11 +109,11 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 						return err
 					}
 				}
-				r.node = n
+				r.node, r.hinted = n, hinted
 				rr.work <- r
 				it.read = r
 			}
-			return add(it, n.Type == manifest.TypeDir)
+			return add(it, false)
 		})
 		if err == nil {
 			err = flush()
@@ -131,13 +146,14 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 
 // readFile is one file read ahead into the ring.
 type readFile struct {
-	node  scan.Node
-	Data  []byte            // the file's content, valid until released
-	Sum   [sha256.Size]byte // its SHA-256
-	ok    bool              // read whole and unchanged
-	span  int               // ring bytes taken, with those skipped at the end of the ring before it
-	ready chan struct{}     // a token once read (buffered: the struct is reused)
-	done  bool              // the token was taken
+	node   scan.Node
+	Data   []byte            // the file's content, valid until released
+	Sum    [sha256.Size]byte // its SHA-256
+	ok     bool              // read whole and unchanged
+	hinted bool              // prefetch was asked to read it in
+	span   int               // ring bytes taken, with those skipped at the end of the ring before it
+	ready  chan struct{}     // a token once read (buffered: the struct is reused)
+	done   bool              // the token was taken
 }
 
 // Wait waits for the read and reports whether the file was read whole, unchanged since
@@ -158,6 +174,13 @@ type readRing struct {
 	buf  []byte
 	work chan *readFile
 	wg   sync.WaitGroup
+	// cold: a reader found a file out of the page cache, and from then on the walk
+	// hints every small file to the prefetcher (posix_fadvise WILLNEED). On a cold
+	// tree the kernel then reads many files at once, not only the few the readers
+	// wait on (the benchmark tree's cold backup: 7.0 s without hints, 5.7 s with);
+	// on a warm one nothing is hinted, which saves the hints' open, fstat and close
+	// of every file (5 % of the CPU).
+	cold atomic.Bool
 
 	mu         sync.Mutex
 	head, used int           // next free byte; bytes reserved and not yet released
@@ -170,7 +193,13 @@ func newReadRing(workers, size int) *readRing {
 	for range workers {
 		r.wg.Go(func() {
 			for f := range r.work {
-				f.ok = archive.ReadWhole(f.node, f.Data)
+				var cached bool
+				f.ok, cached = archive.ReadWhole(f.node, f.Data)
+				if !cached && !f.hinted && len(f.Data) > 0 {
+					// A cold cache: hint the next files to the kernel, so that it
+					// reads many at once, not only the few the readers wait on.
+					r.cold.Store(true)
+				}
 				if f.ok {
 					f.Sum = sha256.Sum256(f.Data)
 				}
@@ -240,4 +269,35 @@ func (r *readRing) release(f *readFile) {
 func (r *readRing) close() {
 	close(r.work)
 	r.wg.Wait()
+}
+
+// prefetcher asks the kernel to read files in, on a few goroutines. Hints that find
+// every goroutine busy and the queue full are dropped: the readers read those anyway.
+type prefetcher struct {
+	paths chan string
+	wg    sync.WaitGroup
+}
+
+func newPrefetcher(workers int) *prefetcher {
+	p := &prefetcher{paths: make(chan string, walkAheadNodes)}
+	for range workers {
+		p.wg.Go(func() {
+			for path := range p.paths {
+				prefetch(path)
+			}
+		})
+	}
+	return p
+}
+
+func (p *prefetcher) hint(path string) {
+	select {
+	case p.paths <- path:
+	default:
+	}
+}
+
+func (p *prefetcher) close() {
+	close(p.paths)
+	p.wg.Wait()
 }

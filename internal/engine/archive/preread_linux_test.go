@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backapp/backapp/internal/engine/scan"
 )
 
@@ -36,11 +38,18 @@ func TestReadWhole(t *testing.T) {
 	write()
 	n := walked(t, p)
 	buf := make([]byte, 7)
-	if !ReadWhole(n, buf) || string(buf) != "content" {
-		t.Fatalf("unchanged file: read %q", buf)
+	if ok, cached := ReadWhole(n, buf); !ok || !cached || string(buf) != "content" {
+		t.Fatalf("unchanged file just written: read %q (ok %v, cached %v)", buf, ok, cached)
 	}
-	if ReadWhole(n, make([]byte, 6)) {
+	if ok, _ := ReadWhole(n, make([]byte, 6)); ok {
 		t.Error("read into a buffer of another size than the file's")
+	}
+	// Out of the page cache (written back, then dropped): read all the same, and
+	// reported as not cached.
+	evict(t, p)
+	clear(buf)
+	if ok, cached := ReadWhole(n, buf); !ok || cached || string(buf) != "content" {
+		t.Errorf("file out of the page cache: read %q (ok %v, cached %v)", buf, ok, cached)
 	}
 	changes := map[string]func(){
 		"chmod": func() { os.Chmod(p, 0o600) },
@@ -66,7 +75,7 @@ func TestReadWhole(t *testing.T) {
 			n := walked(t, p)
 			change()
 			done := make(chan bool)
-			go func() { done <- ReadWhole(n, make([]byte, n.Info.Size())) }()
+			go func() { ok, _ := ReadWhole(n, make([]byte, n.Info.Size())); done <- ok }()
 			select {
 			case ok := <-done:
 				if ok {
@@ -76,5 +85,21 @@ func TestReadWhole(t *testing.T) {
 				t.Fatalf("ReadWhole blocks after %s", name)
 			}
 		})
+	}
+}
+
+// evict writes the file at p back and drops its pages from the page cache.
+func evict(t *testing.T, p string) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,4 +9,4 @@ import "github.com/backapp/backapp/internal/engine/scan"
 const PreReadSupported = false
 
 // ReadWhole always reports false here: see the Linux version.
-func ReadWhole(scan.Node, []byte) bool { return false }
+func ReadWhole(scan.Node, []byte) (ok, cached bool) { return false, false }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package engine
+
+const prefetchSupported = false
+
+func prefetch(string) {}
