@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/seal"
 	"github.com/backapp/backapp/internal/storage"
 	"github.com/backapp/backapp/internal/storage/s3test"
@@ -127,7 +128,7 @@ func changeSmall(b *testing.B, dir string, n, maxSize int, v uint64) {
 // changed, and a cold restore of that last point in time (until on disk), with the
 // bytes each run added to the destination and peak RSS, and the disk's own bound for
 // the restore: dd of the same byte count with conv=fsync. The engine runs as the agent
-// does (deltas, GOMEMLIMIT=100MiB); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
+// does (deltas, the agent's default soft memory limit: 100 MiB on 2 cores); BENCH_DELTAS=0, BENCH_GOMEMLIMIT and
 // BENCH_ENGINE_ONLY compare other settings.
 func BenchmarkEngineSmallFiles(b *testing.B) {
 	n := 300_000
@@ -175,7 +176,7 @@ func BenchmarkEngineSmallFiles(b *testing.B) {
 	// memory limit (cmd/backapp-agent). BENCH_DELTAS=0 writes whole manifests (agents before deltas);
 	// BENCH_GOMEMLIMIT sets another limit ("off": none).
 	deltas := os.Getenv("BENCH_DELTAS") != "0"
-	childEnv := []string{"GOMEMLIMIT=100MiB"} // cmd/backapp-agent's defaultMemoryLimit
+	childEnv := []string{fmt.Sprintf("GOMEMLIMIT=%d", engine.DefaultMemoryLimit(runtime.GOMAXPROCS(0)))} // as cmd/backapp-agent's default
 	switch v := os.Getenv("BENCH_GOMEMLIMIT"); v {
 	case "":
 	case "off":
