@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -67,12 +66,7 @@ func TestReadAheadSameArchive(t *testing.T) {
 // plain downloads an object and returns it decompressed.
 func plain(t *testing.T, dest storage.Destination, key string) []byte {
 	t.Helper()
-	rc, err := dest.Get(context.Background(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	r, _, err := seal.NewReader(rc, nil)
+	r, _, err := seal.NewReader(bytes.NewReader(getObject(t, dest, key)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
