@@ -97,8 +97,7 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 			if hinted {
 				pf.hint(n.Path)
 			}
-			if n.Stat.Nlink <= 1 {
-				size := int(n.Info.Size())
+			if size := int(n.Info.Size()); n.Stat.Nlink <= 1 && size <= len(rr.buf) { // a file larger than the ring would wait for room forever
 				r := rr.reserve(size)
 				if r == nil {
 					if err := flush(); err != nil {

@@ -2,11 +2,14 @@ package engine_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/backapp/backapp/internal/engine"
 	"github.com/backapp/backapp/internal/engine/seal"
@@ -85,4 +88,30 @@ func entryLines(m []byte) string {
 		return ""
 	}
 	return string(bytes.Join(lines[1:len(lines)-1], []byte("\n")))
+}
+
+// TestReadAheadRingSmallerThanFile: a file larger than the ring is left to the writer
+// instead of waiting for room that never comes.
+func TestReadAheadRingSmallerThanFile(t *testing.T) {
+	engine.SetReadAheadBytes(t, 64<<10)
+	dest := s3test.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	for i, size := range []int{10 << 10, 100 << 10, 64 << 10, 64<<10 + 1, 0, 30 << 10} {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), strings.Repeat("x", size), 0o600, t0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := backupTo(t, dest, key(0, seal.Options{}), engine.BackupOptions{Sources: []string{src}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("backup with files larger than the read-ahead ring did not finish in a minute")
+	}
 }
