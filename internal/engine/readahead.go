@@ -51,10 +51,8 @@ func walkAhead(ctx context.Context, sources []string, so scan.Options, readAhead
 	if readAhead > 0 && archive.PreReadSupported {
 		rr = newReadRing(readAhead, readAheadBytes)
 		defer rr.close()
-		if prefetchSupported {
-			pf = newPrefetcher(readAhead)
-			defer pf.close()
-		}
+		pf = newPrefetcher(readAhead)
+		defer pf.close()
 	}
 	var batch []item
 	flush := func() error {
@@ -282,7 +280,7 @@ func newPrefetcher(workers int) *prefetcher {
 	for range workers {
 		p.wg.Go(func() {
 			for path := range p.paths {
-				prefetch(path)
+				archive.Prefetch(path)
 			}
 		})
 	}

@@ -25,10 +25,7 @@ const PreReadSupported = true
 // cached reports whether the content was all in the page cache when the read began
 // (preadv2 RWF_NOWAIT): a caller can tell a cold tree from a warm one by it.
 func ReadWhole(n scan.Node, buf []byte) (ok, cached bool) {
-	fd, err := unix.Open(n.Path, unix.O_RDONLY|unix.O_NOATIME|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err == unix.EPERM { // O_NOATIME needs ownership
-		fd, err = unix.Open(n.Path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	}
+	fd, err := openRaw(n.Path)
 	if err != nil {
 		return false, false
 	}
@@ -83,4 +80,31 @@ func sameAsWalked(n scan.Node, st *unix.Stat_t, size int) bool {
 		int(st.Uid) == n.Stat.UID && int(st.Gid) == n.Stat.GID &&
 		st.Mtim.Sec == n.Info.ModTime().Unix() && st.Mtim.Nsec == int64(n.Info.ModTime().Nanosecond()) &&
 		st.Ctim.Sec == n.Stat.CTime.Unix() && st.Ctim.Nsec == int64(n.Stat.CTime.Nanosecond())
+}
+
+// Prefetch asks the kernel to read a regular file's content into the page cache
+// (POSIX_FADV_WILLNEED starts the reads and returns), for a reader that comes to it
+// later.
+func Prefetch(path string) {
+	fd, err := openRaw(path)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	_ = unix.Fadvise(fd, 0, st.Size, unix.FADV_WILLNEED)
+}
+
+// openRaw opens p for reading as a file descriptor, without an os.File: without
+// updating its access time where allowed, and without blocking should a FIFO have
+// taken the scanned file's place.
+func openRaw(p string) (int, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOATIME|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == unix.EPERM { // O_NOATIME needs ownership
+		fd, err = unix.Open(p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	}
+	return fd, err
 }

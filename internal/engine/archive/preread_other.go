@@ -10,3 +10,6 @@ const PreReadSupported = false
 
 // ReadWhole always reports false here: see the Linux version.
 func ReadWhole(scan.Node, []byte) (ok, cached bool) { return false, false }
+
+// Prefetch does nothing here: see the Linux version.
+func Prefetch(string) {}

@@ -1,7 +1,0 @@
-//go:build !linux
-
-package engine
-
-const prefetchSupported = false
-
-func prefetch(string) {}
